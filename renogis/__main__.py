@@ -1,0 +1,3 @@
+from renogis.cli import main
+
+raise SystemExit(main())

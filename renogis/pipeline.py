@@ -1,0 +1,306 @@
+"""Run the stages in order: load -> districts -> service gaps -> siting -> map, with provenance.
+
+Every output of a run is written into a temporary folder next to the output
+folder and moved into place only when the run succeeds, so a failed run leaves
+no half-written output. Inputs are only read.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from renogis import __version__, schema
+from renogis._errors import InputError
+from renogis.io import write_gpkg
+from renogis.reports import file_sha256, library_versions, write_run_json
+from renogis.validate import Dataset, load
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["RunConfig", "RunResult", "run", "STEPS"]
+
+#: Stages a run can perform, in order.
+STEPS = ("load", "districts", "gaps", "siting", "map")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs; recorded in ``run.json``."""
+
+    input: Path
+    out: Path
+    steps: tuple[str, ...] = STEPS
+    # reading
+    column_map: dict[str, str] = field(default_factory=dict)
+    encoding: str | None = None
+    source_crs: str | None = None
+    input_crs: str | None = None
+    work_crs: str | None = None
+    # districts
+    gap_m: float = 30.0
+    barrier_classes: tuple[str, ...] = ("arterial",)
+    min_households: int = 1500
+    max_households: int = 4000
+    keep_together: tuple[tuple[str, ...], ...] = ()
+    keep_apart: tuple[tuple[str, ...], ...] = ()
+    min_consent: float | None = None
+    require_owners_committee: bool = False
+    built_before: int | None = None
+    seed: int = 0
+    # gaps
+    standards: str = "gb50180_2018"
+    detour_factor: float = 1.3
+    # siting
+    sites_per_category: int | None = 1
+    siting_method: str = "greedy"
+    # outputs
+    lang: str = "zh"
+    tiles: str = "osm"
+    map_copy: Path | None = None  # also copy the map here (the demo uses maps/)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run produced."""
+
+    out: Path
+    files: tuple[Path, ...]
+    timings_s: dict[str, float]
+    summary: dict[str, Any]
+    coverage: pd.DataFrame | None = None
+
+
+class _Timer:
+    def __init__(self, progress: Callable[[str], None] | None) -> None:
+        self.timings: dict[str, float] = {}
+        self.progress = progress
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        if self.progress:
+            self.progress(f"{name} ...")
+        t0 = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - t0, 3)
+        logger.info("step %s took %.2f s", name, self.timings[name])
+        if self.progress:
+            self.progress(f"{name} done in {self.timings[name]:.1f} s")
+
+
+def _prepare_out(out: Path) -> Path:
+    out = out.resolve()
+    if out.exists():
+        if not out.is_dir():
+            raise InputError(f"--out {out}: exists and is not a folder; choose another output path")
+        if any(out.iterdir()) and not (out / "run.json").exists():
+            raise InputError(
+                f"--out {out}: the folder holds files that renogis did not write; choose an empty or "
+                "new folder (a previous renogis output is replaced)"
+            )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+
+
+def _commit(tmp: Path, out: Path) -> None:
+    out = out.resolve()
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{int(time.time() * 1000)}")
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _input_hashes(ds: Dataset, config: RunConfig) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for src in sorted({Path(p) for p in ds.sources.values()}):
+        members = [src]
+        if src.suffix.lower() == ".shp":
+            members += [src.with_suffix(s) for s in (".dbf", ".shx", ".prj", ".cpg") if src.with_suffix(s).exists()]
+        for m in members:
+            files[str(m)] = file_sha256(m)
+    return files
+
+
+def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> RunResult:
+    """Run the requested steps on ``config.input`` and write every output into ``config.out``.
+
+    Parameters
+    ----------
+    config : RunConfig
+        Input, output folder, steps and options.
+    progress : callable, optional
+        Called with a short text at the start and end of each step (the CLI prints it).
+
+    Returns
+    -------
+    RunResult
+
+    Examples
+    --------
+    >>> from renogis.datasets import sample_path
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "out"
+    >>> res = run(RunConfig(input=sample_path(), out=out, steps=("load",)))
+    >>> sorted(p.name for p in res.files)
+    ['cleaned.gpkg', 'run.json', 'validation.txt']
+    """
+    unknown = [s for s in config.steps if s not in STEPS]
+    if unknown:
+        raise InputError(f"unknown steps {unknown}; choose from {', '.join(STEPS)}")
+    started = datetime.now(timezone.utc)
+    timer = _Timer(progress)
+    tmp = _prepare_out(config.out)
+    files: list[Path] = []
+    summary: dict[str, Any] = {}
+    coverage = None
+    try:
+        standards = None
+        categories = None
+        if "gaps" in config.steps or "siting" in config.steps or "map" in config.steps:
+            from renogis.standards import load_standards
+
+            standards = load_standards(config.standards)
+            categories = list(standards.categories)
+        with timer.step("load"):
+            ds = load(config.input, column_map=config.column_map, encoding=config.encoding,
+                      source_crs=config.source_crs, input_crs=config.input_crs,
+                      work_crs=config.work_crs, categories=categories)
+            files.append(write_gpkg(tmp / "cleaned.gpkg", ds.layers))
+            (tmp / "validation.txt").write_text(ds.report.to_text() + "\n", encoding="utf-8")
+            files.append(tmp / "validation.txt")
+        summary["layers"] = dict(ds.report.counts)
+        summary["warnings"] = len(ds.report.warnings)
+        summary["work_crs"] = f"EPSG:{ds.work_crs.to_epsg()}" if ds.work_crs.to_epsg() else ds.work_crs.name
+
+        compounds = ds.compounds
+        districts = None
+        district_result = None
+        extra_lines: dict[str, list[str]] = {}
+        network = None
+        access = gaps = service_areas = None
+        plan = None
+
+        if "districts" in config.steps or "gaps" in config.steps or "siting" in config.steps or (
+                "map" in config.steps):
+            from renogis.adjacency import build_adjacency
+            from renogis.districting import propose_districts
+
+            with timer.step("districts"):
+                graph = build_adjacency(compounds, parcels=ds.get(schema.PARCELS),
+                                        streets=ds.get(schema.STREETS), barriers=ds.get(schema.BARRIERS),
+                                        gap_m=config.gap_m, barrier_classes=config.barrier_classes)
+                district_result = propose_districts(
+                    compounds, graph, parcels=ds.get(schema.PARCELS),
+                    min_households=config.min_households, max_households=config.max_households,
+                    keep_together=config.keep_together, keep_apart=config.keep_apart,
+                    min_consent=config.min_consent,
+                    require_owners_committee=config.require_owners_committee,
+                    built_before=config.built_before, seed=config.seed)
+                districts = district_result.districts
+                compounds = district_result.compounds
+            summary["districts"] = int(len(districts))
+            summary["compounds_in_districts"] = int(compounds[schema.DISTRICT_ID].notna().sum())
+            summary["compounds_excluded"] = int(compounds[schema.EXCLUDED_REASON].notna().sum())
+
+        if ("gaps" in config.steps or "siting" in config.steps or "map" in config.steps) and standards:
+            from renogis import access as access_mod
+            from renogis.network import build_walk_network
+
+            with timer.step("gaps"):
+                streets = ds.get(schema.STREETS)
+                if streets is not None:
+                    network = build_walk_network(streets, barriers=ds.get(schema.BARRIERS))
+                access = access_mod.compute_access(
+                    compounds, ds.get(schema.FACILITIES), network=network, standards=standards,
+                    gates=ds.get(schema.GATES), detour_factor=config.detour_factor)
+                gaps = access_mod.compute_gaps(compounds, access, facilities=ds.get(schema.FACILITIES),
+                                               standards=standards, districts=districts, network=network,
+                                               gates=ds.get(schema.GATES),
+                                               detour_factor=config.detour_factor)
+                coverage = access_mod.summarise_coverage(gaps)
+                files.extend(access_mod.write_gap_outputs(access, gaps, tmp, lang=config.lang))
+                if ds.get(schema.FACILITIES) is not None:
+                    service_areas = access_mod.service_areas(network, ds.get(schema.FACILITIES),
+                                                             standards=standards,
+                                                             detour_factor=config.detour_factor)
+                for did, lines in access_mod.gap_lines(gaps, standards=standards, lang=config.lang).items():
+                    extra_lines.setdefault(did, []).extend(lines)
+            summary["network"] = "walk network" if network is not None else (
+                f"no streets: straight line x {config.detour_factor}")
+
+        if "siting" in config.steps and standards is not None and access is not None:
+            from renogis import siting as siting_mod
+
+            with timer.step("siting"):
+                parcels = ds.get(schema.PARCELS)
+                if parcels is not None:
+                    plan = siting_mod.site_facilities(
+                        compounds, parcels, access=access, standards=standards, network=network,
+                        gates=ds.get(schema.GATES), sites_per_category=config.sites_per_category,
+                        method=config.siting_method, districts=districts,
+                        detour_factor=config.detour_factor)
+                    files.extend(siting_mod.write_siting_outputs(plan, tmp))
+                    for did, lines in siting_mod.siting_lines(plan, lang=config.lang).items():
+                        extra_lines.setdefault(did, []).extend(lines)
+                    summary["sites"] = int(len(plan.plan))
+                else:
+                    summary["sites"] = 0
+                    logger.warning("no parcels layer: nothing to site")
+
+        if district_result is not None and "districts" in config.steps:
+            from renogis.proposals import write_district_outputs
+
+            with timer.step("tables"):
+                files.extend(write_district_outputs(district_result, tmp, lang=config.lang,
+                                                    extra_lines=extra_lines))
+
+        if "map" in config.steps:
+            from renogis.maps import write_map
+
+            with timer.step("map"):
+                map_path = write_map(
+                    tmp / "map.html", compounds, districts=districts, parcels=ds.get(schema.PARCELS),
+                    facilities=ds.get(schema.FACILITIES), access=access, gaps=gaps,
+                    service_areas=service_areas, siting=plan.plan if plan is not None else None,
+                    tiles=config.tiles, lang=config.lang)
+                files.append(map_path)
+
+        record = {
+            "renogis": __version__,
+            "started_utc": started.isoformat(timespec="seconds"),
+            "versions": library_versions(),
+            "parameters": {k: v for k, v in asdict(config).items()},
+            "work_crs": {"epsg": ds.work_crs.to_epsg(), "name": ds.work_crs.name,
+                         "chosen": "given" if config.work_crs else "from the data"},
+            "inputs": _input_hashes(ds, config),
+            "layers": dict(ds.report.counts),
+            "problems": [str(p) for p in ds.report.problems],
+            "summary": summary,
+            "timings_s": timer.timings,
+        }
+        if standards is not None:
+            record["standards"] = {"name": standards.name, "source": str(standards.source_path)}
+        files.append(write_run_json(tmp / "run.json", record))
+        out = config.out.resolve()
+        _commit(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    final = tuple(out / p.relative_to(tmp) for p in files)
+    if config.map_copy is not None and "map" in config.steps:
+        config.map_copy.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(out / "map.html", config.map_copy / "demo_map.html")
+    return RunResult(out=out, files=final, timings_s=timer.timings, summary=summary, coverage=coverage)
