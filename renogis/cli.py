@@ -198,6 +198,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("renogis: interrupted; no output written\n")
         return 130
+    except Exception as exc:  # a bug in renogis, not the user's input
+        if args.verbose:
+            raise
+        sys.stderr.write(f"renogis: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+                         "(no output written; rerun with -v for the traceback and please report it)\n")
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

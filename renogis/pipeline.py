@@ -23,7 +23,7 @@ import pandas as pd
 from renogis import __version__, schema
 from renogis._errors import InputError
 from renogis.io import write_gpkg
-from renogis.reports import file_sha256, library_versions, write_run_json
+from renogis.reports import file_sha256, gap_lines, library_versions, write_run_json
 from renogis.validate import Dataset, load
 
 logger = logging.getLogger(__name__)
@@ -234,9 +234,8 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
                 files.extend(access_mod.write_gap_outputs(access, gaps, tmp, lang=config.lang))
                 if ds.get(schema.FACILITIES) is not None:
                     service_areas = access_mod.service_areas(network, ds.get(schema.FACILITIES),
-                                                             standards=standards,
-                                                             detour_factor=config.detour_factor)
-                for did, lines in access_mod.gap_lines(gaps, standards=standards, lang=config.lang).items():
+                                                             standards=standards)
+                for did, lines in gap_lines(gaps, standards=standards, lang=config.lang).items():
                     extra_lines.setdefault(did, []).extend(lines)
             summary["network"] = "walk network" if network is not None else (
                 f"no streets: straight line x {config.detour_factor}")
@@ -250,8 +249,7 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
                     plan = siting_mod.site_facilities(
                         compounds, parcels, access=access, standards=standards, network=network,
                         gates=ds.get(schema.GATES), sites_per_category=config.sites_per_category,
-                        method=config.siting_method, districts=districts,
-                        detour_factor=config.detour_factor)
+                        method=config.siting_method, districts=districts)
                     files.extend(siting_mod.write_siting_outputs(plan, tmp))
                     for did, lines in siting_mod.siting_lines(plan, lang=config.lang).items():
                         extra_lines.setdefault(did, []).extend(lines)

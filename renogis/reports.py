@@ -114,3 +114,48 @@ def write_run_json(path: str | Path, record: Mapping[str, Any]) -> Path:
     out = Path(path)
     out.write_text(json.dumps(_jsonable(record), ensure_ascii=False, indent=2), encoding="utf-8")
     return out
+
+
+def gap_lines(gaps: pd.DataFrame, *, standards: Any, lang: str = "zh") -> dict[str, list[str]]:
+    """Per district, one line per category whose households are not all covered after merging.
+
+    Lines for the district proposal sheets, e.g.
+    ``"托儿所 (300 m): 1,200 of 1,759 households uncovered after merging (before: 1,450)"``.
+
+    Parameters
+    ----------
+    gaps : pandas.DataFrame
+        The table of :func:`renogis.access.compute_gaps` (English column names).
+    standards : Standards
+        For the category names and radii.
+    lang : {"zh", "en"}
+    """
+    from renogis import access as acc
+
+    if gaps is None or not len(gaps):
+        return {}
+    d = gaps[gaps[acc.LEVEL] == acc.LEVEL_DISTRICT]
+    out: dict[str, list[str]] = {}
+    for row in d.itertuples(index=False):
+        rec = row._asdict()
+        unc_after = rec.get(acc.UNCOVERED_HOUSEHOLDS_MERGED)
+        if unc_after is None or pd.isna(unc_after) or unc_after <= 0:
+            continue
+        cat = rec[acc.CATEGORY]
+        rule = standards.categories.get(cat)
+        name = (rule.name_zh if lang == "zh" else rule.name_en) if rule is not None else cat
+        radius = f"{rule.radius_m:,.0f} m" if rule is not None else ""
+        hh = rec[acc.HOUSEHOLDS]
+        before = rec.get(acc.UNCOVERED_HOUSEHOLDS)
+        short = rec.get(acc.SHORTFALL)
+        if lang == "zh":
+            line = (f"{name}（{radius}）：{hh:,.0f} 户中 {unc_after:,.0f} 户未覆盖（统筹前 {before:,.0f} 户）")
+            if short is not None and not pd.isna(short) and short > 0:
+                line += f"，缺口 {short:,.0f} {rec.get(acc.DEMAND_UNIT) or ''}".rstrip()
+        else:
+            line = (f"{name} ({radius}): {unc_after:,.0f} of {hh:,.0f} households uncovered after merging "
+                    f"(before: {before:,.0f})")
+            if short is not None and not pd.isna(short) and short > 0:
+                line += f", shortfall {short:,.0f} {rec.get(acc.DEMAND_UNIT) or ''}".rstrip()
+        out.setdefault(str(rec[acc.UNIT_ID]), []).append(line)
+    return out

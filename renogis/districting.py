@@ -1,0 +1,780 @@
+"""Contiguous district proposals under household bounds and planner constraints.
+
+:func:`propose_districts` partitions the compounds that pass the planner's
+exclusion rules into renovation districts (片区) that are connected in the
+adjacency graph (:func:`renogis.adjacency.build_adjacency`) and hold between
+``min_households`` and ``max_households`` households (defaults 1,500-4,000:
+dwellings of a 5-minute life circle, GB 50180-2018 table 3.0.4; RECALL, not yet
+checked against the PDF).
+
+Algorithm (per connected component, all components at once)
+-----------------------------------------------------------
+1. Contract each ``keep_together`` group into one region; members that are
+   not adjacent are joined through the shortest (fewest compounds) path.
+2. Greedy agglomeration with a heap and lazy invalidation: a pair of adjacent
+   regions is a candidate while at least one of them is below the minimum, the
+   merged total stays <= max and no ``keep_apart`` group would be joined. The
+   pair with the lowest key ``-wall / min(perimeter) + 0.5 * households / max``
+   merges first: long shared walls relative to the smaller region's perimeter
+   (compact shapes) and small merged totals (balanced sizes).
+3. Rebalancing: a region still below the minimum takes border compounds from an
+   adjacent region as long as that region stays connected and >= min and the
+   receiver stays <= max (longest wall first).
+4. Whatever is still below the minimum stays one district flagged
+   ``below_min`` with the reason; a single compound above the maximum is its own
+   district flagged ``above_max``.
+
+Missing values under exclusion rules (a documented choice): when a rule is set,
+a compound whose value is unknown is excluded with reason "consent unknown",
+"owners committee unknown" or "built year unknown"; planners fill the value to
+bring it back.
+
+The result is deterministic for a given input (row order) and ``seed`` (the
+seed only permutes the tie-break order of equal keys).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from renogis._errors import InfeasibleError, InputError
+from renogis.adjacency import EDGE_WALL_M, KIND_PARCEL, NODE_AREA_M2, NODE_KIND
+from renogis.schema import (
+    AREA_M2,
+    BUILDINGS,
+    BUILT_YEAR,
+    COMPOUND_ID,
+    CONSENT,
+    DISTRICT_ID,
+    EXCLUDED_REASON,
+    FLOOR_AREA_M2,
+    HOUSEHOLDS,
+    OWNERS_COMMITTEE,
+    PARCEL_ID,
+    POPULATION,
+    SUBDISTRICT,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DistrictResult",
+    "propose_districts",
+    "N_COMPOUNDS",
+    "COMPOUND_IDS",
+    "IDLE_AREA_M2",
+    "PARCEL_IDS",
+    "WALL_M",
+    "FLAGS",
+    "REASON",
+    "GROUP_HOUSEHOLDS",
+    "FLAG_BELOW_MIN",
+    "FLAG_ABOVE_MAX",
+    "FLAG_KEEP_TOGETHER",
+    "FLAG_KEEP_APART",
+    "DEFAULT_MIN_HOUSEHOLDS",
+    "DEFAULT_MAX_HOUSEHOLDS",
+]
+
+# ----------------------------------------------------------------- output columns
+N_COMPOUNDS = "n_compounds"
+COMPOUND_IDS = "compound_ids"  # comma-separated member ids
+IDLE_AREA_M2 = "idle_area_m2"  # land area of pooled idle parcels, m2
+PARCEL_IDS = "parcel_ids"  # comma-separated pooled parcel ids ("" if none)
+WALL_M = "wall_m"  # sum of wall_m over internal edges: walls to open, m
+FLAGS = "flags"  # ";"-joined flags
+REASON = "reason"  # explanation text (English)
+GROUP_HOUSEHOLDS = "group_households"  # households of the whole connected group (component)
+
+FLAG_BELOW_MIN = "below_min"
+FLAG_ABOVE_MAX = "above_max"
+FLAG_KEEP_TOGETHER = "keep_together"
+FLAG_KEEP_APART = "keep_apart"
+
+#: Dwellings of a 5-minute life circle, GB 50180-2018 table 3.0.4 (RECALL, unverified).
+DEFAULT_MIN_HOUSEHOLDS = 1500
+DEFAULT_MAX_HOUSEHOLDS = 4000
+
+_SIZE_WEIGHT = 0.5
+
+
+@dataclass(frozen=True)
+class DistrictResult:
+    """District proposals.
+
+    Attributes
+    ----------
+    districts : GeoDataFrame
+        One row per district (see :func:`propose_districts` for the columns).
+    compounds : GeoDataFrame
+        The input compounds plus ``district_id`` (None when excluded) and
+        ``excluded_reason`` (None when included).
+    parameters : dict
+        The bounds, planner rules and seed used.
+    parcels : GeoDataFrame or None
+        The input parcels plus ``district_id`` (None when no district touches them).
+    """
+
+    districts: gpd.GeoDataFrame
+    compounds: gpd.GeoDataFrame
+    parameters: dict[str, Any] = field(default_factory=dict)
+    parcels: gpd.GeoDataFrame | None = None
+
+
+# ============================================================== input checking
+def _groups(groups: Sequence[Sequence[str]], name: str, known: pd.Index) -> list[list[str]]:
+    out: list[list[str]] = []
+    for g in groups:
+        if isinstance(g, str):
+            raise InputError(
+                f"{name}: each group must be a sequence of compound ids, got the string {g!r}; "
+                f"write {name}=[[{g!r}, ...]]"
+            )
+        out.append([str(x) for x in g])
+    unknown = sorted({x for g in out for x in g} - set(known))
+    if unknown:
+        raise InputError(f"{name}: unknown compound ids: {', '.join(unknown)}")
+    return out
+
+
+def _exclusions(
+    compounds: pd.DataFrame,
+    *,
+    min_consent: float | None,
+    require_owners_committee: bool,
+    built_before: int | None,
+) -> pd.Series:
+    """Reason per row (None when included), vectorised."""
+    reasons = pd.Series("", index=compounds.index, dtype=object)
+
+    def add(mask: pd.Series, text: pd.Series | str) -> None:
+        nonlocal reasons
+        sep = np.where(reasons.to_numpy() == "", "", "; ")
+        txt = text if isinstance(text, pd.Series) else pd.Series(text, index=reasons.index)
+        reasons = reasons.where(~mask, reasons + sep + txt)
+
+    if min_consent is not None:
+        if CONSENT not in compounds.columns:
+            raise InputError(f"min_consent is set but compounds have no {CONSENT!r} column")
+        c = pd.to_numeric(compounds[CONSENT], errors="coerce")
+        add(c.isna(), "consent unknown")
+        low = c < min_consent
+        add(low, c.map(lambda v: f"consent {v:.2f} < {min_consent:.2f}" if pd.notna(v) else ""))
+    if require_owners_committee:
+        if OWNERS_COMMITTEE not in compounds.columns:
+            raise InputError(
+                f"require_owners_committee is set but compounds have no {OWNERS_COMMITTEE!r} column"
+            )
+        oc = compounds[OWNERS_COMMITTEE]
+        add(oc.isna(), "owners committee unknown")
+        add(oc.notna() & ~oc.astype(object).eq(True), "no owners committee")
+    if built_before is not None:
+        if BUILT_YEAR not in compounds.columns:
+            raise InputError(f"built_before is set but compounds have no {BUILT_YEAR!r} column")
+        y = pd.to_numeric(compounds[BUILT_YEAR], errors="coerce")
+        add(y.isna(), "built year unknown")
+        add(y >= built_before, y.map(lambda v: f"built {v:.0f} >= {built_before}" if pd.notna(v) else ""))
+    return reasons.where(reasons != "", None)
+
+
+# ============================================================== union-find
+def _find(parent: list[int], i: int) -> int:
+    root = i
+    while parent[root] != root:
+        root = parent[root]
+    while parent[i] != root:
+        parent[i], i = root, parent[i]
+    return root
+
+
+# ============================================================== core
+def _partition(
+    n: int,
+    eu: np.ndarray,
+    ev: np.ndarray,
+    ew: np.ndarray,
+    hh: np.ndarray,
+    perim: np.ndarray,
+    *,
+    min_h: int,
+    max_h: int,
+    kt_groups: list[list[int]],
+    ka_groups: list[list[int]],
+    rank: np.ndarray,
+    ids: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Partition nodes 0..n-1; return (region label per node, kt membership mask)."""
+    # CSR adjacency (both directions)
+    src = np.concatenate([eu, ev])
+    dst = np.concatenate([ev, eu])
+    wts = np.concatenate([ew, ew])
+    order = np.lexsort((dst, src))
+    src, dst, wts = src[order], dst[order], wts[order]
+    indptr = np.searchsorted(src, np.arange(n + 1)).tolist()
+    nbr = dst.tolist()
+    nbw = wts.tolist()
+    adj = sparse.csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+    _, comp = csgraph.connected_components(adj, directed=False)
+
+    # ---- keep_together: contract (with shortest connecting paths)
+    parent = list(range(n))
+    kt_mask = np.zeros(n, bool)
+    for g in kt_groups:
+        gi = sorted(set(g))
+        comps = {int(comp[i]) for i in gi}
+        if len(comps) > 1:
+            by = {}
+            for i in gi:
+                by.setdefault(int(comp[i]), []).append(str(ids[i]))
+            parts = " | ".join(", ".join(v) for v in by.values())
+            raise InfeasibleError(
+                f"keep_together group ({', '.join(str(ids[i]) for i in gi)}) is not connected in the "
+                f"adjacency graph (separated by barriers, subdistrict lines, distance or excluded "
+                f"compounds): {parts}"
+            )
+        root0 = gi[0]
+        _, pred = csgraph.breadth_first_order(adj, root0, directed=False, return_predecessors=True)
+        for i in gi[1:]:
+            j = i
+            while j != root0 and j >= 0:
+                kt_mask[j] = True
+                parent[_find(parent, j)] = _find(parent, root0)
+                j = int(pred[j])
+        kt_mask[root0] = True
+    ka_label: list[frozenset[int] | None] = [None] * n
+    for k, g in enumerate(ka_groups):
+        gi = sorted(set(g))
+        roots: dict[int, int] = {}
+        for i in gi:
+            r = _find(parent, i)
+            if r in roots:
+                raise InfeasibleError(
+                    f"keep_apart group ({', '.join(str(ids[x]) for x in gi)}) conflicts with "
+                    f"keep_together: {ids[roots[r]]} and {ids[i]} must end in one district"
+                )
+            roots[r] = i
+            ka_label[i] = (ka_label[i] or frozenset()) | {k}
+
+    # ---- initial regions
+    root_of = np.fromiter((_find(parent, i) for i in range(n)), dtype=np.int64, count=n)
+    reg_h = np.bincount(root_of, weights=hh, minlength=n).astype(np.int64).tolist()
+    internal = root_of[eu] == root_of[ev]
+    p = np.bincount(root_of, weights=perim, minlength=n)
+    p -= 2.0 * np.bincount(root_of[eu[internal]], weights=ew[internal], minlength=n)
+    reg_p = p.tolist()
+    alive = [False] * n
+    for r in set(root_of.tolist()):
+        alive[r] = True
+    members: list[list[int]] = [[] for _ in range(n)]
+    for i, r in enumerate(root_of.tolist()):
+        members[r].append(i)
+    apart: list[frozenset[int]] = [frozenset()] * n
+    for i, lab in enumerate(ka_label):
+        if lab:
+            r = int(root_of[i])
+            apart[r] = apart[r] | lab
+    nb: list[dict[int, float]] = [{} for _ in range(n)]
+    ru, rv = root_of[eu], root_of[ev]
+    ext = ru != rv
+    for a, b, w in zip(ru[ext].tolist(), rv[ext].tolist(), ew[ext].tolist()):
+        nb[a][b] = nb[a].get(b, 0.0) + w
+        nb[b][a] = nb[b].get(a, 0.0) + w
+    ver = [0] * n
+    rk = rank.tolist()
+
+    def key(r: int, s: int, w: float) -> float:
+        pm = min(reg_p[r], reg_p[s])
+        shared = w / pm if pm > 0 else 0.0
+        return -shared + _SIZE_WEIGHT * (reg_h[r] + reg_h[s]) / max(max_h, 1)
+
+    def eligible(r: int, s: int) -> bool:
+        hr, hs = reg_h[r], reg_h[s]
+        return (hr < min_h or hs < min_h) and hr + hs <= max_h and not (apart[r] & apart[s])
+
+    heap: list[tuple[float, int, int, int, int, int, int]] = []
+    for r in range(n):
+        if not alive[r]:
+            continue
+        for s, w in nb[r].items():
+            if r < s and eligible(r, s):
+                a, b = (r, s) if rk[r] < rk[s] else (s, r)
+                heap.append((key(r, s, w), rk[a], rk[b], r, s, 0, 0))
+    heapq.heapify(heap)
+    n_merge = 0
+    while heap:
+        _, _, _, r, s, vr, vs = heapq.heappop(heap)
+        if not (alive[r] and alive[s]) or ver[r] != vr or ver[s] != vs:
+            continue
+        if not eligible(r, s):
+            continue
+        w_rs = nb[r][s]
+        keep, other = (r, s) if len(nb[r]) >= len(nb[s]) else (s, r)
+        reg_h[keep] += reg_h[other]
+        reg_p[keep] = reg_p[keep] + reg_p[other] - 2.0 * w_rs
+        members[keep].extend(members[other])
+        members[other] = []
+        apart[keep] = apart[keep] | apart[other]
+        alive[other] = False
+        nk = nb[keep]
+        del nk[other]
+        for t, wt in nb[other].items():
+            if t == keep:
+                continue
+            nt = nb[t]
+            del nt[other]
+            val = nk.get(t, 0.0) + wt
+            nk[t] = val
+            nt[keep] = val
+        nb[other] = {}
+        ver[keep] += 1
+        n_merge += 1
+        vk = ver[keep]
+        for t, wt in nk.items():
+            if eligible(keep, t):
+                a, b = (keep, t) if rk[keep] < rk[t] else (t, keep)
+                heapq.heappush(heap, (key(keep, t, wt), rk[a], rk[b], keep, t, vk, ver[t]))
+
+    lab = np.empty(n, dtype=np.int64)
+    for r in range(n):
+        if alive[r]:
+            lab[members[r]] = r
+    lab_l = lab.tolist()
+
+    # ---- rebalancing of regions below the minimum
+    comp_h = np.bincount(comp, weights=hh)
+    small = sorted(
+        (r for r in range(n) if alive[r] and reg_h[r] < min_h and comp_h[comp[members[r][0]]] >= min_h),
+        key=lambda r: (reg_h[r], rk[r]),
+    )
+    hh_l = hh.tolist()
+    n_moved = 0
+
+    def still_connected(region: int, drop: int) -> bool:
+        mem = members[region]
+        if len(mem) <= 1:
+            return False
+        start = mem[0] if mem[0] != drop else mem[1]
+        seen = {start}
+        stack = [start]
+        while stack:
+            x = stack.pop()
+            for k in range(indptr[x], indptr[x + 1]):
+                y = nbr[k]
+                if y != drop and y not in seen and lab_l[y] == region:
+                    seen.add(y)
+                    stack.append(y)
+        return len(seen) == len(mem) - 1
+
+    for r in small:
+        while reg_h[r] < min_h:
+            cw: dict[int, float] = {}
+            for m in members[r]:
+                for k in range(indptr[m], indptr[m + 1]):
+                    j = nbr[k]
+                    if lab_l[j] != r:
+                        cw[j] = cw.get(j, 0.0) + nbw[k]
+            moved = False
+            for j in sorted(cw, key=lambda x: (-cw[x], rk[x])):
+                s = lab_l[j]
+                if kt_mask[j] or reg_h[r] + hh_l[j] > max_h or reg_h[s] - hh_l[j] < min_h:
+                    continue
+                if ka_label[j] and (ka_label[j] & apart[r]):
+                    continue
+                if not still_connected(s, j):
+                    continue
+                members[s].remove(j)
+                members[r].append(j)
+                lab_l[j] = r
+                reg_h[s] -= hh_l[j]
+                reg_h[r] += hh_l[j]
+                apart[r] = apart[r] | (ka_label[j] or frozenset())
+                apart[s] = frozenset().union(*(ka_label[x] or frozenset() for x in members[s]))
+                moved = True
+                n_moved += 1
+                break
+            if not moved:
+                break
+    logger.debug("districting: %d merges, %d rebalancing moves", n_merge, n_moved)
+    return np.asarray(lab_l, dtype=np.int64), kt_mask
+
+
+def propose_districts(
+    compounds: gpd.GeoDataFrame,
+    graph: nx.Graph,
+    *,
+    parcels: gpd.GeoDataFrame | None = None,
+    min_households: int = DEFAULT_MIN_HOUSEHOLDS,
+    max_households: int = DEFAULT_MAX_HOUSEHOLDS,
+    keep_together: Sequence[Sequence[str]] = (),
+    keep_apart: Sequence[Sequence[str]] = (),
+    min_consent: float | None = None,
+    require_owners_committee: bool = False,
+    built_before: int | None = None,
+    seed: int = 0,
+) -> DistrictResult:
+    """Propose renovation districts of adjacent compounds.
+
+    Parameters
+    ----------
+    compounds : GeoDataFrame
+        Canonical compounds layer (``compound_id``, ``households``, optional
+        ``buildings``, ``floor_area_m2``, ``population``, ``subdistrict``,
+        ``consent``, ``owners_committee``, ``built_year``), projected metric CRS.
+    graph : networkx.Graph
+        Adjacency graph from :func:`renogis.adjacency.build_adjacency` built on
+        the same compounds (and parcels).
+    parcels : GeoDataFrame, optional
+        Idle parcels; each joins the district of the adjacent included compound
+        with the longest wall (ties: smallest compound id). Without it, parcel
+        nodes of the graph are used with their ``area_m2`` node attribute.
+    min_households, max_households : int
+        Household bounds per district (defaults 1,500-4,000: 5-minute life
+        circle, GB 50180-2018 table 3.0.4, RECALL).
+    keep_together : sequence of sequences of str
+        Groups of compound ids that must end in one district.
+    keep_apart : sequence of sequences of str
+        Groups of compound ids no two of which may share a district.
+    min_consent : float, optional
+        Exclude compounds whose residents' consent share (0-1) is below this;
+        unknown consent is excluded ("consent unknown").
+    require_owners_committee : bool
+        Exclude compounds whose ``owners_committee`` is not True.
+    built_before : int, optional
+        Exclude compounds with ``built_year >= built_before`` (or unknown).
+    seed : int
+        Seed for the tie-break order of equal merge keys.
+
+    Returns
+    -------
+    DistrictResult
+        ``districts`` columns: ``district_id`` ("D001", ordered north to south,
+        then west to east by centroid), geometry (union of member compounds),
+        ``n_compounds``, ``compound_ids``, ``households``, ``buildings``,
+        ``floor_area_m2``, ``population``, ``idle_area_m2`` (m2), ``parcel_ids``,
+        ``wall_m`` (m of walls to open), ``subdistrict``, ``group_households``,
+        ``flags``, ``reason``.
+
+    Raises
+    ------
+    InputError
+        Bad bounds, unknown ids in planner rules, compounds missing from the
+        graph, or a rule set without its column.
+    InfeasibleError
+        A keep_together group that is not connected, has an excluded member or
+        contradicts keep_apart.
+
+    Examples
+    --------
+    >>> from renogis.adjacency import build_adjacency  # doctest: +SKIP
+    >>> G = build_adjacency(compounds, parcels=parcels, streets=streets)  # doctest: +SKIP
+    >>> res = propose_districts(compounds, G, parcels=parcels, min_consent=0.67)  # doctest: +SKIP
+    >>> res.districts[["district_id", "households", "flags"]].head()  # doctest: +SKIP
+    """
+    if min_households < 0 or max_households < min_households:
+        raise InputError(
+            f"household bounds must satisfy 0 <= min_households <= max_households, "
+            f"got {min_households} and {max_households}"
+        )
+    for col in (COMPOUND_ID, HOUSEHOLDS):
+        if col not in compounds.columns:
+            raise InputError(f"compounds have no {col!r} column")
+    ids = compounds[COMPOUND_ID].astype(str).to_numpy(dtype=object)
+    id_index = pd.Index(ids)
+    if id_index.has_duplicates:
+        dup = id_index[id_index.duplicated()].unique()
+        raise InputError(f"compounds: duplicate compound_id values: {', '.join(dup[:10])}")
+    kt = _groups(keep_together, "keep_together", id_index)
+    ka = _groups(keep_apart, "keep_apart", id_index)
+    missing = [i for i in ids if i not in graph]
+    if missing:
+        raise InputError(
+            f"compounds not in the adjacency graph: {', '.join(missing[:10])}"
+            f"{' ...' if len(missing) > 10 else ''}; build the graph from the same compounds"
+        )
+
+    reasons = _exclusions(
+        compounds,
+        min_consent=min_consent,
+        require_owners_committee=require_owners_committee,
+        built_before=built_before,
+    )
+    excluded = reasons.notna().to_numpy()
+    for g in kt:
+        bad = [x for x in g if excluded[id_index.get_loc(x)]]
+        if bad:
+            why = "; ".join(f"{x} ({reasons.iloc[id_index.get_loc(x)]})" for x in bad)
+            raise InfeasibleError(
+                f"keep_together group ({', '.join(g)}) has excluded members: {why}; "
+                "drop them from the group or relax the exclusion rule"
+            )
+
+    inc_pos = np.flatnonzero(~excluded)
+    inc_ids = ids[inc_pos]
+    n = len(inc_pos)
+    inc_index = pd.Index(inc_ids)
+    hh = pd.to_numeric(compounds[HOUSEHOLDS], errors="coerce").fillna(0).to_numpy()[inc_pos].astype(float)
+    geoms = np.asarray(compounds.geometry.array, dtype=object)
+    perim = shapely.length(geoms[inc_pos])
+
+    # edges among included compounds / parcel links
+    edges = list(graph.edges(data=EDGE_WALL_M, default=0.0))
+    if edges:
+        e_u, e_v, e_w = zip(*edges)
+        e_u = np.asarray(e_u, dtype=object)
+        e_v = np.asarray(e_v, dtype=object)
+        e_w = np.asarray(e_w, dtype=float)
+    else:
+        e_u = e_v = np.empty(0, dtype=object)
+        e_w = np.empty(0)
+    iu = inc_index.get_indexer(e_u)
+    iv = inc_index.get_indexer(e_v)
+    cc = (iu >= 0) & (iv >= 0)
+    eu, ev, ew = iu[cc].astype(np.int64), iv[cc].astype(np.int64), e_w[cc]
+
+    rng = np.random.default_rng(seed)
+    rank = rng.permutation(n) if seed else np.arange(n)
+    kt_local = [[int(inc_index.get_loc(x)) for x in g] for g in kt]
+    ka_local = [[int(inc_index.get_loc(x)) for x in g if x in inc_index] for g in ka]
+    lab, kt_mask = _partition(
+        n, eu, ev, ew, hh, perim,
+        min_h=int(min_households), max_h=int(max_households),
+        kt_groups=kt_local, ka_groups=ka_local, rank=rank, ids=inc_ids,
+    )  # fmt: skip
+    adj = sparse.csr_matrix((np.ones(len(eu)), (eu, ev)), shape=(n, n))
+    _, comp = csgraph.connected_components(adj, directed=False)
+    comp_h = np.bincount(comp, weights=hh, minlength=int(comp.max()) + 1 if n else 0)
+
+    # ---------------------------------------------------------------- districts table
+    inc = compounds.iloc[inc_pos]
+    geo = gpd.GeoSeries(geoms[inc_pos], crs=compounds.crs)
+    regions, dl = np.unique(lab, return_inverse=True)
+    nd = len(regions)
+    d_geom = np.asarray(
+        [None] * nd if nd == 0 else _union_by(geo.to_numpy(), dl, nd), dtype=object
+    )
+    cent = shapely.centroid(d_geom) if nd else np.empty(0, dtype=object)
+    cx, cy = shapely.get_x(cent), shapely.get_y(cent)
+    order = np.lexsort((np.round(cx, 3), -np.round(cy, 3)))
+    pos_of = np.empty(nd, dtype=np.int64)
+    pos_of[order] = np.arange(nd)
+    width = max(3, len(str(nd)))
+    d_ids = np.asarray([f"D{k + 1:0{width}d}" for k in range(nd)], dtype=object)
+    node_did = d_ids[pos_of[dl]]
+
+    def _sum(col: str) -> np.ndarray:
+        if col not in inc.columns:
+            return np.full(nd, np.nan)
+        v = pd.to_numeric(inc[col], errors="coerce").to_numpy(dtype=float)
+        s = np.bincount(dl, weights=np.nan_to_num(v), minlength=nd)
+        any_ = np.bincount(dl, weights=np.isfinite(v).astype(float), minlength=nd) > 0
+        return np.where(any_, s, np.nan)
+
+    d_h = np.bincount(dl, weights=hh, minlength=nd).astype(np.int64)
+    d_n = np.bincount(dl, minlength=nd)
+    same = lab[eu] == lab[ev]
+    d_wall = np.bincount(dl[eu[same]], weights=ew[same], minlength=nd)
+    d_gh = comp_h[comp[np.unique(dl, return_index=True)[1]]] if nd else np.empty(0)
+    member_ids = pd.Series(inc_ids).groupby(dl).agg(",".join).reindex(range(nd)).to_numpy()
+    if SUBDISTRICT in inc.columns:
+        sd = inc[SUBDISTRICT].to_numpy(dtype=object)
+        sd[pd.isna(sd)] = None
+        d_sd = (
+            pd.Series(sd, dtype=object).groupby(dl)
+            .agg(lambda s: ",".join(sorted({str(x) for x in s if x is not None})))
+            .reindex(range(nd)).replace("", None).to_numpy()
+        )  # fmt: skip
+    else:
+        d_sd = np.full(nd, None, dtype=object)
+    kt_any = np.bincount(dl, weights=kt_mask.astype(float), minlength=nd) > 0
+    ka_nodes = np.zeros(n, bool)
+    for g in ka_local:
+        if len(g) > 1:
+            ka_nodes[g] = True
+    ka_any = np.bincount(dl, weights=ka_nodes.astype(float), minlength=nd) > 0
+
+    # ---------------------------------------------------------------- parcels
+    p_ids_all, p_area_all, p_to_region = _assign_parcels(graph, parcels, inc_index, lab, dl)
+    d_idle = np.zeros(nd)
+    d_pids = [[] for _ in range(nd)]
+    for pid, area, r in zip(p_ids_all, p_area_all, p_to_region):
+        if r >= 0:
+            d_idle[r] += area
+            d_pids[r].append(pid)
+
+    flags, reason = _explain(
+        d_n, d_h, d_wall, d_gh, kt_any, ka_any, member_ids, min_households, max_households
+    )
+    districts = gpd.GeoDataFrame(
+        {
+            DISTRICT_ID: d_ids[pos_of],
+            N_COMPOUNDS: d_n,
+            COMPOUND_IDS: member_ids,
+            HOUSEHOLDS: d_h,
+            BUILDINGS: _sum(BUILDINGS),
+            FLOOR_AREA_M2: _sum(FLOOR_AREA_M2),
+            POPULATION: _sum(POPULATION),
+            IDLE_AREA_M2: d_idle,
+            PARCEL_IDS: [",".join(sorted(p)) for p in d_pids],
+            WALL_M: np.round(d_wall, 3),
+            SUBDISTRICT: d_sd,
+            GROUP_HOUSEHOLDS: np.asarray(d_gh, dtype=np.int64),
+            FLAGS: flags,
+            REASON: reason,
+        },
+        geometry=gpd.GeoSeries(d_geom, crs=compounds.crs),
+        crs=compounds.crs,
+    )
+    districts = districts.iloc[order].reset_index(drop=True)
+
+    out_c = compounds.copy()
+    did = np.full(len(ids), None, dtype=object)
+    did[inc_pos] = node_did
+    out_c[DISTRICT_ID] = pd.Series(did, index=out_c.index, dtype=object)
+    out_c[EXCLUDED_REASON] = pd.Series(reasons.to_numpy(dtype=object), index=out_c.index, dtype=object)
+
+    out_p = None
+    if parcels is not None:
+        out_p = parcels.copy()
+        pmap = dict(zip(p_ids_all, [d_ids[pos_of[r]] if r >= 0 else None for r in p_to_region]))
+        out_p[DISTRICT_ID] = pd.Series(
+            [pmap.get(str(x)) for x in parcels[PARCEL_ID].astype(str)], index=out_p.index, dtype=object
+        )
+
+    params: dict[str, Any] = {
+        "min_households": int(min_households),
+        "max_households": int(max_households),
+        "keep_together": [list(g) for g in kt],
+        "keep_apart": [list(g) for g in ka],
+        "min_consent": min_consent,
+        "require_owners_committee": bool(require_owners_committee),
+        "built_before": built_before,
+        "seed": int(seed),
+        "gap_m": graph.graph.get("gap_m"),
+        "n_compounds": len(ids),
+        "n_excluded": int(excluded.sum()),
+        "n_districts": nd,
+    }
+    logger.info(
+        "districting: %d compounds (%d excluded) -> %d districts (%d below_min, %d above_max)",
+        len(ids), int(excluded.sum()), nd, int((d_h < min_households).sum()),
+        int((d_h > max_households).sum()),
+    )  # fmt: skip
+    return DistrictResult(districts=districts, compounds=out_c, parameters=params, parcels=out_p)
+
+
+def _union_by(geoms: np.ndarray, labels: np.ndarray, n: int) -> list[Any]:
+    """Union of geometries per label 0..n-1 (sorted once, one union_all per group)."""
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(n + 1))
+    g = geoms[order]
+    out = []
+    for k in range(n):
+        a, b = bounds[k], bounds[k + 1]
+        out.append(g[a] if b - a == 1 else shapely.union_all(g[a:b]))
+    return out
+
+
+def _assign_parcels(
+    graph: nx.Graph,
+    parcels: gpd.GeoDataFrame | None,
+    inc_index: pd.Index,
+    lab: np.ndarray,
+    dl: np.ndarray,
+) -> tuple[list[str], list[float], list[int]]:
+    """Parcel ids, areas (m2) and district position (-1: none) per parcel."""
+    if parcels is not None and not parcels.empty:
+        if PARCEL_ID not in parcels.columns:
+            raise InputError(f"parcels have no {PARCEL_ID!r} column")
+        pids = parcels[PARCEL_ID].astype(str).tolist()
+        if AREA_M2 in parcels.columns:
+            area = pd.to_numeric(parcels[AREA_M2], errors="coerce").to_numpy(dtype=float)
+            area = np.where(np.isfinite(area), area, shapely.area(parcels.geometry.array))
+        else:
+            area = shapely.area(np.asarray(parcels.geometry.array, dtype=object))
+        area_l = area.tolist()
+    elif parcels is None:
+        pids = [k for k, d in graph.nodes(data=NODE_KIND) if d == KIND_PARCEL]
+        area_l = [float(graph.nodes[k].get(NODE_AREA_M2, 0.0)) for k in pids]
+    else:
+        return [], [], []
+    pos = dict(zip(inc_index, range(len(inc_index))))
+    rows = []
+    for pid in pids:
+        if pid not in graph:
+            continue
+        for nbr, w in graph.adj[pid].items():
+            j = pos.get(nbr, -1)
+            if j >= 0:
+                rows.append((pid, nbr, float(w.get(EDGE_WALL_M, 0.0)), j))
+    best: dict[str, int] = {}
+    if rows:
+        df = pd.DataFrame(rows, columns=["p", "c", "w", "j"])
+        df = df.sort_values(["p", "w", "c"], ascending=[True, False, True]).drop_duplicates("p")
+        best = dict(zip(df["p"], df["j"].astype(int)))
+    to_region = [int(dl[best[p]]) if p in best else -1 for p in pids]
+    return pids, area_l, to_region
+
+
+def _explain(
+    d_n: np.ndarray,
+    d_h: np.ndarray,
+    d_wall: np.ndarray,
+    d_gh: np.ndarray,
+    kt_any: np.ndarray,
+    ka_any: np.ndarray,
+    member_ids: np.ndarray,
+    min_h: int,
+    max_h: int,
+) -> tuple[list[str], list[str]]:
+    flags: list[str] = []
+    reasons: list[str] = []
+    for n, h, w, gh, kt, ka in zip(d_n.tolist(), d_h.tolist(), d_wall.tolist(), d_gh.tolist(), kt_any, ka_any):
+        f: list[str] = []
+        parts: list[str] = []
+        if n > 1:
+            parts.append(f"{n} adjacent compounds merged along {w:,.0f} m of shared walls")
+        else:
+            parts.append("single compound")
+        if h < min_h:
+            f.append(FLAG_BELOW_MIN)
+            if gh < min_h:
+                parts.append(
+                    f"below_min: {h:,} households < {min_h:,}; the whole connected group has only "
+                    f"{int(gh):,} households (barriers, subdistrict lines, distance or excluded "
+                    "compounds cut it off)"
+                )
+            else:
+                parts.append(
+                    f"below_min: {h:,} households < {min_h:,}; every adjacent district would exceed "
+                    f"{max_h:,} or fall below {min_h:,} (or break a planner rule) if merged or rebalanced"
+                )
+        elif h > max_h:
+            f.append(FLAG_ABOVE_MAX)
+            if n == 1:
+                parts.append(f"above_max: one compound with {h:,} households > {max_h:,}; kept on its own")
+            else:
+                parts.append(f"above_max: {h:,} households > {max_h:,} because of a keep_together group")
+        else:
+            parts.append(f"{h:,} households within {min_h:,}-{max_h:,}")
+        if kt:
+            f.append(FLAG_KEEP_TOGETHER)
+            parts.append("holds a keep_together group (planner rule)")
+        if ka:
+            f.append(FLAG_KEEP_APART)
+            parts.append("holds a keep_apart compound (planner rule respected)")
+        flags.append(";".join(f))
+        reasons.append("; ".join(parts))
+    return flags, reasons
+

@@ -1,0 +1,989 @@
+"""Interactive planning maps: folium / Leaflet, one self-contained HTML file.
+
+This is the only module of renogis that converts to lon/lat. Every input layer
+arrives in one projected metric CRS; geometries are simplified there (display
+only), reprojected to WGS84 (and shifted to GCJ-02 for Amap tiles), rounded to
+about 0.1 m and embedded once as compact GeoJSON. The map layers are built from
+that data in the browser, so a city of 20,000 compounds stays a few MB and the
+gap layers cost nothing until they are switched on.
+
+The Leaflet library and its plugins (MarkerCluster, Fullscreen, Search) are
+inlined from ``renogis/_vendor`` so the map opens with no network: with
+``tiles="none"`` the file needs nothing but a browser.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import re
+import base64
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+from jinja2 import Template
+
+from renogis import schema as S
+from renogis._errors import CRSError, InputError
+from renogis.crs import transform_geometries, wgs84_to_gcj02
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["build_map", "write_map", "TILES", "district_colors"]
+
+# --------------------------------------------------------------------------- constants
+#: Basemaps ``build_map`` accepts.
+TILES = ("osm", "cartodb", "amap", "tianditu", "none")
+#: Display-only simplification tolerance in the metric work CRS (m).
+SIMPLIFY_TOLERANCE_M = 0.5
+#: Decimals kept in lon/lat (1e-6 degree is about 0.1 m).
+COORD_DECIMALS = 6
+#: Districts closer than this (m) count as neighbours when colouring.
+NEIGHBOUR_DISTANCE_M = 30.0
+#: Above this many facilities the markers are clustered.
+CLUSTER_THRESHOLD = 500
+
+# column names of the result tables (defined by the analysis stages)
+_ACC_DISTANCE = "distance_m"
+_ACC_RADIUS = "radius_m"
+_ACC_WITHIN = "within_radius"
+_GAP_LEVEL = "level"
+_GAP_UNIT = "unit_id"
+_SITING_NEW = "newly_covered_households"
+_SITING_CUM = "cumulative_coverage"
+
+#: Paul Tol's "muted" qualitative scheme (colour-blind safe), for districts.
+PALETTE = ("#CC6677", "#332288", "#DDCC77", "#117733", "#88CCEE",
+           "#882255", "#44AA99", "#999933", "#AA4499")
+#: Okabe-Ito colours, for categories (cycled) and coverage.
+OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
+COVERED_COLOR = "#0072B2"
+UNCOVERED_COLOR = "#D55E00"
+NODATA_COLOR = "#BBBBBB"
+EXCLUDED_COLOR = "#AAAAAA"
+PARCEL_COLORS = {"vacant_land": "#999933", "idle_building": "#AA4499"}
+
+#: One short glyph per category for the facility icons: zh, en.
+GLYPHS: Mapping[str, tuple[str, str]] = {
+    "kindergarten": ("幼", "K"), "nursery": ("托", "N"), "elderly_day_care": ("老", "E"),
+    "elderly_home": ("养", "EH"), "clinic": ("卫", "C"), "health_center": ("医", "H"),
+    "service_station": ("服", "S"), "canteen": ("食", "Ca"), "fitness": ("健", "F"),
+    "sports_ground": ("运", "Sp"), "culture_station": ("文", "Cu"), "food_market": ("菜", "M"),
+    "convenience_store": ("便", "CS"), "parking": ("P", "P"), "ev_charging": ("充", "EV"),
+    "primary_school": ("小", "PS"), "middle_school": ("中", "MS"), "public_toilet": ("厕", "WC"),
+}
+
+_TEXT: Mapping[str, Mapping[str, str]] = {
+    "zh": {
+        "title": "老旧小区片区统筹改造规划图",
+        "compounds": "小区(按片区着色)", "excluded": "未纳入片区的小区", "districts": "片区边界",
+        "parcels": "闲置地块", "facilities": "现状设施", "siting": "新增设施选址",
+        "service": "服务范围：", "gap": "覆盖：",
+        "osm": "OpenStreetMap", "cartodb": "CartoDB 浅色", "amap": "高德地图",
+        "tianditu": "天地图", "tianditu_label": "天地图注记",
+        "id": "编号", "name": "名称", "households": "户数", "buildings": "楼栋数",
+        "floor_area": "建筑面积(m²)", "year": "建成年份", "district": "片区",
+        "reason": "未纳入原因", "n_compounds": "小区数", "idle_area": "闲置面积(m²)",
+        "wall_m": "共享边界(m)", "flags": "提示", "category": "设施类别",
+        "distance": "步行距离(m)", "within": "达标", "uncovered": "未覆盖户数",
+        "coverage": "覆盖率", "demand": "需求", "supply": "供给", "shortfall": "缺口",
+        "kind": "类型", "area": "用地面积(m²)", "capacity": "规模", "radius": "服务半径(m)",
+        "newly": "新覆盖户数", "cumulative": "累计覆盖率", "sites": "片区内拟选址",
+        "gaps": "片区设施缺口", "hh_unit": "户", "covered": "覆盖", "not_covered": "未覆盖",
+        "no_data": "无数据", "neighbours": "相邻片区颜色不同", "legend": "图例",
+        "vacant_land": "闲置用地", "idle_building": "闲置用房",
+        "search": "搜索小区…", "not_found": "未找到", "fullscreen": "全屏",
+        "exit_fullscreen": "退出全屏", "proposed": "拟建",
+    },
+    "en": {
+        "title": "Renovation districts of old residential compounds",
+        "compounds": "Compounds by district", "excluded": "Excluded compounds",
+        "districts": "District outlines", "parcels": "Idle parcels",
+        "facilities": "Existing facilities", "siting": "Proposed sites",
+        "service": "Service area: ", "gap": "Coverage: ",
+        "osm": "OpenStreetMap", "cartodb": "CartoDB Positron", "amap": "Amap (Gaode)",
+        "tianditu": "Tianditu", "tianditu_label": "Tianditu labels",
+        "id": "ID", "name": "Name", "households": "Households", "buildings": "Buildings",
+        "floor_area": "Floor area (m²)", "year": "Built", "district": "District",
+        "reason": "Excluded because", "n_compounds": "Compounds", "idle_area": "Idle area (m²)",
+        "wall_m": "Shared boundary (m)", "flags": "Flags", "category": "Category",
+        "distance": "Walk (m)", "within": "OK", "uncovered": "Uncovered households",
+        "coverage": "Coverage", "demand": "Demand", "supply": "Supply", "shortfall": "Shortfall",
+        "kind": "Kind", "area": "Land area (m²)", "capacity": "Capacity", "radius": "Radius (m)",
+        "newly": "Newly covered households", "cumulative": "Cumulative coverage",
+        "sites": "Proposed sites in district", "gaps": "District gaps", "hh_unit": "households",
+        "covered": "covered", "not_covered": "not covered", "no_data": "no data",
+        "neighbours": "neighbouring districts differ", "legend": "Legend",
+        "vacant_land": "vacant land", "idle_building": "idle building",
+        "search": "Search compound…", "not_found": "not found", "fullscreen": "Full screen",
+        "exit_fullscreen": "Exit full screen", "proposed": "Proposed",
+    },
+}
+
+_VENDOR = Path(__file__).parent / "_vendor"
+_VENDOR_CSS = (
+    "leaflet/leaflet.css",
+    "leaflet.markercluster/MarkerCluster.css",
+    "leaflet.markercluster/MarkerCluster.Default.css",
+    "leaflet.fullscreen/Control.FullScreen.css",
+    "leaflet-search/dist/leaflet-search.min.css",
+)
+_VENDOR_JS = (
+    "leaflet/leaflet.js",
+    "leaflet.markercluster/leaflet.markercluster.js",
+    "leaflet.fullscreen/Control.FullScreen.js",
+    "leaflet-search/dist/leaflet-search.min.js",
+)
+_MIME = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml"}
+
+_TIANDITU_URL = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                 "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                 "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}")
+_CARTO_URL = "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png"
+_AMAP_URL = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
+             "&style=8&x={x}&y={y}&z={z}")
+
+
+# --------------------------------------------------------------------------- vendored assets
+@functools.cache
+def _vendor_assets() -> str:
+    """Leaflet and plugin CSS + JS inlined as one HTML fragment (images as data URIs)."""
+
+    def inline_url(match: re.Match[str], base: Path) -> str:
+        ref = match.group(1).strip("'\"")
+        target = (base / ref).resolve()
+        if ref.startswith(("#", "data:")) or target.suffix not in _MIME or not target.is_file():
+            return match.group(0)
+        data = base64.b64encode(target.read_bytes()).decode("ascii")
+        return f"url(data:{_MIME[target.suffix]};base64,{data})"
+
+    parts = []
+    for rel in _VENDOR_CSS:
+        path = _VENDOR / rel
+        css = re.sub(r"url\(([^)]*)\)", lambda m, b=path.parent: inline_url(m, b),
+                     path.read_text(encoding="utf-8"))
+        parts.append(f"<style>/* {rel} */\n{css}\n</style>")
+    for rel in _VENDOR_JS:
+        js = (_VENDOR / rel).read_text(encoding="utf-8")
+        if "</script" in js.lower():  # pragma: no cover - vendored files are checked
+            raise RuntimeError(f"vendored {rel} contains '</script' and cannot be inlined")
+        parts.append(f"<script>/* {rel} */\n{js}\n</script>")
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- helpers
+def _require_columns(df: pd.DataFrame, columns: Sequence[str], layer: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"{layer}: missing column(s) {', '.join(missing)}; expected at least "
+            f"{', '.join(columns)} (canonical names from renogis.schema)")
+
+
+def _as_work_crs(gdf: gpd.GeoDataFrame | None, crs: Any, layer: str) -> gpd.GeoDataFrame | None:
+    """Return ``gdf`` in the compounds' CRS (None or empty stays None)."""
+    if gdf is None or len(gdf) == 0:
+        return None
+    if gdf.crs is None:
+        raise CRSError(f"{layer}: layer has no CRS; set one (e.g. gdf.set_crs('EPSG:4548'))")
+    if gdf.crs != crs:
+        logger.info("maps: reprojecting %s (%d rows) from %s to %s", layer, len(gdf),
+                    gdf.crs.to_string(), crs.to_string())
+        gdf = gdf.to_crs(crs)
+    return gdf
+
+
+def _display_geometry(gdf: gpd.GeoDataFrame, *, gcj02: bool) -> np.ndarray:
+    """Simplify in the metric CRS, convert to lon/lat (GCJ-02 if asked) and round."""
+    geoms = shapely.simplify(np.asarray(gdf.geometry.values, dtype=object),
+                             SIMPLIFY_TOLERANCE_M, preserve_topology=True)
+    lonlat = gpd.GeoSeries(geoms, crs=gdf.crs).to_crs(4326).values
+    arr = np.asarray(lonlat, dtype=object)
+    if gcj02:
+        arr = transform_geometries(arr, wgs84_to_gcj02)
+    return shapely.transform(arr, lambda c: np.round(c, COORD_DECIMALS))
+
+
+def _json_lines(props: pd.DataFrame) -> pd.Series:
+    """One compact JSON object per row (NaN -> null), as a Series of str."""
+    if props.shape[1] == 0:
+        return pd.Series(["{}"] * len(props), index=props.index, dtype=object)
+    text = props.reset_index(drop=True).to_json(orient="records", lines=True, force_ascii=False,
+                                                double_precision=6)
+    lines = text.rstrip("\n").split("\n") if len(props) else []
+    return pd.Series(lines, index=props.index, dtype=object)
+
+
+def _json_rows(values: np.ndarray, *, decimals: int = 4) -> pd.Series:
+    """JSON arrays, one per row of a 2-D float array (NaN -> null)."""
+    if values.shape[0] == 0:
+        return pd.Series([], dtype=object)
+    text = pd.DataFrame(values).to_json(orient="values", double_precision=decimals)
+    inner = text[2:-2]
+    rows = inner.split("],[") if values.shape[1] else [""] * values.shape[0]
+    return pd.Series(["[" + r + "]" for r in rows], dtype=object)
+
+
+def _feature_collection(geoms: np.ndarray, props: pd.DataFrame,
+                        extra: Mapping[str, pd.Series] | None = None) -> str:
+    """A GeoJSON FeatureCollection string from lon/lat geometries and a property table."""
+    if len(props) == 0:
+        return '{"type":"FeatureCollection","features":[]}'
+    obj = _json_lines(props).to_numpy(dtype=object)
+    obj = np.array([s[:-1] for s in obj], dtype=object)  # strip the closing brace
+    for key, series in (extra or {}).items():
+        sep = np.where(obj == "{", "", ",").astype(object)
+        obj = obj + sep + f'"{key}":' + series.to_numpy(dtype=object)
+    geo = shapely.to_geojson(geoms)
+    features = '{"type":"Feature","properties":' + obj + '},"geometry":' + geo.astype(object) + "}"
+    return '{"type":"FeatureCollection","features":[' + ",".join(features.tolist()) + "]}"
+
+
+def _nullable_int(series: pd.Series) -> pd.Series:
+    return pd.to_numeric(series, errors="coerce").round().astype("Int64")
+
+
+def _text_or_none(series: pd.Series) -> pd.Series:
+    out = series.astype(object)
+    return out.where(out.notna(), None).map(lambda v: None if v is None else str(v))
+
+
+def _category_order(*tables: pd.DataFrame | None) -> list[str]:
+    found: set[str] = set()
+    for table in tables:
+        if table is not None and len(table) and S.CATEGORY in table.columns:
+            found.update(str(c) for c in table[S.CATEGORY].dropna().unique())
+    known = [c for c in S.CATEGORIES if c in found]
+    return known + sorted(found - set(known))
+
+
+def _category_label(key: str, lang: str) -> str:
+    if lang == "zh":
+        return S.CATEGORIES.get(key, key)
+    return key.replace("_", " ").capitalize()
+
+
+def district_colors(districts: gpd.GeoDataFrame, *, id_column: str = S.DISTRICT_ID,
+                    distance_m: float = NEIGHBOUR_DISTANCE_M) -> pd.Series:
+    """Colour index per district such that neighbouring districts differ.
+
+    Districts closer than ``distance_m`` (touching, or across a lane) are
+    neighbours; networkx's greedy colouring (largest first) assigns indices.
+
+    Parameters
+    ----------
+    districts : GeoDataFrame
+        District polygons in a metric CRS, with ``id_column``.
+    id_column : str
+        Column holding the district id.
+    distance_m : float
+        Neighbour distance (m).
+
+    Returns
+    -------
+    pandas.Series
+        Integer colour index (0, 1, ...) aligned to ``districts.index``.
+    """
+    geoms = np.asarray(districts.geometry.values, dtype=object)
+    graph = nx.Graph()
+    graph.add_nodes_from(range(len(geoms)))
+    if len(geoms) > 1:
+        tree = shapely.STRtree(geoms)
+        left, right = tree.query(geoms, predicate="dwithin", distance=distance_m)
+        keep = left < right
+        graph.add_edges_from(zip(left[keep].tolist(), right[keep].tolist()))
+    colors = nx.greedy_color(graph, strategy="largest_first")
+    out = pd.Series([colors[i] for i in range(len(geoms))], index=districts.index, dtype="int64")
+    if len(out) and out.max() >= len(PALETTE):
+        logger.warning("maps: district colouring needs %d colours; the palette has %d, colours repeat",
+                       int(out.max()) + 1, len(PALETTE))
+    return out
+
+
+# --------------------------------------------------------------------------- layer data
+def _compound_data(compounds: gpd.GeoDataFrame, geoms: np.ndarray, *, categories: list[str],
+                   district_color: Mapping[str, int], access: pd.DataFrame | None,
+                   gaps: pd.DataFrame | None) -> str:
+    ids = compounds[S.COMPOUND_ID].astype(str)
+    names = (_text_or_none(compounds[S.NAME]) if S.NAME in compounds.columns
+             else pd.Series([None] * len(ids), index=compounds.index, dtype=object))
+    names = names.where(names.notna() & (names.astype(str).str.len() > 0), ids)
+    search = names.where(~names.duplicated(keep=False), names + " (" + ids + ")")
+    props = pd.DataFrame({"i": ids, "n": names, "s": search,
+                          "h": _nullable_int(compounds[S.HOUSEHOLDS])}, index=compounds.index)
+    for key, col in (("b", S.BUILDINGS), ("a", S.FLOOR_AREA_M2), ("y", S.BUILT_YEAR)):
+        if col in compounds.columns:
+            props[key] = _nullable_int(compounds[col])
+    if S.DISTRICT_ID in compounds.columns:
+        did = _text_or_none(compounds[S.DISTRICT_ID])
+        props["d"] = did
+        props["c"] = _nullable_int(did.map(district_color))
+    if S.EXCLUDED_REASON in compounds.columns:
+        props["r"] = _text_or_none(compounds[S.EXCLUDED_REASON])
+
+    extra: dict[str, pd.Series] = {}
+    if categories and access is not None and len(access):
+        acc = access.drop_duplicates([S.COMPOUND_ID, S.CATEGORY], keep="first").copy()
+        acc[S.COMPOUND_ID] = acc[S.COMPOUND_ID].astype(str)
+        dist = (acc.pivot(index=S.COMPOUND_ID, columns=S.CATEGORY, values=_ACC_DISTANCE)
+                .reindex(index=ids.to_numpy(), columns=categories))
+        extra["ds"] = _json_rows(np.round(dist.to_numpy(dtype=float)))
+        if _ACC_WITHIN in acc.columns:
+            acc["_w"] = acc[_ACC_WITHIN].astype("float")
+            within = (acc.pivot(index=S.COMPOUND_ID, columns=S.CATEGORY, values="_w")
+                      .reindex(index=ids.to_numpy(), columns=categories))
+            extra["w"] = _json_rows(within.to_numpy(dtype=float))
+    if categories and gaps is not None and len(gaps):
+        cg = gaps[gaps[_GAP_LEVEL] == "compound"].drop_duplicates([_GAP_UNIT, S.CATEGORY]).copy()
+        if len(cg):
+            cg[_GAP_UNIT] = cg[_GAP_UNIT].astype(str)
+            unc = (cg.pivot(index=_GAP_UNIT, columns=S.CATEGORY, values="uncovered_households")
+                   .reindex(index=ids.to_numpy(), columns=categories))
+            extra["u"] = _json_rows(np.round(unc.to_numpy(dtype=float)))
+            if "w" not in extra:  # coverage from the gap table when no access table
+                u = unc.to_numpy(dtype=float)
+                extra["w"] = _json_rows(np.where(np.isnan(u), np.nan, (u <= 0).astype(float)))
+    return _feature_collection(geoms, props, extra)
+
+
+def _district_data(districts: gpd.GeoDataFrame, geoms: np.ndarray, *, colors: pd.Series,
+                   categories: list[str], gaps: pd.DataFrame | None,
+                   siting: gpd.GeoDataFrame | None, gcj02: bool) -> str:
+    ids = districts[S.DISTRICT_ID].astype(str)
+    props = pd.DataFrame({"i": ids, "c": colors.astype("Int64")}, index=districts.index)
+    for key, col in (("h", S.HOUSEHOLDS), ("n", "n_compounds"), ("b", S.BUILDINGS),
+                     ("a", S.FLOOR_AREA_M2), ("ia", "idle_area_m2"), ("wm", "wall_m")):
+        if col in districts.columns:
+            props[key] = _nullable_int(districts[col])
+    for key, col in (("f", "flags"), ("rs", "reason")):
+        if col in districts.columns:
+            props[key] = districts[col].map(
+                lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                else ("; ".join(map(str, v)) if isinstance(v, (list, tuple, set)) else str(v)))
+    extra: dict[str, pd.Series] = {}
+    # label point: the centroid when it lies in (or within 20 m of) the district, else a point on it
+    metric = np.asarray(districts.geometry.values, dtype=object)
+    centroid = shapely.centroid(metric)
+    label = np.where(shapely.dwithin(metric, centroid, 20.0), centroid, shapely.point_on_surface(metric))
+    label_ll = _display_geometry(gpd.GeoDataFrame(geometry=label, crs=districts.crs), gcj02=gcj02)
+    xy = shapely.get_coordinates(label_ll)
+    extra["lp"] = _json_rows(xy[:, ::-1], decimals=COORD_DECIMALS)
+    cat_index = {c: i for i, c in enumerate(categories)}
+    if gaps is not None and len(gaps):
+        dg = gaps[gaps[_GAP_LEVEL] == "district"]
+        cols = ["coverage_share", "uncovered_households", "demand", "supply", "shortfall"]
+        rows: dict[str, list[Any]] = {}
+        for rec in dg.to_dict("records"):  # a few rows per district
+            cat = str(rec[S.CATEGORY])
+            vals = [None if pd.isna(rec.get(c)) else round(float(rec[c]), 3) for c in cols]
+            rows.setdefault(str(rec[_GAP_UNIT]), []).append([cat_index.get(cat, -1), *vals])
+        extra["g"] = pd.Series([json.dumps(rows.get(i, [])) for i in ids], dtype=object)
+    if siting is not None and len(siting):
+        pts = gpd.GeoDataFrame(siting.drop(columns=siting.geometry.name),
+                               geometry=siting.geometry.representative_point(), crs=siting.crs)
+        joined = gpd.sjoin(pts, districts[[S.DISTRICT_ID, districts.geometry.name]],
+                           how="inner", predicate="within")
+        sites: dict[str, list[Any]] = {}
+        for rec in joined.to_dict("records"):  # one row per chosen site
+            newly = rec.get(_SITING_NEW)
+            sites.setdefault(str(rec[S.DISTRICT_ID]), []).append(
+                [str(rec[S.PARCEL_ID]), cat_index.get(str(rec[S.CATEGORY]), -1),
+                 None if newly is None or pd.isna(newly) else int(round(float(newly)))])
+        extra["st"] = pd.Series([json.dumps(sites.get(i, []), ensure_ascii=False) for i in ids],
+                                dtype=object)
+    return _feature_collection(geoms, props, extra)
+
+
+def _simple_data(gdf: gpd.GeoDataFrame, geoms: np.ndarray, columns: Mapping[str, str],
+                 *, categories: list[str] | None = None, ints: Sequence[str] = ()) -> str:
+    props = pd.DataFrame(index=gdf.index)
+    for key, col in columns.items():
+        if col not in gdf.columns:
+            continue
+        if key in ints:
+            props[key] = _nullable_int(gdf[col])
+        elif col == S.CATEGORY and categories is not None:
+            props[key] = gdf[col].astype(str).map({c: i for i, c in enumerate(categories)})
+        elif pd.api.types.is_numeric_dtype(gdf[col]):
+            props[key] = pd.to_numeric(gdf[col], errors="coerce").round(3)
+        else:
+            props[key] = _text_or_none(gdf[col])
+    return _feature_collection(geoms, props)
+
+
+# --------------------------------------------------------------------------- JS
+_SCRIPT = Template("""
+{% macro html(this, kwargs) %}
+<script type="application/json" id="{{ this.data_id }}">{{ this.data_json }}</script>
+<style>
+.renogis-fac{background:none;border:none}
+.renogis-fac span{display:block;width:20px;height:20px;line-height:20px;border-radius:10px;
+ color:#fff;font:bold 11px/20px sans-serif;text-align:center;border:1px solid #333}
+.renogis-label{background:rgba(255,255,255,.8);border:1px solid #555;font-weight:bold;
+ box-shadow:none;padding:1px 4px}
+.renogis-legend{background:#fff;padding:6px 8px;font:12px/1.5 sans-serif;border-radius:4px;
+ box-shadow:0 0 4px rgba(0,0,0,.3);max-height:45vh;overflow:auto}
+.renogis-legend i{display:inline-block;width:14px;height:10px;margin-right:4px;
+ border:1px solid #555;vertical-align:middle}
+.renogis-title{background:rgba(255,255,255,.9);padding:4px 10px;font:bold 15px sans-serif;
+ border-radius:4px}
+.renogis-popup table{border-collapse:collapse;font-size:12px}
+.renogis-popup td,.renogis-popup th{border:1px solid #ccc;padding:1px 4px;text-align:left}
+</style>
+{% endmacro %}
+{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this.map_name }};
+  var G = {{ this.groups_js }};
+  var D = JSON.parse(document.getElementById("{{ this.data_id }}").textContent);
+  var M = D.meta, T = M.text, CAT = M.categories;
+  var renderer = L.canvas({padding: 0.5});
+  var reg = window.renogis = window.renogis || {};
+  reg["{{ this.map_name }}"] = {map: map, groups: G, data: D, built: {}};
+  function esc(v) {
+    return String(v).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]; });
+  }
+  function val(v) { return (v === null || v === undefined) ? "–" : esc(v); }
+  function row(k, v) { return "<tr><th>" + esc(k) + "</th><td>" + val(v) + "</td></tr>"; }
+  function catName(i) { return (i >= 0 && i < CAT.length) ? CAT[i].label : "?"; }
+  function catColor(i) { return (i >= 0 && i < CAT.length) ? CAT[i].color : "#777"; }
+  function pct(v) { return (v === null || v === undefined) ? null : Math.round(v * 100) + "%"; }
+  var districtById = {};
+  D.districts.features.forEach(function (f) { districtById[f.properties.i] = f.properties; });
+
+  function districtRows(d) {
+    var h = "";
+    if (d.g && d.g.length) {
+      h += "<tr><th colspan=2>" + esc(T.gaps) + "</th></tr><tr><td colspan=2><table><tr><th>" +
+        esc(T.category) + "</th><th>" + esc(T.coverage) + "</th><th>" + esc(T.uncovered) +
+        "</th><th>" + esc(T.shortfall) + "</th></tr>";
+      d.g.forEach(function (g) {
+        h += "<tr><td>" + esc(catName(g[0])) + "</td><td>" + val(pct(g[1])) + "</td><td>" +
+          val(g[2]) + "</td><td>" + val(g[5]) + "</td></tr>"; });
+      h += "</table></td></tr>";
+    }
+    if (d.st && d.st.length) {
+      h += "<tr><th colspan=2>" + esc(T.sites) + "</th></tr>";
+      d.st.forEach(function (s) {
+        h += "<tr><td>" + esc(s[0]) + "</td><td>" + esc(catName(s[1])) + " (" + esc(T.newly) +
+          " " + val(s[2]) + ")</td></tr>"; });
+    }
+    return h;
+  }
+  function compoundPopup(p) {
+    var h = "<div class='renogis-popup'><b>" + esc(p.n) + "</b><table>" + row(T.id, p.i) +
+      row(T.households, p.h) + row(T.buildings, p.b) + row(T.floor_area, p.a) +
+      row(T.year, p.y) + row(T.district, p.d);
+    if (p.r) { h += row(T.reason, p.r); }
+    if (p.ds || p.w) {
+      h += "<tr><td colspan=2><table><tr><th>" + esc(T.category) + "</th><th>" + esc(T.distance) +
+        "</th><th>" + esc(T.within) + "</th>" + (p.u ? "<th>" + esc(T.uncovered) + "</th>" : "") +
+        "</tr>";
+      CAT.forEach(function (c, k) {
+        var w = p.w ? p.w[k] : null;
+        h += "<tr><td>" + esc(c.label) + "</td><td>" + val(p.ds ? p.ds[k] : null) + "</td><td>" +
+          (w === 1 ? "✓" : (w === 0 ? "✗" : "–")) + "</td>" + (p.u ? "<td>" + val(p.u[k]) + "</td>" : "") +
+          "</tr>"; });
+      h += "</table></td></tr>";
+    }
+    if (p.d && districtById[p.d]) { h += districtRows(districtById[p.d]); }
+    return h + "</table></div>";
+  }
+  function compoundTooltip(p) {
+    return "<b>" + esc(p.n) + "</b><br>" + val(p.h) + " " + esc(T.hh_unit) +
+      (p.r ? "<br>" + esc(T.reason) + ": " + esc(p.r) : "");
+  }
+  function bindCompound(f, layer) {
+    layer.bindTooltip(compoundTooltip(f.properties), {sticky: true});
+    layer.bindPopup(function () { return compoundPopup(f.properties); }, {maxWidth: 420});
+  }
+  function geo(fc, opts) {
+    opts.renderer = renderer;
+    return L.geoJson(fc, opts);
+  }
+  var built = reg["{{ this.map_name }}"].built;
+  function lazy(key, make) {
+    var fg = G[key];
+    var build = function () {
+      if (built[key]) { return; }
+      built[key] = true;
+      make().addTo(fg);
+    };
+    if (map.hasLayer(fg)) { build(); } else { fg.once("add", build); }
+  }
+
+  var searchLayers = [];
+  if (G.compounds) {
+    var comp = geo(D.compounds, {
+      filter: function (f) { return !M.has_districts || f.properties.d !== null && f.properties.d !== undefined; },
+      style: function (f) {
+        var c = f.properties.c;
+        return {color: "#444", weight: 0.6, fillOpacity: 0.65,
+                fillColor: (c === null || c === undefined) ? M.neutral : M.palette[c % M.palette.length]};
+      },
+      onEachFeature: bindCompound});
+    comp.addTo(G.compounds); built.compounds = true; searchLayers.push(comp);
+  }
+  if (G.excluded) {
+    var excl = geo(D.compounds, {
+      filter: function (f) { return f.properties.d === null || f.properties.d === undefined; },
+      style: function () { return {color: "#888", weight: 0.6, dashArray: "3 3", fillOpacity: 0.7,
+                                   fillColor: M.excluded}; },
+      onEachFeature: bindCompound});
+    excl.addTo(G.excluded); built.excluded = true; searchLayers.push(excl);
+  }
+  CAT.forEach(function (c, k) {
+    if (G["gap:" + c.key]) {
+      lazy("gap:" + c.key, function () {
+        return geo(D.compounds, {
+          style: function (f) {
+            var w = f.properties.w ? f.properties.w[k] : null;
+            return {color: "#555", weight: 0.4, fillOpacity: 0.7,
+                    fillColor: w === 1 ? M.covered : (w === 0 ? M.uncovered : M.nodata)}; },
+          onEachFeature: bindCompound});
+      });
+    }
+    if (G["service:" + c.key]) {
+      lazy("service:" + c.key, function () {
+        return geo(D.service_areas, {
+          filter: function (f) { return f.properties.k === k; },
+          style: function () { return {color: c.color, weight: 1, fillColor: c.color, fillOpacity: 0.15}; },
+          onEachFeature: function (f, layer) {
+            layer.bindTooltip(esc(c.label) + " · " + esc(T.radius) + " " + val(f.properties.r)); }});
+      });
+    }
+  });
+  if (G.parcels) {
+    geo(D.parcels, {
+      style: function (f) { var col = M.parcel_colors[f.properties.k] || "#999";
+        return {color: col, weight: 1.5, dashArray: "4 2", fillColor: col, fillOpacity: 0.35}; },
+      onEachFeature: function (f, layer) {
+        var p = f.properties;
+        layer.bindTooltip(esc(T[p.k] || p.k || "") + " · " + val(p.a) + " m²", {sticky: true});
+        layer.bindPopup("<div class='renogis-popup'><table>" + row(T.id, p.i) + row(T.kind, T[p.k] || p.k) +
+          row(T.area, p.a) + row(T.floor_area, p.fa) + "</table></div>");
+      }}).addTo(G.parcels);
+    built.parcels = true;
+  }
+  if (G.siting) {
+    geo(D.siting, {
+      style: function (f) { var col = catColor(f.properties.k);
+        return {color: "#000", weight: 3, fillColor: col, fillOpacity: 0.6}; },
+      onEachFeature: function (f, layer) {
+        var p = f.properties;
+        layer.bindTooltip(esc(T.proposed) + ": " + esc(catName(p.k)) + " (" + esc(T.newly) + " " +
+          val(p.nc) + ")", {sticky: true});
+        layer.bindPopup("<div class='renogis-popup'><table>" + row(T.id, p.i) + row(T.category, catName(p.k)) +
+          row(T.newly, p.nc) + row(T.cumulative, pct(p.cc)) + "</table></div>");
+      }}).addTo(G.siting);
+    built.siting = true;
+  }
+  if (G.districts) {
+    geo(D.districts, {
+      style: function () { return {color: "#222", weight: 2.5, fill: false}; },
+      interactive: false,  // clicks reach the compounds; the label opens the district popup
+      onEachFeature: function (f, layer) {
+        var p = f.properties;
+        layer.bindTooltip(esc(p.i) + "<br>" + val(p.h) + " " + esc(T.hh_unit),
+                          {permanent: true, direction: "center", className: "renogis-label",
+                           interactive: true});
+        layer.on("tooltipopen", function (e) {
+          if (p.lp) { e.tooltip.setLatLng(p.lp); }
+          var el = e.tooltip.getElement();
+          if (el && !el._renogis) {
+            el._renogis = true;
+            L.DomEvent.on(el, "click", function (ev) {
+              L.DomEvent.stop(ev); layer.openPopup(e.tooltip.getLatLng()); });
+          }
+        });
+        layer.bindPopup(function () {
+          return "<div class='renogis-popup'><b>" + esc(T.district) + " " + esc(p.i) + "</b><table>" +
+            row(T.n_compounds, p.n) + row(T.households, p.h) + row(T.buildings, p.b) +
+            row(T.floor_area, p.a) + row(T.idle_area, p.ia) + row(T.wall_m, p.wm) +
+            (p.f ? row(T.flags, p.f) : "") + (p.rs ? row(T.reason, p.rs) : "") +
+            districtRows(p) + "</table></div>"; }, {maxWidth: 420});
+      }}).addTo(G.districts);
+    built.districts = true;
+  }
+  if (G.facilities) {
+    var fac = L.geoJson(D.facilities, {
+      pointToLayer: function (f, latlng) {
+        var k = f.properties.k;
+        return L.marker(latlng, {icon: L.divIcon({className: "renogis-fac", iconSize: [20, 20],
+          html: "<span style='background:" + catColor(k) + "'>" + esc(k >= 0 ? CAT[k].glyph : "?") +
+                "</span>"})});
+      },
+      onEachFeature: function (f, layer) {
+        var p = f.properties;
+        layer.bindTooltip(esc(catName(p.k)) + (p.n ? " · " + esc(p.n) : ""));
+        layer.bindPopup("<div class='renogis-popup'><table>" + row(T.id, p.i) + row(T.name, p.n) +
+          row(T.category, catName(p.k)) + row(T.capacity, p.cap) + "</table></div>");
+      }});
+    if (M.cluster) {
+      var cl = L.markerClusterGroup({disableClusteringAtZoom: 17, chunkedLoading: true});
+      cl.addLayer(fac); cl.addTo(G.facilities);
+    } else { fac.addTo(G.facilities); }
+    built.facilities = true;
+  }
+
+  var legend = L.control({position: "bottomright"});
+  legend.onAdd = function () {
+    var div = L.DomUtil.create("div", "renogis-legend");
+    var h = "<b>" + esc(T.legend) + "</b><br>";
+    if (G.compounds && M.has_districts) {
+      h += M.palette.slice(0, Math.max(1, Math.min(M.palette.length, M.n_colors))).map(function (c) {
+        return "<i style='background:" + c + "'></i>"; }).join("") + " " + esc(T.neighbours) + "<br>";
+    }
+    if (G.excluded) { h += "<i style='background:" + M.excluded + "'></i>" + esc(T.excluded) + "<br>"; }
+    if (G.districts) { h += "<i style='background:none;border:2px solid #222'></i>" + esc(T.districts) + "<br>"; }
+    if (G.parcels) {
+      Object.keys(M.parcel_colors).forEach(function (k) {
+        h += "<i style='background:" + M.parcel_colors[k] + "'></i>" + esc(T[k]) + "<br>"; });
+    }
+    if (M.has_gaps) {
+      h += "<i style='background:" + M.covered + "'></i>" + esc(T.covered) + " <i style='background:" +
+        M.uncovered + "'></i>" + esc(T.not_covered) + " <i style='background:" + M.nodata + "'></i>" +
+        esc(T.no_data) + "<br>";
+    }
+    if (G.siting) { h += "<i style='background:#fff;border:3px solid #000'></i>" + esc(T.siting) + "<br>"; }
+    CAT.forEach(function (c) {
+      if (c.facilities) {
+        h += "<span class='renogis-fac'><span style='display:inline-block;background:" + c.color + "'>" +
+          esc(c.glyph) + "</span></span> " + esc(c.label) + "<br>"; }
+    });
+    div.innerHTML = h;
+    L.DomEvent.disableClickPropagation(div);
+    L.DomEvent.disableScrollPropagation(div);
+    return div;
+  };
+  legend.addTo(map);
+
+  var title = L.control({position: "topright"});
+  title.onAdd = function () {
+    var div = L.DomUtil.create("div", "renogis-title");
+    div.textContent = M.title; return div; };
+  title.addTo(map);
+
+  L.control.fullscreen({position: "topleft", title: T.fullscreen, titleCancel: T.exit_fullscreen}).addTo(map);
+  if (searchLayers.length) {
+    var search = new L.Control.Search({
+      layer: L.layerGroup(searchLayers), propertyName: "s", marker: false, initial: false,
+      position: "topleft", textPlaceholder: T.search, textErr: T.not_found, collapsed: false,
+      moveToLocation: function (latlng, title, m) {
+        m.fitBounds(latlng.layer.getBounds(), {maxZoom: 18, animate: false});
+        latlng.layer.openPopup(); }});
+    map.addControl(search);
+  }
+  map.fitBounds(M.bounds);
+})();
+{% endmacro %}
+""")
+
+
+class _RenogisLayers(MacroElement):
+    """Embeds the layer data once and builds the Leaflet layers from it in the browser."""
+
+    _template = _SCRIPT
+
+    def __init__(self, *, map_name: str, groups: Mapping[str, folium.FeatureGroup],
+                 data_json: str) -> None:
+        super().__init__()
+        self._name = "RenogisLayers"
+        self.map_name = map_name
+        self.data_id = f"renogis-data-{map_name}"
+        self.groups_js = "{" + ",".join(f"{json.dumps(k)}: {fg.get_name()}"
+                                        for k, fg in groups.items()) + "}"
+        self.data_json = data_json
+
+
+# --------------------------------------------------------------------------- public API
+def build_map(
+    compounds: gpd.GeoDataFrame,
+    *,
+    districts: gpd.GeoDataFrame | None = None,
+    parcels: gpd.GeoDataFrame | None = None,
+    facilities: gpd.GeoDataFrame | None = None,
+    access: pd.DataFrame | None = None,
+    gaps: pd.DataFrame | None = None,
+    service_areas: gpd.GeoDataFrame | None = None,
+    siting: gpd.GeoDataFrame | None = None,
+    tiles: str = "osm",
+    lang: str = "zh",
+    title: str | None = None,
+) -> folium.Map:
+    """Build an interactive planning map of compounds, districts, facilities and gaps.
+
+    All inputs are in one projected metric CRS; this function simplifies the
+    geometry for display (0.5 m), converts to WGS84 lon/lat (GCJ-02 for
+    ``tiles="amap"``) and rounds to 6 decimals (about 0.1 m). Leaflet and its
+    plugins are inlined, so the saved HTML needs no network except for tiles.
+
+    Parameters
+    ----------
+    compounds : GeoDataFrame
+        ``compound_id``, ``households`` and optionally ``name``, ``buildings``,
+        ``floor_area_m2`` (m²), ``built_year``, ``district_id`` (None for
+        excluded compounds) and ``excluded_reason``.
+    districts : GeoDataFrame, optional
+        ``district_id`` and district polygons, with optional ``n_compounds``,
+        ``households``, ``buildings``, ``floor_area_m2``, ``idle_area_m2``,
+        ``wall_m`` (m), ``flags`` and ``reason``. When None and compounds carry
+        ``district_id``, outlines are dissolved from the compounds.
+    parcels : GeoDataFrame, optional
+        Idle parcels: ``parcel_id``, ``kind``, ``area_m2``, ``floor_area_m2``.
+    facilities : GeoDataFrame, optional
+        ``facility_id``, ``category``, ``name``, ``capacity``; points.
+    access : DataFrame, optional
+        Per compound and category: ``distance_m`` (m, walking), ``radius_m``,
+        ``within_radius``.
+    gaps : DataFrame, optional
+        Gap table with ``level`` ('compound' or 'district'), ``unit_id``,
+        ``category``, ``uncovered_households``, ``coverage_share``, ``demand``,
+        ``supply``, ``shortfall``.
+    service_areas : GeoDataFrame, optional
+        ``category``, ``radius_m`` and the walkable service-area polygons.
+    siting : GeoDataFrame, optional
+        Chosen parcels: ``parcel_id``, ``category``,
+        ``newly_covered_households``, ``cumulative_coverage`` (0-1).
+    tiles : {"osm", "cartodb", "amap", "tianditu", "none"}
+        Basemap. "amap" shifts geometries to GCJ-02; "tianditu" needs the
+        ``TIANDITU_KEY`` environment variable; "none" draws no tiles.
+    lang : {"zh", "en"}
+        Language of layer names, legend and popups.
+    title : str, optional
+        Map title (a default in ``lang`` otherwise).
+
+    Returns
+    -------
+    folium.Map
+        The map; ``write_map`` saves it.
+
+    Raises
+    ------
+    InputError
+        Unknown ``tiles`` or ``lang``, missing columns, empty compounds, or
+        "tianditu" without a key.
+    CRSError
+        A layer without a CRS, or compounds in a geographic (degree) CRS.
+
+    Examples
+    --------
+    >>> m = build_map(compounds, districts=districts, tiles="none")  # doctest: +SKIP
+    """
+    if tiles not in TILES:
+        raise InputError(f"unknown tiles {tiles!r}; use one of {', '.join(TILES)}")
+    if lang not in _TEXT:
+        raise InputError(f"unknown lang {lang!r}; use 'zh' or 'en'")
+    text = _TEXT[lang]
+    tianditu_key = None
+    if tiles == "tianditu":
+        tianditu_key = os.environ.get("TIANDITU_KEY", "").strip()
+        if not tianditu_key:
+            raise InputError(
+                "tiles='tianditu' needs a Tianditu API key: get one at console.tianditu.gov.cn and "
+                "set the environment variable TIANDITU_KEY (e.g. export TIANDITU_KEY=...), "
+                "or use tiles='osm', 'cartodb', 'amap' or 'none'")
+    if compounds is None or len(compounds) == 0:
+        raise InputError("compounds: layer is empty; there is nothing to map")
+    _require_columns(compounds, (S.COMPOUND_ID, S.HOUSEHOLDS), S.COMPOUNDS)
+    if compounds.crs is None:
+        raise CRSError("compounds: layer has no CRS; set the projected work CRS (e.g. EPSG:4548)")
+    if not compounds.crs.is_projected:
+        raise CRSError(f"compounds: CRS {compounds.crs.to_string()} is geographic (degrees); "
+                       "build_map expects the projected metric work CRS (e.g. EPSG:4548)")
+    crs = compounds.crs
+    districts = _as_work_crs(districts, crs, "districts")
+    parcels = _as_work_crs(parcels, crs, S.PARCELS)
+    facilities = _as_work_crs(facilities, crs, S.FACILITIES)
+    service_areas = _as_work_crs(service_areas, crs, "service_areas")
+    siting = _as_work_crs(siting, crs, "siting")
+    if districts is not None:
+        _require_columns(districts, (S.DISTRICT_ID,), "districts")
+    if facilities is not None:
+        _require_columns(facilities, (S.CATEGORY,), S.FACILITIES)
+    if service_areas is not None:
+        _require_columns(service_areas, (S.CATEGORY,), "service_areas")
+    if siting is not None:
+        _require_columns(siting, (S.PARCEL_ID, S.CATEGORY), "siting")
+    if access is not None and len(access):
+        _require_columns(access, (S.COMPOUND_ID, S.CATEGORY, _ACC_DISTANCE), "access")
+    if gaps is not None and len(gaps):
+        _require_columns(gaps, (_GAP_LEVEL, _GAP_UNIT, S.CATEGORY), "gaps")
+
+    has_districts = S.DISTRICT_ID in compounds.columns
+    if districts is None and has_districts:
+        assigned = compounds[compounds[S.DISTRICT_ID].notna()]
+        if len(assigned):
+            districts = (assigned[[S.DISTRICT_ID, S.HOUSEHOLDS, assigned.geometry.name]]
+                         .dissolve(by=S.DISTRICT_ID, aggfunc="sum").reset_index())
+            districts[S.DISTRICT_ID] = districts[S.DISTRICT_ID].astype(str)
+    gcj = tiles == "amap"
+    categories = _category_order(facilities, access, gaps, service_areas, siting)
+    coverage_cats: set[str] = set()
+    if access is not None and len(access) and _ACC_WITHIN in access.columns:
+        coverage_cats.update(access.loc[access[_ACC_WITHIN].notna(), S.CATEGORY].astype(str))
+    if gaps is not None and len(gaps):
+        coverage_cats.update(gaps.loc[gaps[_GAP_LEVEL] == "compound", S.CATEGORY].astype(str))
+    gap_categories = [c for c in categories if c in coverage_cats]
+    has_gaps = bool(gap_categories)
+
+    # ---------------------------------------------------------------- data
+    colors = (district_colors(districts) if districts is not None
+              else pd.Series([], dtype="int64"))
+    color_of = (dict(zip(districts[S.DISTRICT_ID].astype(str), colors.tolist()))
+                if districts is not None else {})
+    comp_lonlat = _display_geometry(compounds, gcj02=gcj)
+    minx, miny, maxx, maxy = shapely.total_bounds(comp_lonlat)
+    parts = {
+        "compounds": _compound_data(compounds, comp_lonlat, categories=categories,
+                                    district_color=color_of, access=access, gaps=gaps),
+        "districts": (_district_data(districts, _display_geometry(districts, gcj02=gcj),
+                                     colors=colors, categories=categories, gaps=gaps, siting=siting,
+                                     gcj02=gcj)
+                      if districts is not None else None),
+        "parcels": (_simple_data(parcels, _display_geometry(parcels, gcj02=gcj),
+                                 {"i": S.PARCEL_ID, "k": S.KIND, "a": S.AREA_M2,
+                                  "fa": S.FLOOR_AREA_M2}, ints=("a", "fa"))
+                    if parcels is not None else None),
+        "facilities": None, "service_areas": None, "siting": None,
+    }
+    if facilities is not None:
+        pts = facilities.copy()
+        pts = pts.set_geometry(pts.geometry.representative_point())
+        parts["facilities"] = _simple_data(
+            pts, _display_geometry(pts, gcj02=gcj),
+            {"i": S.FACILITY_ID, "k": S.CATEGORY, "n": S.NAME, "cap": S.CAPACITY},
+            categories=categories)
+    if service_areas is not None:
+        parts["service_areas"] = _simple_data(
+            service_areas, _display_geometry(service_areas, gcj02=gcj),
+            {"k": S.CATEGORY, "r": _ACC_RADIUS}, categories=categories, ints=("r",))
+    if siting is not None:
+        parts["siting"] = _simple_data(
+            siting, _display_geometry(siting, gcj02=gcj),
+            {"i": S.PARCEL_ID, "k": S.CATEGORY, "nc": _SITING_NEW, "cc": _SITING_CUM},
+            categories=categories, ints=("nc",))
+    fac_cats = (set(facilities[S.CATEGORY].astype(str)) if facilities is not None else set())
+    meta = {
+        "text": dict(text), "title": title or text["title"], "lang": lang,
+        "bounds": [[float(miny), float(minx)], [float(maxy), float(maxx)]],
+        "palette": list(PALETTE), "neutral": OKABE_ITO[1], "excluded": EXCLUDED_COLOR,
+        "covered": COVERED_COLOR, "uncovered": UNCOVERED_COLOR, "nodata": NODATA_COLOR,
+        "parcel_colors": PARCEL_COLORS, "has_districts": has_districts, "has_gaps": has_gaps,
+        "n_colors": int(colors.max()) + 1 if len(colors) else 0,
+        "cluster": facilities is not None and len(facilities) > CLUSTER_THRESHOLD,
+        "categories": [{"key": c, "label": _category_label(c, lang),
+                        "glyph": GLYPHS.get(c, (c[:1], c[:2].upper()))[0 if lang == "zh" else 1],
+                        "color": OKABE_ITO[i % len(OKABE_ITO)], "facilities": c in fac_cats}
+                       for i, c in enumerate(categories)],
+    }
+    empty = '{"type":"FeatureCollection","features":[]}'
+    data_json = ('{"meta":' + json.dumps(meta, ensure_ascii=False) + "," + ",".join(
+        f'"{k}":' + (v if v is not None else empty) for k, v in parts.items()) + "}")
+    data_json = data_json.replace("</", "<\\/")
+
+    # ---------------------------------------------------------------- map
+    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=15,
+                      tiles=None, control_scale=True, prefer_canvas=True)
+    fmap.default_js = []
+    fmap.default_css = []
+    root = fmap.get_root()
+    root.header.add_child(Element(_vendor_assets()), name="renogis_vendor")
+    root.header.add_child(Element(f"<title>{_html_escape(meta['title'])}</title>"),
+                          name="renogis_title")
+    _add_tiles(fmap, tiles, text, tianditu_key)
+
+    groups: dict[str, folium.FeatureGroup] = {}
+
+    def group(key: str, name: str, *, show: bool = True) -> None:
+        groups[key] = folium.FeatureGroup(name=name, show=show).add_to(fmap)
+
+    n_excluded = int(compounds[S.DISTRICT_ID].isna().sum()) if has_districts else 0
+    if not has_districts or n_excluded < len(compounds):
+        group("compounds", text["compounds"])
+    if n_excluded:
+        group("excluded", text["excluded"])
+    if has_gaps:
+        for c in gap_categories:
+            group(f"gap:{c}", text["gap"] + _category_label(c, lang), show=False)
+    if service_areas is not None:
+        present = set(service_areas[S.CATEGORY].astype(str))
+        for c in categories:
+            if c in present:
+                group(f"service:{c}", text["service"] + _category_label(c, lang), show=False)
+    if parcels is not None:
+        group("parcels", text["parcels"])
+    if siting is not None:
+        group("siting", text["siting"])
+    if districts is not None:
+        group("districts", text["districts"])
+    if facilities is not None:
+        group("facilities", text["facilities"])
+
+    _RenogisLayers(map_name=fmap.get_name(), groups=groups, data_json=data_json).add_to(fmap)
+    n_overlays = len(groups)
+    folium.LayerControl(collapsed=n_overlays > 12).add_to(fmap)
+    logger.info("maps: %d compounds, %d districts, %d layers, %.1f MB of data",
+                len(compounds), 0 if districts is None else len(districts), n_overlays,
+                len(data_json) / 1e6)
+    return fmap
+
+
+def _html_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _add_tiles(fmap: folium.Map, tiles: str, text: Mapping[str, str], key: str | None) -> None:
+    if tiles == "osm":
+        folium.TileLayer("OpenStreetMap", name=text["osm"], max_zoom=19).add_to(fmap)
+    elif tiles == "cartodb":
+        folium.TileLayer(_CARTO_URL, name=text["cartodb"], subdomains="abcd", max_zoom=20,
+                         attr='&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
+                              ' contributors &copy; <a href="https://carto.com/attributions">CARTO</a>'
+                         ).add_to(fmap)
+    elif tiles == "amap":
+        folium.TileLayer(_AMAP_URL, name=text["amap"], attr="&copy; 高德地图 AutoNavi",
+                         subdomains="1234", max_zoom=18).add_to(fmap)
+    elif tiles == "tianditu":
+        attr = "&copy; 天地图 Tianditu"
+        folium.TileLayer(_TIANDITU_URL.format(layer="vec", key=key, s="{s}"), name=text["tianditu"],
+                         attr=attr, subdomains="01234567", max_zoom=18).add_to(fmap)
+        folium.TileLayer(_TIANDITU_URL.format(layer="cva", key=key, s="{s}"),
+                         name=text["tianditu_label"], attr=attr, subdomains="01234567",
+                         max_zoom=18, overlay=True, control=False).add_to(fmap)
+
+
+def write_map(path: str | Path, compounds: gpd.GeoDataFrame, **kwargs: Any) -> Path:
+    """Build the map (see :func:`build_map`) and save it as one self-contained HTML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output ``.html`` file; parent folders are created.
+    compounds : GeoDataFrame
+        As for :func:`build_map`.
+    **kwargs
+        Keyword options of :func:`build_map`.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fmap = build_map(compounds, **kwargs)
+    fmap.save(str(out))
+    logger.info("maps: wrote %s (%.1f MB)", out, out.stat().st_size / 1e6)
+    return out

@@ -1,0 +1,1133 @@
+"""Walk network from street centre lines: noding, barriers, snapping, shortest paths.
+
+The streets layer holds long, unsplit lines (OpenStreetMap ways) that cross other
+lines without shared vertices. :func:`build_walk_network` nodes them where they
+cross, except where OSM marks one line as passing over or under the other (a
+different ``layer``, or a bridge/tunnel against a ground street); lines that
+share an end point always connect. A street is cut where it crosses a barrier
+(river, railway, wall, closed site boundary) unless it is a bridge or tunnel.
+Only the largest connected part is kept; what was dropped is reported.
+
+Distances (:func:`nearest_distance`, :func:`distance_matrix`) add one virtual node
+per snapped point, splitting the edge it lies on at the exact position (no
+rounding to the nearest junction), plus one node per source geometry joined by
+its straight connector. Shortest paths run on ``scipy.sparse.csgraph``.
+
+All lengths are metres in the projected work CRS of the streets layer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import scipy.sparse as sp
+import shapely
+from scipy.sparse.csgraph import connected_components, dijkstra
+
+from renogis import schema
+from renogis._errors import CRSError, InputError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "WalkNetwork",
+    "build_walk_network",
+    "nearest_distance",
+    "node_distances",
+    "distance_matrix",
+    "service_area",
+    "snap",
+    "Snap",
+]
+
+#: Coordinates closer than this (metres) are one node.
+NODE_TOLERANCE_M = 1e-6
+#: Column names of the edge table that are not in :mod:`renogis.schema`.
+EDGE_ID = "edge_id"
+EDGE_U = "u"
+EDGE_V = "v"
+LENGTH_M = "length_m"
+HIGHWAY = "highway"
+
+_LEVEL_GROUND, _LEVEL_BRIDGE, _LEVEL_TUNNEL = 0, 1, 2
+#: Added to every connector so that a 0 m connector is still an edge (subtracted again).
+_EPS_M = 1e-9
+
+
+@dataclass(frozen=True)
+class WalkNetwork:
+    """An undirected walk graph in a projected metric CRS.
+
+    Attributes
+    ----------
+    crs : pyproj.CRS
+        The CRS of ``node_xy`` and ``edges`` (metres).
+    graph : scipy.sparse.csr_matrix
+        ``n_nodes x n_nodes`` symmetric adjacency; weights are lengths in metres
+        (the shortest of parallel edges).
+    node_xy : numpy.ndarray
+        ``(n_nodes, 2)`` node coordinates.
+    edges : geopandas.GeoDataFrame
+        One row per noded street piece: ``edge_id``, ``u``, ``v``, ``length_m``,
+        ``class``, ``street_id``, ``bridge``, ``tunnel``, ``layer``, ``geometry``.
+        ``edge_id`` equals the row position.
+    report : dict
+        What was dropped or repaired while building (counts, lengths in m, ids).
+    """
+
+    crs: pyproj.CRS
+    graph: sp.csr_matrix
+    node_xy: np.ndarray
+    edges: gpd.GeoDataFrame
+    report: dict
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return int(self.node_xy.shape[0])
+
+    def edge_tree(self) -> shapely.STRtree:
+        """STRtree over the edge geometries (built once, then cached)."""
+        tree = self._cache.get("tree")
+        if tree is None:
+            tree = shapely.STRtree(np.asarray(self.edges.geometry.values))
+            self._cache["tree"] = tree
+        return tree
+
+
+# ============================================================================ helpers
+def _check_crs(gdf_crs: Any, *, what: str) -> pyproj.CRS:
+    if gdf_crs is None:
+        raise CRSError(
+            f"{what} has no CRS; set one (e.g. gdf.set_crs('EPSG:4548')) and reproject to a "
+            "projected metric CRS"
+        )
+    crs = pyproj.CRS.from_user_input(gdf_crs)
+    if not crs.is_projected:
+        raise CRSError(
+            f"{what} CRS {crs.to_string()} is not projected; reproject to a metric work CRS "
+            "(e.g. EPSG:4548, CGCS2000 3-degree Gauss-Kruger CM 117E) before measuring distances"
+        )
+    return crs
+
+
+def _same_crs(crs: pyproj.CRS, other: Any, *, what: str, ref: str) -> None:
+    if other is None:
+        raise CRSError(f"{what} has no CRS; expected {ref} CRS {crs.to_string()}")
+    if pyproj.CRS.from_user_input(other) != crs:
+        raise CRSError(
+            f"{what} CRS {pyproj.CRS.from_user_input(other).to_string()} differs from {ref} CRS "
+            f"{crs.to_string()}; reproject with .to_crs() first"
+        )
+
+
+def _bool_column(gdf: gpd.GeoDataFrame, column: str, default: bool) -> np.ndarray:
+    if column not in gdf.columns:
+        return np.full(len(gdf), default, dtype=bool)
+    values = gdf[column]
+    return values.fillna(default).astype(bool).to_numpy()
+
+
+def _int_column(gdf: gpd.GeoDataFrame, column: str, default: int) -> np.ndarray:
+    if column not in gdf.columns:
+        return np.full(len(gdf), default, dtype=np.int64)
+    values = pd.to_numeric(gdf[column], errors="coerce").fillna(default)
+    return values.round().astype(np.int64).to_numpy()
+
+
+def _segments(geoms: np.ndarray) -> dict[str, np.ndarray]:
+    """Explode LineStrings into segments with their line index and positions (m)."""
+    coords, line = shapely.get_coordinates(geoms, return_index=True)
+    same = line[1:] == line[:-1]
+    start = np.flatnonzero(same)
+    seg_line = line[start]
+    p = coords[start]
+    q = coords[start + 1]
+    seg_len = np.hypot(*(q - p).T)
+    # cumulative position of every vertex along its line
+    step = np.zeros(len(coords))
+    step[start + 1] = seg_len
+    cum = np.cumsum(step)
+    first_vertex = np.r_[0, np.flatnonzero(~same) + 1]
+    line_of_first = line[first_vertex]
+    offset = np.zeros(len(geoms))
+    offset[line_of_first] = cum[first_vertex]
+    vpos = cum - offset[line]
+    return {
+        "coords": coords,
+        "vline": line,
+        "vpos": vpos,
+        "line": seg_line,
+        "p": p,
+        "q": q,
+        "len": seg_len,
+        "s0": vpos[start],
+        "vstart": start,
+    }
+
+
+def _segment_contacts(
+    sa: dict[str, np.ndarray],
+    ia: np.ndarray,
+    sb: dict[str, np.ndarray],
+    ib: np.ndarray,
+    *,
+    collinear: bool,
+) -> dict[str, np.ndarray]:
+    """Contact points of segment pairs ``(ia[k] in sa, ib[k] in sb)``.
+
+    Returns arrays ``ka`` (pair index), ``t`` and ``u`` (fractions along the two
+    segments) and ``x``, ``y``. Proper and touching intersections are found; with
+    ``collinear`` the end points of overlapping collinear segments too.
+    """
+    p, r = sa["p"][ia], sa["q"][ia] - sa["p"][ia]
+    q, s = sb["p"][ib], sb["q"][ib] - sb["p"][ib]
+    la, lb = sa["len"][ia], sb["len"][ib]
+    qp = q - p
+    denom = r[:, 0] * s[:, 1] - r[:, 1] * s[:, 0]
+    cross_qp_s = qp[:, 0] * s[:, 1] - qp[:, 1] * s[:, 0]
+    cross_qp_r = qp[:, 0] * r[:, 1] - qp[:, 1] * r[:, 0]
+    tol = NODE_TOLERANCE_M
+    parallel = np.abs(denom) <= 1e-12 * np.maximum(la * lb, 1e-300)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(parallel, np.nan, cross_qp_s / denom)
+        u = np.where(parallel, np.nan, cross_qp_r / denom)
+        ta, tb = tol / np.maximum(la, 1e-300), tol / np.maximum(lb, 1e-300)
+    hit = (~parallel) & (t >= -ta) & (t <= 1 + ta) & (u >= -tb) & (u <= 1 + tb)
+    ka = np.flatnonzero(hit)
+    t, u = np.clip(t[ka], 0.0, 1.0), np.clip(u[ka], 0.0, 1.0)
+    xy = p[ka] + t[:, None] * r[ka]
+    # snap to exact vertices where the contact is at a segment end
+    for frac, lim, base, vec in ((t, ta[ka], p[ka], r[ka]), (u, tb[ka], q[ka], s[ka])):
+        at0, at1 = frac <= lim, frac >= 1 - lim
+        frac[at0], frac[at1] = 0.0, 1.0
+        xy[at0] = base[at0]
+        xy[at1] = (base + vec)[at1]
+    out_k, out_t, out_u, out_xy = [ka], [t], [u], [xy]
+    if collinear:
+        # distance of q from line through p along r below tol -> collinear
+        col = parallel & (np.abs(cross_qp_r) <= tol * np.maximum(la, 1e-300))
+        kc = np.flatnonzero(col & (la > 0) & (lb > 0))
+        if len(kc):
+            pc, rc, qc, sc = p[kc], r[kc], q[kc], s[kc]
+            rr = np.einsum("ij,ij->i", rc, rc)
+            ss = np.einsum("ij,ij->i", sc, sc)
+            for pt, on_b_frac in ((qc, 0.0), (qc + sc, 1.0)):
+                tt = np.einsum("ij,ij->i", pt - pc, rc) / rr
+                ok = (tt >= -ta[kc]) & (tt <= 1 + ta[kc])
+                out_k.append(kc[ok])
+                out_t.append(np.clip(tt[ok], 0, 1))
+                out_u.append(np.full(ok.sum(), on_b_frac))
+                out_xy.append(pt[ok])
+            for pt, on_a_frac in ((pc, 0.0), (pc + rc, 1.0)):
+                uu = np.einsum("ij,ij->i", pt - qc, sc) / ss
+                ok = (uu >= -tb[kc]) & (uu <= 1 + tb[kc])
+                out_k.append(kc[ok])
+                out_t.append(np.full(ok.sum(), on_a_frac))
+                out_u.append(np.clip(uu[ok], 0, 1))
+                out_xy.append(pt[ok])
+    xy = np.concatenate(out_xy) if out_xy else np.empty((0, 2))
+    return {
+        "k": np.concatenate(out_k),
+        "t": np.concatenate(out_t),
+        "u": np.concatenate(out_u),
+        "x": xy[:, 0],
+        "y": xy[:, 1],
+    }
+
+
+def _node_ids(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Merge coordinates within ~NODE_TOLERANCE_M: (unique coords, inverse)."""
+    key = np.round(xy / NODE_TOLERANCE_M).astype(np.int64)
+    order = np.lexsort((key[:, 1], key[:, 0]))
+    ks = key[order]
+    new = np.r_[True, (ks[1:] != ks[:-1]).any(axis=1)] if len(ks) else np.zeros(0, bool)
+    group = np.cumsum(new) - 1
+    inverse = np.empty(len(xy), dtype=np.int64)
+    inverse[order] = group
+    return xy[order[new]], inverse
+
+
+def _symmetric_csr(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> sp.csr_matrix:
+    """Symmetric CSR with the minimum weight of parallel entries (zeros kept)."""
+    rows = np.concatenate([u, v]).astype(np.int64)
+    cols = np.concatenate([v, u]).astype(np.int64)
+    wts = np.concatenate([w, w])
+    key = rows * n + cols
+    order = np.argsort(key, kind="stable")
+    key, wts = key[order], wts[order]
+    start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, int)
+    wmin = np.minimum.reduceat(wts, start) if len(key) else wts
+    key = key[start]
+    rows, cols = key // n, key % n
+    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=n))].astype(np.int64)
+    return sp.csr_matrix((wmin, cols, indptr), shape=(n, n))
+
+
+def _lines_of(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Explode (Multi)LineStrings: (parts, index of the source row)."""
+    parts, idx = shapely.get_parts(geoms, return_index=True)
+    return parts, idx
+
+
+def _barrier_lines(barriers: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Barrier geometries as linework: (lines, closed flag)."""
+    geoms = np.asarray(barriers.geometry.values)
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
+    lines = np.concatenate(
+        [
+            shapely.get_parts(shapely.boundary(geoms[polygonal])),
+            shapely.get_parts(geoms[~polygonal]),
+        ]
+    )
+    lines = shapely.get_parts(lines)  # boundary of multi-ring polygons is multi
+    lines = lines[shapely.get_type_id(lines) == 1]
+    closed = shapely.is_closed(lines)
+    return lines, closed
+
+
+# ============================================================================ build
+def build_walk_network(
+    streets: gpd.GeoDataFrame,
+    *,
+    barriers: gpd.GeoDataFrame | None = None,
+    keep_largest: bool = True,
+) -> WalkNetwork:
+    """Build the walk graph from street centre lines.
+
+    Parameters
+    ----------
+    streets : geopandas.GeoDataFrame
+        Street centre lines in a projected metric CRS with the canonical columns
+        ``street_id``, ``class``, ``walkable``, ``bridge``, ``tunnel``, ``layer``
+        (missing columns default to: index as id, ``local``, True, False, False, 0).
+        Lines may be long and unsplit; they are noded where they cross on the
+        same level (same ``layer`` and the same bridge/tunnel/ground status) and
+        wherever a line end touches another line.
+    barriers : geopandas.GeoDataFrame, optional
+        Lines or polygons no walk crosses: a non-bridge, non-tunnel street is cut
+        where it crosses a barrier line or polygon boundary.
+    keep_largest : bool, default True
+        Keep only the largest connected component (the rest is reported).
+
+    Returns
+    -------
+    WalkNetwork
+        Graph, node coordinates, noded edges (lengths in m) and a report dict with
+        ``streets_in``, ``not_walkable`` (count, ``not_walkable_ids``),
+        ``empty_geometries``, ``junctions_skipped`` (crossings at different levels),
+        ``barrier_cuts``, ``dropped_edges``, ``dropped_length_m``,
+        ``dropped_street_ids``, ``components``, ``kept_length_share``.
+
+    Raises
+    ------
+    CRSError
+        If a layer has no CRS, a geographic CRS, or the barrier CRS differs.
+    InputError
+        If ``streets`` is empty or holds non-line geometries.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> s = gpd.GeoDataFrame({"street_id": ["a", "b"]}, geometry=[
+    ...     shapely.LineString([(0, 50), (100, 50)]), shapely.LineString([(50, 0), (50, 100)])],
+    ...     crs="EPSG:4548")
+    >>> net = build_walk_network(s)
+    >>> net.n_nodes, len(net.edges)
+    (5, 4)
+    """
+    if streets is None or len(streets) == 0:
+        raise InputError(
+            "streets layer is empty: a walk network needs street centre lines "
+            "(layer 'streets'); pass net=None to use straight-line distances instead"
+        )
+    crs = _check_crs(streets.crs, what="streets layer")
+    geoms_in = np.asarray(streets.geometry.values)
+    type_id = shapely.get_type_id(geoms_in)
+    missing = shapely.is_missing(geoms_in) | shapely.is_empty(geoms_in)
+    bad = ~missing & ~np.isin(type_id, (1, 5))
+    ids_in = (
+        streets[schema.STREET_ID].astype(str).to_numpy()
+        if schema.STREET_ID in streets.columns
+        else np.asarray([str(i) for i in streets.index], dtype=object)
+    )
+    if bad.any():
+        shown = ", ".join(map(str, ids_in[bad][:10]))
+        raise InputError(
+            f"streets layer: {int(bad.sum())} rows are not LineString/MultiLineString "
+            f"(street_id {shown}); expected street centre lines"
+        )
+    walkable = _bool_column(streets, schema.WALKABLE, True)
+    report: dict[str, Any] = {
+        "streets_in": int(len(streets)),
+        "empty_geometries": int(missing.sum()),
+        "not_walkable": int((~walkable & ~missing).sum()),
+        "not_walkable_ids": ids_in[~walkable & ~missing].tolist(),
+    }
+    use = walkable & ~missing
+    if not use.any():
+        raise InputError(
+            "streets layer has no walkable street with a geometry "
+            f"({report['not_walkable']} not walkable, {report['empty_geometries']} empty)"
+        )
+    rows = np.flatnonzero(use)
+    classes = (
+        streets[schema.STREET_CLASS].to_numpy(dtype=object)
+        if schema.STREET_CLASS in streets.columns
+        else np.full(len(streets), "local", dtype=object)
+    )
+    bridge = _bool_column(streets, schema.BRIDGE, False)
+    tunnel = _bool_column(streets, schema.TUNNEL, False)
+    layer = _int_column(streets, schema.LAYER, 0)
+    highway = (
+        streets[HIGHWAY].to_numpy(dtype=object)
+        if HIGHWAY in streets.columns
+        else np.full(len(streets), None, dtype=object)
+    )
+
+    lines, part_row = _lines_of(geoms_in[rows])
+    src = rows[part_row]  # source row of each line
+    keep_line = shapely.length(lines) > 0
+    lines, src = lines[keep_line], src[keep_line]
+    n_lines = len(lines)
+    level = np.where(bridge[src], _LEVEL_BRIDGE, np.where(tunnel[src], _LEVEL_TUNNEL, _LEVEL_GROUND))
+    seg = _segments(lines)
+    line_len = np.zeros(n_lines)
+    np.maximum.at(line_len, seg["vline"], seg["vpos"])
+    n_seg_line = np.bincount(seg["line"], minlength=n_lines)
+    first_seg = np.cumsum(n_seg_line) - n_seg_line
+    seg_idx_in_line = np.arange(len(seg["line"])) - first_seg[seg["line"]]
+    seg_is_first = seg_idx_in_line == 0
+    seg_is_last = seg_idx_in_line == n_seg_line[seg["line"]] - 1
+
+    # --- street x street contacts ---------------------------------------------------
+    seg_geoms = shapely.linestrings(np.stack([seg["p"], seg["q"]], axis=1))
+    tree = shapely.STRtree(seg_geoms)
+    ia, ib = tree.query(seg_geoms)
+    sel = ia < ib
+    ia, ib = ia[sel], ib[sel]
+    la, lb = seg["line"][ia], seg["line"][ib]
+    adjacent = (la == lb) & (np.abs(ia - ib) == 1)
+    ia, ib = ia[~adjacent], ib[~adjacent]
+    del tree, seg_geoms
+    c = _segment_contacts(seg, ia, seg, ib, collinear=True)
+    a, b = ia[c["k"]], ib[c["k"]]
+    line_a, line_b = seg["line"][a], seg["line"][b]
+    end_a = (seg_is_first[a] & (c["t"] == 0)) | (seg_is_last[a] & (c["t"] == 1))
+    end_b = (seg_is_first[b] & (c["u"] == 0)) | (seg_is_last[b] & (c["u"] == 1))
+    same_level = (level[line_a] == level[line_b]) & (layer[src[line_a]] == layer[src[line_b]])
+    ok = same_level | end_a | end_b
+    skipped_xy = np.stack([c["x"][~ok], c["y"][~ok]], axis=1)
+    report["junctions_skipped"] = int(len(np.unique(np.round(skipped_xy, 3), axis=0)))
+    a, b, t, u = a[ok], b[ok], c["t"][ok], c["u"][ok]
+    cx, cy = c["x"][ok], c["y"][ok]
+    pos_a = seg["s0"][a] + t * seg["len"][a]
+    pos_b = seg["s0"][b] + u * seg["len"][b]
+
+    # split table: line, position, x, y, cut flag
+    ends_line = np.repeat(np.arange(n_lines), 2)
+    ends_pos = np.column_stack([np.zeros(n_lines), line_len]).ravel()
+    start_v = np.r_[0, np.flatnonzero(seg["vline"][1:] != seg["vline"][:-1]) + 1]
+    end_v = np.r_[start_v[1:] - 1, len(seg["vline"]) - 1]
+    ends_xy = np.stack([seg["coords"][start_v], seg["coords"][end_v]], axis=1).reshape(-1, 2)
+    sp_line = [ends_line, seg["line"][a], seg["line"][b]]
+    sp_pos = [ends_pos, pos_a, pos_b]
+    sp_xy = [ends_xy, np.column_stack([cx, cy]), np.column_stack([cx, cy])]
+    sp_cut = [np.zeros(2 * n_lines, bool), np.zeros(len(a), bool), np.zeros(len(b), bool)]
+
+    # --- barriers --------------------------------------------------------------------
+    report["barrier_cuts"] = 0
+    if barriers is not None and len(barriers):
+        _same_crs(crs, barriers.crs, what="barriers layer", ref="streets")
+        blines, bclosed = _barrier_lines(barriers)
+        ground = ~(bridge[src] | tunnel[src])
+        if len(blines) and ground.any():
+            bseg = _segments(blines)
+            nb = np.bincount(bseg["line"], minlength=len(blines))
+            bfirst = np.cumsum(nb) - nb
+            bidx = np.arange(len(bseg["line"])) - bfirst[bseg["line"]]
+            b_first = (bidx == 0) & ~bclosed[bseg["line"]]
+            b_last = (bidx == nb[bseg["line"]] - 1) & ~bclosed[bseg["line"]]
+            btree = shapely.STRtree(shapely.linestrings(np.stack([bseg["p"], bseg["q"]], axis=1)))
+            ground_seg = np.flatnonzero(ground[seg["line"]])
+            gs_geoms = shapely.linestrings(
+                np.stack([seg["p"][ground_seg], seg["q"][ground_seg]], axis=1)
+            )
+            qa, qb = btree.query(gs_geoms)
+            qa = ground_seg[qa]
+            bc = _segment_contacts(seg, qa, bseg, qb, collinear=False)
+            ca, cb = qa[bc["k"]], qb[bc["k"]]
+            at_b_end = (b_first[cb] & (bc["u"] == 0)) | (b_last[cb] & (bc["u"] == 1))
+            cpos = seg["s0"][ca] + bc["t"] * seg["len"][ca]
+            cline = seg["line"][ca]
+            inner = (cpos > NODE_TOLERANCE_M) & (cpos < line_len[cline] - NODE_TOLERANCE_M)
+            keep = inner & ~at_b_end
+            ckey = np.unique(np.column_stack([cline[keep], np.round(cpos[keep], 6)]), axis=0)
+            report["barrier_cuts"] = int(len(ckey))
+            sp_line.append(cline[keep])
+            sp_pos.append(cpos[keep])
+            sp_xy.append(np.column_stack([bc["x"][keep], bc["y"][keep]]))
+            sp_cut.append(np.ones(int(keep.sum()), bool))
+
+    s_line = np.concatenate(sp_line)
+    s_pos = np.concatenate(sp_pos)
+    s_xy = np.concatenate(sp_xy)
+    s_cut = np.concatenate(sp_cut)
+    # sort by line, position; cut first among equal positions; then dedupe
+    s_pos_r = np.round(s_pos / NODE_TOLERANCE_M)
+    order = np.lexsort((~s_cut, s_pos_r, s_line))
+    s_line, s_pos, s_xy, s_cut, s_pos_r = (
+        s_line[order], s_pos[order], s_xy[order], s_cut[order], s_pos_r[order],
+    )
+    first = np.r_[True, (s_line[1:] != s_line[:-1]) | (s_pos_r[1:] != s_pos_r[:-1])]
+    s_line, s_pos, s_xy, s_cut = s_line[first], s_pos[first], s_xy[first], s_cut[first]
+    # line ends must be exactly 0 and L
+    is_start = np.r_[True, s_line[1:] != s_line[:-1]]
+    is_end = np.r_[s_line[1:] != s_line[:-1], True]
+    s_pos[is_start] = 0.0
+    s_pos[is_end] = line_len[s_line[is_end]]
+
+    # node ids: merged coordinates for junctions, two private nodes per cut
+    node_xy, inv = _node_ids(s_xy[~s_cut])
+    n_junction = len(node_xy)
+    node_in = np.empty(len(s_line), dtype=np.int64)  # node a piece ending here uses
+    node_out = np.empty(len(s_line), dtype=np.int64)  # node a piece starting here uses
+    node_in[~s_cut] = inv
+    node_out[~s_cut] = inv
+    n_cut = int(s_cut.sum())
+    node_in[s_cut] = n_junction + 2 * np.arange(n_cut)
+    node_out[s_cut] = n_junction + 2 * np.arange(n_cut) + 1
+    node_xy = np.concatenate([node_xy, np.repeat(s_xy[s_cut], 2, axis=0)])
+
+    # pieces between consecutive split points of the same line
+    piece_from = np.flatnonzero(~is_end)
+    pu = node_out[piece_from]
+    pv = node_in[piece_from + 1]
+    pa = s_pos[piece_from]
+    pb = s_pos[piece_from + 1]
+    pline = s_line[piece_from]
+    plen = pb - pa
+
+    # piece geometries: start point, interior vertices, end point
+    n_pieces = len(piece_from)
+    # piece index of every vertex: merge vertices into split order per line
+    v_line, v_pos = seg["vline"], seg["vpos"]
+    all_line = np.concatenate([s_line, v_line])
+    all_pos = np.concatenate([s_pos, v_pos])
+    kind = np.r_[np.zeros(len(s_line), np.int8), np.ones(len(v_line), np.int8)]
+    order = np.lexsort((kind, all_pos, all_line))
+    is_split_sorted = kind[order] == 0
+    # index of the last split at or before each sorted row
+    split_rank = np.cumsum(is_split_sorted) - 1
+    vert_rows = order[~is_split_sorted] - len(s_line)
+    vert_split = split_rank[~is_split_sorted]  # index into split table
+    # piece index of split k (for k not a line end) = rank among piece_from
+    piece_of_split = np.full(len(s_line), -1, dtype=np.int64)
+    piece_of_split[piece_from] = np.arange(n_pieces)
+    vp = piece_of_split[vert_split]
+    vpos_sorted = v_pos[vert_rows]
+    inner = (vp >= 0)
+    inner &= vpos_sorted > pa[np.maximum(vp, 0)] + NODE_TOLERANCE_M
+    inner &= vpos_sorted < pb[np.maximum(vp, 0)] - NODE_TOLERANCE_M
+    vp, vrows = vp[inner], vert_rows[inner]
+    g_piece = np.concatenate([np.arange(n_pieces), vp, np.arange(n_pieces)])
+    g_seq = np.concatenate(
+        [np.full(n_pieces, -1.0), v_pos[vrows], np.full(n_pieces, np.inf)]
+    )
+    g_xy = np.concatenate([s_xy[piece_from], seg["coords"][vrows], s_xy[piece_from + 1]])
+    gorder = np.lexsort((g_seq, g_piece))
+    piece_geoms = shapely.linestrings(g_xy[gorder], indices=g_piece[gorder])
+
+    # --- graph and components -------------------------------------------------------
+    n_nodes = len(node_xy)
+    keep_piece = plen > 0
+    topo = sp.coo_matrix(
+        (np.ones(int(keep_piece.sum()), np.int8), (pu[keep_piece], pv[keep_piece])),
+        shape=(n_nodes, n_nodes),
+    ).tocsr()
+    n_comp, labels = connected_components(topo, directed=False)
+    del topo
+    piece_src = src[pline]
+    report["components"] = int(n_comp)
+    total_len = float(plen.sum())
+    if keep_largest and n_comp > 1:
+        # largest by total edge length (ties: node count)
+        comp_len = np.bincount(labels[pu], weights=plen, minlength=n_comp)
+        big = int(np.argmax(comp_len))
+        kept = labels[pu] == big
+        kept_nodes = labels == big
+    else:
+        kept = np.ones(n_pieces, bool)
+        kept_nodes = np.ones(n_nodes, bool)
+    kept &= keep_piece
+    dropped = ~kept
+    report["dropped_edges"] = int(dropped.sum())
+    report["dropped_length_m"] = float(plen[dropped].sum())
+    report["dropped_street_ids"] = sorted(set(ids_in[piece_src[dropped]].tolist()))
+    report["kept_length_share"] = float(plen[kept].sum() / total_len) if total_len else 0.0
+    new_id = np.cumsum(kept_nodes) - 1
+    node_xy = node_xy[kept_nodes]
+    pu, pv = new_id[pu[kept]], new_id[pv[kept]]
+    plen, psrc = plen[kept], piece_src[kept]
+    n_nodes = len(node_xy)
+    graph = _symmetric_csr(pu, pv, plen, n_nodes)
+    edges = gpd.GeoDataFrame(
+        {
+            EDGE_ID: np.arange(len(pu), dtype=np.int64),
+            EDGE_U: pu.astype(np.int64),
+            EDGE_V: pv.astype(np.int64),
+            LENGTH_M: plen,
+            schema.STREET_CLASS: classes[psrc],
+            schema.STREET_ID: ids_in[psrc],
+            schema.BRIDGE: bridge[psrc],
+            schema.TUNNEL: tunnel[psrc],
+            schema.LAYER: layer[psrc],
+            HIGHWAY: highway[psrc],
+        },
+        geometry=piece_geoms[kept],
+        crs=crs,
+    )
+    report["nodes"] = int(n_nodes)
+    report["edges"] = int(len(edges))
+    logger.info(
+        "walk network: %d streets in (%d not walkable, %d empty) -> %d nodes, %d edges, "
+        "%.0f m; %d crossings at different levels not joined, %d barrier cuts; "
+        "%d components, dropped %d edges (%.0f m) of %d streets",
+        report["streets_in"], report["not_walkable"], report["empty_geometries"], n_nodes,
+        len(edges), float(plen.sum()), report["junctions_skipped"], report["barrier_cuts"],
+        n_comp, report["dropped_edges"], report["dropped_length_m"],
+        len(report["dropped_street_ids"]),
+    )
+    return WalkNetwork(crs=crs, graph=graph, node_xy=node_xy, edges=edges, report=report)
+
+
+# ============================================================================ snapping
+@dataclass(frozen=True)
+class Snap:
+    """Where geometries meet the network.
+
+    Attributes
+    ----------
+    valid : numpy.ndarray
+        False for missing or empty geometries (never reach the network).
+    edge : numpy.ndarray
+        Edge position (row of ``net.edges``) of the snap point, -1 if not valid.
+    pos_m : numpy.ndarray
+        Position of the snap point along that edge from its ``u`` end (m).
+    connector_m : numpy.ndarray
+        Straight distance from the geometry to the snap point (m).
+    point : numpy.ndarray
+        The snap points (shapely Points; None where not valid).
+    """
+
+    valid: np.ndarray
+    edge: np.ndarray
+    pos_m: np.ndarray
+    connector_m: np.ndarray
+    point: np.ndarray
+
+
+def snap(net: WalkNetwork, geoms: gpd.GeoSeries | np.ndarray) -> Snap:
+    """Snap geometries to the nearest point of the network.
+
+    Points snap to the nearest network point; polygons and lines to the network
+    point nearest to any part of them (0 m connector if a street touches them).
+
+    Parameters
+    ----------
+    net : WalkNetwork
+        The walk network.
+    geoms : geopandas.GeoSeries or array of shapely geometries
+        In ``net.crs``.
+
+    Returns
+    -------
+    Snap
+    """
+    g = np.asarray(geoms.values if isinstance(geoms, gpd.GeoSeries) else geoms, dtype=object)
+    n = len(g)
+    valid = ~(shapely.is_missing(g) | shapely.is_empty(g))
+    edge = np.full(n, -1, dtype=np.int64)
+    pos = np.zeros(n)
+    conn = np.full(n, np.inf)
+    point = np.full(n, None, dtype=object)
+    if not valid.any() or len(net.edges) == 0:
+        return Snap(valid & (len(net.edges) > 0), edge, pos, conn, point)
+    vi = np.flatnonzero(valid)
+    tree = net.edge_tree()
+    qi, ei = tree.query_nearest(g[vi], all_matches=False)
+    vi = vi[qi]
+    egeom = np.asarray(net.edges.geometry.values)[ei]
+    gv = g[vi]
+    is_point = shapely.get_type_id(gv) == 0
+    snap_pt = np.empty(len(vi), dtype=object)
+    if is_point.any():
+        pp = shapely.line_locate_point(egeom[is_point], gv[is_point])
+        snap_pt[is_point] = shapely.line_interpolate_point(egeom[is_point], pp)
+    if (~is_point).any():
+        sl = shapely.shortest_line(gv[~is_point], egeom[~is_point])
+        snap_pt[~is_point] = shapely.get_point(sl, 1)
+    p = shapely.line_locate_point(egeom, snap_pt)
+    length = net.edges[LENGTH_M].to_numpy()[ei]
+    p = np.clip(p, 0.0, length)
+    edge[vi] = ei
+    pos[vi] = p
+    conn[vi] = shapely.distance(gv, snap_pt)
+    point[vi] = snap_pt
+    return Snap(valid, edge, pos, conn, point)
+
+
+def _augment(
+    net: WalkNetwork, snaps: list[Snap]
+) -> tuple[sp.csr_matrix, list[np.ndarray]]:
+    """Graph with one virtual node per snap point and one node per source geometry.
+
+    Returns the augmented CSR and, per snap set, the node id of every geometry
+    (-1 where not valid). Original edges stay; the chain of virtual nodes along a
+    split edge has the same total length, so shortest paths are unchanged.
+    """
+    n = net.n_nodes
+    eu = net.edges[EDGE_U].to_numpy()
+    ev = net.edges[EDGE_V].to_numpy()
+    elen = net.edges[LENGTH_M].to_numpy()
+    edge = np.concatenate([s.edge[s.valid] for s in snaps])
+    pos = np.concatenate([s.pos_m[s.valid] for s in snaps])
+    conn = np.concatenate([s.connector_m[s.valid] for s in snaps])
+    m = len(edge)
+    # snap point node: u / v at the ends, else a virtual node per distinct (edge, pos)
+    tol = NODE_TOLERANCE_M
+    at_u = pos <= tol
+    at_v = ~at_u & (pos >= elen[edge] - tol)
+    mid = ~(at_u | at_v)
+    snap_node = np.empty(m, dtype=np.int64)
+    snap_node[at_u] = eu[edge[at_u]]
+    snap_node[at_v] = ev[edge[at_v]]
+    me, mp = edge[mid], pos[mid]
+    key = np.column_stack([me, np.round(mp / tol)])
+    ukey, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    n_virtual = len(ukey)
+    snap_node[mid] = n + inv
+    ue, up = me[first], mp[first]  # sorted by edge then position
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    wts: list[np.ndarray] = []
+    if n_virtual:
+        vid = n + np.arange(n_virtual)
+        new_edge = np.r_[True, ue[1:] != ue[:-1]]
+        last_edge = np.r_[ue[1:] != ue[:-1], True]
+        # u -> first virtual on each edge
+        rows.append(eu[ue[new_edge]])
+        cols.append(vid[new_edge])
+        wts.append(up[new_edge])
+        # consecutive virtuals on the same edge
+        chain = ~last_edge
+        rows.append(vid[chain])
+        cols.append(vid[1:][chain[:-1]] if n_virtual > 1 else vid[:0])
+        wts.append(np.diff(up)[chain[:-1]] if n_virtual > 1 else up[:0])
+        # last virtual -> v
+        rows.append(vid[last_edge])
+        cols.append(ev[ue[last_edge]])
+        wts.append(elen[ue[last_edge]] - up[last_edge])
+    src_node = n + n_virtual + np.arange(m)
+    rows.append(src_node)
+    cols.append(snap_node)
+    # connectors carry +_EPS_M so that a 0 m connector stays a stored edge; callers
+    # subtract it once per connector on the path
+    wts.append(conn + _EPS_M)
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    w = np.maximum(np.concatenate(wts), _EPS_M)
+    total = n + n_virtual + m
+    g = net.graph
+    base = sp.csr_matrix(
+        (g.data, g.indices, np.r_[g.indptr, np.full(total - n, g.indptr[-1])]),
+        shape=(total, total),
+    )
+    extra = sp.coo_matrix(
+        (np.r_[w, w], (np.r_[r, c], np.r_[c, r])), shape=(total, total)
+    ).tocsr()
+    graph = (base + extra).tocsr()
+    out: list[np.ndarray] = []
+    start = 0
+    for s in snaps:
+        ids = np.full(len(s.valid), -1, dtype=np.int64)
+        k = int(s.valid.sum())
+        ids[s.valid] = src_node[start : start + k]
+        start += k
+        out.append(ids)
+    return graph, out
+
+
+def _geoms(values: gpd.GeoSeries | np.ndarray, *, crs: pyproj.CRS | None, what: str) -> np.ndarray:
+    if isinstance(values, gpd.GeoSeries | gpd.GeoDataFrame):
+        if crs is not None:
+            _same_crs(crs, values.crs, what=what, ref="walk network")
+        return np.asarray(values.geometry.values if isinstance(values, gpd.GeoDataFrame) else values.values, dtype=object)
+    return np.asarray(values, dtype=object)
+
+
+def _check_options(cutoff_m: float, detour_factor: float) -> None:
+    if not cutoff_m >= 0:
+        raise InputError(f"cutoff_m must be >= 0 metres, got {cutoff_m!r}")
+    if not (np.isfinite(detour_factor) and detour_factor >= 1.0):
+        raise InputError(
+            f"detour_factor must be a finite number >= 1 (walk / straight line), got {detour_factor!r}"
+        )
+
+
+def _straight_crs(origins: Any, destinations: Any) -> None:
+    for what, g in (("origins", origins), ("destinations", destinations)):
+        if isinstance(g, gpd.GeoSeries | gpd.GeoDataFrame):
+            _check_crs(g.crs, what=what)
+    if isinstance(origins, gpd.GeoSeries | gpd.GeoDataFrame) and isinstance(
+        destinations, gpd.GeoSeries | gpd.GeoDataFrame
+    ):
+        _same_crs(pyproj.CRS.from_user_input(origins.crs), destinations.crs,
+                  what="destinations", ref="origins")
+
+
+# ============================================================================ distances
+def nearest_distance(
+    net: WalkNetwork | None,
+    origins: gpd.GeoSeries,
+    destinations: gpd.GeoSeries,
+    *,
+    cutoff_m: float = np.inf,
+    detour_factor: float = 1.3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Walking distance from every origin to its nearest destination.
+
+    One bounded multi-source Dijkstra from all destinations. A distance is the
+    origin connector + the network path between the snapped points (edges split
+    at the exact snap positions) + the destination connector.
+
+    Parameters
+    ----------
+    net : WalkNetwork or None
+        The walk network; None uses straight-line distance x ``detour_factor``.
+    origins, destinations : geopandas.GeoSeries
+        Geometries in ``net.crs`` (polygons snap at the network point nearest them).
+    cutoff_m : float, default inf
+        Distances above this (m) are reported as unreachable.
+    detour_factor : float, default 1.3
+        Walk / straight-line ratio used only when ``net`` is None.
+
+    Returns
+    -------
+    distance_m : numpy.ndarray
+        ``(len(origins),)`` metres; ``inf`` beyond the cutoff or unreachable.
+    nearest : numpy.ndarray
+        Positional index into ``destinations`` of the nearest one; -1 if none.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> s = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (100, 0)])], crs="EPSG:4548")
+    >>> net = build_walk_network(s)
+    >>> o = gpd.GeoSeries([shapely.Point(70, 5)], crs="EPSG:4548")
+    >>> d = gpd.GeoSeries([shapely.Point(30, -10)], crs="EPSG:4548")
+    >>> dist, idx = nearest_distance(net, o, d)
+    >>> float(dist[0]), int(idx[0])
+    (55.0, 0)
+    """
+    _check_options(cutoff_m, detour_factor)
+    if net is None:
+        _straight_crs(origins, destinations)
+        og = _geoms(origins, crs=None, what="origins")
+        dg = _geoms(destinations, crs=None, what="destinations")
+        dist = np.full(len(og), np.inf)
+        near = np.full(len(og), -1, dtype=np.int64)
+        ov = ~(shapely.is_missing(og) | shapely.is_empty(og))
+        dv = np.flatnonzero(~(shapely.is_missing(dg) | shapely.is_empty(dg)))
+        if ov.any() and len(dv):
+            oi = np.flatnonzero(ov)
+            qi, ti = shapely.STRtree(dg[dv]).query_nearest(og[oi], all_matches=False)
+            d = shapely.distance(og[oi[qi]], dg[dv[ti]]) * detour_factor
+            ok = d <= cutoff_m
+            dist[oi[qi[ok]]] = d[ok]
+            near[oi[qi[ok]]] = dv[ti[ok]]
+        return dist, near
+    og = _geoms(origins, crs=net.crs, what="origins")
+    dg = _geoms(destinations, crs=net.crs, what="destinations")
+    so, sd = snap(net, og), snap(net, dg)
+    dist = np.full(len(og), np.inf)
+    near = np.full(len(og), -1, dtype=np.int64)
+    if not so.valid.any() or not sd.valid.any():
+        return dist, near
+    graph, (onode, dnode) = _augment(net, [so, sd])
+    sources = dnode[sd.valid]
+    limit = float(cutoff_m) if np.isfinite(cutoff_m) else np.inf
+    d, _, src = dijkstra(graph, directed=True, indices=sources, min_only=True,
+                         return_predecessors=True, limit=limit + 2 * _EPS_M)
+    valid = so.valid
+    od = np.maximum(d[onode[valid]] - 2 * _EPS_M, 0.0)
+    osrc = src[onode[valid]]
+    # node id -> destination position
+    node_to_dest = np.full(graph.shape[0], -1, dtype=np.int64)
+    node_to_dest[dnode[sd.valid]] = np.flatnonzero(sd.valid)
+    reach = np.isfinite(od) & (od <= cutoff_m)
+    vi = np.flatnonzero(valid)
+    dist[vi[reach]] = od[reach]
+    near[vi[reach]] = node_to_dest[osrc[reach]]
+    logger.info(
+        "nearest_distance: %d origins, %d destinations, %d reached within %.0f m",
+        len(og), len(dg), int(reach.sum()), cutoff_m,
+    )
+    return dist, near
+
+
+def node_distances(
+    net: WalkNetwork,
+    destinations: gpd.GeoSeries,
+    *,
+    cutoff_m: float = np.inf,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Walking distance from every network node to its nearest destination.
+
+    Parameters
+    ----------
+    net : WalkNetwork
+        The walk network.
+    destinations : geopandas.GeoSeries
+        Geometries in ``net.crs``.
+    cutoff_m : float, default inf
+        Distances above this (m) are ``inf``.
+
+    Returns
+    -------
+    distance_m, nearest : numpy.ndarray
+        ``(net.n_nodes,)`` metres and positional index into ``destinations``
+        (-1 where unreachable).
+    """
+    _check_options(cutoff_m, 1.0)
+    dg = _geoms(destinations, crs=net.crs, what="destinations")
+    sd = snap(net, dg)
+    n = net.n_nodes
+    if not sd.valid.any():
+        return np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+    graph, (dnode,) = _augment(net, [sd])
+    d, _, src = dijkstra(graph, directed=True, indices=dnode[sd.valid], min_only=True,
+                         return_predecessors=True, limit=float(cutoff_m) + _EPS_M)
+    node_to_dest = np.full(graph.shape[0], -1, dtype=np.int64)
+    node_to_dest[dnode[sd.valid]] = np.flatnonzero(sd.valid)
+    d = np.maximum(d[:n] - _EPS_M, 0.0)
+    d[d > cutoff_m] = np.inf
+    near = np.where(np.isfinite(d), node_to_dest[np.maximum(src[:n], 0)], -1)
+    return d, near
+
+
+def distance_matrix(
+    net: WalkNetwork | None,
+    origins: gpd.GeoSeries,
+    destinations: gpd.GeoSeries,
+    *,
+    cutoff_m: float,
+    detour_factor: float = 1.3,
+    max_batch_bytes: int = 256 * 2**20,
+) -> sp.csr_matrix:
+    """Sparse walking-distance matrix of all origin-destination pairs within a cutoff.
+
+    Parameters
+    ----------
+    net : WalkNetwork or None
+        The walk network; None uses straight-line distance x ``detour_factor``.
+    origins, destinations : geopandas.GeoSeries
+        Geometries in ``net.crs``.
+    cutoff_m : float
+        Pairs farther than this (m) are not stored.
+    detour_factor : float, default 1.3
+        Used only when ``net`` is None.
+    max_batch_bytes : int, default 256 MiB
+        Memory for one batch of bounded Dijkstra runs (rows x nodes x 8 bytes).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``(len(origins), len(destinations))``; stored entries are distances in m of
+        every pair within ``cutoff_m`` (0 is stored as 1e-6).
+    """
+    _check_options(cutoff_m, detour_factor)
+    if net is None:
+        _straight_crs(origins, destinations)
+        og = _geoms(origins, crs=None, what="origins")
+        dg = _geoms(destinations, crs=None, what="destinations")
+        shape = (len(og), len(dg))
+        ov = ~(shapely.is_missing(og) | shapely.is_empty(og))
+        dv = ~(shapely.is_missing(dg) | shapely.is_empty(dg))
+        if not ov.any() or not dv.any():
+            return sp.csr_matrix(shape)
+        oi, di = np.flatnonzero(ov), np.flatnonzero(dv)
+        qi, ti = shapely.STRtree(dg[di]).query(og[oi], predicate="dwithin",
+                                               distance=cutoff_m / detour_factor)
+        r, c = oi[qi], di[ti]
+        d = shapely.distance(og[r], dg[c]) * detour_factor
+        ok = d <= cutoff_m
+        return sp.csr_matrix((np.maximum(d[ok], 1e-6), (r[ok], c[ok])), shape=shape)
+    og = _geoms(origins, crs=net.crs, what="origins")
+    dg = _geoms(destinations, crs=net.crs, what="destinations")
+    shape = (len(og), len(dg))
+    so, sd = snap(net, og), snap(net, dg)
+    if not so.valid.any() or not sd.valid.any():
+        return sp.csr_matrix(shape)
+    graph, (onode, dnode) = _augment(net, [so, sd])
+    # run from the smaller side
+    o_idx, d_idx = np.flatnonzero(so.valid), np.flatnonzero(sd.valid)
+    from_dest = len(d_idx) <= len(o_idx)
+    run_idx, run_nodes = (d_idx, dnode[d_idx]) if from_dest else (o_idx, onode[o_idx])
+    tgt_idx, tgt_nodes = (o_idx, onode[o_idx]) if from_dest else (d_idx, dnode[d_idx])
+    batch = max(1, int(max_batch_bytes // (8 * graph.shape[0])))
+    rr: list[np.ndarray] = []
+    cc: list[np.ndarray] = []
+    dd: list[np.ndarray] = []
+    for start in range(0, len(run_nodes), batch):
+        nodes = run_nodes[start : start + batch]
+        d = dijkstra(graph, directed=True, indices=nodes, limit=float(cutoff_m) + 2 * _EPS_M)
+        sub = np.maximum(d[:, tgt_nodes] - 2 * _EPS_M, 0.0)
+        i, j = np.nonzero(np.isfinite(sub) & (sub <= cutoff_m))
+        rr.append(run_idx[start + i])
+        cc.append(tgt_idx[j])
+        dd.append(sub[i, j])
+    a, b, d = np.concatenate(rr), np.concatenate(cc), np.concatenate(dd)
+    r, c = (b, a) if from_dest else (a, b)
+    return sp.csr_matrix((np.maximum(d, 1e-6), (r, c)), shape=shape)
+
+
+def _substrings(geoms: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Vectorised line substrings between distances ``start`` < ``end`` (m)."""
+    n = len(geoms)
+    if n == 0:
+        return np.empty(0, dtype=object)
+    seg = _segments(geoms)
+    vline, vpos, coords = seg["vline"], seg["vpos"], seg["coords"]
+    inner = (vpos > start[vline]) & (vpos < end[vline])
+    a = shapely.get_coordinates(shapely.line_interpolate_point(geoms, start))
+    b = shapely.get_coordinates(shapely.line_interpolate_point(geoms, end))
+    idx = np.concatenate([np.arange(n), vline[inner], np.arange(n)])
+    seq = np.concatenate([np.full(n, -1.0), vpos[inner], np.full(n, np.inf)])
+    xy = np.concatenate([a, coords[inner], b])
+    order = np.lexsort((seq, idx))
+    return shapely.linestrings(xy[order], indices=idx[order])
+
+
+def service_area(
+    net: WalkNetwork | None,
+    points: gpd.GeoSeries,
+    *,
+    radius_m: float,
+    buffer_m: float = 25.0,
+    detour_factor: float = 1.3,
+) -> shapely.Geometry:
+    """Area within ``radius_m`` walk of any point: reachable network, buffered.
+
+    Partial edges are cut at the exact position where the walk budget runs out;
+    the connector from each point to the network counts against the budget.
+
+    Parameters
+    ----------
+    net : WalkNetwork or None
+        The walk network; None gives circles of ``radius_m / detour_factor``.
+    points : geopandas.GeoSeries
+        Facility locations in ``net.crs``.
+    radius_m : float
+        Walk budget (m).
+    buffer_m : float, default 25
+        Buffer of the reachable linework (m).
+    detour_factor : float, default 1.3
+        Used only when ``net`` is None.
+
+    Returns
+    -------
+    shapely.Geometry
+        (Multi)Polygon; empty if nothing is reachable.
+    """
+    _check_options(radius_m, detour_factor)
+    if not buffer_m >= 0:
+        raise InputError(f"buffer_m must be >= 0 metres, got {buffer_m!r}")
+    if net is None:
+        if isinstance(points, gpd.GeoSeries | gpd.GeoDataFrame):
+            _check_crs(points.crs, what="points")
+        g = _geoms(points, crs=None, what="points")
+        g = g[~(shapely.is_missing(g) | shapely.is_empty(g))]
+        if len(g) == 0:
+            return shapely.Polygon()
+        return shapely.union_all(shapely.buffer(g, radius_m / detour_factor))
+    g = _geoms(points, crs=net.crs, what="points")
+    s = snap(net, g)
+    if not s.valid.any():
+        return shapely.Polygon()
+    graph, (pnode,) = _augment(net, [s])
+    d = dijkstra(graph, directed=True, indices=pnode[s.valid], min_only=True,
+                 limit=float(radius_m) + _EPS_M)
+    d = d - _EPS_M
+    n = net.n_nodes
+    eu = net.edges[EDGE_U].to_numpy()
+    ev = net.edges[EDGE_V].to_numpy()
+    elen = net.edges[LENGTH_M].to_numpy()
+    # split edges into pieces at the virtual nodes: reconstruct from snap positions
+    tol = NODE_TOLERANCE_M
+    vi = np.flatnonzero(s.valid)
+    edge, pos = s.edge[vi], s.pos_m[vi]
+    mid = (pos > tol) & (pos < elen[edge] - tol)
+    key = np.column_stack([edge[mid], np.round(pos[mid] / tol)])
+    ukey, first = np.unique(key, axis=0, return_index=True)
+    ue, up = edge[mid][first], pos[mid][first]
+    vnode = n + np.arange(len(ue))
+    # piece table over all edges: (edge, a, b, node_a, node_b)
+    split = np.zeros(len(elen), bool)
+    split[ue] = True
+    whole = np.flatnonzero(~split)
+    pe = [whole]
+    pa = [np.zeros(len(whole))]
+    pb = [elen[whole]]
+    na = [eu[whole]]
+    nb = [ev[whole]]
+    if len(ue):
+        new_edge = np.r_[True, ue[1:] != ue[:-1]]
+        last_edge = np.r_[ue[1:] != ue[:-1], True]
+        pe += [ue[new_edge], ue[~last_edge], ue[last_edge]]
+        pa += [np.zeros(new_edge.sum()), up[~last_edge], up[last_edge]]
+        pb += [up[new_edge], up[1:][~last_edge[:-1]], elen[ue[last_edge]]]
+        na += [eu[ue[new_edge]], vnode[~last_edge], vnode[last_edge]]
+        nb += [vnode[new_edge], vnode[1:][~last_edge[:-1]], ev[ue[last_edge]]]
+    pe, pa, pb = np.concatenate(pe), np.concatenate(pa), np.concatenate(pb)
+    na, nb = np.concatenate(na), np.concatenate(nb)
+    da, db = d[na], d[nb]
+    plen = pb - pa
+    reach_a = np.clip(radius_m - da, 0, plen)  # inf distance -> 0
+    reach_b = np.clip(radius_m - db, 0, plen)
+    full = reach_a + reach_b >= plen - tol
+    e_list = [pe[full]]
+    s_list = [pa[full]]
+    t_list = [pb[full]]
+    part_a = ~full & (reach_a > 0)
+    part_b = ~full & (reach_b > 0)
+    e_list += [pe[part_a], pe[part_b]]
+    s_list += [pa[part_a], pb[part_b] - reach_b[part_b]]
+    t_list += [pa[part_a] + reach_a[part_a], pb[part_b]]
+    e_all = np.concatenate(e_list)
+    pieces = _substrings(
+        np.asarray(net.edges.geometry.values)[e_all], np.concatenate(s_list),
+        np.concatenate(t_list),
+    )
+    # connectors within budget (partial when longer than the budget)
+    conn = s.connector_m[vi]
+    origin = g[vi]
+    snapped = s.point[vi]
+    cl = shapely.shortest_line(origin, snapped)
+    ok = (conn > 0) & (conn <= radius_m)
+    cl = cl[ok]
+    parts = np.concatenate([pieces, cl])
+    parts = parts[~shapely.is_empty(parts)]
+    if len(parts) == 0:
+        return shapely.buffer(shapely.union_all(origin), buffer_m)
+    lines = shapely.multilinestrings(parts[shapely.get_type_id(parts) == 1])
+    return shapely.buffer(lines, buffer_m)

@@ -1,0 +1,1299 @@
+"""Site missing facilities on idle parcels (maximal covering / set cover).
+
+The module has two layers, in the manner of spopt:
+
+* an optimisation core on plain matrices: :func:`greedy_max_cover` (lazy greedy,
+  CELF priority queue; the fast default) and :func:`exact_max_cover` (an integer
+  programme solved by HiGHS through ``highspy``, an optional extra). Both take a
+  boolean ``coverage`` matrix (demand points x candidate sites), demand
+  ``weights`` and a budget ``k`` (``None``: set cover, i.e. the fewest sites
+  that cover every coverable demand point) and return a :class:`CoverResult`;
+* a GeoDataFrame adapter, :func:`site_facilities`, which builds one coverage
+  matrix per facility category from the walk network (compounds that are not
+  within the category's radius in the access table are the demand, idle parcels
+  that are large enough are the candidates) and returns a :class:`SitingPlan`.
+
+Capacity model
+--------------
+A site may carry a capacity ``c`` in households-equivalent demand: it then covers
+at most ``c`` households, and a compound may be split between several sites
+(fractional assignment). The greedy serves, inside a pick, the most constrained
+demand first (fewest candidate sites, then lowest index); the integer programme
+chooses the assignment optimally. In the adapter a site's capacity is the size
+of the facility it hosts (``CategoryRule.min_building_m2``, else ``min_land_m2``)
+divided by the standard's demand per household; see :func:`site_capacity_households`.
+
+Parcel eligibility and shared parcels
+-------------------------------------
+``vacant_land`` parcels are measured by their land area ``area_m2`` against
+``min_land_m2`` (falling back to ``min_building_m2`` when the rule gives only a
+building size: the building is then assumed to be single-storey). ``idle_building``
+parcels are measured by ``floor_area_m2`` (or ``area_m2`` when the floor area is
+missing) against ``min_building_m2``; a category with a land minimum but no
+building minimum (an outdoor ground) cannot go into an idle building. A rule
+without any minimum accepts every parcel (minimum 0 m2). Categories are sited
+one after the other in :data:`SITING_PRIORITY` order; every facility placed on
+a parcel consumes its minimum from the parcel's remaining area, so one parcel
+hosts several facilities only while its area allows the sum of their minimums.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from renogis import schema
+from renogis._errors import InfeasibleError, InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CoverResult",
+    "SitingPlan",
+    "SITING_PRIORITY",
+    "greedy_max_cover",
+    "exact_max_cover",
+    "relative_gap",
+    "site_capacity_households",
+    "site_facilities",
+    "siting_lines",
+    "write_siting_outputs",
+]
+
+#: Order in which categories claim parcels: one for the old, one for the young, then
+#: the daily services. Categories not listed follow in alphabetical order.
+SITING_PRIORITY: tuple[str, ...] = (
+    "elderly_day_care",
+    "nursery",
+    "kindergarten",
+    "canteen",
+    "service_station",
+    "clinic",
+    "culture_station",
+    "fitness",
+    "food_market",
+    "convenience_store",
+    "public_toilet",
+    "sports_ground",
+    "health_center",
+    "elderly_home",
+    "parking",
+    "ev_charging",
+    "primary_school",
+    "middle_school",
+)
+
+# output columns (not in schema.py yet; see the report to the lead)
+NEWLY_COVERED_HOUSEHOLDS = "newly_covered_households"
+CUMULATIVE_COVERAGE = "cumulative_coverage"
+MIN_AREA_M2 = "min_area_m2"
+PARCEL_AREA_M2 = "parcel_area_m2"
+PICK = "pick"
+# access table columns (written by renogis.access)
+DISTANCE_M = "distance_m"
+RADIUS_M = "radius_m"
+WITHIN_RADIUS = "within_radius"
+METHOD = "method"
+
+VACANT_LAND, IDLE_BUILDING = schema.PARCEL_KINDS
+
+_METHODS = ("greedy", "exact", "both")
+
+
+# --------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class CoverResult:
+    """Solution of a maximal-covering (``k`` given) or set-cover (``k=None``) problem.
+
+    Attributes
+    ----------
+    chosen : tuple of int
+        Candidate (column) indices in pick order: for the greedy the order of
+        selection, for the exact solver the greedy order among the chosen sites
+        (capacitated: by served weight, largest first).
+    newly_covered : tuple of float
+        Weight newly covered by each pick, same order as ``chosen``.
+    covered_weight : float
+        Total weight covered (the sum of ``newly_covered``).
+    coverable_weight : float
+        Weight of the demand points that at least one candidate reaches.
+    objective : float
+        Covered weight (``mode="max_cover"``) or number of sites (``"set_cover"``).
+    objective_bound : float
+        Upper bound on the optimal covered weight (max cover) or lower bound on the
+        number of sites (set cover). Exact: the solver's dual bound. Greedy: the
+        data-dependent submodular bound ``f(S_t) + sum of the k largest marginal
+        gains`` minimised over the iterations (uncapacitated), else the sum of the
+        k largest single-site gains.
+    gap : float
+        Relative optimality gap of ``objective`` against ``objective_bound``
+        (0 = proven optimal).
+    method : str
+        ``"greedy"`` or ``"exact"``.
+    mode : str
+        ``"max_cover"`` or ``"set_cover"``.
+    status : str
+        ``"optimal"``, ``"heuristic"`` (greedy), ``"time_limit"`` or another
+        solver status.
+    runtime_s : float
+        Wall-clock time (s).
+    """
+
+    chosen: tuple[int, ...]
+    newly_covered: tuple[float, ...]
+    covered_weight: float
+    coverable_weight: float
+    objective: float
+    objective_bound: float
+    gap: float
+    method: str
+    mode: str
+    status: str
+    runtime_s: float
+
+
+def relative_gap(greedy: CoverResult, exact: CoverResult) -> float:
+    """Relative gap of a heuristic result against the exact one.
+
+    Max cover: ``(exact.covered - greedy.covered) / exact.covered``; set cover:
+    ``(greedy.sites - exact.sites) / exact.sites``. 0 when the exact objective is 0.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> a = sp.csr_matrix(np.array([[1, 0], [1, 1], [0, 1]], dtype=bool))
+    >>> g = greedy_max_cover(a, np.array([1.0, 1.0, 1.0]), k=1)
+    >>> relative_gap(g, g)
+    0.0
+    """
+    if greedy.mode != exact.mode:
+        raise InputError(
+            f"cannot compare a {greedy.mode!r} result with a {exact.mode!r} result; "
+            "solve both with the same k"
+        )
+    if greedy.mode == "max_cover":
+        ref = exact.covered_weight
+        return 0.0 if ref <= 0 else float((ref - greedy.covered_weight) / ref)
+    ref = float(len(exact.chosen))
+    return 0.0 if ref <= 0 else float((len(greedy.chosen) - ref) / ref)
+
+
+# --------------------------------------------------------------------------- core
+def _prepare(
+    coverage: Any, weights: Any, k: int | None, capacity: Any
+) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray | None]:
+    """Validate and normalise the core inputs (never modifies them)."""
+    if not sp.issparse(coverage):
+        coverage = np.asarray(coverage)
+        if coverage.ndim != 2:
+            raise InputError(
+                "coverage must be a 2-D matrix (demand x candidates); "
+                f"got {coverage.ndim} dimension(s)"
+            )
+    if coverage.ndim != 2:
+        raise InputError("coverage must be a 2-D matrix (demand x candidates)")
+    a = sp.csc_matrix(coverage, dtype=bool)
+    a.eliminate_zeros()
+    a.sort_indices()
+    n_d, n_c = a.shape
+    w = np.asarray(weights, dtype=float).ravel()
+    if w.shape[0] != n_d:
+        raise InputError(
+            f"weights has {w.shape[0]} entries but coverage has {n_d} demand rows; "
+            "pass one weight per demand point"
+        )
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        bad = np.flatnonzero(~np.isfinite(w) | (w < 0))[:10].tolist()
+        raise InputError(f"weights must be finite and >= 0; bad rows (first 10): {bad}")
+    if k is not None:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise InputError(f"k must be a non-negative integer or None (set cover); got {k!r}")
+    cap: np.ndarray | None = None
+    if capacity is not None:
+        cap = (
+            np.broadcast_to(np.asarray(capacity, dtype=float), (n_c,)).copy()
+            if np.ndim(capacity) == 0
+            else np.asarray(capacity, dtype=float).ravel().copy()
+        )
+        if cap.shape[0] != n_c:
+            raise InputError(
+                f"capacity has {cap.shape[0]} entries but coverage has {n_c} candidate columns; "
+                "pass a scalar or one capacity per candidate"
+            )
+        cap[np.isnan(cap)] = np.inf
+        if np.any(cap < 0):
+            raise InputError("capacity must be >= 0 (NaN or inf = uncapacitated)")
+        if np.all(np.isinf(cap)):
+            cap = None
+    return a, w, cap
+
+
+def _eps(w: np.ndarray) -> float:
+    return 1e-9 * max(1.0, float(w.max(initial=0.0)))
+
+
+def _topk_sum(values: np.ndarray, k: int) -> float:
+    if k <= 0 or values.size == 0:
+        return 0.0
+    if k >= values.size:
+        return float(values.sum())
+    return float(np.partition(values, values.size - k)[values.size - k :].sum())
+
+
+def _gap(objective: float, bound: float, mode: str) -> float:
+    if mode == "max_cover":
+        return 0.0 if bound <= 0 else max(0.0, (bound - objective) / bound)
+    return 0.0 if objective <= 0 else max(0.0, (objective - bound) / objective)
+
+
+def _greedy(
+    a: sp.csc_matrix, w: np.ndarray, k: int | None, cap: np.ndarray | None
+) -> tuple[list[int], list[float], np.ndarray, float]:
+    """CELF lazy greedy. Returns chosen, gains, residual weights and Minoux bound."""
+    n_d, n_c = a.shape
+    indptr = a.indptr
+    indices = a.indices
+    if cap is not None:
+        # inside a capacitated pick, serve the most constrained demand first
+        deg = np.diff(a.tocsr().indptr)
+        col_of = np.repeat(np.arange(n_c), np.diff(indptr))
+        indices = indices[np.lexsort((indices, deg[indices], col_of))]
+    r = w.copy()
+    eps = _eps(w)
+    gains = np.asarray(a.T @ r, dtype=float).ravel()
+    if cap is not None:
+        gains = np.minimum(gains, cap)
+    limit = n_c if k is None else min(k, n_c)
+    bound = math.inf
+    if k is not None:
+        bound = _topk_sum(gains, k)
+    heap = [
+        (-float(g), int(j), 0)
+        for j, g in zip(np.flatnonzero(gains > eps), gains[gains > eps], strict=True)
+    ]
+    heapq.heapify(heap)
+    chosen: list[int] = []
+    newly: list[float] = []
+    covered = 0.0
+    it = 0
+    while heap and len(chosen) < limit:
+        _, j, stamp = heap[0]
+        rows = indices[indptr[j] : indptr[j + 1]]
+        if stamp == it:
+            heapq.heappop(heap)
+            rr = r[rows]
+            if cap is None:
+                gain = float(rr.sum())
+                r[rows] = 0.0
+            else:
+                before = np.cumsum(rr) - rr
+                take = np.clip(cap[j] - before, 0.0, rr)
+                gain = float(take.sum())
+                r[rows] = np.maximum(rr - take, 0.0)
+            chosen.append(j)
+            newly.append(gain)
+            covered += gain
+            it += 1
+            if k is not None and cap is None and len(chosen) < limit:
+                marg = np.asarray(a.T @ r, dtype=float).ravel()
+                marg[chosen] = 0.0
+                bound = min(bound, covered + _topk_sum(marg, k))
+            continue
+        g = float(r[rows].sum())
+        if cap is not None:
+            g = min(g, float(cap[j]))
+        if g > eps:
+            heapq.heapreplace(heap, (-g, j, it))
+        else:
+            heapq.heappop(heap)
+    if k is not None and cap is None:
+        bound = min(bound, covered + (0.0 if len(chosen) < limit else math.inf))
+    return chosen, newly, r, bound
+
+
+def greedy_max_cover(
+    coverage: sp.csr_matrix,
+    weights: np.ndarray,
+    *,
+    k: int | None,
+    capacity: float | np.ndarray | None = None,
+) -> CoverResult:
+    """Maximal covering (or set cover) by the lazy greedy (CELF priority queue).
+
+    Each step picks the candidate with the largest gain in covered weight (ties:
+    the lowest column index); stale gains in the queue are upper bounds because
+    gains only shrink, so only the top of the queue is re-evaluated.
+
+    Parameters
+    ----------
+    coverage : scipy.sparse.csr_matrix, shape (n_demand, n_candidates), bool
+        ``coverage[i, j]`` is True when candidate ``j`` reaches demand point ``i``.
+    weights : numpy.ndarray, shape (n_demand,)
+        Demand weight of each point (households), >= 0.
+    k : int or None
+        Budget of sites. ``None``: keep picking until every coverable point is
+        covered (set cover; the greedy is the classic ln(n) approximation).
+    capacity : float or numpy.ndarray, optional
+        Households-equivalent capacity of each site (scalar or one per candidate;
+        NaN / inf = uncapacitated). See the module docstring for the model.
+
+    Returns
+    -------
+    CoverResult
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> a = sp.csr_matrix(np.array([[1, 0, 0], [1, 1, 0], [0, 1, 1]], dtype=bool))
+    >>> r = greedy_max_cover(a, np.array([5.0, 2.0, 4.0]), k=1)
+    >>> r.chosen, r.covered_weight
+    ((0,), 7.0)
+    """
+    t0 = time.perf_counter()
+    a, w, cap = _prepare(coverage, weights, k, capacity)
+    deg = np.diff(a.tocsr().indptr)
+    coverable = float(w[deg > 0].sum())
+    chosen, newly, _, bound = _greedy(a, w, k, cap)
+    covered = float(sum(newly))
+    if k is None:
+        mode = "set_cover"
+        objective = float(len(chosen))
+        single = np.asarray(a.T @ w, dtype=float).ravel()
+        if cap is not None:
+            single = np.minimum(single, cap)
+        csum = np.cumsum(np.sort(single)[::-1])
+        bound = float(np.searchsorted(csum, covered - _eps(w)) + 1) if covered > 0 else 0.0
+    else:
+        mode = "max_cover"
+        objective = covered
+        bound = min(bound, coverable)
+    res = CoverResult(
+        chosen=tuple(int(j) for j in chosen),
+        newly_covered=tuple(float(g) for g in newly),
+        covered_weight=covered,
+        coverable_weight=coverable,
+        objective=objective,
+        objective_bound=float(bound),
+        gap=_gap(objective, float(bound), mode),
+        method="greedy",
+        mode=mode,
+        status="heuristic",
+        runtime_s=time.perf_counter() - t0,
+    )
+    logger.debug("greedy %s: %d sites, covered %.1f of %.1f", mode, len(chosen), covered, coverable)
+    return res
+
+
+def _import_highspy() -> Any:
+    try:
+        import highspy
+    except ImportError as exc:  # pragma: no cover - exercised through monkeypatch
+        raise ImportError(
+            "exact siting needs the optional dependency highspy (HiGHS); install it with "
+            "`pip install 'renogis[exact]'` or use method='greedy'"
+        ) from exc
+    if highspy is None:  # sys.modules entry blocked
+        raise ImportError(
+            "exact siting needs the optional dependency highspy (HiGHS); install it with "
+            "`pip install 'renogis[exact]'` or use method='greedy'"
+        )
+    return highspy
+
+
+def _solve_highs(
+    *,
+    cost: np.ndarray,
+    col_lo: np.ndarray,
+    col_hi: np.ndarray,
+    n_int: int,
+    rows: sp.csr_matrix,
+    row_lo: np.ndarray,
+    row_hi: np.ndarray,
+    maximize: bool,
+    time_limit_s: float,
+    start: np.ndarray | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> tuple[str, np.ndarray | None, float, float]:
+    """Solve ``opt cost.x  s.t. row_lo <= rows x <= row_hi``; the first ``n_int`` columns binary.
+
+    Returns status, solution (None if none), objective and dual bound.
+    """
+    highspy = _import_highspy()
+    inf = highspy.kHighsInf
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit_s))
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("random_seed", 0)
+    h.setOptionValue("mip_rel_gap", 1e-6)
+    # interior point for the LPs: on MCLP relaxations with 10^4 rows it is ~20x faster
+    # than the default dual simplex (HiGHS >= 1.10; older versions ignore the option)
+    if n_int:
+        h.setOptionValue("mip_lp_solver", "ipm")
+    elif rows.shape[0] > 2000:
+        h.setOptionValue("solver", "ipm")
+    for name, value in (options or {}).items():
+        h.setOptionValue(name, value)
+    lp = highspy.HighsLp()
+    n_col = cost.shape[0]
+    lp.num_col_ = n_col
+    lp.num_row_ = rows.shape[0]
+    lp.col_cost_ = cost.astype(float)
+    lp.col_lower_ = col_lo.astype(float)
+    lp.col_upper_ = col_hi.astype(float)
+    lp.row_lower_ = np.where(np.isinf(row_lo), -inf, row_lo).astype(float)
+    lp.row_upper_ = np.where(np.isinf(row_hi), inf, row_hi).astype(float)
+    rows = sp.csr_matrix(rows, dtype=float)
+    rows.sort_indices()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.num_col_ = n_col
+    lp.a_matrix_.num_row_ = rows.shape[0]
+    lp.a_matrix_.start_ = rows.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = rows.indices.astype(np.int32)
+    lp.a_matrix_.value_ = rows.data.astype(float)
+    if n_int:
+        integ = np.full(n_col, highspy.HighsVarType.kContinuous)
+        integ[:n_int] = highspy.HighsVarType.kInteger
+        lp.integrality_ = list(integ)
+    lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
+    h.passModel(lp)
+    if start is not None:
+        sol = highspy.HighsSolution()
+        sol.col_value = list(map(float, start))
+        sol.value_valid = True
+        h.setSolution(sol)
+    h.run()
+    status = h.getModelStatus()
+    info = h.getInfo()
+    names = {
+        highspy.HighsModelStatus.kOptimal: "optimal",
+        highspy.HighsModelStatus.kTimeLimit: "time_limit",
+        highspy.HighsModelStatus.kInfeasible: "infeasible",
+    }
+    st = names.get(status, h.modelStatusToString(status))
+    if info.primal_solution_status != highspy.kSolutionStatusFeasible:
+        return st, None, math.nan, math.nan
+    x = np.asarray(h.getSolution().col_value, dtype=float)
+    obj = float(info.objective_function_value)
+    if n_int:
+        bound = float(info.mip_dual_bound)
+    else:
+        bound = obj
+    if st == "optimal":
+        bound = obj if not math.isfinite(bound) else bound
+    return st, x, obj, bound
+
+
+def _order_by_greedy(
+    a: sp.csc_matrix, w: np.ndarray, chosen: np.ndarray
+) -> tuple[list[int], list[float]]:
+    """Order a chosen set greedily (uncapacitated) and give each pick's new coverage."""
+    sub = a[:, chosen]
+    sub.sort_indices()
+    order, gains, _, _ = _greedy(sub, w, None, None)
+    picked = set(order)
+    rest = [j for j in range(len(chosen)) if j not in picked]
+    idx = order + rest
+    return [int(chosen[j]) for j in idx], gains + [0.0] * len(rest)
+
+
+def exact_max_cover(
+    coverage: sp.csr_matrix,
+    weights: np.ndarray,
+    *,
+    k: int | None,
+    capacity: float | np.ndarray | None = None,
+    time_limit_s: float = 60.0,
+    warm_start: bool = True,
+) -> CoverResult:
+    """Maximal covering (or set cover) solved exactly as an integer programme with HiGHS.
+
+    Uncapacitated max cover (MCLP): ``max sum_i w_i z_i`` s.t. ``z_i <= sum_j a_ij y_j``,
+    ``sum_j y_j <= k``, ``y`` binary, ``0 <= z <= 1``. Set cover: ``min sum_j y_j`` s.t.
+    ``sum_j a_ij y_j >= 1`` for every coverable point with positive weight. Capacitated:
+    an assignment ``0 <= x_ij <= y_j`` per reachable pair with ``sum_j x_ij <= 1`` and
+    ``sum_i w_i x_ij <= c_j y_j``; in set-cover mode the fewest sites that serve the
+    maximum servable weight (found first by an LP with every site open).
+
+    Parameters
+    ----------
+    coverage, weights, k, capacity
+        As in :func:`greedy_max_cover`.
+    time_limit_s : float
+        HiGHS time limit (s). On timeout the best solution found is returned with
+        ``status="time_limit"`` and its gap.
+    warm_start : bool
+        Seed HiGHS with the greedy solution (uncapacitated only), so the result is
+        never worse than the greedy.
+
+    Returns
+    -------
+    CoverResult
+
+    Raises
+    ------
+    ImportError
+        highspy is not installed.
+    InfeasibleError
+        HiGHS found no feasible solution within the time limit.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> a = sp.csr_matrix(np.array([[1, 0, 0], [1, 1, 0], [0, 1, 1]], dtype=bool))
+    >>> exact_max_cover(a, np.array([5.0, 2.0, 4.0]), k=2).covered_weight
+    11.0
+    """
+    t0 = time.perf_counter()
+    a, w, cap = _prepare(coverage, weights, k, capacity)
+    _import_highspy()
+    n_d, n_c = a.shape
+    deg = np.diff(a.tocsr().indptr)
+    coverable = float(w[deg > 0].sum())
+    keep = (deg > 0) & (w > 0)
+    ar = sp.csr_matrix(a[keep, :] if keep.size else a, dtype=float)
+    wr = w[keep]
+    n_r = ar.shape[0]
+    mode = "max_cover" if k is not None else "set_cover"
+    if n_r == 0 or n_c == 0 or k == 0:
+        return CoverResult(
+            (),
+            (),
+            0.0,
+            coverable,
+            0.0,
+            0.0,
+            0.0,
+            "exact",
+            mode,
+            "optimal",
+            time.perf_counter() - t0,
+        )
+    ones_c = np.ones(n_c)
+    if cap is None:
+        greedy_start = None
+        if warm_start:
+            g_chosen, _, g_res, _ = _greedy(a, w, k, None)
+        if k is not None:
+            # columns: y (n_c, binary), z (n_r)
+            rows = sp.vstack(
+                [
+                    sp.hstack([-ar, sp.identity(n_r, format="csr")]),
+                    sp.hstack([sp.csr_matrix(ones_c), sp.csr_matrix((1, n_r))]),
+                ]
+            ).tocsr()
+            row_lo = np.full(n_r + 1, -np.inf)
+            row_hi = np.concatenate([np.zeros(n_r), [float(k)]])
+            cost = np.concatenate([np.zeros(n_c), wr])
+            if warm_start:
+                y0 = np.zeros(n_c)
+                y0[g_chosen] = 1.0
+                z0 = (g_res[keep] <= 0).astype(float)
+                greedy_start = np.concatenate([y0, z0])
+            st, x, obj, bound = _solve_highs(
+                cost=cost,
+                col_lo=np.zeros(n_c + n_r),
+                col_hi=np.ones(n_c + n_r),
+                n_int=n_c,
+                rows=rows,
+                row_lo=row_lo,
+                row_hi=row_hi,
+                maximize=True,
+                time_limit_s=time_limit_s,
+                start=greedy_start,
+            )
+        else:
+            if warm_start:
+                greedy_start = np.zeros(n_c)
+                greedy_start[g_chosen] = 1.0
+            st, x, obj, bound = _solve_highs(
+                cost=ones_c,
+                col_lo=np.zeros(n_c),
+                col_hi=ones_c,
+                n_int=n_c,
+                rows=ar,
+                row_lo=np.ones(n_r),
+                row_hi=np.full(n_r, np.inf),
+                maximize=False,
+                time_limit_s=time_limit_s,
+                start=greedy_start,
+            )
+        if x is None:
+            raise InfeasibleError(
+                f"HiGHS found no feasible siting within time_limit_s={time_limit_s} "
+                f"({n_c} candidates, {n_r} demand points, status {st}); raise time_limit_s "
+                "or use method='greedy'"
+            )
+        chosen = np.flatnonzero(x[:n_c] > 0.5)
+        order, gains = _order_by_greedy(a, w, chosen)
+    else:
+        coo = ar.tocoo()
+        e_row, e_col = coo.row, coo.col
+        nnz = e_row.size
+        e_idx = np.arange(nnz)
+        demand = sp.csr_matrix((np.ones(nnz), (e_row, e_idx)), shape=(n_r, nnz))
+        link = sp.hstack(
+            [
+                sp.csr_matrix((-np.ones(nnz), (e_idx, e_col)), shape=(nnz, n_c)),
+                sp.identity(nnz, format="csr"),
+            ]
+        )
+        fin = np.flatnonzero(np.isfinite(cap))
+        fpos = np.full(n_c, -1)
+        fpos[fin] = np.arange(fin.size)
+        served = sp.csr_matrix((wr[e_row], (e_col, e_idx)), shape=(n_c, nnz))[fin]
+        capy = sp.csr_matrix((-cap[fin], (np.arange(fin.size), fin)), shape=(fin.size, n_c))
+        cap_rows = sp.hstack([capy, served])
+        base = sp.vstack([sp.hstack([sp.csr_matrix((n_r, n_c)), demand]), link, cap_rows]).tocsr()
+        base_lo = np.full(base.shape[0], -np.inf)
+        base_hi = np.concatenate([np.ones(n_r), np.zeros(nnz), np.zeros(fin.size)])
+        x_cost = wr[e_row]
+        col_lo = np.zeros(n_c + nnz)
+        col_hi = np.ones(n_c + nnz)
+        if k is not None:
+            rows = sp.vstack(
+                [base, sp.hstack([sp.csr_matrix(ones_c), sp.csr_matrix((1, nnz))])]
+            ).tocsr()
+            st, x, obj, bound = _solve_highs(
+                cost=np.concatenate([np.zeros(n_c), x_cost]),
+                col_lo=col_lo,
+                col_hi=col_hi,
+                n_int=n_c,
+                rows=rows,
+                row_lo=np.append(base_lo, -np.inf),
+                row_hi=np.append(base_hi, float(k)),
+                maximize=True,
+                time_limit_s=time_limit_s,
+            )
+        else:
+            # phase 1: the most weight that can be served with every site open (an LP)
+            st1, x1, best, _ = _solve_highs(
+                cost=np.concatenate([np.zeros(n_c), x_cost]),
+                col_lo=np.concatenate([np.ones(n_c), np.zeros(nnz)]),
+                col_hi=col_hi,
+                n_int=0,
+                rows=base,
+                row_lo=base_lo,
+                row_hi=base_hi,
+                maximize=True,
+                time_limit_s=time_limit_s,
+            )
+            if x1 is None:  # pragma: no cover - an LP with a zero solution is always feasible
+                raise InfeasibleError(f"HiGHS could not solve the capacity LP (status {st1})")
+            target = best * (1.0 - 1e-7)
+            rows = sp.vstack(
+                [base, sp.hstack([sp.csr_matrix((1, n_c)), sp.csr_matrix(x_cost)])]
+            ).tocsr()
+            st, x, obj, bound = _solve_highs(
+                cost=np.concatenate([ones_c, np.zeros(nnz)]),
+                col_lo=col_lo,
+                col_hi=col_hi,
+                n_int=n_c,
+                rows=rows,
+                row_lo=np.append(base_lo, target),
+                row_hi=np.append(base_hi, np.inf),
+                maximize=False,
+                time_limit_s=time_limit_s,
+            )
+        if x is None:
+            raise InfeasibleError(
+                f"HiGHS found no feasible siting within time_limit_s={time_limit_s} "
+                f"({n_c} candidates, {n_r} demand points, status {st}); raise time_limit_s "
+                "or use method='greedy'"
+            )
+        chosen = np.flatnonzero(x[:n_c] > 0.5)
+        # clean assignment: max servable weight with exactly the chosen sites open (an LP)
+        y_fix = np.zeros(n_c)
+        y_fix[chosen] = 1.0
+        _, x2, _, _ = _solve_highs(
+            cost=np.concatenate([np.zeros(n_c), x_cost]),
+            col_lo=np.concatenate([y_fix, np.zeros(nnz)]),
+            col_hi=np.concatenate([y_fix, np.ones(nnz)]),
+            n_int=0,
+            rows=base,
+            row_lo=base_lo,
+            row_hi=base_hi,
+            maximize=True,
+            time_limit_s=time_limit_s,
+        )
+        if x2 is not None:
+            x = x2
+        per_site = np.bincount(e_col, weights=x[n_c:] * x_cost, minlength=n_c)[chosen]
+        srt = np.lexsort((chosen, -per_site))
+        order = [int(j) for j in chosen[srt]]
+        gains = [float(g) for g in per_site[srt]]
+    covered = float(sum(gains))
+    if mode == "max_cover":
+        objective = covered
+        bound = max(min(bound, coverable), covered)
+    else:
+        objective = float(len(order))
+        bound = min(max(math.ceil(bound - 1e-6), 0), objective)
+    return CoverResult(
+        chosen=tuple(order),
+        newly_covered=tuple(gains),
+        covered_weight=covered,
+        coverable_weight=coverable,
+        objective=objective,
+        objective_bound=float(bound),
+        gap=_gap(objective, float(bound), mode),
+        method="exact",
+        mode=mode,
+        status=st,
+        runtime_s=time.perf_counter() - t0,
+    )
+
+
+# --------------------------------------------------------------------------- adapter
+@dataclass(frozen=True, eq=False)
+class SitingPlan:
+    """Proposed facility sites.
+
+    Attributes
+    ----------
+    plan : geopandas.GeoDataFrame
+        One row per (parcel, category) pick, in siting order: ``parcel_id``, ``category``,
+        ``pick`` (1-based rank within the category), ``district_id`` (of the parcel when
+        districts were given, else missing), ``newly_covered_households``,
+        ``cumulative_coverage`` (share of ALL the category's households in the access
+        table, covered before or by the picks so far, after this pick), ``min_area_m2``
+        (area the facility takes from the parcel), ``parcel_area_m2`` (the parcel's
+        usable area: land for vacant land, floor area for idle buildings),
+        ``remaining_area_m2`` (after this pick), ``kind``, ``method``, geometry (parcel).
+    summary : pandas.DataFrame
+        One row per category considered: radius, household totals before and after,
+        candidates, sites, method, bound, gap, greedy and exact coverage and their gap
+        when both ran, runtime.
+    results : Mapping[str, CoverResult]
+        The solver result used for each category.
+    gaps : Mapping[str, float]
+        Relative gap greedy vs exact per category (only when ``method="both"``).
+    method : str
+        Method requested.
+    """
+
+    plan: gpd.GeoDataFrame
+    summary: pd.DataFrame
+    results: Mapping[str, CoverResult] = field(default_factory=dict)
+    gaps: Mapping[str, float] = field(default_factory=dict)
+    method: str = "greedy"
+
+
+def _ordered_categories(keys: Iterable[str]) -> list[str]:
+    keys = list(dict.fromkeys(keys))
+    rank = {k: i for i, k in enumerate(SITING_PRIORITY)}
+    return sorted(keys, key=lambda k: (rank.get(k, len(rank)), k))
+
+
+def _required_area(rule: Any, kind: str) -> float | None:
+    """Area (m2) a facility of ``rule`` takes from a parcel of ``kind``; None = not eligible."""
+    b = float(getattr(rule, "min_building_m2", 0.0) or 0.0)
+    land = float(getattr(rule, "min_land_m2", 0.0) or 0.0)
+    b = 0.0 if math.isnan(b) else b
+    land = 0.0 if math.isnan(land) else land
+    if kind == VACANT_LAND:
+        return land if land > 0 else b
+    if b > 0:
+        return b
+    return None if land > 0 else 0.0
+
+
+def site_capacity_households(standards: Any, category: str) -> float:
+    """Households one new facility of ``category`` can serve (inf = uncapacitated).
+
+    A facility is assumed to be built at the standard's minimum size. Where the
+    category's capacity is measured in m2 (``capacity_unit == "m2"``) and the rule gives
+    a minimum size, the capacity is ``size_m2 / demand_per_household`` with ``size_m2``
+    the minimum building area (else the minimum land area) and the demand per
+    household from ``standards.demand(category, [1])`` (population estimated with the
+    profile's persons per household). Other units (seats, places, beds) carry no
+    per-facility size in the standard: uncapacitated.
+
+    Examples
+    --------
+    >>> from renogis.standards import load_standards
+    >>> site_capacity_households(load_standards(), "elderly_day_care")
+    1750.0
+    """
+    rule = standards.categories[category]
+    if getattr(rule, "capacity_unit", None) != "m2":
+        return math.inf
+    size = float(rule.min_building_m2 or 0.0) or float(rule.min_land_m2 or 0.0)
+    if not size > 0:
+        return math.inf
+    per_hh = float(np.asarray(standards.demand(category, np.array([1.0])), dtype=float)[0])
+    if not per_hh > 0:
+        return math.inf
+    return size / per_hh
+
+
+def _fallback_distance_matrix(
+    origins: Any, destinations: Any, *, cutoff_m: float, detour_factor: float = 1.3
+) -> sp.csr_matrix:
+    """Straight-line distance x 1.3 within the cutoff (only if renogis.network is absent)."""
+    import shapely
+
+    o = np.asarray(origins.values if hasattr(origins, "values") else origins)
+    d = np.asarray(destinations.values if hasattr(destinations, "values") else destinations)
+    tree = shapely.STRtree(d)
+    oi, di = tree.query(o, predicate="dwithin", distance=cutoff_m / detour_factor)
+    dist = shapely.distance(o[oi], d[di]) * detour_factor
+    keep = dist <= cutoff_m
+    dist = np.where(dist[keep] == 0, 1e-6, dist[keep])
+    return sp.csr_matrix((dist, (oi[keep], di[keep])), shape=(len(o), len(d)))
+
+
+def _distance_matrix(
+    network: Any, origins: Any, destinations: Any, *, cutoff_m: float
+) -> sp.csr_matrix:
+    try:
+        from renogis.network import distance_matrix
+    except ImportError:
+        if network is not None:
+            raise
+        logger.warning("renogis.network is not available: straight-line x 1.3 distances")
+        return _fallback_distance_matrix(origins, destinations, cutoff_m=cutoff_m)
+    return sp.csr_matrix(distance_matrix(network, origins, destinations, cutoff_m=cutoff_m))
+
+
+def _require_columns(df: pd.DataFrame, cols: Sequence[str], layer: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"{layer}: missing column(s) {', '.join(missing)}; expected {', '.join(cols)}"
+        )
+
+
+def _parcel_districts(parcels: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> np.ndarray:
+    """District of each parcel: the one containing its representative point, else the nearest."""
+    import geopandas as gpd
+
+    _require_columns(districts, [schema.DISTRICT_ID, schema.GEOMETRY], "districts")
+    pts = gpd.GeoDataFrame(
+        {"_pos": np.arange(len(parcels))},
+        geometry=parcels.geometry.representative_point().values,
+        crs=parcels.crs,
+    )
+    dist = districts[[schema.DISTRICT_ID, schema.GEOMETRY]].reset_index(drop=True)
+    joined = gpd.sjoin_nearest(pts, dist, how="left", distance_col="_d")
+    # a point inside two touching districts, or equidistant: keep the first (lowest id)
+    joined = joined.sort_values(["_pos", "_d", schema.DISTRICT_ID]).drop_duplicates("_pos")
+    return joined.sort_values("_pos")[schema.DISTRICT_ID].to_numpy(dtype=object)
+
+
+def site_facilities(
+    compounds: gpd.GeoDataFrame,
+    parcels: gpd.GeoDataFrame,
+    *,
+    access: pd.DataFrame,
+    standards: Any,
+    network: Any,
+    gates: gpd.GeoDataFrame | None = None,
+    categories: Sequence[str] | None = None,
+    sites_per_category: int | None = 1,
+    method: str = "greedy",
+    districts: gpd.GeoDataFrame | None = None,
+    capacity_households: Mapping[str, float] | None = None,
+    time_limit_s: float = 60.0,
+) -> SitingPlan:
+    """Choose idle parcels to host the facilities each category lacks.
+
+    For every category (in :data:`SITING_PRIORITY` order) the demand is the households
+    of the compounds that the access table marks as not within the category's radius;
+    the candidates are the idle parcels large enough for the facility (see the module
+    docstring), and a parcel covers a compound when the walking distance from the
+    compound (from its nearest gate when it has gates, else from its polygon) to the
+    parcel is within the radius. The maximal-covering problem with budget
+    ``sites_per_category`` (or the set cover when None) is solved by ``method``.
+
+    Parameters
+    ----------
+    compounds : geopandas.GeoDataFrame
+        Compounds (``compound_id``, ``households``, polygon), in the work CRS.
+    parcels : geopandas.GeoDataFrame
+        Idle parcels (``parcel_id``, ``kind``, ``area_m2``, ``floor_area_m2``, polygon).
+        ``area_m2`` missing: the polygon area is used.
+    access : pandas.DataFrame
+        Access table of :mod:`renogis.access`: ``compound_id``, ``category``,
+        ``within_radius`` (bool) and ``radius_m`` (m; else the rule's radius).
+    standards : renogis.standards.Standards
+        Rules (radius, minimum sizes, demand) per category.
+    network : renogis.network.WalkNetwork or None
+        Walk network; None: straight-line distance x 1.3.
+    gates : geopandas.GeoDataFrame, optional
+        Compound gates (``gate_id``, ``compound_id``, point).
+    categories : sequence of str, optional
+        Categories to site; default every category of ``access`` with uncovered households.
+    sites_per_category : int or None
+        Budget K per category; None: as many as needed to cover every coverable household.
+    method : {"greedy", "exact", "both"}
+        Lazy greedy, HiGHS integer programme, or both (the exact plan is used and the
+        greedy-vs-exact gap reported).
+    districts : geopandas.GeoDataFrame, optional
+        District polygons (``district_id``); each parcel gets the district containing it
+        (else the nearest one).
+    capacity_households : Mapping[str, float], optional
+        Override of the per-site capacity (households) by category; ``inf`` disables it.
+        Default: :func:`site_capacity_households`.
+    time_limit_s : float
+        Time limit of each exact solve (s).
+
+    Returns
+    -------
+    SitingPlan
+
+    Raises
+    ------
+    InputError
+        Unknown method or category, missing columns, compounds of the access table
+        missing from ``compounds``, a bad ``sites_per_category``.
+    CRSError
+        compounds and parcels in different CRSs.
+    """
+    import geopandas as gpd
+
+    from renogis._errors import CRSError
+
+    if method not in _METHODS:
+        raise InputError(f"unknown siting method {method!r}; use one of {', '.join(_METHODS)}")
+    k = sites_per_category
+    if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0):
+        raise InputError(
+            f"sites_per_category must be a non-negative integer or None (cover all); got {k!r}"
+        )
+    _require_columns(compounds, [schema.COMPOUND_ID, schema.HOUSEHOLDS], "compounds")
+    _require_columns(parcels, [schema.PARCEL_ID, schema.KIND, schema.AREA_M2], "parcels")
+    _require_columns(access, [schema.COMPOUND_ID, schema.CATEGORY, WITHIN_RADIUS], "access")
+    if compounds.crs is not None and parcels.crs is not None and compounds.crs != parcels.crs:
+        raise CRSError(
+            f"compounds ({compounds.crs.to_string()}) and parcels ({parcels.crs.to_string()}) "
+            "are in different CRSs; reproject both to the work CRS"
+        )
+    cats_std = standards.categories
+    if categories is None:
+        open_cats = access.loc[~access[WITHIN_RADIUS].astype(bool), schema.CATEGORY].unique()
+        wanted = [c for c in open_cats if c in cats_std]
+    else:
+        unknown = [c for c in categories if c not in cats_std]
+        if unknown:
+            raise InputError(
+                f"unknown categor{'y' if len(unknown) == 1 else 'ies'} "
+                f"{', '.join(map(repr, unknown))}; "
+                f"the standards know {', '.join(cats_std)}"
+            )
+        wanted = list(categories)
+    order = _ordered_categories(wanted)
+
+    comp_ids = compounds[schema.COMPOUND_ID].astype(str).to_numpy()
+    comp_pos = pd.Series(np.arange(len(comp_ids)), index=comp_ids)
+    hh_all = pd.to_numeric(compounds[schema.HOUSEHOLDS], errors="coerce").fillna(0).to_numpy(float)
+    acc = access[access[schema.CATEGORY].isin(order)]
+    acc_ids = acc[schema.COMPOUND_ID].astype(str)
+    missing = sorted(set(acc_ids) - set(comp_ids))
+    if missing:
+        raise InputError(
+            f"access: {len(missing)} compound_id(s) not in compounds "
+            f"(first: {', '.join(missing[:5])}); "
+            "compute access on the same compounds layer"
+        )
+    acc = acc.assign(_pos=comp_pos.loc[acc_ids].to_numpy(), _within=acc[WITHIN_RADIUS].astype(bool))
+
+    # parcels: usable area pool and kind
+    kinds = parcels[schema.KIND].astype(str).to_numpy()
+    ok_kind = np.isin(kinds, schema.PARCEL_KINDS)
+    if (~ok_kind).any():
+        logger.warning("%d parcel(s) of unknown kind ignored", int((~ok_kind).sum()))
+    land = pd.to_numeric(parcels[schema.AREA_M2], errors="coerce").to_numpy(float)
+    land = np.where(np.isnan(land), parcels.geometry.area.to_numpy(float), land)
+    if schema.FLOOR_AREA_M2 in parcels.columns:
+        floor = pd.to_numeric(parcels[schema.FLOOR_AREA_M2], errors="coerce").to_numpy(float)
+    else:
+        floor = np.full(len(parcels), np.nan)
+    pool = np.where(kinds == IDLE_BUILDING, np.where(np.isnan(floor), land, floor), land)
+    pool = np.where(ok_kind, pool, 0.0)
+    remaining = pool.copy()
+    parcel_district = (
+        _parcel_districts(parcels, districts)
+        if districts is not None and len(districts)
+        else np.full(len(parcels), None, dtype=object)
+    )
+
+    # radius per category: the access table's, else the rule's
+    radius: dict[str, float] = {}
+    for cat in order:
+        r = np.nan
+        if RADIUS_M in acc.columns:
+            r = float(
+                pd.to_numeric(acc.loc[acc[schema.CATEGORY] == cat, RADIUS_M], errors="coerce").max()
+            )
+        radius[cat] = r if math.isfinite(r) else float(cats_std[cat].radius_m)
+
+    # one distance matrix: origins of every compound uncovered in some category -> all parcels
+    need = np.unique(acc.loc[~acc["_within"], "_pos"].to_numpy(int))
+    owner = np.zeros(0, dtype=int)
+    geoms = compounds.geometry.to_numpy()
+    if gates is not None and len(gates):
+        _require_columns(gates, [schema.COMPOUND_ID], "gates")
+        g_ids = gates[schema.COMPOUND_ID].astype(str)
+        g_known = g_ids.isin(comp_ids).to_numpy()
+        g_pos = comp_pos.reindex(g_ids[g_known]).to_numpy(int)
+        g_geom = gates.geometry.to_numpy()[g_known]
+        sel = np.isin(g_pos, need)
+        with_gate = np.unique(g_pos)
+        poly = need[~np.isin(need, with_gate)]
+        origin_geoms = np.concatenate([g_geom[sel], geoms[poly]])
+        owner = np.concatenate([g_pos[sel], poly])
+    else:
+        origin_geoms = geoms[need]
+        owner = need
+    n_comp = len(comp_ids)
+    if need.size and len(parcels) and order:
+        d = _distance_matrix(
+            network,
+            gpd.GeoSeries(origin_geoms, crs=compounds.crs),
+            gpd.GeoSeries(parcels.geometry.to_numpy(), crs=parcels.crs),
+            cutoff_m=max(radius.values()),
+        )
+        d = sp.csr_matrix(d)
+        agg = sp.csr_matrix(
+            (np.ones(owner.size), (owner, np.arange(owner.size))), shape=(n_comp, owner.size)
+        )
+    else:
+        d = sp.csr_matrix((owner.size, len(parcels)))
+        agg = sp.csr_matrix((n_comp, owner.size))
+
+    plan_rows: list[pd.DataFrame] = []
+    summary_rows: list[dict[str, Any]] = []
+    results: dict[str, CoverResult] = {}
+    gaps: dict[str, float] = {}
+    pid = parcels[schema.PARCEL_ID].astype(str).to_numpy()
+    for cat in order:
+        rule = cats_std[cat]
+        rad = radius[cat]
+        sub = acc[acc[schema.CATEGORY] == cat].drop_duplicates("_pos")
+        pos_all = sub["_pos"].to_numpy(int)
+        total_hh = float(hh_all[pos_all].sum())
+        dem = sub.loc[~sub["_within"], "_pos"].to_numpy(int)
+        dem = dem[hh_all[dem] > 0]
+        w = hh_all[dem]
+        uncovered_hh = float(w.sum())
+        req = {kd: _required_area(rule, kd) for kd in schema.PARCEL_KINDS}
+        req_arr = (
+            np.array(
+                [
+                    np.nan if not ok or req[kd] is None else req[kd]  # type: ignore[index]
+                    for kd, ok in zip(kinds, ok_kind, strict=True)
+                ],
+                dtype=float,
+            )
+            if len(kinds)
+            else np.zeros(0)
+        )
+        cand = np.flatnonzero(~np.isnan(req_arr) & (remaining >= req_arr - 1e-9))
+        within = d.copy()
+        within.data = (within.data <= rad).astype(float)
+        within.eliminate_zeros()
+        reach = (agg @ within).tocsr()[dem][:, cand]
+        cover = sp.csr_matrix(reach > 0)
+        cap_raw = (capacity_households or {}).get(cat, site_capacity_households(standards, cat))
+        cap = None if cap_raw is None or not math.isfinite(float(cap_raw)) else float(cap_raw)
+        g_res = e_res = None
+        if method in ("greedy", "both"):
+            g_res = greedy_max_cover(cover, w, k=k, capacity=cap)
+        if method in ("exact", "both"):
+            e_res = exact_max_cover(cover, w, k=k, capacity=cap, time_limit_s=time_limit_s)
+        res = e_res if e_res is not None else g_res
+        assert res is not None
+        results[cat] = res
+        gap_ge = math.nan
+        if g_res is not None and e_res is not None:
+            gap_ge = relative_gap(g_res, e_res)
+            gaps[cat] = gap_ge
+        chosen = cand[list(res.chosen)] if res.chosen else np.zeros(0, dtype=int)
+        newly = np.asarray(res.newly_covered, dtype=float)
+        covered_before = total_hh - uncovered_hh
+        cum = (
+            (covered_before + np.cumsum(newly)) / total_hh if total_hh > 0 else np.zeros(newly.size)
+        )
+        taken = req_arr[chosen] if chosen.size else np.zeros(0)
+        remaining[chosen] -= taken
+        if chosen.size:
+            plan_rows.append(
+                pd.DataFrame(
+                    {
+                        schema.PARCEL_ID: pid[chosen],
+                        schema.CATEGORY: cat,
+                        PICK: np.arange(1, chosen.size + 1),
+                        schema.DISTRICT_ID: parcel_district[chosen],
+                        NEWLY_COVERED_HOUSEHOLDS: newly,
+                        CUMULATIVE_COVERAGE: cum,
+                        MIN_AREA_M2: taken,
+                        PARCEL_AREA_M2: pool[chosen],
+                        "remaining_area_m2": remaining[chosen],
+                        schema.KIND: kinds[chosen],
+                        METHOD: res.method,
+                        "_row": chosen,
+                    }
+                )
+            )
+        summary_rows.append(
+            {
+                schema.CATEGORY: cat,
+                RADIUS_M: rad,
+                "households_total": total_hh,
+                "households_uncovered": uncovered_hh,
+                "households_coverable": res.coverable_weight,
+                "households_newly_covered": res.covered_weight,
+                "coverage_before": covered_before / total_hh if total_hh > 0 else math.nan,
+                "coverage_after": (covered_before + res.covered_weight) / total_hh
+                if total_hh > 0
+                else math.nan,
+                "candidates": int(cand.size),
+                "sites": len(res.chosen),
+                "capacity_households": cap if cap is not None else math.inf,
+                METHOD: res.method,
+                "status": res.status,
+                "objective_bound": res.objective_bound,
+                "gap": res.gap,
+                "greedy_covered": g_res.covered_weight if g_res is not None else math.nan,
+                "exact_covered": e_res.covered_weight if e_res is not None else math.nan,
+                "greedy_sites": len(g_res.chosen) if g_res is not None else math.nan,
+                "exact_sites": len(e_res.chosen) if e_res is not None else math.nan,
+                "gap_greedy_vs_exact": gap_ge,
+                "runtime_s": (g_res.runtime_s if g_res else 0.0)
+                + (e_res.runtime_s if e_res else 0.0),
+            }
+        )
+        logger.info(
+            "siting %s: %d site(s) of %d candidate(s) cover %.0f of %.0f uncovered households",
+            cat,
+            len(res.chosen),
+            cand.size,
+            res.covered_weight,
+            uncovered_hh,
+        )
+    cols = [
+        schema.PARCEL_ID,
+        schema.CATEGORY,
+        PICK,
+        schema.DISTRICT_ID,
+        NEWLY_COVERED_HOUSEHOLDS,
+        CUMULATIVE_COVERAGE,
+        MIN_AREA_M2,
+        PARCEL_AREA_M2,
+        "remaining_area_m2",
+        schema.KIND,
+        METHOD,
+    ]
+    if plan_rows:
+        table = pd.concat(plan_rows, ignore_index=True)
+        geom = parcels.geometry.to_numpy()[table.pop("_row").to_numpy(int)]
+    else:
+        table = pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+        geom = np.zeros(0, dtype=object)
+    plan = gpd.GeoDataFrame(
+        table[cols], geometry=gpd.GeoSeries(geom, crs=parcels.crs).values, crs=parcels.crs
+    )
+    summary = pd.DataFrame(summary_rows)
+    from types import MappingProxyType
+
+    return SitingPlan(
+        plan=plan,
+        summary=summary,
+        results=MappingProxyType(results),
+        gaps=MappingProxyType(gaps),
+        method=method,
+    )
+
+
+def _households_text(value: float) -> str:
+    return f"{int(round(float(value))):,}"
+
+
+def siting_lines(plan: SitingPlan | pd.DataFrame, *, lang: str = "zh") -> dict[Any, list[str]]:
+    """Lines for the district proposal sheets, grouped by district.
+
+    Parameters
+    ----------
+    plan : SitingPlan or DataFrame
+        A siting plan (or its ``plan`` table).
+    lang : {"zh", "en"}
+        Language of the lines.
+
+    Returns
+    -------
+    dict
+        ``district_id -> lines`` in siting order; parcels without a district are
+        under the key ``None``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"parcel_id": ["P012"], "category": ["nursery"], "district_id": ["D1"],
+    ...                   "newly_covered_households": [1230.0]})
+    >>> siting_lines(t, lang="en")
+    {'D1': ['nursery on parcel P012: covers 1,230 more households']}
+    >>> siting_lines(t)
+    {'D1': ['托儿所 设于地块 P012：新增覆盖 1,230 户']}
+    """
+    if lang not in ("zh", "en"):
+        raise InputError(f"unknown language {lang!r}; use 'zh' or 'en'")
+    table = plan.plan if isinstance(plan, SitingPlan) else plan
+    out: dict[Any, list[str]] = {}
+    if len(table) == 0:
+        return out
+    dist = (
+        table[schema.DISTRICT_ID]
+        if schema.DISTRICT_ID in table.columns
+        else pd.Series([None] * len(table), index=table.index)
+    )
+    for d, p, c, n in zip(
+        dist,
+        table[schema.PARCEL_ID],
+        table[schema.CATEGORY],
+        table[NEWLY_COVERED_HOUSEHOLDS],
+        strict=True,
+    ):
+        key = None if d is None or (isinstance(d, float) and math.isnan(d)) else d
+        if lang == "zh":
+            line = f"{schema.CATEGORIES.get(c, c)} 设于地块 {p}：新增覆盖 {_households_text(n)} 户"
+        else:
+            name = str(c).replace("_", " ")
+            line = f"{name} on parcel {p}: covers {_households_text(n)} more households"
+        out.setdefault(key, []).append(line)
+    return out
+
+
+def write_siting_outputs(plan: SitingPlan | pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """Write ``siting_plan.csv`` (UTF-8 with BOM) and ``siting_plan.xlsx`` into ``out_dir``.
+
+    Columns: ``parcel_id``, ``category``, ``newly_covered_households``,
+    ``cumulative_coverage`` first, then the other plan columns (no geometry).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    from renogis.reports import write_table
+
+    table = plan.plan if isinstance(plan, SitingPlan) else plan
+    first = [schema.PARCEL_ID, schema.CATEGORY, NEWLY_COVERED_HOUSEHOLDS, CUMULATIVE_COVERAGE]
+    _require_columns(table, first, "siting plan")
+    cols = first + [c for c in table.columns if c not in first and c != schema.GEOMETRY]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return write_table(pd.DataFrame(table[cols]), out / "siting_plan", sheet_name="siting_plan")

@@ -1,0 +1,216 @@
+"""Benchmark renogis districting against PySAL spopt's MaxPHeuristic on the same adjacency.
+
+Cases: the bundled sample (data/sample.gpkg, skipped with a message if absent) and synthetic
+cities of 1k, 10k and 50k compounds (``renogis.synthetic.make_city``). For each case:
+
+* renogis: ``build_adjacency`` + ``propose_districts`` (defaults 1,500-4,000 households),
+  wall time = median of ``--repeat`` runs (graph build + districting);
+* spopt ``MaxPHeuristic`` on a libpysal ``W`` built from the same networkx graph
+  (compounds only), threshold ``households >= 1,500`` (max-p has no upper bound),
+  reduced iterations (``max_iterations_construction=3``, ``max_iterations_sa=1``) and only
+  where n <= ``--spopt-max-n`` (it is far slower), under a time budget.
+
+Every run happens in a fresh subprocess so that peak memory (ru_maxrss of the child, whole
+process including the interpreter and libraries) is per method. Printed columns: method,
+n, wall time (s), peak RSS (MB), districts, share of districts within both bounds,
+households min/mean/max, mean Polsby-Popper compactness of the district unions.
+
+Usage::
+
+    .venv/bin/python scripts/bench_districting.py
+    .venv/bin/python scripts/bench_districting.py --sizes 1000 10000 --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+MIN_H, MAX_H = 1500, 4000
+SAMPLE = ROOT / "data" / "sample.gpkg"
+
+
+def _load(case: str):  # type: ignore[no-untyped-def]
+    import geopandas as gpd
+
+    if case == "sample":
+        return {lyr: gpd.read_file(SAMPLE, layer=lyr) for lyr in ("compounds", "parcels", "streets", "barriers")}
+    from renogis.synthetic import make_city
+
+    return make_city(int(case), seed=0)
+
+
+def _stats(geoms, households, labels) -> dict:  # type: ignore[no-untyped-def]
+    import numpy as np
+    import pandas as pd
+    import shapely
+
+    labels = np.asarray(labels)
+    ok = labels >= 0
+    df = pd.DataFrame({"lab": labels[ok], "h": np.asarray(households)[ok]})
+    h = df.groupby("lab")["h"].sum()
+    g = np.asarray(geoms, dtype=object)[ok]
+    order = np.argsort(labels[ok], kind="stable")
+    lab_sorted = labels[ok][order]
+    bounds = np.flatnonzero(np.r_[True, lab_sorted[1:] != lab_sorted[:-1], True])
+    unions = [shapely.union_all(g[order][a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    area = shapely.area(unions)
+    perim = shapely.length(unions)
+    pp = 4 * np.pi * area / perim**2
+    return {
+        "districts": int(len(h)),
+        "within": float(((h >= MIN_H) & (h <= MAX_H)).mean()),
+        "h_min": int(h.min()),
+        "h_mean": float(h.mean()),
+        "h_max": int(h.max()),
+        "pp": float(pp.mean()),
+        "unassigned": int((~ok).sum()),
+    }
+
+
+def worker(method: str, case: str, repeat: int) -> dict:
+    import resource
+
+    import numpy as np
+
+    from renogis.adjacency import build_adjacency
+    from renogis.districting import propose_districts
+
+    city = _load(case)
+    c = city["compounds"]
+    kw = {k: city.get(k) for k in ("parcels", "streets", "barriers")}
+    times = []
+    out: dict = {"method": method, "n": len(c)}
+    if method == "renogis":
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            G = build_adjacency(c, **kw)
+            t1 = time.perf_counter()
+            res = propose_districts(c, G, parcels=kw["parcels"])
+            t2 = time.perf_counter()
+            times.append((t2 - t0, t1 - t0, t2 - t1))
+        tot = sorted(times)[len(times) // 2]
+        out.update(time_s=tot[0], graph_s=tot[1], district_s=tot[2])
+        did = res.compounds["district_id"]
+        labels = np.asarray(did.astype("category").cat.codes)
+        out.update(_stats(c.geometry.array, c["households"].to_numpy(), labels))
+        if case == "sample" and "area" in c.columns:
+            gh = c.loc[c["area"] == "国浩美都片区", "compound_id"].tolist()
+            ds = set(res.compounds.set_index("compound_id").loc[gh, "district_id"])
+            row = res.districts[res.districts["district_id"].isin(ds)]
+            out["guohao"] = (
+                f"Guohao Meidu 9 compounds -> {len(ds)} district(s) "
+                + "; ".join(f"{r.district_id}: {r.n_compounds} compounds, {r.households} hh"
+                            for r in row.itertuples())
+            )  # fmt: skip
+    else:
+        import warnings
+
+        from libpysal.weights import W
+        from spopt.region import MaxPHeuristic
+
+        G = build_adjacency(c, **kw)
+        ids = c["compound_id"].astype(str).tolist()
+        pos = {k: i for i, k in enumerate(ids)}
+        neighbors = {i: [] for i in range(len(ids))}
+        for u, v in G.edges():
+            if u in pos and v in pos:
+                neighbors[pos[u]].append(pos[v])
+                neighbors[pos[v]].append(pos[u])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            w = W(neighbors, id_order=list(range(len(ids))), silence_warnings=True)
+            gdf = c.reset_index(drop=True)[["households", "geometry"]].copy()
+            gdf["households"] = gdf["households"].astype(float)
+            np.random.seed(0)
+            t0 = time.perf_counter()
+            m = MaxPHeuristic(
+                gdf, w, ["households"], "households", MIN_H, top_n=2,
+                max_iterations_construction=3, max_iterations_sa=1, policy="keep",
+            )  # fmt: skip
+            m.solve()
+            out["time_s"] = time.perf_counter() - t0
+        labels = np.asarray(m.labels_, dtype=int)
+        labels = np.where(labels > 0, labels, -1)  # spopt: 0 / -1 = unassigned
+        out.update(_stats(c.geometry.array, c["households"].to_numpy(), labels))
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def run(method: str, case: str, repeat: int, budget_s: float) -> dict | str:
+    cmd = [sys.executable, __file__, "--worker", method, case, "--repeat", str(repeat)]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=budget_s)
+    except subprocess.TimeoutExpired:
+        return f"skipped: exceeded the {budget_s:.0f} s budget"
+    if proc.returncode != 0:
+        return "failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1]
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res["wall_s"] = time.perf_counter() - t0
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--worker", nargs=2, metavar=("METHOD", "CASE"), help=argparse.SUPPRESS)
+    ap.add_argument("--sizes", nargs="*", type=int, default=[1000, 10_000, 50_000])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--spopt-max-n", type=int, default=1000)
+    ap.add_argument("--budget", type=float, default=300.0, help="time budget per run, s")
+    args = ap.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args.worker[0], args.worker[1], args.repeat)))
+        return 0
+
+    cases = ([] if not SAMPLE.exists() else ["sample"]) + [str(n) for n in args.sizes]
+    if not SAMPLE.exists():
+        print(f"sample: skipped ({SAMPLE} is absent)")
+    head = f"{'method':<8} {'n':>6} {'time s':>7} {'peak MB':>8} {'distr':>6} {'within':>7} " \
+           f"{'hh min':>7} {'hh mean':>8} {'hh max':>7} {'PP':>5}"  # fmt: skip
+    print(head)
+    print("-" * len(head))
+    spopt_note = None
+    notes = []
+    for case in cases:
+        for method in ("renogis", "spopt"):
+            n_label = case
+            if method == "spopt" and case != "sample" and int(case) > args.spopt_max_n:
+                print(f"{method:<8} {n_label:>6}  {spopt_note or 'skipped'}")
+                continue
+            r = run(method, case, args.repeat if method == "renogis" else 1, args.budget)
+            if isinstance(r, str):
+                print(f"{method:<8} {n_label:>6}  {r}")
+                continue
+            print(
+                f"{method:<8} {r['n']:>6} {r['time_s']:>7.2f} {r['peak_mb']:>8.0f} {r['districts']:>6} "
+                f"{r['within']:>7.1%} {r['h_min']:>7} {r['h_mean']:>8.0f} {r['h_max']:>7} {r['pp']:>5.2f}"
+            )
+            if method == "renogis":
+                notes.append(f"renogis n={r['n']}: graph {r['graph_s']:.2f} s + districting {r['district_s']:.2f} s "
+                             f"(median of {args.repeat})")  # fmt: skip
+                if "guohao" in r:
+                    notes.append("sample: " + r["guohao"])
+            if method == "spopt":
+                if r["unassigned"]:
+                    notes.append(f"spopt n={r['n']}: {r['unassigned']} compounds left unassigned")
+                if case != "sample":
+                    spopt_note = f"skipped: measured {r['time_s']:.0f} s for {r['n']:,} units (reduced iterations)"
+    print()
+    print("spopt MaxPHeuristic: max_iterations_construction=3, max_iterations_sa=1, policy='keep', "
+          "min threshold only (no upper bound).")  # fmt: skip
+    for line in notes:
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

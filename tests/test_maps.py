@@ -1,0 +1,378 @@
+"""Planning maps without a browser: HTML, layers, embedded GeoJSON, coordinates, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from pyproj import Transformer
+from shapely.geometry import Point, box
+
+from renogis import maps
+from renogis._errors import CRSError, InputError
+from renogis.crs import wgs84_to_gcj02
+from renogis.maps import build_map, district_colors, write_map
+
+CRS = "EPSG:4548"
+X0, Y0 = 527_000.0, 3_853_000.0
+
+
+def make_world() -> dict[str, Any]:
+    """A 3 x 3 grid of 96 m compounds C{row}{col}, two districts and one excluded compound.
+
+    D1 = C00 C01 C10 C11 (south-west block), D2 = C02 C12 C22 C21 (an L), C20 excluded.
+    Households: 100 + 10 * (3 * row + col). Kindergarten at the centre of C00, clinic at the
+    centre of C22, elderly day care at the centre of C11. Parcel P2 (an idle building) lies
+    inside C12 and is the chosen clinic site. Access is the straight distance
+    between centroids; a kindergarten serves 300 m, a clinic 250 m.
+    """
+    rows = []
+    for r in range(3):
+        for c in range(3):
+            district = "D1" if (r < 2 and c < 2) else ("D2" if (c == 2 or (r == 2 and c == 1)) else None)
+            rows.append({
+                "compound_id": f"C{r}{c}", "name": f"小区{r}{c}", "households": 100 + 10 * (3 * r + c),
+                "buildings": 3, "floor_area_m2": 5000.0, "built_year": 1990 + r,
+                "district_id": district, "excluded_reason": None if district else "同意率不足",
+                "geometry": box(X0 + 100 * c + 2, Y0 + 100 * r + 2, X0 + 100 * c + 98, Y0 + 100 * r + 98),
+            })
+    comp = gpd.GeoDataFrame(rows, crs=CRS)
+    dis = (comp[comp.district_id.notna()]
+           .dissolve("district_id", aggfunc={"households": "sum", "compound_id": "count"})
+           .reset_index().rename(columns={"compound_id": "n_compounds"}))
+    dis["buildings"] = 12
+    dis["floor_area_m2"] = 20000.0
+    dis["idle_area_m2"] = 0.0
+    dis["wall_m"] = 300.0
+    dis["flags"] = None
+    dis["reason"] = "ok"
+    fac = gpd.GeoDataFrame(
+        {"facility_id": ["F1", "F2", "F3"], "category": ["kindergarten", "clinic", "elderly_day_care"],
+         "name": ["幼儿园A", "卫生站B", "日照C"], "capacity": [200.0, np.nan, 50.0]},
+        geometry=[Point(X0 + 50, Y0 + 50), Point(X0 + 250, Y0 + 250), Point(X0 + 150, Y0 + 150)], crs=CRS)
+    par = gpd.GeoDataFrame(
+        {"parcel_id": ["P1", "P2"], "kind": ["vacant_land", "idle_building"],
+         "area_m2": [400.0, 225.0], "floor_area_m2": [np.nan, 450.0]},
+        geometry=[box(X0 + 300, Y0, X0 + 320, Y0 + 20), box(X0 + 250, Y0 + 120, X0 + 265, Y0 + 135)],
+        crs=CRS)
+    cent = comp.geometry.centroid
+    acc = []
+    for cat, f, rad in (("kindergarten", 0, 300.0), ("clinic", 1, 250.0)):
+        d = cent.distance(fac.geometry.iloc[f])
+        acc.append(pd.DataFrame({"compound_id": comp.compound_id, "category": cat, "distance_m": d.round(1),
+                                 "radius_m": rad, "within_radius": d <= rad, "method": "euclid"}))
+    access = pd.concat(acc, ignore_index=True)
+    g = access.merge(comp[["compound_id", "households", "district_id"]])
+    g["cov"] = np.where(g.within_radius, g.households, 0)
+    cg = pd.DataFrame({"level": "compound", "unit_id": g.compound_id, "category": g.category,
+                       "households": g.households, "covered_households": g["cov"]})
+    cg["uncovered_households"] = cg.households - cg.covered_households
+    cg["coverage_share"] = cg.covered_households / cg.households
+    dg = (g[g.district_id.notna()].groupby(["district_id", "category"])
+          .agg(households=("households", "sum"), covered_households=("cov", "sum")).reset_index())
+    dg = pd.DataFrame({"level": "district", "unit_id": dg.district_id, "category": dg.category,
+                       "households": dg.households, "covered_households": dg.covered_households,
+                       "uncovered_households": dg.households - dg.covered_households,
+                       "coverage_share": dg.covered_households / dg.households,
+                       "demand": np.nan, "supply": np.nan, "shortfall": np.nan})
+    gaps = pd.concat([cg, dg], ignore_index=True)
+    sa = gpd.GeoDataFrame({"category": ["kindergarten", "clinic"], "radius_m": [300.0, 250.0]},
+                          geometry=[fac.geometry.iloc[0].buffer(300), fac.geometry.iloc[1].buffer(250)],
+                          crs=CRS)
+    sit = gpd.GeoDataFrame({"parcel_id": ["P2"], "category": ["clinic"], "newly_covered_households": [150],
+                            "cumulative_coverage": [0.8]}, geometry=[par.geometry.iloc[1]], crs=CRS)
+    return {"compounds": comp, "districts": dis, "facilities": fac, "parcels": par, "access": access,
+            "gaps": gaps, "service_areas": sa, "siting": sit}
+
+
+def embedded_data(html: str) -> dict[str, Any]:
+    """The layer data embedded in a map's HTML."""
+    found = re.findall(r'<script type="application/json" id="renogis-data-[^"]+">(.*?)</script>',
+                       html, flags=re.S)
+    assert len(found) == 1
+    return json.loads(found[0])
+
+
+def layer_names(fmap: folium.Map) -> list[str]:
+    return [c.layer_name for c in fmap._children.values() if isinstance(c, folium.FeatureGroup)]
+
+
+def render(fmap: folium.Map) -> str:
+    return fmap.get_root().render()
+
+
+@pytest.fixture(scope="module")
+def world() -> dict[str, Any]:
+    return make_world()
+
+
+def full(world: dict[str, Any], **kw: Any) -> folium.Map:
+    w = dict(world)
+    comp = w.pop("compounds")
+    return build_map(comp, **w, **kw)
+
+
+@pytest.fixture(scope="module")
+def zh_html(world: dict[str, Any]) -> str:
+    return render(full(world, tiles="none"))
+
+
+ZH_LAYERS = ["小区(按片区着色)", "未纳入片区的小区", "覆盖：幼儿园", "覆盖：社区卫生服务站",
+             "服务范围：幼儿园", "服务范围：社区卫生服务站", "闲置地块", "新增设施选址", "片区边界", "现状设施"]
+EN_LAYERS = ["Compounds by district", "Excluded compounds", "Coverage: Kindergarten", "Coverage: Clinic",
+             "Service area: Kindergarten", "Service area: Clinic", "Idle parcels", "Proposed sites",
+             "District outlines", "Existing facilities"]
+
+
+# --------------------------------------------------------------------------- HTML and layers
+def test_write_map_writes_self_contained_html(world: dict[str, Any], tmp_path: Path) -> None:
+    w = dict(world)
+    comp = w.pop("compounds")
+    out = write_map(tmp_path / "sub" / "map.html", comp, tiles="none", **w)
+    assert out == tmp_path / "sub" / "map.html"
+    html = out.read_text(encoding="utf-8")
+    assert "<script src=" not in html
+    assert not re.search(r"<link[^>]+href=\"https?:", html)
+    assert "cdn.jsdelivr" not in html and "cdnjs" not in html and "code.jquery" not in html
+    assert "L.Control.Search" in html and "L.markerClusterGroup" in html and "FullScreen" in html
+    assert "url(images/" not in html and "url(../images/" not in html  # icons inlined
+    assert "tile.openstreetmap" not in html  # tiles="none": no tile layer
+
+
+def test_layer_names_zh(world: dict[str, Any], zh_html: str) -> None:
+    fmap = full(world, tiles="none")
+    assert layer_names(fmap) == ZH_LAYERS
+    for name in ZH_LAYERS:
+        assert json.dumps(name)[1:-1] in zh_html or name in zh_html
+    assert embedded_data(zh_html)["meta"]["title"] == "老旧小区片区统筹改造规划图"
+
+
+def test_layer_names_en(world: dict[str, Any]) -> None:
+    fmap = full(world, tiles="none", lang="en", title="Demo plan")
+    assert layer_names(fmap) == EN_LAYERS
+    meta = embedded_data(render(fmap))["meta"]
+    assert meta["title"] == "Demo plan"
+    assert meta["text"]["households"] == "Households"
+    assert [c["label"] for c in meta["categories"]] == ["Kindergarten", "Elderly day care", "Clinic"]
+    assert [c["glyph"] for c in meta["categories"]] == ["K", "E", "C"]
+
+
+def test_shown_layers(world: dict[str, Any]) -> None:
+    fmap = full(world, tiles="none")
+    shown = {c.layer_name: c.show for c in fmap._children.values() if isinstance(c, folium.FeatureGroup)}
+    assert [k for k, v in shown.items() if not v] == ZH_LAYERS[2:6]
+
+
+def test_feature_counts_equal_inputs(zh_html: str) -> None:
+    data = embedded_data(zh_html)
+    counts = {k: len(v["features"]) for k, v in data.items() if k != "meta"}
+    assert counts == {"compounds": 9, "districts": 2, "parcels": 2, "facilities": 3,
+                      "service_areas": 2, "siting": 1}
+    comp = data["compounds"]["features"]
+    assert sum(f["properties"]["d"] is not None for f in comp) == 8
+    assert [f["properties"]["i"] for f in comp if f["properties"]["d"] is None] == ["C20"]
+
+
+def test_compound_properties(zh_html: str) -> None:
+    props = {f["properties"]["i"]: f["properties"] for f in embedded_data(zh_html)["compounds"]["features"]}
+    c00 = props["C00"]
+    assert (c00["n"], c00["h"], c00["b"], c00["a"], c00["y"], c00["d"]) == ("小区00", 100, 3, 5000, 1990, "D1")
+    # categories in schema order: kindergarten, elderly_day_care, clinic
+    assert c00["ds"] == [0, None, 283]  # clinic: hypot(200, 200) = 282.8 m
+    assert c00["w"] == [1, None, 0]
+    assert c00["u"] == [0, None, 100]
+    assert props["C22"]["ds"] == [283, None, 0] and props["C22"]["w"] == [1, None, 1]
+    assert props["C20"]["r"] == "同意率不足" and props["C20"]["d"] is None
+    assert "r" not in props["C11"] or props["C11"]["r"] is None
+
+
+def test_district_properties(zh_html: str) -> None:
+    dist = {f["properties"]["i"]: f["properties"] for f in embedded_data(zh_html)["districts"]["features"]}
+    assert dist["D1"]["h"] == 100 + 110 + 130 + 140
+    assert dist["D2"]["h"] == 120 + 150 + 170 + 180
+    assert dist["D1"]["n"] == 4
+    assert {dist["D1"]["c"], dist["D2"]["c"]} == {0, 1}  # touching districts differ
+    # clinic in D1: C00 is 283 m away (> 250 m); C01 and C10 224 m, C11 141 m are covered
+    # rows [category index, coverage share, uncovered households, demand, supply, shortfall]
+    assert dist["D1"]["g"] == [[2, 0.792, 100.0, None, None, None], [0, 1.0, 0.0, None, None, None]]
+    assert dist["D2"]["st"] == [["P2", 2, 150]]  # P2 lies inside C12, in D2
+    assert dist["D1"]["st"] == []
+
+
+def test_siting_and_parcels(zh_html: str) -> None:
+    data = embedded_data(zh_html)
+    assert data["siting"]["features"][0]["properties"] == {"i": "P2", "k": 2, "nc": 150, "cc": 0.8}
+    assert [f["properties"]["k"] for f in data["parcels"]["features"]] == ["vacant_land", "idle_building"]
+    assert data["parcels"]["features"][1]["properties"]["fa"] == 450
+    assert [f["properties"]["k"] for f in data["facilities"]["features"]] == [0, 2, 1]
+    assert [f["properties"]["r"] for f in data["service_areas"]["features"]] == [300, 250]
+
+
+# --------------------------------------------------------------------------- coordinates
+def _coords(fc: dict[str, Any]) -> np.ndarray:
+    geoms = shapely.from_geojson([json.dumps(f["geometry"]) for f in fc["features"]])
+    return shapely.get_coordinates(geoms)
+
+
+def test_coordinates_rounded_and_in_wgs84(world: dict[str, Any], zh_html: str) -> None:
+    data = embedded_data(zh_html)
+    for key in ("compounds", "districts", "parcels", "facilities", "service_areas", "siting"):
+        xy = _coords(data[key])
+        np.testing.assert_array_equal(xy, np.round(xy, 6))
+    first = data["compounds"]["features"][0]["geometry"]["coordinates"][0]
+    tr = Transformer.from_crs(CRS, 4326, always_xy=True)
+    expected = {tuple(np.round(tr.transform(x, y), 6)) for x, y in
+                shapely.get_coordinates(world["compounds"].geometry.iloc[0])}
+    assert {tuple(p) for p in first} == expected
+    lon, lat = first[0]
+    assert 117.2 < lon < 117.4 and 34.7 < lat < 34.9  # CM 117E, 3853 km north
+
+
+def test_amap_tiles_shift_to_gcj02(world: dict[str, Any]) -> None:
+    html = render(full(world, tiles="amap"))
+    assert "webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8" in html.replace(
+        "\\u0026", "&")
+    shifted = _coords(embedded_data(html)["compounds"])
+    plain = _coords(embedded_data(render(full(world, tiles="none")))["compounds"])
+    glon, glat = wgs84_to_gcj02(plain[:, 0], plain[:, 1])
+    np.testing.assert_allclose(shifted, np.column_stack([glon, glat]), atol=1.5e-6)
+    assert np.abs(shifted - plain).max() > 1e-3  # GCJ-02 moves points by hundreds of metres
+
+
+@pytest.mark.parametrize(("tiles", "needle"), [("osm", "tile.openstreetmap.org"),
+                                               ("cartodb", "basemaps.cartocdn.com")])
+def test_tile_layers(world: dict[str, Any], tiles: str, needle: str) -> None:
+    assert needle in render(full(world, tiles=tiles))
+
+
+def test_tianditu_needs_key(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TIANDITU_KEY", raising=False)
+    with pytest.raises(InputError, match="TIANDITU_KEY"):
+        full(world, tiles="tianditu")
+    monkeypatch.setenv("TIANDITU_KEY", "abc123")
+    html = render(full(world, tiles="tianditu"))
+    assert "tianditu.gov.cn/vec_w/wmts" in html and "tk=abc123" in html and "cva_w" in html
+
+
+def test_simplification_keeps_shape(world: dict[str, Any]) -> None:
+    comp = world["compounds"].copy()
+    # a vertex 0.2 m off a straight edge disappears; a 5 m notch stays
+    comp.loc[0, "geometry"] = shapely.Polygon([(X0, Y0), (X0 + 50, Y0 + 0.2), (X0 + 100, Y0),
+                                               (X0 + 100, Y0 + 100), (X0 + 50, Y0 + 95), (X0, Y0 + 100)])
+    data = embedded_data(render(build_map(comp, tiles="none")))
+    ring = data["compounds"]["features"][0]["geometry"]["coordinates"][0]
+    assert len(ring) == 6  # 5 vertices + closing point
+
+
+# --------------------------------------------------------------------------- colours, inputs
+def test_district_colors_neighbours() -> None:
+    g = gpd.GeoDataFrame({"district_id": ["A", "B", "C"]},
+                         geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100), box(300, 0, 400, 100)],
+                         crs=CRS)
+    assert district_colors(g).tolist() == [0, 1, 0]  # A-B touch, C 100 m away
+    near = gpd.GeoDataFrame({"district_id": ["A", "B"]},
+                            geometry=[box(0, 0, 100, 100), box(120, 0, 220, 100)], crs=CRS)
+    assert district_colors(near).tolist() == [0, 1]  # 20 m lane: neighbours
+    assert district_colors(near, distance_m=10).tolist() == [0, 0]
+
+
+def test_districts_dissolved_when_missing(world: dict[str, Any]) -> None:
+    data = embedded_data(render(build_map(world["compounds"], tiles="none")))
+    dist = {f["properties"]["i"]: f["properties"] for f in data["districts"]["features"]}
+    assert sorted(dist) == ["D1", "D2"] and dist["D1"]["h"] == 480
+    assert layer_names(build_map(world["compounds"], tiles="none")) == ["小区(按片区着色)", "未纳入片区的小区",
+                                                                        "片区边界"]
+
+
+def test_compounds_only_minimal_columns(world: dict[str, Any]) -> None:
+    comp = world["compounds"][["compound_id", "households", "geometry"]]
+    fmap = build_map(comp, tiles="none")
+    assert layer_names(fmap) == ["小区(按片区着色)"]
+    props = embedded_data(render(fmap))["compounds"]["features"][0]["properties"]
+    assert props == {"i": "C00", "n": "C00", "s": "C00", "h": 100}
+
+
+def test_duplicate_names_get_ids_in_search(world: dict[str, Any]) -> None:
+    comp = world["compounds"].copy()
+    comp.loc[[0, 1], "name"] = "幸福小区"
+    props = [f["properties"] for f in embedded_data(render(build_map(comp, tiles="none")))["compounds"]["features"]]
+    assert [p["s"] for p in props[:3]] == ["幸福小区 (C00)", "幸福小区 (C01)", "小区02"]
+
+
+def test_script_breaking_names_are_escaped(world: dict[str, Any]) -> None:
+    comp = world["compounds"].copy()
+    comp.loc[0, "name"] = "</script><b>x"
+    html = render(build_map(comp, tiles="none"))
+    assert embedded_data(html)["compounds"]["features"][0]["properties"]["n"] == "</script><b>x"
+
+
+def test_inputs_not_modified(world: dict[str, Any]) -> None:
+    before = {k: v.copy() for k, v in world.items()}
+    full(world, tiles="amap")
+    for k, v in world.items():
+        pd.testing.assert_frame_equal(pd.DataFrame(v), pd.DataFrame(before[k]))
+
+
+def test_other_crs_reprojected(world: dict[str, Any]) -> None:
+    fac = world["facilities"].to_crs(3857)
+    a = embedded_data(render(build_map(world["compounds"], facilities=fac, tiles="none")))
+    b = embedded_data(render(build_map(world["compounds"], facilities=world["facilities"], tiles="none")))
+    np.testing.assert_allclose(_coords(a["facilities"]), _coords(b["facilities"]), atol=2e-6)
+
+
+def test_cluster_above_threshold(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    assert embedded_data(render(full(world, tiles="none")))["meta"]["cluster"] is False
+    monkeypatch.setattr(maps, "CLUSTER_THRESHOLD", 2)
+    assert embedded_data(render(full(world, tiles="none")))["meta"]["cluster"] is True
+
+
+# --------------------------------------------------------------------------- errors
+def test_error_unknown_tiles(world: dict[str, Any]) -> None:
+    with pytest.raises(InputError, match="unknown tiles 'google'; use one of osm, cartodb, amap"):
+        build_map(world["compounds"], tiles="google")
+
+
+def test_error_unknown_lang(world: dict[str, Any]) -> None:
+    with pytest.raises(InputError, match="unknown lang 'fr'; use 'zh' or 'en'"):
+        build_map(world["compounds"], lang="fr")
+
+
+def test_error_empty_compounds(world: dict[str, Any]) -> None:
+    with pytest.raises(InputError, match="compounds: layer is empty"):
+        build_map(world["compounds"].iloc[:0])
+
+
+def test_error_missing_column(world: dict[str, Any]) -> None:
+    with pytest.raises(InputError, match="compounds: missing column\\(s\\) households"):
+        build_map(world["compounds"].drop(columns="households"))
+    with pytest.raises(InputError, match="facilities: missing column\\(s\\) category"):
+        build_map(world["compounds"], facilities=world["facilities"].drop(columns="category"))
+    with pytest.raises(InputError, match="gaps: missing column\\(s\\) level"):
+        build_map(world["compounds"], gaps=world["gaps"].drop(columns="level"))
+
+
+def test_error_crs(world: dict[str, Any]) -> None:
+    with pytest.raises(CRSError, match="compounds: layer has no CRS"):
+        build_map(world["compounds"].set_crs(None, allow_override=True))
+    with pytest.raises(CRSError, match="is geographic \\(degrees\\)"):
+        build_map(world["compounds"].to_crs(4326))
+    with pytest.raises(CRSError, match="parcels: layer has no CRS"):
+        build_map(world["compounds"], parcels=world["parcels"].set_crs(None, allow_override=True))
+
+
+def test_district_label_points(zh_html: str) -> None:
+    dist = {f["properties"]["i"]: f["properties"] for f in embedded_data(zh_html)["districts"]["features"]}
+    tr = Transformer.from_crs(CRS, 4326, always_xy=True)
+    lon, lat = tr.transform(X0 + 100, Y0 + 100)  # D1's centroid is the corner shared by its 4 compounds
+    assert dist["D1"]["lp"] == [round(lat, 6), round(lon, 6)]
+    # D2 is an L (C02 C12 C22 C21): its centroid (225, 175) lies inside C12
+    lon2, lat2 = tr.transform(X0 + 225, Y0 + 175)
+    assert dist["D2"]["lp"] == [round(lat2, 6), round(lon2, 6)]
