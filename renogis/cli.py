@@ -135,6 +135,36 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     )
 
 
+def _coverage_table(cov, *, lang: str) -> str:  # type: ignore[no-untyped-def]
+    """Compact per-category coverage: before merging (compounds alone) and after (districts)."""
+    name = "category_name" if "category_name" in cov.columns else "category"
+    rows = [("category", "radius", "households", "covered", "after merging", "shortfall")]
+    for r in cov.to_dict("records"):
+        short = r.get("shortfall")
+        rows.append((
+            f"{r['category']} {r[name]}" if name != "category" else r["category"],
+            f"{r['radius_m']:.0f} m",
+            f"{r['households']:,.0f}",
+            f"{r['coverage_share']:.0%}",
+            f"{r.get('coverage_share_merged', float('nan')):.0%}",
+            "" if short is None or short != short else f"{short:,.0f} {r.get('demand_unit') or ''}".strip(),
+        ))
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [row[0] + " " * (widths[0] - _width(row[0]))]
+        cells += [" " * (widths[i] - _width(row[i])) + row[i] for i in range(1, len(row))]
+        lines.append("  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
+def _width(text: str) -> int:
+    """Display width: CJK characters take two columns in a terminal."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
     s = result.summary
     out = sys.stdout
@@ -145,8 +175,8 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
         out.write(f"districts: {s['districts']} proposed covering {s['compounds_in_districts']} compounds; "
                   f"{s['compounds_excluded']} excluded\n")
     if result.coverage is not None and len(result.coverage):
-        out.write(f"service coverage ({s.get('network', '')}):\n")
-        out.write(result.coverage.to_string(index=False) + "\n")
+        out.write(f"share of households covered, per category ({s.get('network', '')}):\n")
+        out.write(_coverage_table(result.coverage, lang=lang) + "\n")
     if "sites" in s:
         out.write(f"siting: {s['sites']} facilities placed on idle parcels\n")
     out.write(f"outputs in {result.out}:\n")

@@ -14,12 +14,12 @@ inlined from ``renogis/_vendor`` so the map opens with no network: with
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import logging
 import os
 import re
-import base64
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -63,8 +63,17 @@ _SITING_NEW = "newly_covered_households"
 _SITING_CUM = "cumulative_coverage"
 
 #: Paul Tol's "muted" qualitative scheme (colour-blind safe), for districts.
-PALETTE = ("#CC6677", "#332288", "#DDCC77", "#117733", "#88CCEE",
-           "#882255", "#44AA99", "#999933", "#AA4499")
+PALETTE = (
+    "#CC6677",
+    "#332288",
+    "#DDCC77",
+    "#117733",
+    "#88CCEE",
+    "#882255",
+    "#44AA99",
+    "#999933",
+    "#AA4499",
+)
 #: Okabe-Ito colours, for categories (cycled) and coverage.
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
 COVERED_COLOR = "#0072B2"
@@ -75,58 +84,140 @@ PARCEL_COLORS = {"vacant_land": "#999933", "idle_building": "#AA4499"}
 
 #: One short glyph per category for the facility icons: zh, en.
 GLYPHS: Mapping[str, tuple[str, str]] = {
-    "kindergarten": ("幼", "K"), "nursery": ("托", "N"), "elderly_day_care": ("老", "E"),
-    "elderly_home": ("养", "EH"), "clinic": ("卫", "C"), "health_center": ("医", "H"),
-    "service_station": ("服", "S"), "canteen": ("食", "Ca"), "fitness": ("健", "F"),
-    "sports_ground": ("运", "Sp"), "culture_station": ("文", "Cu"), "food_market": ("菜", "M"),
-    "convenience_store": ("便", "CS"), "parking": ("P", "P"), "ev_charging": ("充", "EV"),
-    "primary_school": ("小", "PS"), "middle_school": ("中", "MS"), "public_toilet": ("厕", "WC"),
+    "kindergarten": ("幼", "K"),
+    "nursery": ("托", "N"),
+    "elderly_day_care": ("老", "E"),
+    "elderly_home": ("养", "EH"),
+    "clinic": ("卫", "C"),
+    "health_center": ("医", "H"),
+    "service_station": ("服", "S"),
+    "canteen": ("食", "Ca"),
+    "fitness": ("健", "F"),
+    "sports_ground": ("运", "Sp"),
+    "culture_station": ("文", "Cu"),
+    "food_market": ("菜", "M"),
+    "convenience_store": ("便", "CS"),
+    "parking": ("P", "P"),
+    "ev_charging": ("充", "EV"),
+    "primary_school": ("小", "PS"),
+    "middle_school": ("中", "MS"),
+    "public_toilet": ("厕", "WC"),
 }
 
 _TEXT: Mapping[str, Mapping[str, str]] = {
     "zh": {
         "title": "老旧小区片区统筹改造规划图",
-        "compounds": "小区(按片区着色)", "excluded": "未纳入片区的小区", "districts": "片区边界",
-        "parcels": "闲置地块", "facilities": "现状设施", "siting": "新增设施选址",
-        "service": "服务范围：", "gap": "覆盖：",
-        "osm": "OpenStreetMap", "cartodb": "CartoDB 浅色", "amap": "高德地图",
-        "tianditu": "天地图", "tianditu_label": "天地图注记",
-        "id": "编号", "name": "名称", "households": "户数", "buildings": "楼栋数",
-        "floor_area": "建筑面积(m²)", "year": "建成年份", "district": "片区",
-        "reason": "未纳入原因", "n_compounds": "小区数", "idle_area": "闲置面积(m²)",
-        "wall_m": "共享边界(m)", "flags": "提示", "category": "设施类别",
-        "distance": "步行距离(m)", "within": "达标", "uncovered": "未覆盖户数",
-        "coverage": "覆盖率", "demand": "需求", "supply": "供给", "shortfall": "缺口",
-        "kind": "类型", "area": "用地面积(m²)", "capacity": "规模", "radius": "服务半径(m)",
-        "newly": "新覆盖户数", "cumulative": "累计覆盖率", "sites": "片区内拟选址",
-        "gaps": "片区设施缺口", "hh_unit": "户", "covered": "覆盖", "not_covered": "未覆盖",
-        "no_data": "无数据", "neighbours": "相邻片区颜色不同", "legend": "图例",
-        "vacant_land": "闲置用地", "idle_building": "闲置用房",
-        "search": "搜索小区…", "not_found": "未找到", "fullscreen": "全屏",
-        "exit_fullscreen": "退出全屏", "proposed": "拟建",
+        "compounds": "小区(按片区着色)",
+        "excluded": "未纳入片区的小区",
+        "districts": "片区边界",
+        "parcels": "闲置地块",
+        "facilities": "现状设施",
+        "siting": "新增设施选址",
+        "service": "服务范围：",
+        "gap": "覆盖：",
+        "osm": "OpenStreetMap",
+        "cartodb": "CartoDB 浅色",
+        "amap": "高德地图",
+        "tianditu": "天地图",
+        "tianditu_label": "天地图注记",
+        "id": "编号",
+        "name": "名称",
+        "households": "户数",
+        "buildings": "楼栋数",
+        "floor_area": "建筑面积(m²)",
+        "year": "建成年份",
+        "district": "片区",
+        "reason": "未纳入原因",
+        "n_compounds": "小区数",
+        "idle_area": "闲置面积(m²)",
+        "wall_m": "共享边界(m)",
+        "flags": "提示",
+        "category": "设施类别",
+        "distance": "步行距离(m)",
+        "within": "达标",
+        "uncovered": "未覆盖户数",
+        "coverage": "覆盖率",
+        "demand": "需求",
+        "supply": "供给",
+        "shortfall": "缺口",
+        "kind": "类型",
+        "area": "用地面积(m²)",
+        "capacity": "规模",
+        "radius": "服务半径(m)",
+        "newly": "新覆盖户数",
+        "cumulative": "累计覆盖率",
+        "sites": "片区内拟选址",
+        "gaps": "片区设施缺口",
+        "hh_unit": "户",
+        "covered": "覆盖",
+        "not_covered": "未覆盖",
+        "no_data": "无数据",
+        "neighbours": "相邻片区颜色不同",
+        "legend": "图例",
+        "vacant_land": "闲置用地",
+        "idle_building": "闲置用房",
+        "search": "搜索小区…",
+        "not_found": "未找到",
+        "fullscreen": "全屏",
+        "exit_fullscreen": "退出全屏",
+        "proposed": "拟建",
     },
     "en": {
         "title": "Renovation districts of old residential compounds",
-        "compounds": "Compounds by district", "excluded": "Excluded compounds",
-        "districts": "District outlines", "parcels": "Idle parcels",
-        "facilities": "Existing facilities", "siting": "Proposed sites",
-        "service": "Service area: ", "gap": "Coverage: ",
-        "osm": "OpenStreetMap", "cartodb": "CartoDB Positron", "amap": "Amap (Gaode)",
-        "tianditu": "Tianditu", "tianditu_label": "Tianditu labels",
-        "id": "ID", "name": "Name", "households": "Households", "buildings": "Buildings",
-        "floor_area": "Floor area (m²)", "year": "Built", "district": "District",
-        "reason": "Excluded because", "n_compounds": "Compounds", "idle_area": "Idle area (m²)",
-        "wall_m": "Shared boundary (m)", "flags": "Flags", "category": "Category",
-        "distance": "Walk (m)", "within": "OK", "uncovered": "Uncovered households",
-        "coverage": "Coverage", "demand": "Demand", "supply": "Supply", "shortfall": "Shortfall",
-        "kind": "Kind", "area": "Land area (m²)", "capacity": "Capacity", "radius": "Radius (m)",
-        "newly": "Newly covered households", "cumulative": "Cumulative coverage",
-        "sites": "Proposed sites in district", "gaps": "District gaps", "hh_unit": "households",
-        "covered": "covered", "not_covered": "not covered", "no_data": "no data",
-        "neighbours": "neighbouring districts differ", "legend": "Legend",
-        "vacant_land": "vacant land", "idle_building": "idle building",
-        "search": "Search compound…", "not_found": "not found", "fullscreen": "Full screen",
-        "exit_fullscreen": "Exit full screen", "proposed": "Proposed",
+        "compounds": "Compounds by district",
+        "excluded": "Excluded compounds",
+        "districts": "District outlines",
+        "parcels": "Idle parcels",
+        "facilities": "Existing facilities",
+        "siting": "Proposed sites",
+        "service": "Service area: ",
+        "gap": "Coverage: ",
+        "osm": "OpenStreetMap",
+        "cartodb": "CartoDB Positron",
+        "amap": "Amap (Gaode)",
+        "tianditu": "Tianditu",
+        "tianditu_label": "Tianditu labels",
+        "id": "ID",
+        "name": "Name",
+        "households": "Households",
+        "buildings": "Buildings",
+        "floor_area": "Floor area (m²)",
+        "year": "Built",
+        "district": "District",
+        "reason": "Excluded because",
+        "n_compounds": "Compounds",
+        "idle_area": "Idle area (m²)",
+        "wall_m": "Shared boundary (m)",
+        "flags": "Flags",
+        "category": "Category",
+        "distance": "Walk (m)",
+        "within": "OK",
+        "uncovered": "Uncovered households",
+        "coverage": "Coverage",
+        "demand": "Demand",
+        "supply": "Supply",
+        "shortfall": "Shortfall",
+        "kind": "Kind",
+        "area": "Land area (m²)",
+        "capacity": "Capacity",
+        "radius": "Radius (m)",
+        "newly": "Newly covered households",
+        "cumulative": "Cumulative coverage",
+        "sites": "Proposed sites in district",
+        "gaps": "District gaps",
+        "hh_unit": "households",
+        "covered": "covered",
+        "not_covered": "not covered",
+        "no_data": "no data",
+        "neighbours": "neighbouring districts differ",
+        "legend": "Legend",
+        "vacant_land": "vacant land",
+        "idle_building": "idle building",
+        "search": "Search compound…",
+        "not_found": "not found",
+        "fullscreen": "Full screen",
+        "exit_fullscreen": "Exit full screen",
+        "proposed": "Proposed",
     },
 }
 
@@ -146,12 +237,16 @@ _VENDOR_JS = (
 )
 _MIME = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml"}
 
-_TIANDITU_URL = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
-                 "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
-                 "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}")
+_TIANDITU_URL = (
+    "https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+    "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+    "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
+)
 _CARTO_URL = "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png"
-_AMAP_URL = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
-             "&style=8&x={x}&y={y}&z={z}")
+_AMAP_URL = (
+    "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
+    "&style=8&x={x}&y={y}&z={z}"
+)
 
 
 # --------------------------------------------------------------------------- vendored assets
@@ -170,8 +265,11 @@ def _vendor_assets() -> str:
     parts = []
     for rel in _VENDOR_CSS:
         path = _VENDOR / rel
-        css = re.sub(r"url\(([^)]*)\)", lambda m, b=path.parent: inline_url(m, b),
-                     path.read_text(encoding="utf-8"))
+        css = re.sub(
+            r"url\(([^)]*)\)",
+            lambda m, b=path.parent: inline_url(m, b),
+            path.read_text(encoding="utf-8"),
+        )
         parts.append(f"<style>/* {rel} */\n{css}\n</style>")
     for rel in _VENDOR_JS:
         js = (_VENDOR / rel).read_text(encoding="utf-8")
@@ -187,7 +285,8 @@ def _require_columns(df: pd.DataFrame, columns: Sequence[str], layer: str) -> No
     if missing:
         raise InputError(
             f"{layer}: missing column(s) {', '.join(missing)}; expected at least "
-            f"{', '.join(columns)} (canonical names from renogis.schema)")
+            f"{', '.join(columns)} (canonical names from renogis.schema)"
+        )
 
 
 def _as_work_crs(gdf: gpd.GeoDataFrame | None, crs: Any, layer: str) -> gpd.GeoDataFrame | None:
@@ -197,16 +296,22 @@ def _as_work_crs(gdf: gpd.GeoDataFrame | None, crs: Any, layer: str) -> gpd.GeoD
     if gdf.crs is None:
         raise CRSError(f"{layer}: layer has no CRS; set one (e.g. gdf.set_crs('EPSG:4548'))")
     if gdf.crs != crs:
-        logger.info("maps: reprojecting %s (%d rows) from %s to %s", layer, len(gdf),
-                    gdf.crs.to_string(), crs.to_string())
+        logger.info(
+            "maps: reprojecting %s (%d rows) from %s to %s",
+            layer,
+            len(gdf),
+            gdf.crs.to_string(),
+            crs.to_string(),
+        )
         gdf = gdf.to_crs(crs)
     return gdf
 
 
 def _display_geometry(gdf: gpd.GeoDataFrame, *, gcj02: bool) -> np.ndarray:
     """Simplify in the metric CRS, convert to lon/lat (GCJ-02 if asked) and round."""
-    geoms = shapely.simplify(np.asarray(gdf.geometry.values, dtype=object),
-                             SIMPLIFY_TOLERANCE_M, preserve_topology=True)
+    geoms = shapely.simplify(
+        np.asarray(gdf.geometry.values, dtype=object), SIMPLIFY_TOLERANCE_M, preserve_topology=True
+    )
     lonlat = gpd.GeoSeries(geoms, crs=gdf.crs).to_crs(4326).values
     arr = np.asarray(lonlat, dtype=object)
     if gcj02:
@@ -218,8 +323,9 @@ def _json_lines(props: pd.DataFrame) -> pd.Series:
     """One compact JSON object per row (NaN -> null), as a Series of str."""
     if props.shape[1] == 0:
         return pd.Series(["{}"] * len(props), index=props.index, dtype=object)
-    text = props.reset_index(drop=True).to_json(orient="records", lines=True, force_ascii=False,
-                                                double_precision=6)
+    text = props.reset_index(drop=True).to_json(
+        orient="records", lines=True, force_ascii=False, double_precision=6
+    )
     lines = text.rstrip("\n").split("\n") if len(props) else []
     return pd.Series(lines, index=props.index, dtype=object)
 
@@ -234,8 +340,9 @@ def _json_rows(values: np.ndarray, *, decimals: int = 4) -> pd.Series:
     return pd.Series(["[" + r + "]" for r in rows], dtype=object)
 
 
-def _feature_collection(geoms: np.ndarray, props: pd.DataFrame,
-                        extra: Mapping[str, pd.Series] | None = None) -> str:
+def _feature_collection(
+    geoms: np.ndarray, props: pd.DataFrame, extra: Mapping[str, pd.Series] | None = None
+) -> str:
     """A GeoJSON FeatureCollection string from lon/lat geometries and a property table."""
     if len(props) == 0:
         return '{"type":"FeatureCollection","features":[]}'
@@ -273,8 +380,12 @@ def _category_label(key: str, lang: str) -> str:
     return key.replace("_", " ").capitalize()
 
 
-def district_colors(districts: gpd.GeoDataFrame, *, id_column: str = S.DISTRICT_ID,
-                    distance_m: float = NEIGHBOUR_DISTANCE_M) -> pd.Series:
+def district_colors(
+    districts: gpd.GeoDataFrame,
+    *,
+    id_column: str = S.DISTRICT_ID,
+    distance_m: float = NEIGHBOUR_DISTANCE_M,
+) -> pd.Series:
     """Colour index per district such that neighbouring districts differ.
 
     Districts closer than ``distance_m`` (touching, or across a lane) are
@@ -305,22 +416,36 @@ def district_colors(districts: gpd.GeoDataFrame, *, id_column: str = S.DISTRICT_
     colors = nx.greedy_color(graph, strategy="largest_first")
     out = pd.Series([colors[i] for i in range(len(geoms))], index=districts.index, dtype="int64")
     if len(out) and out.max() >= len(PALETTE):
-        logger.warning("maps: district colouring needs %d colours; the palette has %d, colours repeat",
-                       int(out.max()) + 1, len(PALETTE))
+        logger.warning(
+            "maps: district colouring needs %d colours; the palette has %d, colours repeat",
+            int(out.max()) + 1,
+            len(PALETTE),
+        )
     return out
 
 
 # --------------------------------------------------------------------------- layer data
-def _compound_data(compounds: gpd.GeoDataFrame, geoms: np.ndarray, *, categories: list[str],
-                   district_color: Mapping[str, int], access: pd.DataFrame | None,
-                   gaps: pd.DataFrame | None) -> str:
+def _compound_data(
+    compounds: gpd.GeoDataFrame,
+    geoms: np.ndarray,
+    *,
+    categories: list[str],
+    district_color: Mapping[str, int],
+    access: pd.DataFrame | None,
+    gaps: pd.DataFrame | None,
+) -> str:
     ids = compounds[S.COMPOUND_ID].astype(str)
-    names = (_text_or_none(compounds[S.NAME]) if S.NAME in compounds.columns
-             else pd.Series([None] * len(ids), index=compounds.index, dtype=object))
+    names = (
+        _text_or_none(compounds[S.NAME])
+        if S.NAME in compounds.columns
+        else pd.Series([None] * len(ids), index=compounds.index, dtype=object)
+    )
     names = names.where(names.notna() & (names.astype(str).str.len() > 0), ids)
     search = names.where(~names.duplicated(keep=False), names + " (" + ids + ")")
-    props = pd.DataFrame({"i": ids, "n": names, "s": search,
-                          "h": _nullable_int(compounds[S.HOUSEHOLDS])}, index=compounds.index)
+    props = pd.DataFrame(
+        {"i": ids, "n": names, "s": search, "h": _nullable_int(compounds[S.HOUSEHOLDS])},
+        index=compounds.index,
+    )
     for key, col in (("b", S.BUILDINGS), ("a", S.FLOOR_AREA_M2), ("y", S.BUILT_YEAR)):
         if col in compounds.columns:
             props[key] = _nullable_int(compounds[col])
@@ -335,46 +460,70 @@ def _compound_data(compounds: gpd.GeoDataFrame, geoms: np.ndarray, *, categories
     if categories and access is not None and len(access):
         acc = access.drop_duplicates([S.COMPOUND_ID, S.CATEGORY], keep="first").copy()
         acc[S.COMPOUND_ID] = acc[S.COMPOUND_ID].astype(str)
-        dist = (acc.pivot(index=S.COMPOUND_ID, columns=S.CATEGORY, values=_ACC_DISTANCE)
-                .reindex(index=ids.to_numpy(), columns=categories))
-        extra["ds"] = _json_rows(np.round(dist.to_numpy(dtype=float)))
+        dist = acc.pivot(index=S.COMPOUND_ID, columns=S.CATEGORY, values=_ACC_DISTANCE).reindex(
+            index=ids.to_numpy(), columns=categories
+        )
+        extra["ds"] = _json_rows(np.round(dist.to_numpy(dtype=float)), decimals=0)
         if _ACC_WITHIN in acc.columns:
             acc["_w"] = acc[_ACC_WITHIN].astype("float")
-            within = (acc.pivot(index=S.COMPOUND_ID, columns=S.CATEGORY, values="_w")
-                      .reindex(index=ids.to_numpy(), columns=categories))
-            extra["w"] = _json_rows(within.to_numpy(dtype=float))
+            within = acc.pivot(index=S.COMPOUND_ID, columns=S.CATEGORY, values="_w").reindex(
+                index=ids.to_numpy(), columns=categories
+            )
+            extra["w"] = _json_rows(within.to_numpy(dtype=float), decimals=0)
     if categories and gaps is not None and len(gaps):
         cg = gaps[gaps[_GAP_LEVEL] == "compound"].drop_duplicates([_GAP_UNIT, S.CATEGORY]).copy()
         if len(cg):
             cg[_GAP_UNIT] = cg[_GAP_UNIT].astype(str)
-            unc = (cg.pivot(index=_GAP_UNIT, columns=S.CATEGORY, values="uncovered_households")
-                   .reindex(index=ids.to_numpy(), columns=categories))
-            extra["u"] = _json_rows(np.round(unc.to_numpy(dtype=float)))
+            unc = cg.pivot(
+                index=_GAP_UNIT, columns=S.CATEGORY, values="uncovered_households"
+            ).reindex(index=ids.to_numpy(), columns=categories)
+            extra["u"] = _json_rows(np.round(unc.to_numpy(dtype=float)), decimals=0)
             if "w" not in extra:  # coverage from the gap table when no access table
                 u = unc.to_numpy(dtype=float)
-                extra["w"] = _json_rows(np.where(np.isnan(u), np.nan, (u <= 0).astype(float)))
+                extra["w"] = _json_rows(
+                    np.where(np.isnan(u), np.nan, (u <= 0).astype(float)), decimals=0
+                )
     return _feature_collection(geoms, props, extra)
 
 
-def _district_data(districts: gpd.GeoDataFrame, geoms: np.ndarray, *, colors: pd.Series,
-                   categories: list[str], gaps: pd.DataFrame | None,
-                   siting: gpd.GeoDataFrame | None, gcj02: bool) -> str:
+def _district_data(
+    districts: gpd.GeoDataFrame,
+    geoms: np.ndarray,
+    *,
+    colors: pd.Series,
+    categories: list[str],
+    gaps: pd.DataFrame | None,
+    siting: gpd.GeoDataFrame | None,
+    gcj02: bool,
+) -> str:
     ids = districts[S.DISTRICT_ID].astype(str)
     props = pd.DataFrame({"i": ids, "c": colors.astype("Int64")}, index=districts.index)
-    for key, col in (("h", S.HOUSEHOLDS), ("n", "n_compounds"), ("b", S.BUILDINGS),
-                     ("a", S.FLOOR_AREA_M2), ("ia", "idle_area_m2"), ("wm", "wall_m")):
+    for key, col in (
+        ("h", S.HOUSEHOLDS),
+        ("n", "n_compounds"),
+        ("b", S.BUILDINGS),
+        ("a", S.FLOOR_AREA_M2),
+        ("ia", "idle_area_m2"),
+        ("wm", "wall_m"),
+    ):
         if col in districts.columns:
             props[key] = _nullable_int(districts[col])
     for key, col in (("f", "flags"), ("rs", "reason")):
         if col in districts.columns:
             props[key] = districts[col].map(
-                lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                else ("; ".join(map(str, v)) if isinstance(v, (list, tuple, set)) else str(v)))
+                lambda v: (
+                    None
+                    if v is None or (isinstance(v, float) and np.isnan(v))
+                    else ("; ".join(map(str, v)) if isinstance(v, (list, tuple, set)) else str(v))
+                )
+            )
     extra: dict[str, pd.Series] = {}
     # label point: the centroid when it lies in (or within 20 m of) the district, else a point on it
     metric = np.asarray(districts.geometry.values, dtype=object)
     centroid = shapely.centroid(metric)
-    label = np.where(shapely.dwithin(metric, centroid, 20.0), centroid, shapely.point_on_surface(metric))
+    label = np.where(
+        shapely.dwithin(metric, centroid, 20.0), centroid, shapely.point_on_surface(metric)
+    )
     label_ll = _display_geometry(gpd.GeoDataFrame(geometry=label, crs=districts.crs), gcj02=gcj02)
     xy = shapely.get_coordinates(label_ll)
     extra["lp"] = _json_rows(xy[:, ::-1], decimals=COORD_DECIMALS)
@@ -389,23 +538,41 @@ def _district_data(districts: gpd.GeoDataFrame, geoms: np.ndarray, *, colors: pd
             rows.setdefault(str(rec[_GAP_UNIT]), []).append([cat_index.get(cat, -1), *vals])
         extra["g"] = pd.Series([json.dumps(rows.get(i, [])) for i in ids], dtype=object)
     if siting is not None and len(siting):
-        pts = gpd.GeoDataFrame(siting.drop(columns=siting.geometry.name),
-                               geometry=siting.geometry.representative_point(), crs=siting.crs)
-        joined = gpd.sjoin(pts, districts[[S.DISTRICT_ID, districts.geometry.name]],
-                           how="inner", predicate="within")
+        pts = gpd.GeoDataFrame(
+            siting.drop(columns=siting.geometry.name),
+            geometry=siting.geometry.representative_point(),
+            crs=siting.crs,
+        )
+        joined = gpd.sjoin(
+            pts,
+            districts[[S.DISTRICT_ID, districts.geometry.name]],
+            how="inner",
+            predicate="within",
+        )
         sites: dict[str, list[Any]] = {}
         for rec in joined.to_dict("records"):  # one row per chosen site
             newly = rec.get(_SITING_NEW)
             sites.setdefault(str(rec[S.DISTRICT_ID]), []).append(
-                [str(rec[S.PARCEL_ID]), cat_index.get(str(rec[S.CATEGORY]), -1),
-                 None if newly is None or pd.isna(newly) else int(round(float(newly)))])
-        extra["st"] = pd.Series([json.dumps(sites.get(i, []), ensure_ascii=False) for i in ids],
-                                dtype=object)
+                [
+                    str(rec[S.PARCEL_ID]),
+                    cat_index.get(str(rec[S.CATEGORY]), -1),
+                    None if newly is None or pd.isna(newly) else int(round(float(newly))),
+                ]
+            )
+        extra["st"] = pd.Series(
+            [json.dumps(sites.get(i, []), ensure_ascii=False) for i in ids], dtype=object
+        )
     return _feature_collection(geoms, props, extra)
 
 
-def _simple_data(gdf: gpd.GeoDataFrame, geoms: np.ndarray, columns: Mapping[str, str],
-                 *, categories: list[str] | None = None, ints: Sequence[str] = ()) -> str:
+def _simple_data(
+    gdf: gpd.GeoDataFrame,
+    geoms: np.ndarray,
+    columns: Mapping[str, str],
+    *,
+    categories: list[str] | None = None,
+    ints: Sequence[str] = (),
+) -> str:
     props = pd.DataFrame(index=gdf.index)
     for key, col in columns.items():
         if col not in gdf.columns:
@@ -424,13 +591,14 @@ def _simple_data(gdf: gpd.GeoDataFrame, geoms: np.ndarray, columns: Mapping[str,
 # --------------------------------------------------------------------------- JS
 _SCRIPT = Template("""
 {% macro html(this, kwargs) %}
-<script type="application/json" id="{{ this.data_id }}">{{ this.data_json }}</script>
 <style>
 .renogis-fac{background:none;border:none}
 .renogis-fac span{display:block;width:20px;height:20px;line-height:20px;border-radius:10px;
  color:#fff;font:bold 11px/20px sans-serif;text-align:center;border:1px solid #333}
-.renogis-label{background:rgba(255,255,255,.8);border:1px solid #555;font-weight:bold;
- box-shadow:none;padding:1px 4px}
+.renogis-label{width:0;height:0}
+.renogis-label div{position:absolute;transform:translate(-50%,-50%);white-space:nowrap;
+ background:rgba(255,255,255,.8);border:1px solid #555;font:bold 12px/1.3 sans-serif;
+ padding:1px 4px;border-radius:3px;cursor:pointer}
 .renogis-legend{background:#fff;padding:6px 8px;font:12px/1.5 sans-serif;border-radius:4px;
  box-shadow:0 0 4px rgba(0,0,0,.3);max-height:45vh;overflow:auto}
 .renogis-legend i{display:inline-block;width:14px;height:10px;margin-right:4px;
@@ -448,6 +616,7 @@ _SCRIPT = Template("""
   var D = JSON.parse(document.getElementById("{{ this.data_id }}").textContent);
   var M = D.meta, T = M.text, CAT = M.categories;
   var renderer = L.canvas({padding: 0.5});
+  if (!isFinite(map.getMaxZoom())) { map.setMaxZoom(20); }  // no tiles: MarkerCluster needs it
   var reg = window.renogis = window.renogis || {};
   reg["{{ this.map_name }}"] = {map: map, groups: G, data: D, built: {}};
   function esc(v) {
@@ -590,30 +759,26 @@ _SCRIPT = Template("""
     built.siting = true;
   }
   if (G.districts) {
+    // labels are DivIcon markers: permanent tooltips would force a layout per district
+    var labels = [];
     geo(D.districts, {
       style: function () { return {color: "#222", weight: 2.5, fill: false}; },
       interactive: false,  // clicks reach the compounds; the label opens the district popup
       onEachFeature: function (f, layer) {
         var p = f.properties;
-        layer.bindTooltip(esc(p.i) + "<br>" + val(p.h) + " " + esc(T.hh_unit),
-                          {permanent: true, direction: "center", className: "renogis-label",
-                           interactive: true});
-        layer.on("tooltipopen", function (e) {
-          if (p.lp) { e.tooltip.setLatLng(p.lp); }
-          var el = e.tooltip.getElement();
-          if (el && !el._renogis) {
-            el._renogis = true;
-            L.DomEvent.on(el, "click", function (ev) {
-              L.DomEvent.stop(ev); layer.openPopup(e.tooltip.getLatLng()); });
-          }
-        });
-        layer.bindPopup(function () {
+        var at = p.lp ? L.latLng(p.lp[0], p.lp[1]) : layer.getBounds().getCenter();
+        var label = L.marker(at, {icon: L.divIcon({className: "renogis-label", iconSize: null,
+          html: "<div>" + esc(p.i) + "<br>" + val(p.h) + " " + esc(T.hh_unit) + "</div>"}),
+          keyboard: false, riseOnHover: true, zIndexOffset: 1000});
+        label.bindPopup(function () {
           return "<div class='renogis-popup'><b>" + esc(T.district) + " " + esc(p.i) + "</b><table>" +
             row(T.n_compounds, p.n) + row(T.households, p.h) + row(T.buildings, p.b) +
             row(T.floor_area, p.a) + row(T.idle_area, p.ia) + row(T.wall_m, p.wm) +
             (p.f ? row(T.flags, p.f) : "") + (p.rs ? row(T.reason, p.rs) : "") +
             districtRows(p) + "</table></div>"; }, {maxWidth: 420});
+        labels.push(label);
       }}).addTo(G.districts);
+    L.layerGroup(labels).addTo(G.districts);
     built.districts = true;
   }
   if (G.facilities) {
@@ -691,20 +856,41 @@ _SCRIPT = Template("""
 """)
 
 
+class _Raw(Element):
+    """Literal HTML that bypasses jinja (large data and minified JS are not templates)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__("")
+        self._text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self._text
+
+
 class _RenogisLayers(MacroElement):
     """Embeds the layer data once and builds the Leaflet layers from it in the browser."""
 
     _template = _SCRIPT
 
-    def __init__(self, *, map_name: str, groups: Mapping[str, folium.FeatureGroup],
-                 data_json: str) -> None:
+    def __init__(
+        self, *, map_name: str, groups: Mapping[str, folium.FeatureGroup], data_json: str
+    ) -> None:
         super().__init__()
         self._name = "RenogisLayers"
         self.map_name = map_name
         self.data_id = f"renogis-data-{map_name}"
-        self.groups_js = "{" + ",".join(f"{json.dumps(k)}: {fg.get_name()}"
-                                        for k, fg in groups.items()) + "}"
+        self.groups_js = (
+            "{" + ",".join(f"{json.dumps(k)}: {fg.get_name()}" for k, fg in groups.items()) + "}"
+        )
         self.data_json = data_json
+
+    def render(self, **kwargs: Any) -> None:
+        figure = self.get_root()
+        figure.html.add_child(
+            _Raw(f'<script type="application/json" id="{self.data_id}">{self.data_json}</script>'),
+            name=f"{self.get_name()}_data",
+        )
+        super().render(**kwargs)
 
 
 # --------------------------------------------------------------------------- public API
@@ -793,15 +979,18 @@ def build_map(
             raise InputError(
                 "tiles='tianditu' needs a Tianditu API key: get one at console.tianditu.gov.cn and "
                 "set the environment variable TIANDITU_KEY (e.g. export TIANDITU_KEY=...), "
-                "or use tiles='osm', 'cartodb', 'amap' or 'none'")
+                "or use tiles='osm', 'cartodb', 'amap' or 'none'"
+            )
     if compounds is None or len(compounds) == 0:
         raise InputError("compounds: layer is empty; there is nothing to map")
     _require_columns(compounds, (S.COMPOUND_ID, S.HOUSEHOLDS), S.COMPOUNDS)
     if compounds.crs is None:
         raise CRSError("compounds: layer has no CRS; set the projected work CRS (e.g. EPSG:4548)")
     if not compounds.crs.is_projected:
-        raise CRSError(f"compounds: CRS {compounds.crs.to_string()} is geographic (degrees); "
-                       "build_map expects the projected metric work CRS (e.g. EPSG:4548)")
+        raise CRSError(
+            f"compounds: CRS {compounds.crs.to_string()} is geographic (degrees); "
+            "build_map expects the projected metric work CRS (e.g. EPSG:4548)"
+        )
     crs = compounds.crs
     districts = _as_work_crs(districts, crs, "districts")
     parcels = _as_work_crs(parcels, crs, S.PARCELS)
@@ -825,8 +1014,11 @@ def build_map(
     if districts is None and has_districts:
         assigned = compounds[compounds[S.DISTRICT_ID].notna()]
         if len(assigned):
-            districts = (assigned[[S.DISTRICT_ID, S.HOUSEHOLDS, assigned.geometry.name]]
-                         .dissolve(by=S.DISTRICT_ID, aggfunc="sum").reset_index())
+            districts = (
+                assigned[[S.DISTRICT_ID, S.HOUSEHOLDS, assigned.geometry.name]]
+                .dissolve(by=S.DISTRICT_ID, aggfunc="sum")
+                .reset_index()
+            )
             districts[S.DISTRICT_ID] = districts[S.DISTRICT_ID].astype(str)
     gcj = tiles == "amap"
     categories = _category_order(facilities, access, gaps, service_areas, siting)
@@ -839,69 +1031,137 @@ def build_map(
     has_gaps = bool(gap_categories)
 
     # ---------------------------------------------------------------- data
-    colors = (district_colors(districts) if districts is not None
-              else pd.Series([], dtype="int64"))
-    color_of = (dict(zip(districts[S.DISTRICT_ID].astype(str), colors.tolist()))
-                if districts is not None else {})
+    colors = district_colors(districts) if districts is not None else pd.Series([], dtype="int64")
+    color_of = (
+        dict(zip(districts[S.DISTRICT_ID].astype(str), colors.tolist()))
+        if districts is not None
+        else {}
+    )
     comp_lonlat = _display_geometry(compounds, gcj02=gcj)
     minx, miny, maxx, maxy = shapely.total_bounds(comp_lonlat)
     parts = {
-        "compounds": _compound_data(compounds, comp_lonlat, categories=categories,
-                                    district_color=color_of, access=access, gaps=gaps),
-        "districts": (_district_data(districts, _display_geometry(districts, gcj02=gcj),
-                                     colors=colors, categories=categories, gaps=gaps, siting=siting,
-                                     gcj02=gcj)
-                      if districts is not None else None),
-        "parcels": (_simple_data(parcels, _display_geometry(parcels, gcj02=gcj),
-                                 {"i": S.PARCEL_ID, "k": S.KIND, "a": S.AREA_M2,
-                                  "fa": S.FLOOR_AREA_M2}, ints=("a", "fa"))
-                    if parcels is not None else None),
-        "facilities": None, "service_areas": None, "siting": None,
+        "compounds": _compound_data(
+            compounds,
+            comp_lonlat,
+            categories=categories,
+            district_color=color_of,
+            access=access,
+            gaps=gaps,
+        ),
+        "districts": (
+            _district_data(
+                districts,
+                _display_geometry(districts, gcj02=gcj),
+                colors=colors,
+                categories=categories,
+                gaps=gaps,
+                siting=siting,
+                gcj02=gcj,
+            )
+            if districts is not None
+            else None
+        ),
+        "parcels": (
+            _simple_data(
+                parcels,
+                _display_geometry(parcels, gcj02=gcj),
+                {"i": S.PARCEL_ID, "k": S.KIND, "a": S.AREA_M2, "fa": S.FLOOR_AREA_M2},
+                ints=("a", "fa"),
+            )
+            if parcels is not None
+            else None
+        ),
+        "facilities": None,
+        "service_areas": None,
+        "siting": None,
     }
     if facilities is not None:
         pts = facilities.copy()
         pts = pts.set_geometry(pts.geometry.representative_point())
         parts["facilities"] = _simple_data(
-            pts, _display_geometry(pts, gcj02=gcj),
+            pts,
+            _display_geometry(pts, gcj02=gcj),
             {"i": S.FACILITY_ID, "k": S.CATEGORY, "n": S.NAME, "cap": S.CAPACITY},
-            categories=categories)
+            categories=categories,
+        )
     if service_areas is not None:
+        # one (multi)polygon per category and radius: overlapping per-facility areas merge
+        keys = [S.CATEGORY] + ([_ACC_RADIUS] if _ACC_RADIUS in service_areas.columns else [])
+        if service_areas.duplicated(keys).any():
+            service_areas = (
+                service_areas[[*keys, service_areas.geometry.name]]
+                .dissolve(by=keys, sort=False)
+                .reset_index()
+            )
         parts["service_areas"] = _simple_data(
-            service_areas, _display_geometry(service_areas, gcj02=gcj),
-            {"k": S.CATEGORY, "r": _ACC_RADIUS}, categories=categories, ints=("r",))
+            service_areas,
+            _display_geometry(service_areas, gcj02=gcj),
+            {"k": S.CATEGORY, "r": _ACC_RADIUS},
+            categories=categories,
+            ints=("r",),
+        )
     if siting is not None:
         parts["siting"] = _simple_data(
-            siting, _display_geometry(siting, gcj02=gcj),
+            siting,
+            _display_geometry(siting, gcj02=gcj),
             {"i": S.PARCEL_ID, "k": S.CATEGORY, "nc": _SITING_NEW, "cc": _SITING_CUM},
-            categories=categories, ints=("nc",))
-    fac_cats = (set(facilities[S.CATEGORY].astype(str)) if facilities is not None else set())
+            categories=categories,
+            ints=("nc",),
+        )
+    fac_cats = set(facilities[S.CATEGORY].astype(str)) if facilities is not None else set()
     meta = {
-        "text": dict(text), "title": title or text["title"], "lang": lang,
+        "text": dict(text),
+        "title": title or text["title"],
+        "lang": lang,
         "bounds": [[float(miny), float(minx)], [float(maxy), float(maxx)]],
-        "palette": list(PALETTE), "neutral": OKABE_ITO[1], "excluded": EXCLUDED_COLOR,
-        "covered": COVERED_COLOR, "uncovered": UNCOVERED_COLOR, "nodata": NODATA_COLOR,
-        "parcel_colors": PARCEL_COLORS, "has_districts": has_districts, "has_gaps": has_gaps,
+        "palette": list(PALETTE),
+        "neutral": OKABE_ITO[1],
+        "excluded": EXCLUDED_COLOR,
+        "covered": COVERED_COLOR,
+        "uncovered": UNCOVERED_COLOR,
+        "nodata": NODATA_COLOR,
+        "parcel_colors": PARCEL_COLORS,
+        "has_districts": has_districts,
+        "has_gaps": has_gaps,
         "n_colors": int(colors.max()) + 1 if len(colors) else 0,
         "cluster": facilities is not None and len(facilities) > CLUSTER_THRESHOLD,
-        "categories": [{"key": c, "label": _category_label(c, lang),
-                        "glyph": GLYPHS.get(c, (c[:1], c[:2].upper()))[0 if lang == "zh" else 1],
-                        "color": OKABE_ITO[i % len(OKABE_ITO)], "facilities": c in fac_cats}
-                       for i, c in enumerate(categories)],
+        "categories": [
+            {
+                "key": c,
+                "label": _category_label(c, lang),
+                "glyph": GLYPHS.get(c, (c[:1], c[:2].upper()))[0 if lang == "zh" else 1],
+                "color": OKABE_ITO[i % len(OKABE_ITO)],
+                "facilities": c in fac_cats,
+            }
+            for i, c in enumerate(categories)
+        ],
     }
     empty = '{"type":"FeatureCollection","features":[]}'
-    data_json = ('{"meta":' + json.dumps(meta, ensure_ascii=False) + "," + ",".join(
-        f'"{k}":' + (v if v is not None else empty) for k, v in parts.items()) + "}")
+    data_json = (
+        '{"meta":'
+        + json.dumps(meta, ensure_ascii=False)
+        + ","
+        + ",".join(f'"{k}":' + (v if v is not None else empty) for k, v in parts.items())
+        + "}"
+    )
     data_json = data_json.replace("</", "<\\/")
 
     # ---------------------------------------------------------------- map
-    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=15,
-                      tiles=None, control_scale=True, prefer_canvas=True)
+    fmap = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        zoom_start=15,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=True,
+        max_zoom=20,
+    )
     fmap.default_js = []
     fmap.default_css = []
     root = fmap.get_root()
-    root.header.add_child(Element(_vendor_assets()), name="renogis_vendor")
-    root.header.add_child(Element(f"<title>{_html_escape(meta['title'])}</title>"),
-                          name="renogis_title")
+    root.header.add_child(_Raw(_vendor_assets()), name="renogis_vendor")
+    root.header.add_child(
+        _Raw(f"<title>{_html_escape(meta['title'])}</title>"), name="renogis_title"
+    )
     _add_tiles(fmap, tiles, text, tianditu_key)
 
     groups: dict[str, folium.FeatureGroup] = {}
@@ -934,9 +1194,13 @@ def build_map(
     _RenogisLayers(map_name=fmap.get_name(), groups=groups, data_json=data_json).add_to(fmap)
     n_overlays = len(groups)
     folium.LayerControl(collapsed=n_overlays > 12).add_to(fmap)
-    logger.info("maps: %d compounds, %d districts, %d layers, %.1f MB of data",
-                len(compounds), 0 if districts is None else len(districts), n_overlays,
-                len(data_json) / 1e6)
+    logger.info(
+        "maps: %d compounds, %d districts, %d layers, %.1f MB of data",
+        len(compounds),
+        0 if districts is None else len(districts),
+        n_overlays,
+        len(data_json) / 1e6,
+    )
     return fmap
 
 
@@ -948,20 +1212,40 @@ def _add_tiles(fmap: folium.Map, tiles: str, text: Mapping[str, str], key: str |
     if tiles == "osm":
         folium.TileLayer("OpenStreetMap", name=text["osm"], max_zoom=19).add_to(fmap)
     elif tiles == "cartodb":
-        folium.TileLayer(_CARTO_URL, name=text["cartodb"], subdomains="abcd", max_zoom=20,
-                         attr='&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
-                              ' contributors &copy; <a href="https://carto.com/attributions">CARTO</a>'
-                         ).add_to(fmap)
+        folium.TileLayer(
+            _CARTO_URL,
+            name=text["cartodb"],
+            subdomains="abcd",
+            max_zoom=20,
+            attr='&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
+            ' contributors &copy; <a href="https://carto.com/attributions">CARTO</a>',
+        ).add_to(fmap)
     elif tiles == "amap":
-        folium.TileLayer(_AMAP_URL, name=text["amap"], attr="&copy; 高德地图 AutoNavi",
-                         subdomains="1234", max_zoom=18).add_to(fmap)
+        folium.TileLayer(
+            _AMAP_URL,
+            name=text["amap"],
+            attr="&copy; 高德地图 AutoNavi",
+            subdomains="1234",
+            max_zoom=18,
+        ).add_to(fmap)
     elif tiles == "tianditu":
         attr = "&copy; 天地图 Tianditu"
-        folium.TileLayer(_TIANDITU_URL.format(layer="vec", key=key, s="{s}"), name=text["tianditu"],
-                         attr=attr, subdomains="01234567", max_zoom=18).add_to(fmap)
-        folium.TileLayer(_TIANDITU_URL.format(layer="cva", key=key, s="{s}"),
-                         name=text["tianditu_label"], attr=attr, subdomains="01234567",
-                         max_zoom=18, overlay=True, control=False).add_to(fmap)
+        folium.TileLayer(
+            _TIANDITU_URL.format(layer="vec", key=key, s="{s}"),
+            name=text["tianditu"],
+            attr=attr,
+            subdomains="01234567",
+            max_zoom=18,
+        ).add_to(fmap)
+        folium.TileLayer(
+            _TIANDITU_URL.format(layer="cva", key=key, s="{s}"),
+            name=text["tianditu_label"],
+            attr=attr,
+            subdomains="01234567",
+            max_zoom=18,
+            overlay=True,
+            control=False,
+        ).add_to(fmap)
 
 
 def write_map(path: str | Path, compounds: gpd.GeoDataFrame, **kwargs: Any) -> Path:

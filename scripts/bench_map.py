@@ -59,19 +59,35 @@ def straight_access(compounds: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -
     for cat, fac in facilities.groupby(S.CATEGORY):
         tree = shapely.STRtree(np.asarray(fac.geometry.representative_point().values, dtype=object))
         (_, _), dist = tree.query_nearest(cent, return_distance=True, all_matches=False)
-        frames.append(pd.DataFrame({S.COMPOUND_ID: compounds[S.COMPOUND_ID].to_numpy(), S.CATEGORY: cat,
-                                    "distance_m": np.round(dist, 1), "radius_m": RADIUS_M,
-                                    "within_radius": dist <= RADIUS_M, "method": "euclidean"}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    S.COMPOUND_ID: compounds[S.COMPOUND_ID].to_numpy(),
+                    S.CATEGORY: cat,
+                    "distance_m": np.round(dist, 1),
+                    "radius_m": RADIUS_M,
+                    "within_radius": dist <= RADIUS_M,
+                    "method": "euclidean",
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
 def compound_gaps(compounds: gpd.GeoDataFrame, access: pd.DataFrame) -> pd.DataFrame:
     hh = access[S.COMPOUND_ID].map(compounds.set_index(S.COMPOUND_ID)[S.HOUSEHOLDS])
     covered = np.where(access["within_radius"], hh, 0)
-    return pd.DataFrame({"level": "compound", "unit_id": access[S.COMPOUND_ID], S.CATEGORY: access[S.CATEGORY],
-                         "households": hh, "covered_households": covered,
-                         "uncovered_households": hh - covered,
-                         "coverage_share": np.where(hh > 0, covered / hh.clip(lower=1), np.nan)})
+    return pd.DataFrame(
+        {
+            "level": "compound",
+            "unit_id": access[S.COMPOUND_ID],
+            S.CATEGORY: access[S.CATEGORY],
+            "households": hh,
+            "covered_households": covered,
+            "uncovered_households": hh - covered,
+            "coverage_share": np.where(hh > 0, covered / hh.clip(lower=1), np.nan),
+        }
+    )
 
 
 def build_inputs(n: int, *, propose: bool = False) -> dict[str, Any]:
@@ -87,10 +103,19 @@ def build_inputs(n: int, *, propose: bool = False) -> dict[str, Any]:
     fac = city[S.FACILITIES]
     access = straight_access(comp, fac)
     service = fac.assign(radius_m=RADIUS_M)
-    service = gpd.GeoDataFrame(service[[S.CATEGORY, "radius_m"]],
-                               geometry=service.geometry.buffer(RADIUS_M, quad_segs=8), crs=fac.crs)
-    return {"compounds": comp, "parcels": city[S.PARCELS], "facilities": fac, "access": access,
-            "gaps": compound_gaps(comp, access), "service_areas": service}
+    service = gpd.GeoDataFrame(
+        service[[S.CATEGORY, "radius_m"]],
+        geometry=service.geometry.buffer(RADIUS_M, quad_segs=8),
+        crs=fac.crs,
+    )
+    return {
+        "compounds": comp,
+        "parcels": city[S.PARCELS],
+        "facilities": fac,
+        "access": access,
+        "gaps": compound_gaps(comp, access),
+        "service_areas": service,
+    }
 
 
 def make_driver(user_data_dir: str, *, size: tuple[int, int] = (1400, 900)) -> Any:
@@ -99,10 +124,19 @@ def make_driver(user_data_dir: str, *, size: tuple[int, int] = (1400, 900)) -> A
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--disable-sync",
-                "--disable-dev-shm-usage", f"--user-data-dir={user_data_dir}",
-                f"--window-size={size[0]},{size[1]}", "--host-resolver-rules=MAP * ~NOTFOUND"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={user_data_dir}",
+        f"--window-size={size[0]},{size[1]}",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+    ):
         opts.add_argument(arg)
     opts.binary_location = CHROMIUM
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -116,11 +150,15 @@ def browser_times(path: Path) -> dict[str, float]:
         try:
             t0 = time.perf_counter()
             drv.get(path.as_uri())  # returns after the load event: inline scripts have run
-            while not drv.execute_script("return !!(window.renogis && Object.keys(window.renogis).length)"):
+            while not drv.execute_script(
+                "return !!(window.renogis && Object.keys(window.renogis).length)"
+            ):
                 time.sleep(0.05)
             # wait for a paint after the layers were added
-            drv.execute_async_script("var done = arguments[arguments.length - 1];"
-                                     "requestAnimationFrame(function () { setTimeout(done, 0); });")
+            drv.execute_async_script(
+                "var done = arguments[arguments.length - 1];"
+                "requestAnimationFrame(function () { setTimeout(done, 0); });"
+            )
             load_s = time.perf_counter() - t0
             severe = [e for e in drv.get_log("browser") if e["level"] == "SEVERE"]
             toggle_s = drv.execute_async_script("""
@@ -132,13 +170,18 @@ def browser_times(path: Path) -> dict[str, float]:
                 r.map.addLayer(r.groups[key]);
                 requestAnimationFrame(function () { setTimeout(function () { done((performance.now() - t) / 1000); }, 0); });
             """)
-            return {"load_s": load_s, "gap_toggle_s": float(toggle_s), "severe_console_entries": len(severe)}
+            return {
+                "load_s": load_s,
+                "gap_toggle_s": float(toggle_s),
+                "severe_console_entries": len(severe),
+            }
         finally:
             drv.quit()
 
 
-def save_demo_screenshot(out: str | Path = "maps/demo_screenshot.png", *, n_compounds: int = 400,
-                         lang: str = "zh") -> Path:
+def save_demo_screenshot(
+    out: str | Path = "maps/demo_screenshot.png", *, n_compounds: int = 400, lang: str = "zh"
+) -> Path:
     """Render a synthetic city with ``tiles="none"`` and save a headless-Chromium screenshot (PNG)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -158,17 +201,23 @@ def save_demo_screenshot(out: str | Path = "maps/demo_screenshot.png", *, n_comp
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--compounds", type=int, default=20_000)
     ap.add_argument("--out", default="/tmp/bench_map.html")
     ap.add_argument("--tiles", default="none")
-    ap.add_argument("--propose", action="store_true", help="use renogis.districting.propose_districts")
+    ap.add_argument(
+        "--propose", action="store_true", help="use renogis.districting.propose_districts"
+    )
     ap.add_argument("--no-browser", action="store_true")
     ap.add_argument("--screenshot", help="save a demo screenshot PNG here and exit")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.screenshot:
-        print(f"screenshot: {save_demo_screenshot(args.screenshot, n_compounds=min(args.compounds, 2000))}")
+        print(
+            f"screenshot: {save_demo_screenshot(args.screenshot, n_compounds=min(args.compounds, 2000))}"
+        )
         return
     t0 = time.perf_counter()
     inputs = build_inputs(args.compounds, propose=args.propose)
@@ -177,8 +226,10 @@ def main() -> None:
     path = write_map(args.out, comp, tiles=args.tiles, **inputs)
     t2 = time.perf_counter()
     n_dist = comp[S.DISTRICT_ID].nunique()
-    print(f"compounds: {len(comp)}  districts: {n_dist}  facilities: {len(inputs['facilities'])}  "
-          f"parcels: {len(inputs['parcels'])}  categories: {inputs['access'][S.CATEGORY].nunique()}")
+    print(
+        f"compounds: {len(comp)}  districts: {n_dist}  facilities: {len(inputs['facilities'])}  "
+        f"parcels: {len(inputs['parcels'])}  categories: {inputs['access'][S.CATEGORY].nunique()}"
+    )
     print(f"inputs (synthetic city + stand-in analysis): {t1 - t0:.1f} s")
     print(f"build_map + save: {t2 - t1:.1f} s")
     print(f"HTML size: {path.stat().st_size / 1e6:.1f} MB ({path})")

@@ -37,17 +37,31 @@ def make_world() -> dict[str, Any]:
     rows = []
     for r in range(3):
         for c in range(3):
-            district = "D1" if (r < 2 and c < 2) else ("D2" if (c == 2 or (r == 2 and c == 1)) else None)
-            rows.append({
-                "compound_id": f"C{r}{c}", "name": f"小区{r}{c}", "households": 100 + 10 * (3 * r + c),
-                "buildings": 3, "floor_area_m2": 5000.0, "built_year": 1990 + r,
-                "district_id": district, "excluded_reason": None if district else "同意率不足",
-                "geometry": box(X0 + 100 * c + 2, Y0 + 100 * r + 2, X0 + 100 * c + 98, Y0 + 100 * r + 98),
-            })
+            district = (
+                "D1" if (r < 2 and c < 2) else ("D2" if (c == 2 or (r == 2 and c == 1)) else None)
+            )
+            rows.append(
+                {
+                    "compound_id": f"C{r}{c}",
+                    "name": f"小区{r}{c}",
+                    "households": 100 + 10 * (3 * r + c),
+                    "buildings": 3,
+                    "floor_area_m2": 5000.0,
+                    "built_year": 1990 + r,
+                    "district_id": district,
+                    "excluded_reason": None if district else "同意率不足",
+                    "geometry": box(
+                        X0 + 100 * c + 2, Y0 + 100 * r + 2, X0 + 100 * c + 98, Y0 + 100 * r + 98
+                    ),
+                }
+            )
     comp = gpd.GeoDataFrame(rows, crs=CRS)
-    dis = (comp[comp.district_id.notna()]
-           .dissolve("district_id", aggfunc={"households": "sum", "compound_id": "count"})
-           .reset_index().rename(columns={"compound_id": "n_compounds"}))
+    dis = (
+        comp[comp.district_id.notna()]
+        .dissolve("district_id", aggfunc={"households": "sum", "compound_id": "count"})
+        .reset_index()
+        .rename(columns={"compound_id": "n_compounds"})
+    )
     dis["buildings"] = 12
     dis["floor_area_m2"] = 20000.0
     dis["idle_area_m2"] = 0.0
@@ -55,48 +69,111 @@ def make_world() -> dict[str, Any]:
     dis["flags"] = None
     dis["reason"] = "ok"
     fac = gpd.GeoDataFrame(
-        {"facility_id": ["F1", "F2", "F3"], "category": ["kindergarten", "clinic", "elderly_day_care"],
-         "name": ["幼儿园A", "卫生站B", "日照C"], "capacity": [200.0, np.nan, 50.0]},
-        geometry=[Point(X0 + 50, Y0 + 50), Point(X0 + 250, Y0 + 250), Point(X0 + 150, Y0 + 150)], crs=CRS)
+        {
+            "facility_id": ["F1", "F2", "F3"],
+            "category": ["kindergarten", "clinic", "elderly_day_care"],
+            "name": ["幼儿园A", "卫生站B", "日照C"],
+            "capacity": [200.0, np.nan, 50.0],
+        },
+        geometry=[Point(X0 + 50, Y0 + 50), Point(X0 + 250, Y0 + 250), Point(X0 + 150, Y0 + 150)],
+        crs=CRS,
+    )
     par = gpd.GeoDataFrame(
-        {"parcel_id": ["P1", "P2"], "kind": ["vacant_land", "idle_building"],
-         "area_m2": [400.0, 225.0], "floor_area_m2": [np.nan, 450.0]},
-        geometry=[box(X0 + 300, Y0, X0 + 320, Y0 + 20), box(X0 + 250, Y0 + 120, X0 + 265, Y0 + 135)],
-        crs=CRS)
+        {
+            "parcel_id": ["P1", "P2"],
+            "kind": ["vacant_land", "idle_building"],
+            "area_m2": [400.0, 225.0],
+            "floor_area_m2": [np.nan, 450.0],
+        },
+        geometry=[
+            box(X0 + 300, Y0, X0 + 320, Y0 + 20),
+            box(X0 + 250, Y0 + 120, X0 + 265, Y0 + 135),
+        ],
+        crs=CRS,
+    )
     cent = comp.geometry.centroid
     acc = []
     for cat, f, rad in (("kindergarten", 0, 300.0), ("clinic", 1, 250.0)):
         d = cent.distance(fac.geometry.iloc[f])
-        acc.append(pd.DataFrame({"compound_id": comp.compound_id, "category": cat, "distance_m": d.round(1),
-                                 "radius_m": rad, "within_radius": d <= rad, "method": "euclid"}))
+        acc.append(
+            pd.DataFrame(
+                {
+                    "compound_id": comp.compound_id,
+                    "category": cat,
+                    "distance_m": d.round(1),
+                    "radius_m": rad,
+                    "within_radius": d <= rad,
+                    "method": "euclid",
+                }
+            )
+        )
     access = pd.concat(acc, ignore_index=True)
     g = access.merge(comp[["compound_id", "households", "district_id"]])
     g["cov"] = np.where(g.within_radius, g.households, 0)
-    cg = pd.DataFrame({"level": "compound", "unit_id": g.compound_id, "category": g.category,
-                       "households": g.households, "covered_households": g["cov"]})
+    cg = pd.DataFrame(
+        {
+            "level": "compound",
+            "unit_id": g.compound_id,
+            "category": g.category,
+            "households": g.households,
+            "covered_households": g["cov"],
+        }
+    )
     cg["uncovered_households"] = cg.households - cg.covered_households
     cg["coverage_share"] = cg.covered_households / cg.households
-    dg = (g[g.district_id.notna()].groupby(["district_id", "category"])
-          .agg(households=("households", "sum"), covered_households=("cov", "sum")).reset_index())
-    dg = pd.DataFrame({"level": "district", "unit_id": dg.district_id, "category": dg.category,
-                       "households": dg.households, "covered_households": dg.covered_households,
-                       "uncovered_households": dg.households - dg.covered_households,
-                       "coverage_share": dg.covered_households / dg.households,
-                       "demand": np.nan, "supply": np.nan, "shortfall": np.nan})
+    dg = (
+        g[g.district_id.notna()]
+        .groupby(["district_id", "category"])
+        .agg(households=("households", "sum"), covered_households=("cov", "sum"))
+        .reset_index()
+    )
+    dg = pd.DataFrame(
+        {
+            "level": "district",
+            "unit_id": dg.district_id,
+            "category": dg.category,
+            "households": dg.households,
+            "covered_households": dg.covered_households,
+            "uncovered_households": dg.households - dg.covered_households,
+            "coverage_share": dg.covered_households / dg.households,
+            "demand": np.nan,
+            "supply": np.nan,
+            "shortfall": np.nan,
+        }
+    )
     gaps = pd.concat([cg, dg], ignore_index=True)
-    sa = gpd.GeoDataFrame({"category": ["kindergarten", "clinic"], "radius_m": [300.0, 250.0]},
-                          geometry=[fac.geometry.iloc[0].buffer(300), fac.geometry.iloc[1].buffer(250)],
-                          crs=CRS)
-    sit = gpd.GeoDataFrame({"parcel_id": ["P2"], "category": ["clinic"], "newly_covered_households": [150],
-                            "cumulative_coverage": [0.8]}, geometry=[par.geometry.iloc[1]], crs=CRS)
-    return {"compounds": comp, "districts": dis, "facilities": fac, "parcels": par, "access": access,
-            "gaps": gaps, "service_areas": sa, "siting": sit}
+    sa = gpd.GeoDataFrame(
+        {"category": ["kindergarten", "clinic"], "radius_m": [300.0, 250.0]},
+        geometry=[fac.geometry.iloc[0].buffer(300), fac.geometry.iloc[1].buffer(250)],
+        crs=CRS,
+    )
+    sit = gpd.GeoDataFrame(
+        {
+            "parcel_id": ["P2"],
+            "category": ["clinic"],
+            "newly_covered_households": [150],
+            "cumulative_coverage": [0.8],
+        },
+        geometry=[par.geometry.iloc[1]],
+        crs=CRS,
+    )
+    return {
+        "compounds": comp,
+        "districts": dis,
+        "facilities": fac,
+        "parcels": par,
+        "access": access,
+        "gaps": gaps,
+        "service_areas": sa,
+        "siting": sit,
+    }
 
 
 def embedded_data(html: str) -> dict[str, Any]:
     """The layer data embedded in a map's HTML."""
-    found = re.findall(r'<script type="application/json" id="renogis-data-[^"]+">(.*?)</script>',
-                       html, flags=re.S)
+    found = re.findall(
+        r'<script type="application/json" id="renogis-data-[^"]+">(.*?)</script>', html, flags=re.S
+    )
     assert len(found) == 1
     return json.loads(found[0])
 
@@ -125,11 +202,30 @@ def zh_html(world: dict[str, Any]) -> str:
     return render(full(world, tiles="none"))
 
 
-ZH_LAYERS = ["小区(按片区着色)", "未纳入片区的小区", "覆盖：幼儿园", "覆盖：社区卫生服务站",
-             "服务范围：幼儿园", "服务范围：社区卫生服务站", "闲置地块", "新增设施选址", "片区边界", "现状设施"]
-EN_LAYERS = ["Compounds by district", "Excluded compounds", "Coverage: Kindergarten", "Coverage: Clinic",
-             "Service area: Kindergarten", "Service area: Clinic", "Idle parcels", "Proposed sites",
-             "District outlines", "Existing facilities"]
+ZH_LAYERS = [
+    "小区(按片区着色)",
+    "未纳入片区的小区",
+    "覆盖：幼儿园",
+    "覆盖：社区卫生服务站",
+    "服务范围：幼儿园",
+    "服务范围：社区卫生服务站",
+    "闲置地块",
+    "新增设施选址",
+    "片区边界",
+    "现状设施",
+]
+EN_LAYERS = [
+    "Compounds by district",
+    "Excluded compounds",
+    "Coverage: Kindergarten",
+    "Coverage: Clinic",
+    "Service area: Kindergarten",
+    "Service area: Clinic",
+    "Idle parcels",
+    "Proposed sites",
+    "District outlines",
+    "Existing facilities",
+]
 
 
 # --------------------------------------------------------------------------- HTML and layers
@@ -161,30 +257,52 @@ def test_layer_names_en(world: dict[str, Any]) -> None:
     meta = embedded_data(render(fmap))["meta"]
     assert meta["title"] == "Demo plan"
     assert meta["text"]["households"] == "Households"
-    assert [c["label"] for c in meta["categories"]] == ["Kindergarten", "Elderly day care", "Clinic"]
+    assert [c["label"] for c in meta["categories"]] == [
+        "Kindergarten",
+        "Elderly day care",
+        "Clinic",
+    ]
     assert [c["glyph"] for c in meta["categories"]] == ["K", "E", "C"]
 
 
 def test_shown_layers(world: dict[str, Any]) -> None:
     fmap = full(world, tiles="none")
-    shown = {c.layer_name: c.show for c in fmap._children.values() if isinstance(c, folium.FeatureGroup)}
+    shown = {
+        c.layer_name: c.show for c in fmap._children.values() if isinstance(c, folium.FeatureGroup)
+    }
     assert [k for k, v in shown.items() if not v] == ZH_LAYERS[2:6]
 
 
 def test_feature_counts_equal_inputs(zh_html: str) -> None:
     data = embedded_data(zh_html)
     counts = {k: len(v["features"]) for k, v in data.items() if k != "meta"}
-    assert counts == {"compounds": 9, "districts": 2, "parcels": 2, "facilities": 3,
-                      "service_areas": 2, "siting": 1}
+    assert counts == {
+        "compounds": 9,
+        "districts": 2,
+        "parcels": 2,
+        "facilities": 3,
+        "service_areas": 2,
+        "siting": 1,
+    }
     comp = data["compounds"]["features"]
     assert sum(f["properties"]["d"] is not None for f in comp) == 8
     assert [f["properties"]["i"] for f in comp if f["properties"]["d"] is None] == ["C20"]
 
 
 def test_compound_properties(zh_html: str) -> None:
-    props = {f["properties"]["i"]: f["properties"] for f in embedded_data(zh_html)["compounds"]["features"]}
+    props = {
+        f["properties"]["i"]: f["properties"]
+        for f in embedded_data(zh_html)["compounds"]["features"]
+    }
     c00 = props["C00"]
-    assert (c00["n"], c00["h"], c00["b"], c00["a"], c00["y"], c00["d"]) == ("小区00", 100, 3, 5000, 1990, "D1")
+    assert (c00["n"], c00["h"], c00["b"], c00["a"], c00["y"], c00["d"]) == (
+        "小区00",
+        100,
+        3,
+        5000,
+        1990,
+        "D1",
+    )
     # categories in schema order: kindergarten, elderly_day_care, clinic
     assert c00["ds"] == [0, None, 283]  # clinic: hypot(200, 200) = 282.8 m
     assert c00["w"] == [1, None, 0]
@@ -195,7 +313,10 @@ def test_compound_properties(zh_html: str) -> None:
 
 
 def test_district_properties(zh_html: str) -> None:
-    dist = {f["properties"]["i"]: f["properties"] for f in embedded_data(zh_html)["districts"]["features"]}
+    dist = {
+        f["properties"]["i"]: f["properties"]
+        for f in embedded_data(zh_html)["districts"]["features"]
+    }
     assert dist["D1"]["h"] == 100 + 110 + 130 + 140
     assert dist["D2"]["h"] == 120 + 150 + 170 + 180
     assert dist["D1"]["n"] == 4
@@ -210,7 +331,10 @@ def test_district_properties(zh_html: str) -> None:
 def test_siting_and_parcels(zh_html: str) -> None:
     data = embedded_data(zh_html)
     assert data["siting"]["features"][0]["properties"] == {"i": "P2", "k": 2, "nc": 150, "cc": 0.8}
-    assert [f["properties"]["k"] for f in data["parcels"]["features"]] == ["vacant_land", "idle_building"]
+    assert [f["properties"]["k"] for f in data["parcels"]["features"]] == [
+        "vacant_land",
+        "idle_building",
+    ]
     assert data["parcels"]["features"][1]["properties"]["fa"] == 450
     assert [f["properties"]["k"] for f in data["facilities"]["features"]] == [0, 2, 1]
     assert [f["properties"]["r"] for f in data["service_areas"]["features"]] == [300, 250]
@@ -229,8 +353,10 @@ def test_coordinates_rounded_and_in_wgs84(world: dict[str, Any], zh_html: str) -
         np.testing.assert_array_equal(xy, np.round(xy, 6))
     first = data["compounds"]["features"][0]["geometry"]["coordinates"][0]
     tr = Transformer.from_crs(CRS, 4326, always_xy=True)
-    expected = {tuple(np.round(tr.transform(x, y), 6)) for x, y in
-                shapely.get_coordinates(world["compounds"].geometry.iloc[0])}
+    expected = {
+        tuple(np.round(tr.transform(x, y), 6))
+        for x, y in shapely.get_coordinates(world["compounds"].geometry.iloc[0])
+    }
     assert {tuple(p) for p in first} == expected
     lon, lat = first[0]
     assert 117.2 < lon < 117.4 and 34.7 < lat < 34.9  # CM 117E, 3853 km north
@@ -239,7 +365,8 @@ def test_coordinates_rounded_and_in_wgs84(world: dict[str, Any], zh_html: str) -
 def test_amap_tiles_shift_to_gcj02(world: dict[str, Any]) -> None:
     html = render(full(world, tiles="amap"))
     assert "webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8" in html.replace(
-        "\\u0026", "&")
+        "\\u0026", "&"
+    )
     shifted = _coords(embedded_data(html)["compounds"])
     plain = _coords(embedded_data(render(full(world, tiles="none")))["compounds"])
     glon, glat = wgs84_to_gcj02(plain[:, 0], plain[:, 1])
@@ -247,8 +374,9 @@ def test_amap_tiles_shift_to_gcj02(world: dict[str, Any]) -> None:
     assert np.abs(shifted - plain).max() > 1e-3  # GCJ-02 moves points by hundreds of metres
 
 
-@pytest.mark.parametrize(("tiles", "needle"), [("osm", "tile.openstreetmap.org"),
-                                               ("cartodb", "basemaps.cartocdn.com")])
+@pytest.mark.parametrize(
+    ("tiles", "needle"), [("osm", "tile.openstreetmap.org"), ("cartodb", "basemaps.cartocdn.com")]
+)
 def test_tile_layers(world: dict[str, Any], tiles: str, needle: str) -> None:
     assert needle in render(full(world, tiles=tiles))
 
@@ -265,8 +393,16 @@ def test_tianditu_needs_key(world: dict[str, Any], monkeypatch: pytest.MonkeyPat
 def test_simplification_keeps_shape(world: dict[str, Any]) -> None:
     comp = world["compounds"].copy()
     # a vertex 0.2 m off a straight edge disappears; a 5 m notch stays
-    comp.loc[0, "geometry"] = shapely.Polygon([(X0, Y0), (X0 + 50, Y0 + 0.2), (X0 + 100, Y0),
-                                               (X0 + 100, Y0 + 100), (X0 + 50, Y0 + 95), (X0, Y0 + 100)])
+    comp.loc[0, "geometry"] = shapely.Polygon(
+        [
+            (X0, Y0),
+            (X0 + 50, Y0 + 0.2),
+            (X0 + 100, Y0),
+            (X0 + 100, Y0 + 100),
+            (X0 + 50, Y0 + 95),
+            (X0, Y0 + 100),
+        ]
+    )
     data = embedded_data(render(build_map(comp, tiles="none")))
     ring = data["compounds"]["features"][0]["geometry"]["coordinates"][0]
     assert len(ring) == 6  # 5 vertices + closing point
@@ -274,12 +410,15 @@ def test_simplification_keeps_shape(world: dict[str, Any]) -> None:
 
 # --------------------------------------------------------------------------- colours, inputs
 def test_district_colors_neighbours() -> None:
-    g = gpd.GeoDataFrame({"district_id": ["A", "B", "C"]},
-                         geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100), box(300, 0, 400, 100)],
-                         crs=CRS)
+    g = gpd.GeoDataFrame(
+        {"district_id": ["A", "B", "C"]},
+        geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100), box(300, 0, 400, 100)],
+        crs=CRS,
+    )
     assert district_colors(g).tolist() == [0, 1, 0]  # A-B touch, C 100 m away
-    near = gpd.GeoDataFrame({"district_id": ["A", "B"]},
-                            geometry=[box(0, 0, 100, 100), box(120, 0, 220, 100)], crs=CRS)
+    near = gpd.GeoDataFrame(
+        {"district_id": ["A", "B"]}, geometry=[box(0, 0, 100, 100), box(120, 0, 220, 100)], crs=CRS
+    )
     assert district_colors(near).tolist() == [0, 1]  # 20 m lane: neighbours
     assert district_colors(near, distance_m=10).tolist() == [0, 0]
 
@@ -288,8 +427,11 @@ def test_districts_dissolved_when_missing(world: dict[str, Any]) -> None:
     data = embedded_data(render(build_map(world["compounds"], tiles="none")))
     dist = {f["properties"]["i"]: f["properties"] for f in data["districts"]["features"]}
     assert sorted(dist) == ["D1", "D2"] and dist["D1"]["h"] == 480
-    assert layer_names(build_map(world["compounds"], tiles="none")) == ["小区(按片区着色)", "未纳入片区的小区",
-                                                                        "片区边界"]
+    assert layer_names(build_map(world["compounds"], tiles="none")) == [
+        "小区(按片区着色)",
+        "未纳入片区的小区",
+        "片区边界",
+    ]
 
 
 def test_compounds_only_minimal_columns(world: dict[str, Any]) -> None:
@@ -303,7 +445,10 @@ def test_compounds_only_minimal_columns(world: dict[str, Any]) -> None:
 def test_duplicate_names_get_ids_in_search(world: dict[str, Any]) -> None:
     comp = world["compounds"].copy()
     comp.loc[[0, 1], "name"] = "幸福小区"
-    props = [f["properties"] for f in embedded_data(render(build_map(comp, tiles="none")))["compounds"]["features"]]
+    props = [
+        f["properties"]
+        for f in embedded_data(render(build_map(comp, tiles="none")))["compounds"]["features"]
+    ]
     assert [p["s"] for p in props[:3]] == ["幸福小区 (C00)", "幸福小区 (C01)", "小区02"]
 
 
@@ -324,7 +469,9 @@ def test_inputs_not_modified(world: dict[str, Any]) -> None:
 def test_other_crs_reprojected(world: dict[str, Any]) -> None:
     fac = world["facilities"].to_crs(3857)
     a = embedded_data(render(build_map(world["compounds"], facilities=fac, tiles="none")))
-    b = embedded_data(render(build_map(world["compounds"], facilities=world["facilities"], tiles="none")))
+    b = embedded_data(
+        render(build_map(world["compounds"], facilities=world["facilities"], tiles="none"))
+    )
     np.testing.assert_allclose(_coords(a["facilities"]), _coords(b["facilities"]), atol=2e-6)
 
 
@@ -369,9 +516,14 @@ def test_error_crs(world: dict[str, Any]) -> None:
 
 
 def test_district_label_points(zh_html: str) -> None:
-    dist = {f["properties"]["i"]: f["properties"] for f in embedded_data(zh_html)["districts"]["features"]}
+    dist = {
+        f["properties"]["i"]: f["properties"]
+        for f in embedded_data(zh_html)["districts"]["features"]
+    }
     tr = Transformer.from_crs(CRS, 4326, always_xy=True)
-    lon, lat = tr.transform(X0 + 100, Y0 + 100)  # D1's centroid is the corner shared by its 4 compounds
+    lon, lat = tr.transform(
+        X0 + 100, Y0 + 100
+    )  # D1's centroid is the corner shared by its 4 compounds
     assert dist["D1"]["lp"] == [round(lat, 6), round(lon, 6)]
     # D2 is an L (C02 C12 C22 C21): its centroid (225, 175) lies inside C12
     lon2, lat2 = tr.transform(X0 + 225, Y0 + 175)

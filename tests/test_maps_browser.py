@@ -21,7 +21,8 @@ from tests.test_maps import make_world
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
-# Count the leaf layers (features) of every renogis group, and how many of them are on the map.
+# Count the features (leaf layers with a GeoJSON feature; district labels have none) of every
+# renogis group, and how many of them are on the map.
 COUNT_JS = """
 var reg = window.renogis[Object.keys(window.renogis)[0]];
 var out = {};
@@ -29,7 +30,7 @@ Object.keys(reg.groups).forEach(function (key) {
   var total = 0, shown = 0;
   (function walk(layer) {
     if (layer.getLayers) { layer.getLayers().forEach(walk); }
-    else { total += 1; if (layer._map) { shown += 1; } }
+    else if (layer.feature) { total += 1; if (layer._map) { shown += 1; } }
   })(reg.groups[key]);
   out[key] = [total, shown];
 });
@@ -38,7 +39,9 @@ return out;
 
 
 def _browser_missing() -> str | None:
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not (Path(p).exists() or shutil.which(Path(p).name))]
+    missing = [
+        p for p in (CHROMIUM, CHROMEDRIVER) if not (Path(p).exists() or shutil.which(Path(p).name))
+    ]
     if missing:
         return f"headless Chromium not available ({', '.join(missing)} missing; apt-get install chromium chromium-driver)"
     try:
@@ -48,16 +51,26 @@ def _browser_missing() -> str | None:
     return None
 
 
-def make_driver(user_data_dir: Path, *, offline: bool = True, size: tuple[int, int] = (1200, 900)) -> Any:
+def make_driver(
+    user_data_dir: Path, *, offline: bool = True, size: tuple[int, int] = (1200, 900)
+) -> Any:
     """A headless Chromium driver; ``offline`` blocks every host name lookup."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--disable-sync",
-                "--disable-dev-shm-usage", f"--user-data-dir={user_data_dir}",
-                f"--window-size={size[0]},{size[1]}"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={user_data_dir}",
+        f"--window-size={size[0]},{size[1]}",
+    ):
         opts.add_argument(arg)
     if offline:
         opts.add_argument("--host-resolver-rules=MAP * ~NOTFOUND")
@@ -66,8 +79,10 @@ def make_driver(user_data_dir: Path, *, offline: bool = True, size: tuple[int, i
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     if offline:
         driver.execute_cdp_cmd("Network.enable", {})
-        driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
-            "offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        driver.execute_cdp_cmd(
+            "Network.emulateNetworkConditions",
+            {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+        )
     return driver
 
 
@@ -107,20 +122,33 @@ def severe(driver: Any) -> list[dict[str, Any]]:
     return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
-def test_renders_offline_with_expected_features(driver: Any, map_html: Path, tmp_path: Path) -> None:
+def test_renders_offline_with_expected_features(
+    driver: Any, map_html: Path, tmp_path: Path
+) -> None:
     driver.get(map_html.as_uri())
     time.sleep(0.3)
     errors = severe(driver)
     assert errors == []
-    assert driver.execute_script("return typeof window.L === 'object' && !!L.Control.Search "
-                                 "&& !!L.markerClusterGroup && !!L.control.fullscreen")
+    assert driver.execute_script(
+        "return typeof window.L === 'object' && !!L.Control.Search "
+        "&& !!L.markerClusterGroup && !!L.control.fullscreen"
+    )
     counts = driver.execute_script(COUNT_JS)
     assert counts == {
-        "compounds": [8, 8], "excluded": [1, 1], "gap:kindergarten": [0, 0], "gap:clinic": [0, 0],
-        "service:kindergarten": [0, 0], "service:clinic": [0, 0], "parcels": [2, 2], "siting": [1, 1],
-        "districts": [2, 2], "facilities": [3, 3]}
+        "compounds": [8, 8],
+        "excluded": [1, 1],
+        "gap:kindergarten": [0, 0],
+        "gap:clinic": [0, 0],
+        "service:kindergarten": [0, 0],
+        "service:clinic": [0, 0],
+        "parcels": [2, 2],
+        "siting": [1, 1],
+        "districts": [2, 2],
+        "facilities": [3, 3],
+    }
     labels = driver.execute_script(
-        "return Array.from(document.querySelectorAll('.renogis-label')).map(e => e.textContent)")
+        "return Array.from(document.querySelectorAll('.renogis-label')).map(e => e.textContent)"
+    )
     assert sorted(labels) == ["D1480 户", "D2620 户"]
     assert driver.find_elements("css selector", ".leaflet-control-scale")
     assert driver.find_elements("css selector", ".leaflet-control-zoom-fullscreen")
@@ -160,19 +188,28 @@ def _click_at_latlng(driver: Any, lat: float, lon: float) -> None:
     map_el = driver.find_element("css selector", ".folium-map")
     x, y = driver.execute_script(
         "var r = window.renogis[Object.keys(window.renogis)[0]];"
-        "var p = r.map.latLngToContainerPoint([arguments[0], arguments[1]]); return [p.x, p.y];", lat, lon)
+        "var p = r.map.latLngToContainerPoint([arguments[0], arguments[1]]); return [p.x, p.y];",
+        lat,
+        lon,
+    )
     w, h = map_el.size["width"], map_el.size["height"]
-    ActionChains(driver).move_to_element_with_offset(map_el, int(x - w / 2), int(y - h / 2)).click().perform()
+    ActionChains(driver).move_to_element_with_offset(
+        map_el, int(x - w / 2), int(y - h / 2)
+    ).click().perform()
 
 
 def _feature_centre(driver: Any, group: str, prop: str, value: str) -> tuple[float, float]:
-    return driver.execute_script("""
+    return driver.execute_script(
+        """
       var r = window.renogis[Object.keys(window.renogis)[0]], found = null;
       (function walk(l) { if (l.getLayers) { l.getLayers().forEach(walk); }
         else if (l.feature && l.feature.properties[arguments[1]] === arguments[2]) { found = l; } })
         (r.groups[arguments[0]]);
       var c = found.getBounds().getCenter(); return [c.lat, c.lng];""".replace(
-        "arguments[1]", repr(prop)).replace("arguments[2]", repr(value)), group)
+            "arguments[1]", repr(prop)
+        ).replace("arguments[2]", repr(value)),
+        group,
+    )
 
 
 def test_click_compound_opens_popup(driver: Any, map_html: Path) -> None:
@@ -183,7 +220,8 @@ def test_click_compound_opens_popup(driver: Any, map_html: Path) -> None:
     lat, lon = _feature_centre(driver, "compounds", "i", "C01")
     _click_at_latlng(driver, lat, lon)
     popup = WebDriverWait(driver, 5).until(
-        ec.visibility_of_element_located(("css selector", ".leaflet-popup-content")))
+        ec.visibility_of_element_located(("css selector", ".leaflet-popup-content"))
+    )
     text = popup.text
     assert text.startswith("小区01")
     assert "户数 110" in text and "片区 D1" in text and "建成年份 1990" in text
@@ -200,7 +238,8 @@ def test_click_excluded_compound_shows_reason(driver: Any, map_html: Path) -> No
     lat, lon = _feature_centre(driver, "excluded", "i", "C20")
     _click_at_latlng(driver, lat, lon)
     popup = WebDriverWait(driver, 5).until(
-        ec.visibility_of_element_located(("css selector", ".leaflet-popup-content")))
+        ec.visibility_of_element_located(("css selector", ".leaflet-popup-content"))
+    )
     assert "未纳入原因 同意率不足" in popup.text
 
 
@@ -212,10 +251,12 @@ def test_search_by_name_opens_popup(driver: Any, map_html: Path) -> None:
     box = driver.find_element("css selector", ".leaflet-control-search input.search-input")
     box.send_keys("小区22")
     tip = WebDriverWait(driver, 5).until(
-        ec.element_to_be_clickable(("css selector", ".leaflet-control-search .search-tip")))
+        ec.element_to_be_clickable(("css selector", ".leaflet-control-search .search-tip"))
+    )
     tip.click()
     popup = WebDriverWait(driver, 5).until(
-        ec.visibility_of_element_located(("css selector", ".leaflet-popup-content")))
+        ec.visibility_of_element_located(("css selector", ".leaflet-popup-content"))
+    )
     assert popup.text.startswith("小区22") and "户数 180" in popup.text
 
 
@@ -224,7 +265,10 @@ def test_english_map(driver: Any, tmp_path: Path) -> None:
     comp = world.pop("compounds")
     path = write_map(tmp_path / "en.html", comp, tiles="none", lang="en", **world)
     load(driver, path)
-    labels = [e.text for e in driver.find_elements("css selector", ".leaflet-control-layers-overlays label")]
+    labels = [
+        e.text
+        for e in driver.find_elements("css selector", ".leaflet-control-layers-overlays label")
+    ]
     assert [lab.strip() for lab in labels][:2] == ["Compounds by district", "Excluded compounds"]
     assert "Legend" in driver.find_element("css selector", ".renogis-legend").text
     assert severe(driver) == []
@@ -235,9 +279,29 @@ def test_click_district_label_opens_district_popup(driver: Any, map_html: Path) 
     from selenium.webdriver.support.ui import WebDriverWait
 
     load(driver, map_html)
-    label = [e for e in driver.find_elements("css selector", ".renogis-label") if e.text.startswith("D2")]
+    label = [
+        e
+        for e in driver.find_elements("css selector", ".renogis-label div")
+        if e.text.startswith("D2")
+    ]
     label[0].click()
     popup = WebDriverWait(driver, 5).until(
-        ec.visibility_of_element_located(("css selector", ".leaflet-popup-content")))
+        ec.visibility_of_element_located(("css selector", ".leaflet-popup-content"))
+    )
     assert popup.text.startswith("片区 D2") and "户数 620" in popup.text
     assert "片区内拟选址" in popup.text and "P2 社区卫生服务站 (新覆盖户数 150)" in popup.text
+
+
+def test_clustered_facilities_render(
+    driver: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from renogis import maps
+
+    monkeypatch.setattr(maps, "CLUSTER_THRESHOLD", 2)  # cluster the 3 facilities
+    world = make_world()
+    comp = world.pop("compounds")
+    path = write_map(tmp_path / "cluster.html", comp, tiles="none", **world)
+    driver.get(path.as_uri())
+    time.sleep(0.3)
+    assert severe(driver) == []  # MarkerCluster needs a map maxZoom even without tiles
+    assert driver.execute_script(COUNT_JS)["facilities"][0] == 3
