@@ -12,7 +12,8 @@ gap_m (edge)
 wall_m (edge)
     Length of the wall that would be opened (拆墙互通), m. For each side, the
     length of its boundary lying within ``gap + wall_tolerance_m`` of the other
-    side's boundary is measured (exactly, segment by segment, no buffering); the two lengths are averaged and ``2 * wall_tolerance_m``
+    side's boundary is measured (exactly, segment by segment, no buffering);
+    the two lengths are averaged and ``2 * wall_tolerance_m``
     is subtracted (the two short "tails" where the band meets the perpendicular
     walls at the ends), floored at 0. The result is exact for parallel facing
     walls with right-angled corners (two touching 100 m squares give 100.0, two
@@ -78,12 +79,13 @@ EDGE_WALL_M = "wall_m"
 EDGE_STREET_BETWEEN = "street_between"
 
 
-
 def _check_crs(layer: gpd.GeoDataFrame | None, name: str, ref: gpd.GeoDataFrame) -> None:
     if layer is None or layer.empty:
         return
     if layer.crs is None:
-        raise CRSError(f"layer {name!r} has no CRS; set one (e.g. EPSG:4548) before build_adjacency")
+        raise CRSError(
+            f"layer {name!r} has no CRS; set one (e.g. EPSG:4548) before build_adjacency"
+        )
     if ref.crs is not None and not layer.crs.equals(ref.crs):
         raise CRSError(
             f"layer {name!r} is in {layer.crs.to_string()} but compounds are in "
@@ -98,7 +100,8 @@ def _ids(layer: gpd.GeoDataFrame, col: str, name: str) -> np.ndarray:
     dup = pd.Index(ids)[pd.Index(ids).duplicated()].unique()
     if len(dup):
         raise InputError(
-            f"layer {name!r}: duplicate {col} values: {', '.join(map(str, dup[:10]))}; ids must be unique"
+            f"layer {name!r}: duplicate {col} values: {', '.join(map(str, dup[:10]))}; "
+            "ids must be unique"
         )
     return ids
 
@@ -108,7 +111,6 @@ def _geoms(layer: gpd.GeoDataFrame | None) -> np.ndarray:
         return np.empty(0, dtype=object)
     g = np.asarray(layer.geometry.array, dtype=object)
     return g[~(shapely.is_missing(g) | shapely.is_empty(g))]
-
 
 
 def _segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -179,7 +181,12 @@ def _capsule_interval(
 
 
 def _wall_lengths(
-    geoms: np.ndarray, left: np.ndarray, right: np.ndarray, radius: np.ndarray, *, chunk: int = 1_000_000
+    geoms: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    radius: np.ndarray,
+    *,
+    chunk: int = 1_000_000,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Length of left's boundary within ``radius`` of right's boundary, and vice versa, m.
 
@@ -222,7 +229,9 @@ def _wall_lengths(
     hi = np.empty(len(sa))
     for s in range(0, len(sa), chunk):
         e = slice(s, s + chunk)
-        lo[e], hi[e] = _capsule_interval(p0[sa[e]], p1[sa[e]], p0[sb[e]], p1[sb[e]], radius[slot[e] // 2])
+        lo[e], hi[e] = _capsule_interval(
+            p0[sa[e]], p1[sa[e]], p0[sb[e]], p1[sb[e]], radius[slot[e] // 2]
+        )
     valid = lo <= hi
     sa, slot, lo, hi = sa[valid], slot[valid], lo[valid], hi[valid]
     gkey = slot.astype(np.int64) * len(p0) + sa
@@ -302,7 +311,9 @@ def build_adjacency(
     ...                     streets=city["streets"], barriers=city["barriers"])  # doctest: +SKIP
     """
     if compounds.crs is None:
-        raise CRSError("layer 'compounds' has no CRS; set one (e.g. EPSG:4548) before build_adjacency")
+        raise CRSError(
+            "layer 'compounds' has no CRS; set one (e.g. EPSG:4548) before build_adjacency"
+        )
     if compounds.crs.is_geographic:
         raise CRSError(
             f"layer 'compounds' is in a geographic CRS ({compounds.crs.to_string()}); "
@@ -346,7 +357,9 @@ def build_adjacency(
     area = shapely.area(geoms)
     perim = shapely.length(geoms)
     hh = np.zeros(nc + npar, dtype=np.int64)
-    hh[:nc] = pd.to_numeric(compounds[HOUSEHOLDS], errors="coerce").fillna(0).to_numpy().astype(np.int64)
+    hh[:nc] = (
+        pd.to_numeric(compounds[HOUSEHOLDS], errors="coerce").fillna(0).to_numpy().astype(np.int64)
+    )
     if has_parcels and AREA_M2 in parcels.columns:  # type: ignore[union-attr]
         pa = pd.to_numeric(parcels[AREA_M2], errors="coerce").to_numpy(dtype=float)  # type: ignore[index]
         area[nc:] = np.where(np.isfinite(pa), pa, area[nc:])
@@ -372,9 +385,9 @@ def build_adjacency(
             str(i),
             {NODE_KIND: k, HOUSEHOLDS: int(h), NODE_AREA_M2: float(a), NODE_PERIMETER_M: float(p)},
         )
-        for i, k, h, a, p in zip(ids, kinds, hh, area, perim)
+        for i, k, h, a, p in zip(ids, kinds, hh, area, perim, strict=False)
     )
-    for i, s in zip(c_ids, sd_vals):
+    for i, s in zip(c_ids, sd_vals, strict=False):
         G.nodes[str(i)][SUBDISTRICT] = s
 
     # ---------------------------------------------------------------- candidate pairs
@@ -435,7 +448,7 @@ def build_adjacency(
             str(ids[b]),
             {EDGE_GAP_M: float(d), EDGE_WALL_M: float(w), EDGE_STREET_BETWEEN: bool(s)},
         )
-        for a, b, d, w, s in zip(left, right, np.round(dist, 3), wall, street_between)
+        for a, b, d, w, s in zip(left, right, np.round(dist, 3), wall, street_between, strict=False)
     )
     logger.info(
         "adjacency: %d compounds, %d parcels, %d edges (%d links blocked by barriers, "

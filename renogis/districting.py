@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,7 +185,10 @@ def _exclusions(
             raise InputError(f"built_before is set but compounds have no {BUILT_YEAR!r} column")
         y = pd.to_numeric(compounds[BUILT_YEAR], errors="coerce")
         add(y.isna(), "built year unknown")
-        add(y >= built_before, y.map(lambda v: f"built {v:.0f} >= {built_before}" if pd.notna(v) else ""))
+        add(
+            y >= built_before,
+            y.map(lambda v: f"built {v:.0f} >= {built_before}" if pd.notna(v) else ""),
+        )
     return reasons.where(reasons != "", None)
 
 
@@ -235,12 +238,13 @@ def _partition(
         gi = sorted(set(g))
         comps = {int(comp[i]) for i in gi}
         if len(comps) > 1:
-            by = {}
+            by: dict[int, list[str]] = {}
             for i in gi:
                 by.setdefault(int(comp[i]), []).append(str(ids[i]))
             parts = " | ".join(", ".join(v) for v in by.values())
             raise InfeasibleError(
-                f"keep_together group ({', '.join(str(ids[i]) for i in gi)}) is not connected in the "
+                f"keep_together group ({', '.join(str(ids[i]) for i in gi)}) "
+                "is not connected in the "
                 f"adjacency graph (separated by barriers, subdistrict lines, distance or excluded "
                 f"compounds): {parts}"
             )
@@ -271,8 +275,8 @@ def _partition(
     root_of = np.fromiter((_find(parent, i) for i in range(n)), dtype=np.int64, count=n)
     reg_h = np.bincount(root_of, weights=hh, minlength=n).astype(np.int64).tolist()
     internal = root_of[eu] == root_of[ev]
-    p = np.bincount(root_of, weights=perim, minlength=n)
-    p -= 2.0 * np.bincount(root_of[eu[internal]], weights=ew[internal], minlength=n)
+    p = np.bincount(root_of, weights=perim, minlength=n).astype(float)
+    p = p - 2.0 * np.bincount(root_of[eu[internal]], weights=ew[internal], minlength=n)
     reg_p = p.tolist()
     alive = [False] * n
     for r in set(root_of.tolist()):
@@ -281,14 +285,14 @@ def _partition(
     for i, r in enumerate(root_of.tolist()):
         members[r].append(i)
     apart: list[frozenset[int]] = [frozenset()] * n
-    for i, lab in enumerate(ka_label):
-        if lab:
+    for i, ka_set in enumerate(ka_label):
+        if ka_set:
             r = int(root_of[i])
-            apart[r] = apart[r] | lab
+            apart[r] = apart[r] | ka_set
     nb: list[dict[int, float]] = [{} for _ in range(n)]
     ru, rv = root_of[eu], root_of[ev]
     ext = ru != rv
-    for a, b, w in zip(ru[ext].tolist(), rv[ext].tolist(), ew[ext].tolist()):
+    for a, b, w in zip(ru[ext].tolist(), rv[ext].tolist(), ew[ext].tolist(), strict=False):
         nb[a][b] = nb[a].get(b, 0.0) + w
         nb[b][a] = nb[b].get(a, 0.0) + w
     ver = [0] * n
@@ -346,16 +350,20 @@ def _partition(
                 a, b = (keep, t) if rk[keep] < rk[t] else (t, keep)
                 heapq.heappush(heap, (key(keep, t, wt), rk[a], rk[b], keep, t, vk, ver[t]))
 
-    lab = np.empty(n, dtype=np.int64)
+    lab_arr = np.empty(n, dtype=np.int64)
     for r in range(n):
         if alive[r]:
-            lab[members[r]] = r
-    lab_l = lab.tolist()
+            lab_arr[members[r]] = r
+    lab_l: list[int] = lab_arr.tolist()
 
     # ---- rebalancing of regions below the minimum
     comp_h = np.bincount(comp, weights=hh)
     small = sorted(
-        (r for r in range(n) if alive[r] and reg_h[r] < min_h and comp_h[comp[members[r][0]]] >= min_h),
+        (
+            r
+            for r in range(n)
+            if alive[r] and reg_h[r] < min_h and comp_h[comp[members[r][0]]] >= min_h
+        ),
         key=lambda r: (reg_h[r], rk[r]),
     )
     hh_l = hh.tolist()
@@ -390,7 +398,8 @@ def _partition(
                 s = lab_l[j]
                 if kt_mask[j] or reg_h[r] + hh_l[j] > max_h or reg_h[s] - hh_l[j] < min_h:
                     continue
-                if ka_label[j] and (ka_label[j] & apart[r]):
+                kj = ka_label[j]
+                if kj is not None and (kj & apart[r]):
                     continue
                 if not still_connected(s, j):
                     continue
@@ -524,20 +533,20 @@ def propose_districts(
     inc_ids = ids[inc_pos]
     n = len(inc_pos)
     inc_index = pd.Index(inc_ids)
-    hh = pd.to_numeric(compounds[HOUSEHOLDS], errors="coerce").fillna(0).to_numpy()[inc_pos].astype(float)
+    hh = (
+        pd.to_numeric(compounds[HOUSEHOLDS], errors="coerce")
+        .fillna(0)
+        .to_numpy()[inc_pos]
+        .astype(float)
+    )
     geoms = np.asarray(compounds.geometry.array, dtype=object)
     perim = shapely.length(geoms[inc_pos])
 
     # edges among included compounds / parcel links
     edges = list(graph.edges(data=EDGE_WALL_M, default=0.0))
-    if edges:
-        e_u, e_v, e_w = zip(*edges)
-        e_u = np.asarray(e_u, dtype=object)
-        e_v = np.asarray(e_v, dtype=object)
-        e_w = np.asarray(e_w, dtype=float)
-    else:
-        e_u = e_v = np.empty(0, dtype=object)
-        e_w = np.empty(0)
+    e_u = np.asarray([e[0] for e in edges], dtype=object)
+    e_v = np.asarray([e[1] for e in edges], dtype=object)
+    e_w = np.asarray([e[2] for e in edges], dtype=float)
     iu = inc_index.get_indexer(e_u)
     iv = inc_index.get_indexer(e_v)
     cc = (iu >= 0) & (iv >= 0)
@@ -561,9 +570,7 @@ def propose_districts(
     geo = gpd.GeoSeries(geoms[inc_pos], crs=compounds.crs)
     regions, dl = np.unique(lab, return_inverse=True)
     nd = len(regions)
-    d_geom = np.asarray(
-        [None] * nd if nd == 0 else _union_by(geo.to_numpy(), dl, nd), dtype=object
-    )
+    d_geom = np.asarray([None] * nd if nd == 0 else _union_by(geo.to_numpy(), dl, nd), dtype=object)
     cent = shapely.centroid(d_geom) if nd else np.empty(0, dtype=object)
     cx, cy = shapely.get_x(cent), shapely.get_y(cent)
     order = np.lexsort((np.round(cx, 3), -np.round(cy, 3)))
@@ -599,16 +606,16 @@ def propose_districts(
         d_sd = np.full(nd, None, dtype=object)
     kt_any = np.bincount(dl, weights=kt_mask.astype(float), minlength=nd) > 0
     ka_nodes = np.zeros(n, bool)
-    for g in ka_local:
-        if len(g) > 1:
-            ka_nodes[g] = True
+    for g_loc in ka_local:
+        if len(g_loc) > 1:
+            ka_nodes[g_loc] = True
     ka_any = np.bincount(dl, weights=ka_nodes.astype(float), minlength=nd) > 0
 
     # ---------------------------------------------------------------- parcels
     p_ids_all, p_area_all, p_to_region = _assign_parcels(graph, parcels, inc_index, lab, dl)
     d_idle = np.zeros(nd)
-    d_pids = [[] for _ in range(nd)]
-    for pid, area, r in zip(p_ids_all, p_area_all, p_to_region):
+    d_pids: list[list[str]] = [[] for _ in range(nd)]
+    for pid, area, r in zip(p_ids_all, p_area_all, p_to_region, strict=False):
         if r >= 0:
             d_idle[r] += area
             d_pids[r].append(pid)
@@ -642,14 +649,19 @@ def propose_districts(
     did = np.full(len(ids), None, dtype=object)
     did[inc_pos] = node_did
     out_c[DISTRICT_ID] = pd.Series(did, index=out_c.index, dtype=object)
-    out_c[EXCLUDED_REASON] = pd.Series(reasons.to_numpy(dtype=object), index=out_c.index, dtype=object)
+    out_c[EXCLUDED_REASON] = pd.Series(
+        reasons.to_numpy(dtype=object), index=out_c.index, dtype=object
+    )
 
     out_p = None
     if parcels is not None:
         out_p = parcels.copy()
-        pmap = dict(zip(p_ids_all, [d_ids[pos_of[r]] if r >= 0 else None for r in p_to_region]))
+        p_did = [d_ids[pos_of[r]] if r >= 0 else None for r in p_to_region]
+        pmap = dict(zip(p_ids_all, p_did, strict=True))
         out_p[DISTRICT_ID] = pd.Series(
-            [pmap.get(str(x)) for x in parcels[PARCEL_ID].astype(str)], index=out_p.index, dtype=object
+            [pmap.get(str(x)) for x in parcels[PARCEL_ID].astype(str)],
+            index=out_p.index,
+            dtype=object,
         )
 
     params: dict[str, Any] = {
@@ -709,7 +721,7 @@ def _assign_parcels(
         area_l = [float(graph.nodes[k].get(NODE_AREA_M2, 0.0)) for k in pids]
     else:
         return [], [], []
-    pos = dict(zip(inc_index, range(len(inc_index))))
+    pos = dict(zip(inc_index, range(len(inc_index)), strict=False))
     rows = []
     for pid in pids:
         if pid not in graph:
@@ -722,7 +734,7 @@ def _assign_parcels(
     if rows:
         df = pd.DataFrame(rows, columns=["p", "c", "w", "j"])
         df = df.sort_values(["p", "w", "c"], ascending=[True, False, True]).drop_duplicates("p")
-        best = dict(zip(df["p"], df["j"].astype(int)))
+        best = dict(zip(df["p"], df["j"].astype(int), strict=False))
     to_region = [int(dl[best[p]]) if p in best else -1 for p in pids]
     return pids, area_l, to_region
 
@@ -740,7 +752,9 @@ def _explain(
 ) -> tuple[list[str], list[str]]:
     flags: list[str] = []
     reasons: list[str] = []
-    for n, h, w, gh, kt, ka in zip(d_n.tolist(), d_h.tolist(), d_wall.tolist(), d_gh.tolist(), kt_any, ka_any):
+    for n, h, w, gh, kt, ka in zip(
+        d_n.tolist(), d_h.tolist(), d_wall.tolist(), d_gh.tolist(), kt_any, ka_any, strict=False
+    ):
         f: list[str] = []
         parts: list[str] = []
         if n > 1:
@@ -757,15 +771,20 @@ def _explain(
                 )
             else:
                 parts.append(
-                    f"below_min: {h:,} households < {min_h:,}; every adjacent district would exceed "
-                    f"{max_h:,} or fall below {min_h:,} (or break a planner rule) if merged or rebalanced"
+                    f"below_min: {h:,} households < {min_h:,}; every adjacent district would "
+                    f"exceed {max_h:,} or fall below {min_h:,} (or break a planner rule) if "
+                    "merged or rebalanced"
                 )
         elif h > max_h:
             f.append(FLAG_ABOVE_MAX)
             if n == 1:
-                parts.append(f"above_max: one compound with {h:,} households > {max_h:,}; kept on its own")
+                parts.append(
+                    f"above_max: one compound with {h:,} households > {max_h:,}; kept on its own"
+                )
             else:
-                parts.append(f"above_max: {h:,} households > {max_h:,} because of a keep_together group")
+                parts.append(
+                    f"above_max: {h:,} households > {max_h:,} because of a keep_together group"
+                )
         else:
             parts.append(f"{h:,} households within {min_h:,}-{max_h:,}")
         if kt:
@@ -777,4 +796,3 @@ def _explain(
         flags.append(";".join(f))
         reasons.append("; ".join(parts))
     return flags, reasons
-

@@ -93,6 +93,18 @@ class WalkNetwork:
         """Number of nodes."""
         return int(self.node_xy.shape[0])
 
+    def edge_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(u, v, length_m)`` of the edges as numpy arrays (cached)."""
+        arrays = self._cache.get("arrays")
+        if arrays is None:
+            arrays = (
+                self.edges[EDGE_U].to_numpy(np.int64),
+                self.edges[EDGE_V].to_numpy(np.int64),
+                self.edges[LENGTH_M].to_numpy(np.float64),
+            )
+            self._cache["arrays"] = arrays
+        return arrays
+
     def edge_tree(self) -> shapely.STRtree:
         """STRtree over the edge geometries (built once, then cached)."""
         tree = self._cache.get("tree")
@@ -398,7 +410,9 @@ def build_walk_network(
     keep_line = shapely.length(lines) > 0
     lines, src = lines[keep_line], src[keep_line]
     n_lines = len(lines)
-    level = np.where(bridge[src], _LEVEL_BRIDGE, np.where(tunnel[src], _LEVEL_TUNNEL, _LEVEL_GROUND))
+    level = np.where(
+        bridge[src], _LEVEL_BRIDGE, np.where(tunnel[src], _LEVEL_TUNNEL, _LEVEL_GROUND)
+    )
     seg = _segments(lines)
     line_len = np.zeros(n_lines)
     np.maximum.at(line_len, seg["vline"], seg["vpos"])
@@ -676,13 +690,28 @@ def snap(net: WalkNetwork, geoms: gpd.GeoSeries | np.ndarray) -> Snap:
         sl = shapely.shortest_line(gv[~is_point], egeom[~is_point])
         snap_pt[~is_point] = shapely.get_point(sl, 1)
     p = shapely.line_locate_point(egeom, snap_pt)
-    length = net.edges[LENGTH_M].to_numpy()[ei]
+    length = net.edge_arrays()[2][ei]
     p = np.clip(p, 0.0, length)
     edge[vi] = ei
     pos[vi] = p
     conn[vi] = shapely.distance(gv, snap_pt)
     point[vi] = snap_pt
     return Snap(valid, edge, pos, conn, point)
+
+
+def _unique_positions(edge: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (edge, position) within NODE_TOLERANCE_M, sorted by edge then position.
+
+    Returns the index of the first occurrence of each distinct pair (in sorted
+    order) and the rank of every input pair among them.
+    """
+    key = np.round(pos / NODE_TOLERANCE_M)
+    order = np.lexsort((key, edge))
+    e, k = edge[order], key[order]
+    new = np.r_[True, (e[1:] != e[:-1]) | (k[1:] != k[:-1])] if len(e) else np.zeros(0, bool)
+    inverse = np.empty(len(edge), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse
 
 
 def _augment(
@@ -695,9 +724,7 @@ def _augment(
     split edge has the same total length, so shortest paths are unchanged.
     """
     n = net.n_nodes
-    eu = net.edges[EDGE_U].to_numpy()
-    ev = net.edges[EDGE_V].to_numpy()
-    elen = net.edges[LENGTH_M].to_numpy()
+    eu, ev, elen = net.edge_arrays()
     edge = np.concatenate([s.edge[s.valid] for s in snaps])
     pos = np.concatenate([s.pos_m[s.valid] for s in snaps])
     conn = np.concatenate([s.connector_m[s.valid] for s in snaps])
@@ -711,10 +738,8 @@ def _augment(
     snap_node[at_u] = eu[edge[at_u]]
     snap_node[at_v] = ev[edge[at_v]]
     me, mp = edge[mid], pos[mid]
-    key = np.column_stack([me, np.round(mp / tol)])
-    ukey, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    inv = inv.ravel()
-    n_virtual = len(ukey)
+    first, inv = _unique_positions(me, mp)
+    n_virtual = len(first)
     snap_node[mid] = n + inv
     ue, up = me[first], mp[first]  # sorted by edge then position
     rows: list[np.ndarray] = []
@@ -771,7 +796,8 @@ def _geoms(values: gpd.GeoSeries | np.ndarray, *, crs: pyproj.CRS | None, what: 
     if isinstance(values, gpd.GeoSeries | gpd.GeoDataFrame):
         if crs is not None:
             _same_crs(crs, values.crs, what=what, ref="walk network")
-        return np.asarray(values.geometry.values if isinstance(values, gpd.GeoDataFrame) else values.values, dtype=object)
+        series = values.geometry if isinstance(values, gpd.GeoDataFrame) else values
+        return np.asarray(series.values, dtype=object)
     return np.asarray(values, dtype=object)
 
 
@@ -780,7 +806,8 @@ def _check_options(cutoff_m: float, detour_factor: float) -> None:
         raise InputError(f"cutoff_m must be >= 0 metres, got {cutoff_m!r}")
     if not (np.isfinite(detour_factor) and detour_factor >= 1.0):
         raise InputError(
-            f"detour_factor must be a finite number >= 1 (walk / straight line), got {detour_factor!r}"
+            "detour_factor must be a finite number >= 1 (walk / straight line), "
+            f"got {detour_factor!r}"
         )
 
 
@@ -804,7 +831,7 @@ def nearest_distance(
     cutoff_m: float = np.inf,
     detour_factor: float = 1.3,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Walking distance from every origin to its nearest destination.
+    """Return the walking distance from every origin to its nearest destination.
 
     One bounded multi-source Dijkstra from all destinations. A distance is the
     origin connector + the network path between the snapped points (edges split
@@ -869,7 +896,7 @@ def nearest_distance(
     d, _, src = dijkstra(graph, directed=True, indices=sources, min_only=True,
                          return_predecessors=True, limit=limit + 2 * _EPS_M)
     valid = so.valid
-    od = np.maximum(d[onode[valid]] - 2 * _EPS_M, 0.0)
+    od = np.round(np.maximum(d[onode[valid]] - 2 * _EPS_M, 0.0), 9)
     osrc = src[onode[valid]]
     # node id -> destination position
     node_to_dest = np.full(graph.shape[0], -1, dtype=np.int64)
@@ -891,7 +918,7 @@ def node_distances(
     *,
     cutoff_m: float = np.inf,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Walking distance from every network node to its nearest destination.
+    """Return the walking distance from every network node to its nearest destination.
 
     Parameters
     ----------
@@ -919,7 +946,7 @@ def node_distances(
                          return_predecessors=True, limit=float(cutoff_m) + _EPS_M)
     node_to_dest = np.full(graph.shape[0], -1, dtype=np.int64)
     node_to_dest[dnode[sd.valid]] = np.flatnonzero(sd.valid)
-    d = np.maximum(d[:n] - _EPS_M, 0.0)
+    d = np.round(np.maximum(d[:n] - _EPS_M, 0.0), 9)
     d[d > cutoff_m] = np.inf
     near = np.where(np.isfinite(d), node_to_dest[np.maximum(src[:n], 0)], -1)
     return d, near
@@ -991,7 +1018,7 @@ def distance_matrix(
     for start in range(0, len(run_nodes), batch):
         nodes = run_nodes[start : start + batch]
         d = dijkstra(graph, directed=True, indices=nodes, limit=float(cutoff_m) + 2 * _EPS_M)
-        sub = np.maximum(d[:, tgt_nodes] - 2 * _EPS_M, 0.0)
+        sub = np.round(np.maximum(d[:, tgt_nodes] - 2 * _EPS_M, 0.0), 9)
         i, j = np.nonzero(np.isfinite(sub) & (sub <= cutoff_m))
         rr.append(run_idx[start + i])
         cc.append(tgt_idx[j])
@@ -1069,37 +1096,34 @@ def service_area(
                  limit=float(radius_m) + _EPS_M)
     d = d - _EPS_M
     n = net.n_nodes
-    eu = net.edges[EDGE_U].to_numpy()
-    ev = net.edges[EDGE_V].to_numpy()
-    elen = net.edges[LENGTH_M].to_numpy()
+    eu, ev, elen = net.edge_arrays()
     # split edges into pieces at the virtual nodes: reconstruct from snap positions
     tol = NODE_TOLERANCE_M
     vi = np.flatnonzero(s.valid)
     edge, pos = s.edge[vi], s.pos_m[vi]
     mid = (pos > tol) & (pos < elen[edge] - tol)
-    key = np.column_stack([edge[mid], np.round(pos[mid] / tol)])
-    ukey, first = np.unique(key, axis=0, return_index=True)
+    first, _ = _unique_positions(edge[mid], pos[mid])
     ue, up = edge[mid][first], pos[mid][first]
     vnode = n + np.arange(len(ue))
     # piece table over all edges: (edge, a, b, node_a, node_b)
     split = np.zeros(len(elen), bool)
     split[ue] = True
     whole = np.flatnonzero(~split)
-    pe = [whole]
-    pa = [np.zeros(len(whole))]
-    pb = [elen[whole]]
-    na = [eu[whole]]
-    nb = [ev[whole]]
+    pe_l = [whole]
+    pa_l = [np.zeros(len(whole))]
+    pb_l = [elen[whole]]
+    na_l = [eu[whole]]
+    nb_l = [ev[whole]]
     if len(ue):
         new_edge = np.r_[True, ue[1:] != ue[:-1]]
         last_edge = np.r_[ue[1:] != ue[:-1], True]
-        pe += [ue[new_edge], ue[~last_edge], ue[last_edge]]
-        pa += [np.zeros(new_edge.sum()), up[~last_edge], up[last_edge]]
-        pb += [up[new_edge], up[1:][~last_edge[:-1]], elen[ue[last_edge]]]
-        na += [eu[ue[new_edge]], vnode[~last_edge], vnode[last_edge]]
-        nb += [vnode[new_edge], vnode[1:][~last_edge[:-1]], ev[ue[last_edge]]]
-    pe, pa, pb = np.concatenate(pe), np.concatenate(pa), np.concatenate(pb)
-    na, nb = np.concatenate(na), np.concatenate(nb)
+        pe_l += [ue[new_edge], ue[~last_edge], ue[last_edge]]
+        pa_l += [np.zeros(new_edge.sum()), up[~last_edge], up[last_edge]]
+        pb_l += [up[new_edge], up[1:][~last_edge[:-1]], elen[ue[last_edge]]]
+        na_l += [eu[ue[new_edge]], vnode[~last_edge], vnode[last_edge]]
+        nb_l += [vnode[new_edge], vnode[1:][~last_edge[:-1]], ev[ue[last_edge]]]
+    pe, pa, pb = np.concatenate(pe_l), np.concatenate(pa_l), np.concatenate(pb_l)
+    na, nb = np.concatenate(na_l), np.concatenate(nb_l)
     da, db = d[na], d[nb]
     plen = pb - pa
     reach_a = np.clip(radius_m - da, 0, plen)  # inf distance -> 0

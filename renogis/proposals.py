@@ -127,7 +127,9 @@ def _reason_zh(row: Mapping[str, object], lo: int, hi: int) -> str:
                 "（被屏障、街道界线、距离或排除的小区隔开）"
             )
         else:
-            parts.append(f"户数 {h:,} 低于下限 {lo:,}：与相邻片区合并或调整会超过上限 {hi:,} 或违反规划约束")
+            parts.append(
+                f"户数 {h:,} 低于下限 {lo:,}：与相邻片区合并或调整会超过上限 {hi:,} 或违反规划约束"
+            )
     elif FLAG_ABOVE_MAX in flags:
         if n == 1:
             parts.append(f"单个小区 {h:,} 户超过上限 {hi:,}，单独成片")
@@ -161,7 +163,7 @@ def _member_table(members: pd.DataFrame, lang: str) -> list[str]:
     numeric = [False, False, True, True, True, False]
     for rec in members.reindex(columns=cols).itertuples(index=False):
         cells = []
-        for v, num, col in zip(rec, numeric, cols):
+        for v, num, col in zip(rec, numeric, cols, strict=False):
             if col == BUILT_YEAR and not _missing(v):
                 cells.append(f"{float(v):.0f}")  # type: ignore[arg-type]
             else:
@@ -214,7 +216,9 @@ def proposal_sheets(
     lo = int(result.parameters.get("min_households", 0))
     hi = int(result.parameters.get("max_households", 0))
     comp = result.compounds
-    by_district = {k: g for k, g in comp[comp[DISTRICT_ID].notna()].groupby(DISTRICT_ID, sort=False)}
+    by_district = {
+        k: g for k, g in comp[comp[DISTRICT_ID].notna()].groupby(DISTRICT_ID, sort=False)
+    }
     sheets: dict[str, str] = {}
     for row in d.drop(columns="geometry").to_dict("records"):
         did = str(row[DISTRICT_ID])
@@ -226,7 +230,11 @@ def proposal_sheets(
             flag_text = "标记：" + (str(row[FLAGS]) if row.get(FLAGS) else "无")
         else:
             title = f"# District {did}" + (f" ({sd})" if not _missing(sd) else "")
-            reason_head, members_head, extra_head = "## Reason", "## Member compounds", "## Further notes"
+            reason_head, members_head, extra_head = (
+                "## Reason",
+                "## Member compounds",
+                "## Further notes",
+            )
             reason = str(row[REASON])
             flag_text = "Flags: " + (str(row[FLAGS]) if row.get(FLAGS) else "none")
         order = str(row[COMPOUND_IDS]).split(",")
@@ -260,7 +268,13 @@ def _index(result: DistrictResult, lang: str) -> str:
         )
     lines = [title, "", intro, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for did, n, h, w, idle, fl in zip(
-        d[DISTRICT_ID], d[N_COMPOUNDS], d[HOUSEHOLDS], d[WALL_M], d[IDLE_AREA_M2], d[FLAGS]
+        d[DISTRICT_ID],
+        d[N_COMPOUNDS],
+        d[HOUSEHOLDS],
+        d[WALL_M],
+        d[IDLE_AREA_M2],
+        d[FLAGS],
+        strict=True,
     ):
         lines.append(
             f"| [{did}]({did}.md) | {int(n)} | {int(h):,} | {_length(float(w))} | "
@@ -302,8 +316,12 @@ def write_district_outputs(
     gpkg = out / DISTRICTS_GPKG
     if gpkg.exists():
         gpkg.unlink()
-    _gpkg_safe(result.districts).to_file(gpkg, layer=LAYER_DISTRICTS, driver="GPKG", engine="pyogrio")
-    _gpkg_safe(result.compounds).to_file(gpkg, layer=LAYER_COMPOUNDS, driver="GPKG", engine="pyogrio")
+    _gpkg_safe(result.districts).to_file(
+        gpkg, layer=LAYER_DISTRICTS, driver="GPKG", engine="pyogrio"
+    )
+    _gpkg_safe(result.compounds).to_file(
+        gpkg, layer=LAYER_COMPOUNDS, driver="GPKG", engine="pyogrio"
+    )
     written = [gpkg]
     written += write_table(result.districts, out / DISTRICTS_TABLE, sheet_name=DISTRICTS_TABLE)
     pdir = out / PROPOSALS_DIR

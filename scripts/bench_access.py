@@ -225,7 +225,7 @@ def _worker(engine: str, n: int, path: Path, timeout_s: float | None) -> dict:
         return {"skipped": f"over the time budget of {timeout_s:.0f} s"}
     if proc.returncode:
         return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
-    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    lines = [x[x.index("RESULT "):] for x in proc.stdout.splitlines() if "RESULT " in x]
     if not lines:
         return {"error": "no result: " + proc.stdout.strip()[-200:]}
     return json.loads(lines[-1][len("RESULT "):])

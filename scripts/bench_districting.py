@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import time
@@ -42,7 +41,10 @@ def _load(case: str):  # type: ignore[no-untyped-def]
     import geopandas as gpd
 
     if case == "sample":
-        return {lyr: gpd.read_file(SAMPLE, layer=lyr) for lyr in ("compounds", "parcels", "streets", "barriers")}
+        return {
+            lyr: gpd.read_file(SAMPLE, layer=lyr)
+            for lyr in ("compounds", "parcels", "streets", "barriers")
+        }
     from renogis.synthetic import make_city
 
     return make_city(int(case), seed=0)
@@ -61,10 +63,14 @@ def _stats(geoms, households, labels) -> dict:  # type: ignore[no-untyped-def]
     order = np.argsort(labels[ok], kind="stable")
     lab_sorted = labels[ok][order]
     bounds = np.flatnonzero(np.r_[True, lab_sorted[1:] != lab_sorted[:-1], True])
-    unions = [shapely.union_all(g[order][a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    unions = [
+        shapely.union_all(g[order][a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=False)
+    ]
     # close the lanes between member compounds (15 m closing) so that compactness measures the
     # district's outline, not the sum of its separate footprints
-    unions = shapely.buffer(shapely.buffer(np.asarray(unions, dtype=object), 15.0, quad_segs=2), -15.0, quad_segs=2)
+    unions = shapely.buffer(
+        shapely.buffer(np.asarray(unions, dtype=object), 15.0, quad_segs=2), -15.0, quad_segs=2
+    )
     area = shapely.area(unions)
     perim = shapely.length(unions)
     pp = 4 * np.pi * area / perim**2
@@ -186,13 +192,17 @@ def run(method: str, case: str, repeat: int, budget_s: float) -> dict | str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--worker", nargs=2, metavar=("METHOD", "CASE"), help=argparse.SUPPRESS)
     ap.add_argument("--sizes", nargs="*", type=int, default=[1000, 10_000, 50_000])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--spopt-max-n", type=int, default=1000)
     ap.add_argument("--budget", type=float, default=300.0, help="time budget per run, s")
-    ap.add_argument("--sa-budget", type=float, default=60.0, help="time budget for spopt with SA, s")
+    ap.add_argument(
+        "--sa-budget", type=float, default=60.0, help="time budget for spopt with SA, s"
+    )
     args = ap.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args.worker[0], args.worker[1], args.repeat)))
@@ -201,8 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     cases = ([] if not SAMPLE.exists() else ["sample"]) + [str(n) for n in args.sizes]
     if not SAMPLE.exists():
         print(f"sample: skipped ({SAMPLE} is absent)")
-    head = f"{'method':<9} {'adjacency':<8} {'n':>6} {'time s':>7} {'peak MB':>8} {'distr':>6} {'within':>7} " \
-           f"{'hh min':>7} {'hh mean':>8} {'hh max':>7} {'PP':>5} {'unassigned':>10}"  # fmt: skip
+    head = (
+        f"{'method':<9} {'adjacency':<8} {'n':>6} {'time s':>7} {'peak MB':>8} {'distr':>6} "
+        f"{'within':>7} {'hh min':>7} {'hh mean':>8} {'hh max':>7} {'PP':>5} {'unassigned':>10}"
+    )
     print(head)
     print("-" * len(head))
     spopt_note: dict[str, str] = {}
@@ -213,18 +225,24 @@ def main(argv: list[str] | None = None) -> int:
                 label = f"{method:<9} {setting:<8} {case:>6}"
                 big = case != "sample" and int(case) > args.spopt_max_n
                 if method != "renogis" and big:
-                    print(f"{label}  {spopt_note.get(method + setting, 'skipped')}")
+                    gb = int(case) ** 2 * 8 / 1e9
+                    note = spopt_note.get(method + setting, "skipped")
+                    print(f"{label}  {note}; n x n distance matrix would need {gb:.1f} GB")
                     continue
                 budget = args.sa_budget if method == "spopt+SA" else args.budget
-                r = run(method, f"{case}:{setting}", args.repeat if method == "renogis" else 1, budget)
+                r = run(
+                    method, f"{case}:{setting}", args.repeat if method == "renogis" else 1, budget
+                )
                 if isinstance(r, str):
                     print(f"{label}  {r}")
                     if method == "spopt+SA":
-                        spopt_note[method + setting] = "skipped: smaller n already exceeded its budget"
+                        spopt_note[method + setting] = (
+                            "skipped: smaller n already exceeded its budget"
+                        )
                     continue
                 print(
                     f"{label} {r['time_s']:>7.2f} {r['peak_mb']:>8.0f} {r['districts']:>6} "
-                    f"{r['within']:>7.1%} {r['h_min']:>7} {r['h_mean']:>8.0f} {r['h_max']:>7} {r['pp']:>5.2f} "
+                    f"{r['within']:>7.1%} {r['h_min']:>7} {r['h_mean']:>8.0f} {r['h_max']:>7} {r['pp']:>5.2f} "  # noqa: E501
                     f"{r['unassigned']:>10}"
                 )
                 if method == "renogis":
@@ -236,16 +254,30 @@ def main(argv: list[str] | None = None) -> int:
                         notes.append(f"sample ({setting}): " + r["guohao"])
                 elif case != "sample":
                     spopt_note[method + setting] = (
-                        f"skipped: measured {r['time_s']:.1f} s for {r['n']:,} units (reduced iterations)"
+                        f"skipped: measured {r['time_s']:.1f} s for {r['n']:,} units (reduced iterations)"  # noqa: E501
                     )
     print()
-    print("adjacency 'default': gap_m=30, arterials are barriers (library defaults); 'open': gap_m=50, no")
-    print("street class is a barrier (river and subdistrict lines still are) -> larger connected groups.")
-    print("spopt = MaxPHeuristic, construction phase only (max_iterations_construction=3, its SA phase")
-    print("replaced by the identity); spopt+SA = with max_iterations_sa=1, under --sa-budget. Homogeneity")
-    print("attribute built_year, threshold households >= 1,500 (max-p has no upper bound); connected")
-    print("groups below 1,500 are left out of spopt ('unassigned'); renogis flags them below_min instead.")
-    print("within = share of districts with 1,500 <= households <= 4,000; PP = mean Polsby-Popper of the")
+    print(
+        "adjacency 'default': gap_m=30, arterials are barriers (library defaults); 'open': gap_m=50, no"  # noqa: E501
+    )
+    print(
+        "street class is a barrier (river and subdistrict lines still are) -> larger connected groups."  # noqa: E501
+    )
+    print(
+        "spopt = MaxPHeuristic, construction phase only (max_iterations_construction=3, its SA phase"  # noqa: E501
+    )
+    print(
+        "replaced by the identity); spopt+SA = with max_iterations_sa=1, under --sa-budget. Homogeneity"  # noqa: E501
+    )
+    print(
+        "attribute built_year, threshold households >= 1,500 (max-p has no upper bound); connected"
+    )
+    print(
+        "groups below 1,500 are left out of spopt ('unassigned'); renogis flags them below_min instead."  # noqa: E501
+    )
+    print(
+        "within = share of districts with 1,500 <= households <= 4,000; PP = mean Polsby-Popper of the"  # noqa: E501
+    )
     print("district unions after a 15 m closing; peak MB = max RSS of the worker process.")
     for line in notes:
         print(line)

@@ -89,7 +89,9 @@ def test_river_polygon_and_line_barrier() -> None:
     assert build_adjacency(c).edges["A", "B"]["gap_m"] == 20.0
     river = gpd.GeoDataFrame({"barrier_id": ["R"]}, geometry=[box(105, -500, 115, 500)], crs=CRS)
     assert build_adjacency(c, barriers=river).number_of_edges() == 0
-    rail = gpd.GeoDataFrame({"barrier_id": ["L"]}, geometry=[line((110, -500), (110, 500))], crs=CRS)
+    rail = gpd.GeoDataFrame(
+        {"barrier_id": ["L"]}, geometry=[line((110, -500), (110, 500))], crs=CRS
+    )
     assert build_adjacency(c, barriers=rail).number_of_edges() == 0
 
 
@@ -109,7 +111,11 @@ def test_subdistrict_line() -> None:
 def test_parcels_link_to_compounds_only() -> None:
     c = compounds({"A": box(0, 0, 100, 100)})
     p = gpd.GeoDataFrame(
-        {"parcel_id": ["P1", "P2"], "kind": ["vacant_land", "vacant_land"], "area_m2": [2500.0, None]},
+        {
+            "parcel_id": ["P1", "P2"],
+            "kind": ["vacant_land", "vacant_land"],
+            "area_m2": [2500.0, None],
+        },
         geometry=[box(100, 0, 150, 50), box(150, 0, 200, 50)],
         crs=CRS,
     )
@@ -137,7 +143,9 @@ def test_errors() -> None:
     with pytest.raises(CRSError, match="geographic CRS"):
         build_adjacency(c.to_crs("EPSG:4326"))
     other = streets(("local", line((0, 0), (1, 1)))).to_crs("EPSG:3857")
-    with pytest.raises(CRSError, match="layer 'streets' is in EPSG:3857 but compounds are in EPSG:4548"):
+    with pytest.raises(
+        CRSError, match="layer 'streets' is in EPSG:3857 but compounds are in EPSG:4548"
+    ):
         build_adjacency(c, streets=other)
     with pytest.raises(InputError, match="gap_m must be a finite number >= 0"):
         build_adjacency(c, gap_m=-1)

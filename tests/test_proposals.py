@@ -51,7 +51,7 @@ def test_sheet_zh(result: DistrictResult) -> None:
         [
             "# 片区 D001（学城街道）",
             "",
-            "2 个小区、43 栋楼、1,759 户、建筑面积 16.65万 m²；需打通围墙 1.2 km；统筹闲置地块 1 处（3,400 m²）",
+            "2 个小区、43 栋楼、1,759 户、建筑面积 16.65万 m²；需打通围墙 1.2 km；统筹闲置地块 1 处（3,400 m²）",  # noqa: E501
             "",
             "标记：无",
             "",
@@ -80,7 +80,7 @@ def test_sheet_en_with_extra_lines(result: DistrictResult) -> None:
     )
     assert lines[4] == "Flags: none"
     assert lines[8] == (
-        "2 adjacent compounds merged along 1,200 m of shared walls; 1,759 households within 1,500-4,000"
+        "2 adjacent compounds merged along 1,200 m of shared walls; 1,759 households within 1,500-4,000"  # noqa: E501
     )
     assert lines[-3:] == ["## Further notes", "", "- Missing: nursery (托儿所)"]
 
