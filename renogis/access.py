@@ -32,6 +32,7 @@ import scipy.sparse as sp
 import shapely
 
 from renogis import network as walknet
+from renogis import schema
 from renogis._errors import InputError
 from renogis.reports import write_table
 from renogis.schema import (
@@ -88,15 +89,15 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------- columns
-DISTANCE_M: Final = "distance_m"
-RADIUS_M: Final = "radius_m"
-WITHIN_RADIUS: Final = "within_radius"
-METHOD: Final = "method"
+DISTANCE_M: Final = schema.DISTANCE_M
+RADIUS_M: Final = schema.RADIUS_M
+WITHIN_RADIUS: Final = schema.WITHIN_RADIUS
+METHOD: Final = schema.METHOD
 NEAREST_FACILITY_ID: Final = "nearest_facility_id"
-LEVEL: Final = "level"
-UNIT_ID: Final = "unit_id"
-COVERED_HOUSEHOLDS: Final = "covered_households"
-UNCOVERED_HOUSEHOLDS: Final = "uncovered_households"
+LEVEL: Final = schema.LEVEL
+UNIT_ID: Final = schema.UNIT_ID
+COVERED_HOUSEHOLDS: Final = schema.HOUSEHOLDS_COVERED
+UNCOVERED_HOUSEHOLDS: Final = schema.HOUSEHOLDS_UNCOVERED
 COVERAGE_SHARE: Final = "coverage_share"
 COVERED_HOUSEHOLDS_MERGED: Final = "covered_households_merged"
 UNCOVERED_HOUSEHOLDS_MERGED: Final = "uncovered_households_merged"

@@ -49,6 +49,7 @@ import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from renogis import schema
 from renogis._errors import InfeasibleError, InputError
 from renogis.adjacency import EDGE_WALL_M, KIND_PARCEL, NODE_AREA_M2, NODE_KIND
 from renogis.schema import (
@@ -89,13 +90,13 @@ __all__ = [
 ]
 
 # ----------------------------------------------------------------- output columns
-N_COMPOUNDS = "n_compounds"
-COMPOUND_IDS = "compound_ids"  # comma-separated member ids
-IDLE_AREA_M2 = "idle_area_m2"  # land area of pooled idle parcels, m2
-PARCEL_IDS = "parcel_ids"  # comma-separated pooled parcel ids ("" if none)
-WALL_M = "wall_m"  # sum of wall_m over internal edges: walls to open, m
-FLAGS = "flags"  # ";"-joined flags
-REASON = "reason"  # explanation text (English)
+N_COMPOUNDS = schema.N_COMPOUNDS
+COMPOUND_IDS = schema.COMPOUND_IDS
+IDLE_AREA_M2 = schema.IDLE_AREA_M2
+PARCEL_IDS = schema.PARCEL_IDS
+WALL_M = schema.WALL_M  # sum of wall_m over internal edges: walls to open, m
+FLAGS = schema.FLAGS
+REASON = schema.REASON
 GROUP_HOUSEHOLDS = "group_households"  # households of the whole connected group (component)
 
 FLAG_BELOW_MIN = "below_min"

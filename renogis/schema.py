@@ -80,9 +80,30 @@ BARRIER_ID: Final = "barrier_id"
 # gates
 GATE_ID: Final = "gate_id"
 
-# outputs
+# outputs: districts (renogis.districting)
 DISTRICT_ID: Final = "district_id"
 EXCLUDED_REASON: Final = "excluded_reason"
+N_COMPOUNDS: Final = "n_compounds"
+COMPOUND_IDS: Final = "compound_ids"  # comma-separated member ids
+IDLE_AREA_M2: Final = "idle_area_m2"  # land area of the idle parcels a district pools
+PARCEL_IDS: Final = "parcel_ids"  # comma-separated pooled parcel ids
+WALL_M: Final = "wall_m"  # length of walls to open between member compounds, m
+FLAGS: Final = "flags"  # ";"-joined flags such as below_min
+REASON: Final = "reason"  # explanation text
+
+# outputs: service access and gaps (renogis.access)
+DISTANCE_M: Final = "distance_m"  # walking distance, m
+RADIUS_M: Final = "radius_m"  # the standard's service radius, m
+WITHIN_RADIUS: Final = "within_radius"
+METHOD: Final = "method"  # "network" or "straight_line_x1.3"
+LEVEL: Final = "level"  # "compound" or "district"
+UNIT_ID: Final = "unit_id"  # compound_id or district_id, by level
+HOUSEHOLDS_COVERED: Final = "covered_households"
+HOUSEHOLDS_UNCOVERED: Final = "uncovered_households"
+
+# outputs: siting (renogis.siting)
+NEWLY_COVERED_HOUSEHOLDS: Final = "newly_covered_households"
+CUMULATIVE_COVERAGE: Final = "cumulative_coverage"
 
 ID_COLUMNS: Final[Mapping[str, str]] = MappingProxyType(
     {
