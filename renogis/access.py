@@ -334,6 +334,8 @@ def compute_access(
     n = len(compounds)
     fac = _facilities_of(facilities)
     origins, owner = access_points(compounds, gates)
+    if network is not None and len(origins):
+        origins = walknet.snap(network, origins)  # once, for every category
     dist = np.full((n, len(rules)), np.inf)
     nearest = np.full((n, len(rules)), None, dtype=object)
     if fac is not None:
@@ -589,6 +591,8 @@ def compute_gaps(
     fac = _facilities_of(facilities)
     fac_pts = _facility_points(fac) if fac is not None else None
     origins, owner = access_points(compounds, gates)
+    if network is not None and len(origins):
+        origins = walknet.snap(network, origins)  # once, for every category
     demand = np.zeros((n, len(cats)))
     supply = np.zeros((n, len(cats)))
     for k, rule in enumerate(rules):

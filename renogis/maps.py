@@ -4,8 +4,11 @@ This is the only module of renogis that converts to lon/lat. Every input layer
 arrives in one projected metric CRS; geometries are simplified there (display
 only), reprojected to WGS84 (and shifted to GCJ-02 for Amap tiles), rounded to
 about 0.1 m and embedded once as compact GeoJSON. The map layers are built from
-that data in the browser, so a city of 20,000 compounds stays a few MB and the
-gap layers cost nothing until they are switched on.
+that data in the browser, so the gap layers cost nothing until they are switched
+on. Streets and barriers (rivers, railways) are drawn as context below the
+compounds, which matters with ``tiles="none"``. For a whole city (more than
+``CANVAS_MARKER_THRESHOLD`` facilities, ``LABEL_ALL_MAX`` districts) facilities
+become canvas circles and district labels appear only from ``LABEL_MIN_ZOOM`` up.
 
 The Leaflet library and its plugins (MarkerCluster, Fullscreen, Search) are
 inlined from ``renogis/_vendor`` so the map opens with no network: with
@@ -26,12 +29,12 @@ from typing import Any
 
 import folium
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
+from scipy import sparse
 
 from renogis import schema as S
 from renogis._errors import CRSError, InputError
@@ -48,10 +51,19 @@ TILES = ("osm", "cartodb", "amap", "tianditu", "none")
 SIMPLIFY_TOLERANCE_M = 0.5
 #: Decimals kept in lon/lat (1e-6 degree is about 0.1 m).
 COORD_DECIMALS = 6
-#: Districts closer than this (m) count as neighbours when colouring.
-NEIGHBOUR_DISTANCE_M = 30.0
+#: Districts closer than this (m) count as neighbours when colouring: wide enough to reach
+#: across an arterial street, so districts facing each other get different colours.
+NEIGHBOUR_DISTANCE_M = 250.0
 #: Above this many facilities the markers are clustered.
 CLUSTER_THRESHOLD = 500
+#: Above this many facilities they are drawn as canvas circles (one shared canvas, no
+#: clustering, no DOM element per facility) instead of glyph markers in a cluster.
+CANVAS_MARKER_THRESHOLD = 5000
+#: Above this many districts, district labels are drawn only from ``LABEL_MIN_ZOOM`` up and only
+#: inside the view (one DOM element per label otherwise slows loading a whole city).
+LABEL_ALL_MAX = 300
+#: Zoom level from which labels are shown when there are more than ``LABEL_ALL_MAX`` districts.
+LABEL_MIN_ZOOM = 15
 
 # column names of the result tables (defined by the analysis stages)
 _ACC_DISTANCE = "distance_m"
@@ -81,6 +93,31 @@ UNCOVERED_COLOR = "#D55E00"
 NODATA_COLOR = "#BBBBBB"
 EXCLUDED_COLOR = "#AAAAAA"
 PARCEL_COLORS = {"vacant_land": "#999933", "idle_building": "#AA4499"}
+#: Street styles by class (order of ``schema.STREET_CLASSES``): colour, width (px), dashes.
+STREET_STYLES = (
+    {"color": "#777777", "weight": 3.0},
+    {"color": "#999999", "weight": 2.0},
+    {"color": "#AAAAAA", "weight": 1.2},
+    {"color": "#BBBBBB", "weight": 0.8, "dashArray": "3 3"},
+)
+#: Barrier styles by kind: water (also the default when undescribed), railway, other.
+BARRIER_STYLES = (
+    {"color": "#3A7BD5", "weight": 2.5, "fillColor": "#D4EAF7", "fillOpacity": 0.9},
+    {
+        "color": "#333333",
+        "weight": 2.5,
+        "dashArray": "8 4",
+        "fillColor": "#888888",
+        "fillOpacity": 0.3,
+    },
+    {"color": "#555555", "weight": 2.0, "fillColor": "#CCCCCC", "fillOpacity": 0.5},
+)
+_DEFAULT_STREET_CLASS = "local"
+#: Barrier columns read (if present) to tell railways and water apart.
+_BARRIER_TEXT_COLUMNS = ("kind", "type", "class", "railway", "waterway", "barrier", "name")
+_RAIL_PATTERN = r"rail|铁路|铁道|轨道"
+_WATER_PATTERN = r"river|water|canal|stream|lake|ditch|河|江|湖|渠|水|溪"
+_EMPTY_FC = '{"type":"FeatureCollection","features":[]}'
 
 #: One short glyph per category for the facility icons: zh, en.
 GLYPHS: Mapping[str, tuple[str, str]] = {
@@ -161,6 +198,8 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "fullscreen": "全屏",
         "exit_fullscreen": "退出全屏",
         "proposed": "拟建",
+        "streets": "道路",
+        "barriers": "河流与障碍",
     },
     "en": {
         "title": "Renovation districts of old residential compounds",
@@ -218,6 +257,8 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "fullscreen": "Full screen",
         "exit_fullscreen": "Exit full screen",
         "proposed": "Proposed",
+        "streets": "Streets",
+        "barriers": "Rivers and barriers",
     },
 }
 
@@ -345,7 +386,7 @@ def _feature_collection(
 ) -> str:
     """A GeoJSON FeatureCollection string from lon/lat geometries and a property table."""
     if len(props) == 0:
-        return '{"type":"FeatureCollection","features":[]}'
+        return _EMPTY_FC
     obj = _json_lines(props).to_numpy(dtype=object)
     obj = np.array([s[:-1] for s in obj], dtype=object)  # strip the closing brace
     for key, series in (extra or {}).items():
@@ -385,11 +426,17 @@ def district_colors(
     *,
     id_column: str = S.DISTRICT_ID,
     distance_m: float = NEIGHBOUR_DISTANCE_M,
+    n_colors: int = len(PALETTE),
 ) -> pd.Series:
-    """Colour index per district such that neighbouring districts differ.
+    """Colour index per district: neighbours differ and the palette is used evenly.
 
-    Districts closer than ``distance_m`` (touching, or across a lane) are
-    neighbours; networkx's greedy colouring (largest first) assigns indices.
+    Districts closer than ``distance_m`` are neighbours (the default, 250 m, reaches
+    across arterial streets, so districts that face each other across a street
+    differ too). Districts are coloured in order of decreasing neighbour count
+    (ties by row order); each takes the least-used of the ``n_colors`` palette
+    colours that no coloured neighbour has (ties by index). Only when every palette
+    colour is taken by a neighbour does a district get an index ``>= n_colors``
+    (logged as a warning; the map then repeats colours). Deterministic.
 
     Parameters
     ----------
@@ -399,27 +446,52 @@ def district_colors(
         Column holding the district id.
     distance_m : float
         Neighbour distance (m).
+    n_colors : int
+        Palette size to balance over.
 
     Returns
     -------
     pandas.Series
         Integer colour index (0, 1, ...) aligned to ``districts.index``.
+
+    Examples
+    --------
+    Five districts of the bundled sample, separated by arterial streets, get five
+    colours: ``district_colors(districts).tolist() == [4, 0, 1, 2, 3]``.
     """
     geoms = np.asarray(districts.geometry.values, dtype=object)
-    graph = nx.Graph()
-    graph.add_nodes_from(range(len(geoms)))
-    if len(geoms) > 1:
-        tree = shapely.STRtree(geoms)
-        left, right = tree.query(geoms, predicate="dwithin", distance=distance_m)
-        keep = left < right
-        graph.add_edges_from(zip(left[keep].tolist(), right[keep].tolist()))
-    colors = nx.greedy_color(graph, strategy="largest_first")
-    out = pd.Series([colors[i] for i in range(len(geoms))], index=districts.index, dtype="int64")
-    if len(out) and out.max() >= len(PALETTE):
+    n = len(geoms)
+    if n == 0:
+        return pd.Series([], index=districts.index, dtype="int64")
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="dwithin", distance=distance_m)
+    keep = left != right
+    adj = sparse.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=np.int8), (left[keep], right[keep])), shape=(n, n)
+    )
+    adj.sum_duplicates()
+    degree = np.diff(adj.indptr)
+    order = np.argsort(-degree, kind="stable")
+    colors = np.full(n, -1, dtype=np.int64)
+    used = np.zeros(n_colors, dtype=np.int64)
+    for node in order:  # sequential by nature; each step is a few array operations
+        nbr = colors[adj.indices[adj.indptr[node] : adj.indptr[node + 1]]]
+        nbr = nbr[nbr >= 0]
+        taken = np.zeros(max(n_colors, int(nbr.max(initial=-1)) + 2), dtype=bool)
+        taken[nbr] = True
+        free = np.flatnonzero(~taken[:n_colors])
+        if len(free):
+            colour = int(free[np.argmin(used[free])])  # argmin: first (lowest index) on ties
+            used[colour] += 1
+        else:
+            colour = int(np.flatnonzero(~taken)[0])
+        colors[node] = colour
+    out = pd.Series(colors, index=districts.index, dtype="int64")
+    if out.max() >= n_colors:
         logger.warning(
             "maps: district colouring needs %d colours; the palette has %d, colours repeat",
             int(out.max()) + 1,
-            len(PALETTE),
+            n_colors,
         )
     return out
 
@@ -588,6 +660,55 @@ def _simple_data(
     return _feature_collection(geoms, props)
 
 
+def _street_data(streets: gpd.GeoDataFrame, *, gcj02: bool) -> str:
+    """Streets as one line-merged MultiLineString per class (``k``: index in STREET_CLASSES).
+
+    The layer only gives context (no popups), so merging keeps the HTML small and
+    the canvas fast: no per-street properties, no repeated junction vertices.
+    """
+    if S.STREET_CLASS in streets.columns:
+        raw = streets[S.STREET_CLASS]
+        lookup = {v: S.normalise_street_class(v) for v in raw.dropna().unique()}
+        cls = raw.map(lookup).fillna(_DEFAULT_STREET_CLASS)
+    else:
+        cls = pd.Series(_DEFAULT_STREET_CLASS, index=streets.index)
+    geoms = np.asarray(streets.geometry.values, dtype=object)
+    merged, keys = [], []
+    for k, name in enumerate(S.STREET_CLASSES):
+        parts = shapely.get_parts(geoms[(cls == name).to_numpy()])
+        parts = parts[shapely.get_type_id(parts) == 1]  # LineStrings only
+        if len(parts):
+            merged.append(shapely.line_merge(shapely.multilinestrings(parts)))
+            keys.append(k)
+    if not merged:
+        return _EMPTY_FC
+    frame = gpd.GeoDataFrame({"k": keys}, geometry=merged, crs=streets.crs)
+    return _feature_collection(_display_geometry(frame, gcj02=gcj02), frame[["k"]])
+
+
+def _barrier_kinds(barriers: gpd.GeoDataFrame) -> pd.Series:
+    """0 water (the default), 1 railway, 2 other (wall, closed site), from descriptive columns."""
+    cols = [c for c in _BARRIER_TEXT_COLUMNS if c in barriers.columns]
+    kind = pd.Series(0, index=barriers.index, dtype="int64")
+    if not cols:
+        return kind
+    text = pd.Series("", index=barriers.index, dtype=object)
+    for col in cols:
+        text = text + " " + barriers[col].where(barriers[col].notna(), "").astype(str)
+    text = text.str.lower()
+    rail = text.str.contains(_RAIL_PATTERN, regex=True)
+    water = text.str.contains(_WATER_PATTERN, regex=True)
+    described = text.str.strip().str.len() > 0
+    kind[described & ~rail & ~water] = 2
+    kind[rail] = 1
+    return kind
+
+
+def _barrier_data(barriers: gpd.GeoDataFrame, *, gcj02: bool) -> str:
+    props = pd.DataFrame({"k": _barrier_kinds(barriers)}, index=barriers.index)
+    return _feature_collection(_display_geometry(barriers, gcj02=gcj02), props)
+
+
 # --------------------------------------------------------------------------- JS
 _SCRIPT = Template("""
 {% macro html(this, kwargs) %}
@@ -616,6 +737,13 @@ _SCRIPT = Template("""
   var D = JSON.parse(document.getElementById("{{ this.data_id }}").textContent);
   var M = D.meta, T = M.text, CAT = M.categories;
   var renderer = L.canvas({padding: 0.5});
+  // context (barriers, streets) in their own panes below the overlay pane: they stay under the
+  // compounds whatever is toggled, and never take clicks
+  function contextRenderer(name, z) {
+    var pane = map.createPane(name);
+    pane.style.zIndex = z; pane.style.pointerEvents = "none";
+    return L.canvas({padding: 0.5, pane: name});
+  }
   if (!isFinite(map.getMaxZoom())) { map.setMaxZoom(20); }  // no tiles: MarkerCluster needs it
   var reg = window.renogis = window.renogis || {};
   reg["{{ this.map_name }}"] = {map: map, groups: G, data: D, built: {}};
@@ -692,6 +820,27 @@ _SCRIPT = Template("""
     if (map.hasLayer(fg)) { build(); } else { fg.once("add", build); }
   }
 
+  if (G.barriers) {
+    var barrierRenderer = contextRenderer("renogis-barriers", 340);
+    L.geoJson(D.barriers, {
+      renderer: barrierRenderer, interactive: false,
+      style: function (f) {
+        var st = M.barrier_styles[f.properties.k] || M.barrier_styles[0], o = {};
+        Object.keys(st).forEach(function (k) { o[k] = st[k]; });
+        var t = f.geometry.type;
+        o.fill = t === "Polygon" || t === "MultiPolygon";
+        return o; }}).addTo(G.barriers);
+    built.barriers = true;
+  }
+  if (G.streets) {
+    var streetRenderer = contextRenderer("renogis-streets", 350);
+    L.geoJson(D.streets, {
+      renderer: streetRenderer, interactive: false,
+      style: function (f) {
+        return M.street_styles[f.properties.k] || M.street_styles[2]; }}).addTo(G.streets);
+    built.streets = true;
+  }
+
   var searchLayers = [];
   if (G.compounds) {
     var comp = geo(D.compounds, {
@@ -758,10 +907,11 @@ _SCRIPT = Template("""
       }}).addTo(G.siting);
     built.siting = true;
   }
+  var onTop = [];  // canvas layers kept above the compounds when a layer is switched on
   if (G.districts) {
     // labels are DivIcon markers: permanent tooltips would force a layout per district
     var labels = [];
-    geo(D.districts, {
+    var outlines = geo(D.districts, {
       style: function () { return {color: "#222", weight: 2.5, fill: false}; },
       interactive: false,  // clicks reach the compounds; the label opens the district popup
       onEachFeature: function (f, layer) {
@@ -778,28 +928,62 @@ _SCRIPT = Template("""
             districtRows(p) + "</table></div>"; }, {maxWidth: 420});
         labels.push(label);
       }}).addTo(G.districts);
-    L.layerGroup(labels).addTo(G.districts);
+    onTop.push(outlines);
+    var labelGroup = L.layerGroup().addTo(G.districts);
+    if (M.label_zoom === null) {
+      labels.forEach(function (l) { labelGroup.addLayer(l); });
+    } else {
+      // a whole city: labels only from label_zoom up and only near the view
+      var showLabels = function () {
+        var on = map.getZoom() >= M.label_zoom, view = map.getBounds().pad(0.5);
+        labels.forEach(function (l) {
+          var want = on && view.contains(l.getLatLng());
+          if (want !== labelGroup.hasLayer(l)) {
+            if (want) { labelGroup.addLayer(l); } else { labelGroup.removeLayer(l); } }
+        });
+      };
+      map.on("moveend", showLabels);
+      showLabels();
+    }
     built.districts = true;
+  }
+  function facilityTooltip(layer) {
+    var p = layer.feature.properties;
+    return esc(catName(p.k)) + (p.n ? " · " + esc(p.n) : "");
+  }
+  function facilityPopup(layer) {
+    var p = layer.feature.properties;
+    return "<div class='renogis-popup'><table>" + row(T.id, p.i) + row(T.name, p.n) +
+      row(T.category, catName(p.k)) + row(T.capacity, p.cap) + "</table></div>";
   }
   if (G.facilities) {
     var fac = L.geoJson(D.facilities, {
       pointToLayer: function (f, latlng) {
         var k = f.properties.k;
+        if (M.canvas_markers) {  // many facilities: circles on the shared canvas
+          return L.circleMarker(latlng, {renderer: renderer, radius: 5, color: "#333", weight: 1,
+            fillColor: catColor(k), fillOpacity: 0.9});
+        }
         return L.marker(latlng, {icon: L.divIcon({className: "renogis-fac", iconSize: [20, 20],
           html: "<span style='background:" + catColor(k) + "'>" + esc(k >= 0 ? CAT[k].glyph : "?") +
                 "</span>"})});
       },
-      onEachFeature: function (f, layer) {
-        var p = f.properties;
-        layer.bindTooltip(esc(catName(p.k)) + (p.n ? " · " + esc(p.n) : ""));
-        layer.bindPopup("<div class='renogis-popup'><table>" + row(T.id, p.i) + row(T.name, p.n) +
-          row(T.category, catName(p.k)) + row(T.capacity, p.cap) + "</table></div>");
-      }});
-    if (M.cluster) {
+      onEachFeature: M.canvas_markers ? null : function (f, layer) {
+        layer.bindTooltip(facilityTooltip); layer.bindPopup(facilityPopup); }});
+    if (M.canvas_markers) {
+      // one tooltip and popup for the whole group (it is on the map): no 2 x 16,000 bindings
+      fac.bindTooltip(facilityTooltip).bindPopup(facilityPopup);
+      fac.addTo(G.facilities); onTop.push(fac);
+    } else if (M.cluster) {
       var cl = L.markerClusterGroup({disableClusteringAtZoom: 17, chunkedLoading: true});
       cl.addLayer(fac); cl.addTo(G.facilities);
     } else { fac.addTo(G.facilities); }
     built.facilities = true;
+  }
+
+  if (onTop.length) {
+    map.on("overlayadd", function () {
+      onTop.forEach(function (l) { if (map.hasLayer(l)) { l.bringToFront(); } }); });
   }
 
   var legend = L.control({position: "bottomright"});
@@ -823,10 +1007,19 @@ _SCRIPT = Template("""
     }
     if (G.siting) { h += "<i style='background:#fff;border:3px solid #000'></i>" + esc(T.siting) + "<br>"; }
     CAT.forEach(function (c) {
-      if (c.facilities) {
+      if (c.facilities && M.canvas_markers) {
+        h += "<i style='width:10px;border-radius:6px;background:" + c.color + "'></i>" +
+          esc(c.label) + "<br>";
+      } else if (c.facilities) {
         h += "<span class='renogis-fac'><span style='display:inline-block;background:" + c.color + "'>" +
           esc(c.glyph) + "</span></span> " + esc(c.label) + "<br>"; }
     });
+    if (G.streets) {
+      h += "<i style='height:0;border:0;border-top:3px solid " + M.street_styles[0].color +
+        "'></i>" + esc(T.streets) + "<br>"; }
+    if (G.barriers) {
+      h += "<i style='background:" + M.barrier_styles[0].fillColor + ";border-color:" +
+        M.barrier_styles[0].color + "'></i>" + esc(T.barriers) + "<br>"; }
     div.innerHTML = h;
     L.DomEvent.disableClickPropagation(div);
     L.DomEvent.disableScrollPropagation(div);
@@ -904,6 +1097,8 @@ def build_map(
     gaps: pd.DataFrame | None = None,
     service_areas: gpd.GeoDataFrame | None = None,
     siting: gpd.GeoDataFrame | None = None,
+    streets: gpd.GeoDataFrame | None = None,
+    barriers: gpd.GeoDataFrame | None = None,
     tiles: str = "osm",
     lang: str = "zh",
     title: str | None = None,
@@ -942,6 +1137,15 @@ def build_map(
     siting : GeoDataFrame, optional
         Chosen parcels: ``parcel_id``, ``category``,
         ``newly_covered_households``, ``cumulative_coverage`` (0-1).
+    streets : GeoDataFrame, optional
+        Street centre lines with ``class`` (arterial, secondary, local, path;
+        other values are normalised as in ``renogis.schema``, unknown ones drawn
+        as local). Drawn as context below the compounds, not clickable; merged
+        into one feature per class for display.
+    barriers : GeoDataFrame, optional
+        Rivers, railways, walls: lines or polygons. Drawn below the streets;
+        blue (polygons filled light blue) unless a ``kind``/``type``/``railway``/
+        ``name`` column says railway (dark dashed) or something else (grey).
     tiles : {"osm", "cartodb", "amap", "tianditu", "none"}
         Basemap. "amap" shifts geometries to GCJ-02; "tianditu" needs the
         ``TIANDITU_KEY`` environment variable; "none" draws no tiles.
@@ -997,6 +1201,8 @@ def build_map(
     facilities = _as_work_crs(facilities, crs, S.FACILITIES)
     service_areas = _as_work_crs(service_areas, crs, "service_areas")
     siting = _as_work_crs(siting, crs, "siting")
+    streets = _as_work_crs(streets, crs, S.STREETS)
+    barriers = _as_work_crs(barriers, crs, S.BARRIERS)
     if districts is not None:
         _require_columns(districts, (S.DISTRICT_ID,), "districts")
     if facilities is not None:
@@ -1074,6 +1280,8 @@ def build_map(
         "facilities": None,
         "service_areas": None,
         "siting": None,
+        "streets": _street_data(streets, gcj02=gcj) if streets is not None else None,
+        "barriers": _barrier_data(barriers, gcj02=gcj) if barriers is not None else None,
     }
     if facilities is not None:
         pts = facilities.copy()
@@ -1124,7 +1332,14 @@ def build_map(
         "has_districts": has_districts,
         "has_gaps": has_gaps,
         "n_colors": int(colors.max()) + 1 if len(colors) else 0,
-        "cluster": facilities is not None and len(facilities) > CLUSTER_THRESHOLD,
+        "cluster": facilities is not None
+        and CLUSTER_THRESHOLD < len(facilities) <= CANVAS_MARKER_THRESHOLD,
+        "canvas_markers": facilities is not None and len(facilities) > CANVAS_MARKER_THRESHOLD,
+        "label_zoom": (
+            LABEL_MIN_ZOOM if districts is not None and len(districts) > LABEL_ALL_MAX else None
+        ),
+        "street_styles": list(STREET_STYLES),
+        "barrier_styles": list(BARRIER_STYLES),
         "categories": [
             {
                 "key": c,
@@ -1136,7 +1351,7 @@ def build_map(
             for i, c in enumerate(categories)
         ],
     }
-    empty = '{"type":"FeatureCollection","features":[]}'
+    empty = _EMPTY_FC
     data_json = (
         '{"meta":'
         + json.dumps(meta, ensure_ascii=False)
@@ -1190,14 +1405,20 @@ def build_map(
         group("districts", text["districts"])
     if facilities is not None:
         group("facilities", text["facilities"])
+    if streets is not None:
+        group("streets", text["streets"])
+    if barriers is not None:
+        group("barriers", text["barriers"])
 
     _RenogisLayers(map_name=fmap.get_name(), groups=groups, data_json=data_json).add_to(fmap)
     n_overlays = len(groups)
     folium.LayerControl(collapsed=n_overlays > 12).add_to(fmap)
     logger.info(
-        "maps: %d compounds, %d districts, %d layers, %.1f MB of data",
+        "maps: %d compounds, %d districts, %d facilities, %d streets, %d layers, %.1f MB of data",
         len(compounds),
         0 if districts is None else len(districts),
+        0 if facilities is None else len(facilities),
+        0 if streets is None else len(streets),
         n_overlays,
         len(data_json) / 1e6,
     )

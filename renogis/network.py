@@ -801,6 +801,17 @@ def _geoms(values: gpd.GeoSeries | np.ndarray, *, crs: pyproj.CRS | None, what: 
     return np.asarray(values, dtype=object)
 
 
+def _snapped(net: WalkNetwork, values: Any, *, what: str) -> Snap:
+    """``values`` snapped to ``net``: a :class:`Snap` made earlier is used as it is.
+
+    Callers that measure from the same points many times (one run per facility
+    category) snap once with :func:`snap` and pass the result.
+    """
+    if isinstance(values, Snap):
+        return values
+    return snap(net, _geoms(values, crs=net.crs, what=what))
+
+
 def _check_options(cutoff_m: float, detour_factor: float) -> None:
     if not cutoff_m >= 0:
         raise InputError(f"cutoff_m must be >= 0 metres, got {cutoff_m!r}")
@@ -841,8 +852,9 @@ def nearest_distance(
     ----------
     net : WalkNetwork or None
         The walk network; None uses straight-line distance x ``detour_factor``.
-    origins, destinations : geopandas.GeoSeries
-        Geometries in ``net.crs`` (polygons snap at the network point nearest them).
+    origins, destinations : geopandas.GeoSeries or Snap
+        Geometries in ``net.crs`` (polygons snap at the network point nearest them),
+        or the :class:`Snap` of them from :func:`snap` to skip snapping again.
     cutoff_m : float, default inf
         Distances above this (m) are reported as unreachable.
     detour_factor : float, default 1.3
@@ -883,11 +895,10 @@ def nearest_distance(
             dist[oi[qi[ok]]] = d[ok]
             near[oi[qi[ok]]] = dv[ti[ok]]
         return dist, near
-    og = _geoms(origins, crs=net.crs, what="origins")
-    dg = _geoms(destinations, crs=net.crs, what="destinations")
-    so, sd = snap(net, og), snap(net, dg)
-    dist = np.full(len(og), np.inf)
-    near = np.full(len(og), -1, dtype=np.int64)
+    so = _snapped(net, origins, what="origins")
+    sd = _snapped(net, destinations, what="destinations")
+    dist = np.full(len(so.valid), np.inf)
+    near = np.full(len(so.valid), -1, dtype=np.int64)
     if not so.valid.any() or not sd.valid.any():
         return dist, near
     graph, (onode, dnode) = _augment(net, [so, sd])
@@ -907,7 +918,7 @@ def nearest_distance(
     near[vi[reach]] = node_to_dest[osrc[reach]]
     logger.info(
         "nearest_distance: %d origins, %d destinations, %d reached within %.0f m",
-        len(og), len(dg), int(reach.sum()), cutoff_m,
+        len(so.valid), len(sd.valid), int(reach.sum()), cutoff_m,
     )
     return dist, near
 
@@ -967,8 +978,8 @@ def distance_matrix(
     ----------
     net : WalkNetwork or None
         The walk network; None uses straight-line distance x ``detour_factor``.
-    origins, destinations : geopandas.GeoSeries
-        Geometries in ``net.crs``.
+    origins, destinations : geopandas.GeoSeries or Snap
+        Geometries in ``net.crs``, or their :class:`Snap` from :func:`snap`.
     cutoff_m : float
         Pairs farther than this (m) are not stored.
     detour_factor : float, default 1.3
@@ -999,10 +1010,9 @@ def distance_matrix(
         d = shapely.distance(og[r], dg[c]) * detour_factor
         ok = d <= cutoff_m
         return sp.csr_matrix((np.maximum(d[ok], 1e-6), (r[ok], c[ok])), shape=shape)
-    og = _geoms(origins, crs=net.crs, what="origins")
-    dg = _geoms(destinations, crs=net.crs, what="destinations")
-    shape = (len(og), len(dg))
-    so, sd = snap(net, og), snap(net, dg)
+    so = _snapped(net, origins, what="origins")
+    sd = _snapped(net, destinations, what="destinations")
+    shape = (len(so.valid), len(sd.valid))
     if not so.valid.any() or not sd.valid.any():
         return sp.csr_matrix(shape)
     graph, (onode, dnode) = _augment(net, [so, sd])

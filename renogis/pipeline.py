@@ -273,6 +273,7 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
                     tmp / "map.html", compounds, districts=districts, parcels=ds.get(schema.PARCELS),
                     facilities=ds.get(schema.FACILITIES), access=access, gaps=gaps,
                     service_areas=service_areas, siting=plan.plan if plan is not None else None,
+                    streets=ds.get(schema.STREETS), barriers=ds.get(schema.BARRIERS),
                     tiles=config.tiles, lang=config.lang)
                 files.append(map_path)
 

@@ -33,6 +33,11 @@ def make_world() -> dict[str, Any]:
     centre of C22, elderly day care at the centre of C11. Parcel P2 (an idle building) lies
     inside C12 and is the chosen clinic site. Access is the straight distance
     between centroids; a kindergarten serves 300 m, a clinic 250 m.
+
+    Streets: an arterial 10 m south of the grid ("primary", an OSM value), a secondary east
+    of it, two local lanes along x = 100 and x = 200 (each cut in two at y = 150, plus a class
+    nobody knows, drawn as local) and a path. Barriers: a river polygon north of the grid
+    ("河流") and a railway line ("railway") south of the arterial.
     """
     rows = []
     for r in range(3):
@@ -157,6 +162,31 @@ def make_world() -> dict[str, Any]:
         geometry=[par.geometry.iloc[1]],
         crs=CRS,
     )
+    xs, ys = X0, Y0
+    streets = gpd.GeoDataFrame(
+        {
+            "street_id": ["S1", "S2", "S3", "S4", "S5", "S6", "S7"],
+            "class": ["primary", "secondary", "local", "local", "支路", "no-such-class", "path"],
+        },
+        geometry=[
+            shapely.LineString([(xs - 20, ys - 10), (xs + 320, ys - 10)]),
+            shapely.LineString([(xs + 310, ys - 10), (xs + 310, ys + 300)]),
+            shapely.LineString([(xs + 100, ys), (xs + 100, ys + 150)]),
+            shapely.LineString([(xs + 100, ys + 150), (xs + 100, ys + 300)]),
+            shapely.LineString([(xs + 200, ys), (xs + 200, ys + 150)]),
+            shapely.LineString([(xs + 200, ys + 150), (xs + 200, ys + 300)]),
+            shapely.LineString([(xs, ys + 305), (xs + 300, ys + 305)]),
+        ],
+        crs=CRS,
+    )
+    barriers = gpd.GeoDataFrame(
+        {"barrier_id": ["B1", "B2"], "kind": ["河流", "railway"]},
+        geometry=[
+            box(xs - 50, ys + 320, xs + 350, ys + 360),
+            shapely.LineString([(xs - 50, ys - 40), (xs + 350, ys - 40)]),
+        ],
+        crs=CRS,
+    )
     return {
         "compounds": comp,
         "districts": dis,
@@ -166,6 +196,8 @@ def make_world() -> dict[str, Any]:
         "gaps": gaps,
         "service_areas": sa,
         "siting": sit,
+        "streets": streets,
+        "barriers": barriers,
     }
 
 
@@ -213,6 +245,8 @@ ZH_LAYERS = [
     "新增设施选址",
     "片区边界",
     "现状设施",
+    "道路",
+    "河流与障碍",
 ]
 EN_LAYERS = [
     "Compounds by district",
@@ -225,6 +259,8 @@ EN_LAYERS = [
     "Proposed sites",
     "District outlines",
     "Existing facilities",
+    "Streets",
+    "Rivers and barriers",
 ]
 
 
@@ -283,6 +319,8 @@ def test_feature_counts_equal_inputs(zh_html: str) -> None:
         "facilities": 3,
         "service_areas": 2,
         "siting": 1,
+        "streets": 4,  # one feature per street class
+        "barriers": 2,
     }
     comp = data["compounds"]["features"]
     assert sum(f["properties"]["d"] is not None for f in comp) == 8
@@ -348,7 +386,16 @@ def _coords(fc: dict[str, Any]) -> np.ndarray:
 
 def test_coordinates_rounded_and_in_wgs84(world: dict[str, Any], zh_html: str) -> None:
     data = embedded_data(zh_html)
-    for key in ("compounds", "districts", "parcels", "facilities", "service_areas", "siting"):
+    for key in (
+        "compounds",
+        "districts",
+        "parcels",
+        "facilities",
+        "service_areas",
+        "siting",
+        "streets",
+        "barriers",
+    ):
         xy = _coords(data[key])
         np.testing.assert_array_equal(xy, np.round(xy, 6))
     first = data["compounds"]["features"][0]["geometry"]["coordinates"][0]
@@ -372,6 +419,11 @@ def test_amap_tiles_shift_to_gcj02(world: dict[str, Any]) -> None:
     glon, glat = wgs84_to_gcj02(plain[:, 0], plain[:, 1])
     np.testing.assert_allclose(shifted, np.column_stack([glon, glat]), atol=1.5e-6)
     assert np.abs(shifted - plain).max() > 1e-3  # GCJ-02 moves points by hundreds of metres
+    for key in ("streets", "barriers"):
+        shifted = _coords(embedded_data(html)[key])
+        plain = _coords(embedded_data(render(full(world, tiles="none")))[key])
+        glon, glat = wgs84_to_gcj02(plain[:, 0], plain[:, 1])
+        np.testing.assert_allclose(shifted, np.column_stack([glon, glat]), atol=1.5e-6)
 
 
 @pytest.mark.parametrize(
@@ -409,18 +461,112 @@ def test_simplification_keeps_shape(world: dict[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------- colours, inputs
-def test_district_colors_neighbours() -> None:
-    g = gpd.GeoDataFrame(
-        {"district_id": ["A", "B", "C"]},
-        geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100), box(300, 0, 400, 100)],
+def _row_of_boxes(gap_m: float, n: int) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"district_id": [f"D{i}" for i in range(n)]},
+        geometry=[box(i * (100 + gap_m), 0, i * (100 + gap_m) + 100, 100) for i in range(n)],
         crs=CRS,
     )
-    assert district_colors(g).tolist() == [0, 1, 0]  # A-B touch, C 100 m away
-    near = gpd.GeoDataFrame(
-        {"district_id": ["A", "B"]}, geometry=[box(0, 0, 100, 100), box(120, 0, 220, 100)], crs=CRS
+
+
+def test_district_colors_row_across_streets() -> None:
+    # 4 districts 100 m apart in a row: each is a neighbour of the next (100 m < 250 m) only.
+    # Largest first (D1, D2 have 2 neighbours): D1 0, D2 1; D0 (next to D1) takes the least used
+    # free colour 2, D3 (next to D2) then 3: all distinct, not 0 1 0 1.
+    assert maps.NEIGHBOUR_DISTANCE_M == 250.0
+    assert district_colors(_row_of_boxes(100.0, 4)).tolist() == [2, 0, 1, 3]
+
+
+def test_district_colors_touching_and_far() -> None:
+    assert district_colors(_row_of_boxes(0.0, 2)).tolist() == [0, 1]  # touching
+    # 300 m apart: not neighbours, but balancing still spreads the palette
+    assert district_colors(_row_of_boxes(300.0, 2)).tolist() == [0, 1]
+    # three touching in a row, only touching counts, palette of 2: the ends share a colour
+    assert district_colors(_row_of_boxes(0.0, 3), n_colors=2, distance_m=1.0).tolist() == [1, 0, 1]
+    # at 250 m the ends (200 m apart) are neighbours too: a third colour, with a warning
+    assert district_colors(_row_of_boxes(0.0, 3), n_colors=2).tolist() == [0, 1, 2]
+    assert district_colors(_row_of_boxes(0.0, 2), distance_m=10).tolist() == [0, 1]
+    empty = _row_of_boxes(0.0, 0)
+    assert district_colors(empty).tolist() == []
+
+
+def test_district_colors_more_than_palette(caplog: pytest.LogCaptureFixture) -> None:
+    # 3 x 3 touching districts: the centre touches all 8 others; with 3 colours one more is needed
+    g = gpd.GeoDataFrame(
+        {"district_id": [f"D{i}" for i in range(9)]},
+        geometry=[
+            box(100 * c, 100 * r, 100 * c + 100, 100 * r + 100) for r in range(3) for c in range(3)
+        ],
+        crs=CRS,
     )
-    assert district_colors(near).tolist() == [0, 1]  # 20 m lane: neighbours
-    assert district_colors(near, distance_m=10).tolist() == [0, 0]
+    colors = district_colors(g, n_colors=3, distance_m=1.0).to_numpy()
+    touching = shapely.STRtree(g.geometry.values).query(
+        g.geometry.values, predicate="dwithin", distance=1.0
+    )
+    pairs = touching[:, touching[0] != touching[1]]
+    assert (colors[pairs[0]] != colors[pairs[1]]).all()
+    assert colors.max() >= 3 and "palette has 3, colours repeat" in caplog.text
+
+
+def test_district_colors_sample_all_distinct() -> None:
+    from renogis.adjacency import build_adjacency
+    from renogis.districting import propose_districts
+    from renogis.synthetic import make_sample
+
+    s = make_sample()
+    graph = build_adjacency(
+        s["compounds"], parcels=s["parcels"], streets=s["streets"], barriers=s["barriers"]
+    )
+    districts = propose_districts(
+        s["compounds"], graph, parcels=s["parcels"], min_households=1500, max_households=4000
+    ).districts
+    assert len(districts) == 5
+    # D001 is 40 m from D002 and 205 m from D003; D002, D003 are 120-126 m from D004, D005
+    assert district_colors(districts).tolist() == [4, 0, 1, 2, 3]
+    # the old 30 m rule saw no neighbours across the arterials: now 5 districts, 5 colours
+    assert district_colors(districts, distance_m=30.0).tolist() == [0, 1, 2, 3, 4]
+
+
+# --------------------------------------------------------------------------- streets, barriers
+def test_street_data_merged_per_class(zh_html: str) -> None:
+    feats = embedded_data(zh_html)["streets"]["features"]
+    # arterial (from OSM "primary"), secondary, local (incl. 支路 and an unknown class), path
+    assert [f["properties"] for f in feats] == [{"k": 0}, {"k": 1}, {"k": 2}, {"k": 3}]
+    local = feats[2]["geometry"]
+    # S3+S4 and S5+S6 each merge into one 2-point line (the cut at y = 150 m is collinear)
+    assert local["type"] == "MultiLineString" and [len(p) for p in local["coordinates"]] == [2, 2]
+    assert feats[0]["geometry"]["type"] == "LineString"
+    tr = Transformer.from_crs(CRS, 4326, always_xy=True)
+    assert feats[0]["geometry"]["coordinates"][0] == list(
+        np.round(tr.transform(X0 - 20, Y0 - 10), 6)
+    )
+
+
+def test_street_data_without_class(world: dict[str, Any]) -> None:
+    streets = world["streets"].drop(columns="class")
+    data = embedded_data(render(build_map(world["compounds"], streets=streets, tiles="none")))
+    assert [f["properties"] for f in data["streets"]["features"]] == [{"k": 2}]  # all local
+    assert data["barriers"]["features"] == []
+
+
+def test_barrier_kinds(zh_html: str, world: dict[str, Any]) -> None:
+    feats = embedded_data(zh_html)["barriers"]["features"]
+    assert [f["properties"]["k"] for f in feats] == [0, 1]  # river, railway
+    assert [f["geometry"]["type"] for f in feats] == ["Polygon", "LineString"]
+    b = world["barriers"]
+    kinds = maps._barrier_kinds(
+        b.assign(kind=["围墙 wall", None], name=[None, "京沪铁路"])  # other; railway by name
+    )
+    assert kinds.tolist() == [2, 1]
+    assert maps._barrier_kinds(b.drop(columns="kind")).tolist() == [0, 0]  # undescribed: water
+
+
+def test_streets_layers_drawn_in_context_panes(zh_html: str) -> None:
+    assert 'contextRenderer("renogis-streets", 350)' in zh_html
+    assert 'contextRenderer("renogis-barriers", 340)' in zh_html
+    meta = embedded_data(zh_html)["meta"]
+    assert meta["street_styles"][0] == {"color": "#777777", "weight": 3.0}
+    assert meta["barrier_styles"][1]["dashArray"] == "8 4"
 
 
 def test_districts_dissolved_when_missing(world: dict[str, Any]) -> None:
@@ -476,9 +622,21 @@ def test_other_crs_reprojected(world: dict[str, Any]) -> None:
 
 
 def test_cluster_above_threshold(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    assert embedded_data(render(full(world, tiles="none")))["meta"]["cluster"] is False
+    meta = embedded_data(render(full(world, tiles="none")))["meta"]
+    assert (meta["cluster"], meta["canvas_markers"], meta["label_zoom"]) == (False, False, None)
     monkeypatch.setattr(maps, "CLUSTER_THRESHOLD", 2)
-    assert embedded_data(render(full(world, tiles="none")))["meta"]["cluster"] is True
+    meta = embedded_data(render(full(world, tiles="none")))["meta"]
+    assert (meta["cluster"], meta["canvas_markers"]) == (True, False)
+
+
+def test_canvas_markers_and_label_zoom_for_a_city(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(maps, "CLUSTER_THRESHOLD", 1)
+    monkeypatch.setattr(maps, "CANVAS_MARKER_THRESHOLD", 2)  # 3 facilities: canvas circles
+    monkeypatch.setattr(maps, "LABEL_ALL_MAX", 1)  # 2 districts: labels from zoom 15 up
+    meta = embedded_data(render(full(world, tiles="none")))["meta"]
+    assert (meta["cluster"], meta["canvas_markers"], meta["label_zoom"]) == (False, True, 15)
 
 
 # --------------------------------------------------------------------------- errors
@@ -513,6 +671,10 @@ def test_error_crs(world: dict[str, Any]) -> None:
         build_map(world["compounds"].to_crs(4326))
     with pytest.raises(CRSError, match="parcels: layer has no CRS"):
         build_map(world["compounds"], parcels=world["parcels"].set_crs(None, allow_override=True))
+    with pytest.raises(CRSError, match="streets: layer has no CRS"):
+        build_map(world["compounds"], streets=world["streets"].set_crs(None, allow_override=True))
+    with pytest.raises(CRSError, match="barriers: layer has no CRS"):
+        build_map(world["compounds"], barriers=world["barriers"].set_crs(None, allow_override=True))
 
 
 def test_district_label_points(zh_html: str) -> None:

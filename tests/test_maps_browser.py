@@ -145,6 +145,8 @@ def test_renders_offline_with_expected_features(
         "siting": [1, 1],
         "districts": [2, 2],
         "facilities": [3, 3],
+        "streets": [4, 4],  # one feature per street class
+        "barriers": [2, 2],
     }
     labels = driver.execute_script(
         "return Array.from(document.querySelectorAll('.renogis-label')).map(e => e.textContent)"
@@ -179,6 +181,48 @@ def test_layer_toggle_hides_and_shows(driver: Any, map_html: Path) -> None:
     assert driver.execute_script(COUNT_JS)["compounds"] == [8, 8]
     _toggle(driver, "服务范围：幼儿园")
     assert driver.execute_script(COUNT_JS)["service:kindergarten"] == [1, 1]
+    assert severe(driver) == []
+
+
+def test_streets_and_barriers_below_compounds_and_toggle(driver: Any, map_html: Path) -> None:
+    load(driver, map_html)
+    panes = driver.execute_script(
+        """var out = {};
+        ["renogis-streets", "renogis-barriers"].forEach(function (name) {
+          var pane = document.querySelector(".leaflet-" + name + "-pane");
+          out[name] = [Number(pane.style.zIndex), pane.style.pointerEvents,
+                       pane.querySelectorAll("canvas").length]; });
+        var overlay = document.querySelector(".leaflet-overlay-pane");
+        out.overlay = Number(getComputedStyle(overlay).zIndex);
+        return out;"""
+    )
+    assert panes == {
+        "renogis-streets": [350, "none", 1],
+        "renogis-barriers": [340, "none", 1],
+        "overlay": 400,
+    }
+    styles = driver.execute_script(
+        """var r = window.renogis[Object.keys(window.renogis)[0]], out = [];
+        r.groups.streets.eachLayer(function (g) { g.eachLayer(function (l) {
+          var o = l.options;
+          out.push([l.feature.properties.k, o.weight, o.color, o.interactive]);
+        }); });
+        return out;"""
+    )
+    assert styles == [
+        [0, 3, "#777777", False],
+        [1, 2, "#999999", False],
+        [2, 1.2, "#AAAAAA", False],
+        [3, 0.8, "#BBBBBB", False],
+    ]
+    _toggle(driver, "道路")
+    assert driver.execute_script(COUNT_JS)["streets"] == [4, 0]
+    _toggle(driver, "道路")
+    assert driver.execute_script(COUNT_JS)["streets"] == [4, 4]
+    _toggle(driver, "河流与障碍")
+    assert driver.execute_script(COUNT_JS)["barriers"] == [2, 0]
+    legend = driver.find_element("css selector", ".renogis-legend").text
+    assert "道路" in legend and "河流与障碍" in legend
     assert severe(driver) == []
 
 
@@ -305,3 +349,61 @@ def test_clustered_facilities_render(
     time.sleep(0.3)
     assert severe(driver) == []  # MarkerCluster needs a map maxZoom even without tiles
     assert driver.execute_script(COUNT_JS)["facilities"][0] == 3
+
+
+def test_city_mode_canvas_facilities_and_zoomed_labels(
+    driver: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from renogis import maps
+
+    monkeypatch.setattr(maps, "CANVAS_MARKER_THRESHOLD", 2)  # 3 facilities: canvas circles
+    monkeypatch.setattr(maps, "LABEL_ALL_MAX", 1)  # 2 districts: labels from zoom 15 up
+    world = make_world()
+    comp = world.pop("compounds")
+    path = write_map(tmp_path / "city.html", comp, tiles="none", **world)
+    load(driver, path)
+    kinds = driver.execute_script(
+        """var r = window.renogis[Object.keys(window.renogis)[0]], out = [];
+        r.groups.facilities.eachLayer(function (g) { g.eachLayer(function (l) {
+          out.push([l instanceof L.CircleMarker, !!l._map, l.options.fillColor]); }); });
+        return out;"""
+    )
+    # kindergarten, clinic, elderly day care: Okabe-Ito colours by category order (K, E, C)
+    assert kinds == [[True, True, "#E69F00"], [True, True, "#009E73"], [True, True, "#56B4E9"]]
+    assert driver.find_elements("css selector", ".renogis-fac") == []  # no DivIcon markers
+    assert driver.find_elements("css selector", ".leaflet-marker-pane .marker-cluster") == []
+
+    def n_labels() -> int:
+        return len(driver.find_elements("css selector", ".renogis-label"))
+
+    zoom = driver.execute_script(
+        "return window.renogis[Object.keys(window.renogis)[0]].map.getZoom()"
+    )
+    assert zoom >= 15 and n_labels() == 2  # a 300 m world fits at a high zoom
+    driver.execute_script(
+        "var m = window.renogis[Object.keys(window.renogis)[0]].map;"
+        "m.setView(m.getCenter(), 14, {animate: false});"
+    )
+    assert n_labels() == 0
+    driver.execute_script(
+        "var m = window.renogis[Object.keys(window.renogis)[0]].map;"
+        "m.setView(m.getCenter(), 17, {animate: false});"
+    )
+    assert n_labels() == 2
+
+    # a click on the clinic circle opens its popup
+    lat, lon = driver.execute_script(
+        """var r = window.renogis[Object.keys(window.renogis)[0]], at = null;
+        r.groups.facilities.eachLayer(function (g) { g.eachLayer(function (l) {
+          if (l.feature.properties.i === "F2") { at = l.getLatLng(); } }); });
+        return [at.lat, at.lng];"""
+    )
+    _click_at_latlng(driver, lat, lon)
+    popup = WebDriverWait(driver, 5).until(
+        ec.visibility_of_element_located(("css selector", ".leaflet-popup-content"))
+    )
+    assert "F2" in popup.text and "卫生站B" in popup.text
+    assert severe(driver) == []
