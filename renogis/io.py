@@ -126,8 +126,11 @@ def normalise_columns(
             target = key.lower()
         elif key.lower() in aliases:
             target = aliases[key.lower()]
-        elif len(key) == 10 and (hits := [c for c in canonical if c.startswith(key.lower())]):
-            target = hits[0] if len(hits) == 1 else None  # a Shapefile cut the name to 10 characters
+        elif len(key) == 10 and (hits := sorted(c for c in canonical if c.startswith(key.lower()))):
+            # a Shapefile cut the name to 10 characters: the shortest completion (compound_id, not
+            # compound_ids) when it is the only one of its length
+            short = [h for h in hits if len(h) == len(hits[0])]
+            target = short[0] if len(short) == 1 else None
         if target is None:
             continue
         if target in taken or (target in df.columns and target != col):

@@ -38,6 +38,14 @@ return out;
 """
 
 
+
+def _text(driver, element) -> str:
+    """The popup's whole rendered text (also the part scrolled out of view), table cells joined by
+    single spaces. Selenium's element.text drops what a scrolled popup hides."""
+    import re
+
+    return re.sub(r"[ \t]+", " ", driver.execute_script("return arguments[0].innerText", element))
+
 def _browser_missing() -> str | None:
     missing = [
         p for p in (CHROMIUM, CHROMEDRIVER) if not (Path(p).exists() or shutil.which(Path(p).name))
@@ -266,7 +274,7 @@ def test_click_compound_opens_popup(driver: Any, map_html: Path) -> None:
     popup = WebDriverWait(driver, 5).until(
         ec.visibility_of_element_located(("css selector", ".leaflet-popup-content"))
     )
-    text = popup.text
+    text = _text(driver, popup)
     assert text.startswith("小区01")
     assert "户数 110" in text and "片区 D1" in text and "建成年份 1990" in text
     assert "社区卫生服务站 224 ✓" in text and "幼儿园 100 ✓" in text
@@ -284,7 +292,7 @@ def test_click_excluded_compound_shows_reason(driver: Any, map_html: Path) -> No
     popup = WebDriverWait(driver, 5).until(
         ec.visibility_of_element_located(("css selector", ".leaflet-popup-content"))
     )
-    assert "未纳入原因 同意率不足" in popup.text
+    assert "未纳入原因 同意率不足" in _text(driver, popup)
 
 
 def test_search_by_name_opens_popup(driver: Any, map_html: Path) -> None:
@@ -301,7 +309,7 @@ def test_search_by_name_opens_popup(driver: Any, map_html: Path) -> None:
     popup = WebDriverWait(driver, 5).until(
         ec.visibility_of_element_located(("css selector", ".leaflet-popup-content"))
     )
-    assert popup.text.startswith("小区22") and "户数 180" in popup.text
+    assert _text(driver, popup).startswith("小区22") and "户数 180" in _text(driver, popup)
 
 
 def test_english_map(driver: Any, tmp_path: Path) -> None:
@@ -332,8 +340,8 @@ def test_click_district_label_opens_district_popup(driver: Any, map_html: Path) 
     popup = WebDriverWait(driver, 5).until(
         ec.visibility_of_element_located(("css selector", ".leaflet-popup-content"))
     )
-    assert popup.text.startswith("片区 D2") and "户数 620" in popup.text
-    assert "片区内拟选址" in popup.text and "P2 社区卫生服务站 (新覆盖户数 150)" in popup.text
+    assert _text(driver, popup).startswith("片区 D2") and "户数 620" in _text(driver, popup)
+    assert "片区内拟选址" in _text(driver, popup) and "P2 社区卫生服务站 (新覆盖户数 150)" in _text(driver, popup)
 
 
 def test_clustered_facilities_render(
@@ -379,20 +387,34 @@ def test_city_mode_canvas_facilities_and_zoomed_labels(
     def n_labels() -> int:
         return len(driver.find_elements("css selector", ".renogis-label"))
 
-    zoom = driver.execute_script(
-        "return window.renogis[Object.keys(window.renogis)[0]].map.getZoom()"
-    )
-    assert zoom >= 15 and n_labels() == 2  # a 300 m world fits at a high zoom
+    zoom_js = "return window.renogis[Object.keys(window.renogis)[0]].map.getZoom()"
+    # the initial fit to the data may still be animating: wait until the zoom holds for 0.5 s
+    last, steady_since = None, time.monotonic()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        now = driver.execute_script(zoom_js)
+        if now != last:
+            last, steady_since = now, time.monotonic()
+        elif time.monotonic() - steady_since > 0.5:
+            break
+        time.sleep(0.1)
+    zoom = driver.execute_script(zoom_js)
+
+    def labels_become(n: int) -> bool:  # labels follow zoomend: poll instead of racing it
+        WebDriverWait(driver, 5).until(lambda d: n_labels() == n)
+        return True
+
+    assert zoom >= 15 and labels_become(2)  # a 300 m world fits at a high zoom
     driver.execute_script(
         "var m = window.renogis[Object.keys(window.renogis)[0]].map;"
         "m.setView(m.getCenter(), 14, {animate: false});"
     )
-    assert n_labels() == 0
+    assert labels_become(0)
     driver.execute_script(
         "var m = window.renogis[Object.keys(window.renogis)[0]].map;"
         "m.setView(m.getCenter(), 17, {animate: false});"
     )
-    assert n_labels() == 2
+    assert labels_become(2)
 
     # a click on the clinic circle opens its popup
     lat, lon = driver.execute_script(
@@ -405,5 +427,5 @@ def test_city_mode_canvas_facilities_and_zoomed_labels(
     popup = WebDriverWait(driver, 5).until(
         ec.visibility_of_element_located(("css selector", ".leaflet-popup-content"))
     )
-    assert "F2" in popup.text and "卫生站B" in popup.text
+    assert "F2" in _text(driver, popup) and "卫生站B" in _text(driver, popup)
     assert severe(driver) == []
