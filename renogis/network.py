@@ -715,7 +715,7 @@ def _unique_positions(edge: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _augment(
-    net: WalkNetwork, snaps: list[Snap]
+    net: WalkNetwork, snaps: list[Snap], *, xy_out: list[np.ndarray] | None = None
 ) -> tuple[sp.csr_matrix, list[np.ndarray]]:
     """Graph with one virtual node per snap point and one node per source geometry.
 
@@ -781,6 +781,14 @@ def _augment(
         (np.r_[w, w], (np.r_[r, c], np.r_[c, r])), shape=(total, total)
     ).tocsr()
     graph = (base + extra).tocsr()
+    if xy_out is not None:
+        # coordinates of every node: a virtual node and a source node sit at their snap point
+        pts = shapely.get_coordinates(np.concatenate([s.point[s.valid] for s in snaps]))
+        xy = np.empty((total, 2))
+        xy[:n] = net.node_xy
+        xy[n + inv] = pts[mid]
+        xy[src_node] = pts
+        xy_out.append(xy)
     out: list[np.ndarray] = []
     start = 0
     for s in snaps:
@@ -1015,27 +1023,71 @@ def distance_matrix(
     shape = (len(so.valid), len(sd.valid))
     if not so.valid.any() or not sd.valid.any():
         return sp.csr_matrix(shape)
-    graph, (onode, dnode) = _augment(net, [so, sd])
+    xy_list: list[np.ndarray] = []
+    graph, (onode, dnode) = _augment(net, [so, sd], xy_out=xy_list)
+    xy = xy_list[0]
     # run from the smaller side
     o_idx, d_idx = np.flatnonzero(so.valid), np.flatnonzero(sd.valid)
     from_dest = len(d_idx) <= len(o_idx)
     run_idx, run_nodes = (d_idx, dnode[d_idx]) if from_dest else (o_idx, onode[o_idx])
     tgt_idx, tgt_nodes = (o_idx, onode[o_idx]) if from_dest else (d_idx, dnode[d_idx])
-    batch = max(1, int(max_batch_bytes // (8 * graph.shape[0])))
+    limit = float(cutoff_m) + 2 * _EPS_M
+    if np.isfinite(cutoff_m):
+        batches = _spatial_batches(xy[run_nodes], cell_m=max(4.0 * float(cutoff_m), 1000.0))
+    else:
+        batches = [np.arange(len(run_nodes))]
+    total = graph.shape[0]
+    is_target = np.zeros(total, dtype=bool)
+    is_target[tgt_nodes] = True
+    target_pos = np.full(total, -1, dtype=np.int64)
+    target_pos[tgt_nodes] = np.arange(len(tgt_nodes))
+    by_x = np.argsort(xy[:, 0], kind="stable")
+    xs = xy[by_x, 0]
     rr: list[np.ndarray] = []
     cc: list[np.ndarray] = []
     dd: list[np.ndarray] = []
-    for start in range(0, len(run_nodes), batch):
-        nodes = run_nodes[start : start + batch]
-        d = dijkstra(graph, directed=True, indices=nodes, limit=float(cutoff_m) + 2 * _EPS_M)
-        sub = np.round(np.maximum(d[:, tgt_nodes] - 2 * _EPS_M, 0.0), 9)
-        i, j = np.nonzero(np.isfinite(sub) & (sub <= cutoff_m))
-        rr.append(run_idx[start + i])
-        cc.append(tgt_idx[j])
-        dd.append(sub[i, j])
+    for members in batches:
+        nodes = run_nodes[members]
+        if np.isfinite(cutoff_m):
+            # Exact pruning: an edge is never shorter than the straight line between its ends,
+            # so every node of a path shorter than the cutoff lies within the cutoff (straight
+            # line) of the path's first snap point: keep the nodes in the batch's box + cutoff.
+            lo = xy[nodes].min(axis=0) - cutoff_m - 1.0
+            hi = xy[nodes].max(axis=0) + cutoff_m + 1.0
+            strip = by_x[np.searchsorted(xs, lo[0]) : np.searchsorted(xs, hi[0], side="right")]
+            ys = xy[strip, 1]
+            keep = np.sort(strip[(ys >= lo[1]) & (ys <= hi[1])])
+            sub_graph = graph[keep][:, keep]
+            local = np.searchsorted(keep, nodes)
+        else:
+            keep = np.arange(total)
+            sub_graph = graph
+            local = nodes
+        tgt_local = np.flatnonzero(is_target[keep])
+        rows_per_run = max(1, int(max_batch_bytes // (8 * max(len(keep), 1))))
+        for start in range(0, len(local), rows_per_run):
+            part = local[start : start + rows_per_run]
+            d = dijkstra(sub_graph, directed=True, indices=part, limit=limit)
+            sub = np.round(np.maximum(d[:, tgt_local] - 2 * _EPS_M, 0.0), 9)
+            i, j = np.nonzero(np.isfinite(sub) & (sub <= cutoff_m))
+            rr.append(run_idx[members[start + i]])
+            cc.append(tgt_idx[target_pos[keep[tgt_local[j]]]])
+            dd.append(sub[i, j])
     a, b, d = np.concatenate(rr), np.concatenate(cc), np.concatenate(dd)
     r, c = (b, a) if from_dest else (a, b)
     return sp.csr_matrix((np.maximum(d, 1e-6), (r, c)), shape=shape)
+
+
+def _spatial_batches(xy: np.ndarray, *, cell_m: float, max_size: int = 512) -> list[np.ndarray]:
+    """Group points by square cells of ``cell_m`` (row-major), at most ``max_size`` a group."""
+    cell = np.floor((xy - xy.min(axis=0)) / cell_m).astype(np.int64)
+    key = cell[:, 1] * (int(cell[:, 0].max()) + 1) + cell[:, 0]
+    order = np.argsort(key, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, key[order][1:] != key[order][:-1], True])
+    out: list[np.ndarray] = []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        out.extend(order[i : min(i + max_size, b)] for i in range(a, b, max_size))
+    return out
 
 
 def _substrings(geoms: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
