@@ -40,6 +40,8 @@ bench: $(BIN)/python
 	$(BIN)/python scripts/bench_districting.py
 	$(BIN)/python scripts/bench_access.py
 	$(BIN)/python scripts/bench_siting.py
+	$(BIN)/python scripts/bench_gaps.py
+	$(BIN)/python scripts/bench_map.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache
