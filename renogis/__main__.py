@@ -1,3 +1,5 @@
+"""``python -m renogis``: the command line."""
+
 from renogis.cli import main
 
 raise SystemExit(main())

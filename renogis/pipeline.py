@@ -11,10 +11,10 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +160,7 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
     unknown = [s for s in config.steps if s not in STEPS]
     if unknown:
         raise InputError(f"unknown steps {unknown}; choose from {', '.join(STEPS)}")
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     timer = _Timer(progress)
     tmp = _prepare_out(config.out)
     files: list[Path] = []

@@ -22,8 +22,9 @@ per layer, e.g. ``compounds.geojson``):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Final, Mapping
+from typing import Final
 
 # --------------------------------------------------------------------------- layers
 COMPOUNDS: Final = "compounds"

@@ -24,7 +24,6 @@ from collections.abc import Sequence
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 
 from renogis import schema as S
