@@ -64,6 +64,7 @@ __all__ = [
     "CoverResult",
     "SitingPlan",
     "SITING_PRIORITY",
+    "NOT_SITED_BY_DEFAULT",
     "greedy_max_cover",
     "exact_max_cover",
     "relative_gap",
@@ -75,6 +76,11 @@ __all__ = [
 
 #: Order in which categories claim parcels: one for the old, one for the young, then
 #: the daily services. Categories not listed follow in alphabetical order.
+#: Categories left out unless asked for by name: schools are planned by the education
+#: authority at the 10-/15-minute level and the standards give them no site size, so any
+#: idle parcel would "fit" and the plan would put a school on a 700 m2 corner.
+NOT_SITED_BY_DEFAULT: tuple[str, ...] = ("primary_school", "middle_school")
+
 SITING_PRIORITY: tuple[str, ...] = (
     "elderly_day_care",
     "nursery",
@@ -985,7 +991,11 @@ def site_facilities(
     cats_std = standards.categories
     if categories is None:
         open_cats = access.loc[~access[WITHIN_RADIUS].astype(bool), schema.CATEGORY].unique()
-        wanted = [c for c in open_cats if c in cats_std]
+        wanted = [c for c in open_cats if c in cats_std and c not in NOT_SITED_BY_DEFAULT]
+        skipped = sorted(c for c in open_cats if c in NOT_SITED_BY_DEFAULT)
+        if skipped:
+            logger.info("siting: %s not sited on idle parcels by default (school sites come from the "
+                        "education plan); name them in categories= to site them", ", ".join(skipped))
     else:
         unknown = [c for c in categories if c not in cats_std]
         if unknown:

@@ -120,3 +120,32 @@ def test_districts_connected_in_adjacency(unseen_city):
     res = propose_districts(layers["compounds"], G, parcels=layers["parcels"])
     for ids in res.districts["compound_ids"].str.split(","):
         assert nx.is_connected(G.subgraph(ids))
+
+
+def test_demo_siting_plan_respects_size_rules(demo_out):
+    from renogis.standards import load_standards
+
+    out, _ = demo_out
+    plan = pd.read_csv(out / "siting_plan.csv", encoding="utf-8-sig")
+    assert len(plan) > 0
+    rules = load_standards().categories
+    parcels = gpd.read_file(out / "cleaned.gpkg", layer="parcels").set_index("parcel_id")
+    for row in plan.itertuples():
+        rule = rules[row.category]
+        p = parcels.loc[row.parcel_id]
+        if p["kind"] == "vacant_land":
+            need = rule.min_land_m2 or rule.min_building_m2
+            assert p["area_m2"] >= need
+        else:
+            floor = p["floor_area_m2"] if p["floor_area_m2"] == p["floor_area_m2"] else p["area_m2"]
+            assert floor >= rule.min_building_m2
+            assert not (rule.min_building_m2 == 0 and rule.min_land_m2 > 0)  # outdoor uses need land
+    # a parcel hosts several facilities only while its area allows the sum of their minimums
+    for pid, rows in plan.groupby("parcel_id"):
+        assert rows["min_area_m2"].sum() <= rows["parcel_area_m2"].iloc[0] + 1e-6
+    # schools are not sited on idle parcels unless asked for
+    assert not plan["category"].isin(["primary_school", "middle_school"]).any()
+    # the district proposal sheets carry the siting lines
+    sheet = (out / "proposals" / f"{plan['district_id'].iloc[0]}.md").read_text(encoding="utf-8")
+    first = plan.iloc[0]
+    assert f"设于地块 {first['parcel_id']}：新增覆盖 {int(first['newly_covered_households']):,} 户" in sheet
