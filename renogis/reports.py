@@ -188,14 +188,13 @@ def _write_xlsx(table: pd.DataFrame, out: Path, *, sheet_name: str) -> None:
 
     n = len(table)
     rows = np.arange(2, n + 2).astype(_S)
-    body = np.full(n, "", dtype=_S)
+    columns: list[list[str]] = []
     header = []
     for j, col in enumerate(table.columns):
         letter = _column_letter(j)
-        title = _escape_text(str(col))
-        header.append(f'<c r="{letter}1" t="inlineStr" s="1"><is><t>{title}</t></is></c>')
-        body = _add(body, _xlsx_cells(table[col].reset_index(drop=True), _add(letter, rows)))
-    sheet_rows = _add(_add(_add('<row r="', rows), '">'), _add(body, "</row>"))
+        header.append(f'<c r="{letter}1" t="inlineStr" s="1"><is><t>{_escape_text(str(col))}</t></is></c>')
+        columns.append(_xlsx_cells(table[col].reset_index(drop=True), _add(letter, rows)).tolist())
+    row_open = _add(_add('<row r="', rows), '">').tolist()
     name = _escape_text(sheet_name[:31])
     workbook = _XML + (f'<workbook xmlns="{_NS}" xmlns:r="{_REL}"><sheets><sheet name="{name}" sheetId="1" '
                        'r:id="rId1"/></sheets></workbook>')
@@ -211,7 +210,12 @@ def _write_xlsx(table: pd.DataFrame, out: Path, *, sheet_name: str) -> None:
             fh.write(sheet_head.encode("utf-8"))
             chunk = 50_000
             for start in range(0, n, chunk):
-                fh.write("".join(sheet_rows[start:start + chunk].tolist()).encode("utf-8"))
+                stop = min(start + chunk, n)
+                parts = [c[start:stop] for c in columns]
+                text = "".join(
+                    op + "".join(cells) + "</row>" for op, *cells in zip(row_open[start:stop], *parts)
+                )
+                fh.write(text.encode("utf-8"))
             fh.write(b"</sheetData></worksheet>")
 
 
