@@ -154,7 +154,7 @@ def _street_frame(
     n = len(geoms)
     classes = np.asarray(classes, dtype=object)
     bridge = np.asarray(bridge, dtype=bool)
-    highway = np.array([HIGHWAY_BY_CLASS[c] for c in classes], dtype=object) if n else []
+    highway = np.array([HIGHWAY_BY_CLASS[c] for c in classes], dtype=object)
     return gpd.GeoDataFrame(
         {
             S.STREET_ID: _ids(id_prefix, n),
@@ -283,8 +283,8 @@ def make_city(
     setb_hi[river_row - 1] = _RIVER_SETBACK_M
 
     # ---------------------------------------------------------------- quarters (rows, cols, 4)
-    r_idx, c_idx, q_idx = np.meshgrid(np.arange(rows), np.arange(cols), np.arange(4), indexing="ij")
-    r_idx, c_idx, q_idx = r_idx.ravel(), c_idx.ravel(), q_idx.ravel()
+    r3, c3, q3 = np.meshgrid(np.arange(rows), np.arange(cols), np.arange(4), indexing="ij")
+    r_idx, c_idx, q_idx = r3.ravel(), c3.ravel(), q3.ravel()
     right = (q_idx % 2) == 1
     top = q_idx >= 2
     qx0 = np.where(right, sx[c_idx] + _SECONDARY_SETBACK_M, xb[c_idx] + _ARTERIAL_SETBACK_M)
