@@ -51,7 +51,7 @@ from scipy.sparse import csgraph
 
 from renogis import schema
 from renogis._errors import InfeasibleError, InputError
-from renogis.adjacency import EDGE_WALL_M, KIND_PARCEL, NODE_AREA_M2, NODE_KIND
+from renogis.adjacency import EDGE_FACING_M, EDGE_WALL_M, KIND_PARCEL, NODE_AREA_M2, NODE_KIND
 from renogis.schema import (
     AREA_M2,
     BUILDINGS,
@@ -87,6 +87,8 @@ __all__ = [
     "FLAG_KEEP_APART",
     "DEFAULT_MIN_HOUSEHOLDS",
     "DEFAULT_MAX_HOUSEHOLDS",
+    "WALL_COMPOUND_A",
+    "WALL_COMPOUND_B",
 ]
 
 # ----------------------------------------------------------------- output columns
@@ -98,6 +100,9 @@ WALL_M = schema.WALL_M  # sum of wall_m over internal edges: walls to open, m
 FLAGS = schema.FLAGS
 REASON = schema.REASON
 GROUP_HOUSEHOLDS = "group_households"  # households of the whole connected group (component)
+# columns of DistrictResult.walls: one row per wall to open (district_id, the two compounds, wall_m)
+WALL_COMPOUND_A = "compound_id_a"
+WALL_COMPOUND_B = "compound_id_b"
 
 FLAG_BELOW_MIN = "below_min"
 FLAG_ABOVE_MAX = "above_max"
@@ -126,12 +131,18 @@ class DistrictResult:
         The bounds, planner rules and seed used.
     parcels : GeoDataFrame or None
         The input parcels plus ``district_id`` (None when no district touches them).
+    walls : DataFrame or None
+        One row per wall to open inside a district: ``district_id``,
+        ``compound_id_a``, ``compound_id_b`` (a < b) and ``wall_m`` (shared
+        boundary with no street between, m; see :mod:`renogis.adjacency`), by
+        district, then longest first. Their sum per district is its ``wall_m``.
     """
 
     districts: gpd.GeoDataFrame
     compounds: gpd.GeoDataFrame
     parameters: dict[str, Any] = field(default_factory=dict)
     parcels: gpd.GeoDataFrame | None = None
+    walls: pd.DataFrame | None = None
 
 
 # ============================================================== input checking
@@ -543,15 +554,20 @@ def propose_districts(
     geoms = np.asarray(compounds.geometry.array, dtype=object)
     perim = shapely.length(geoms[inc_pos])
 
-    # edges among included compounds / parcel links
-    edges = list(graph.edges(data=EDGE_WALL_M, default=0.0))
+    # edges among included compounds / parcel links; the merge order uses the facing
+    # boundary (compactness), the district's walls to open only the walls (no street between)
+    edges = list(graph.edges(data=True))
     e_u = np.asarray([e[0] for e in edges], dtype=object)
     e_v = np.asarray([e[1] for e in edges], dtype=object)
-    e_w = np.asarray([e[2] for e in edges], dtype=float)
+    e_wall = np.asarray([float(e[2].get(EDGE_WALL_M, 0.0)) for e in edges], dtype=float)
+    e_face = np.asarray(
+        [float(e[2].get(EDGE_FACING_M, e[2].get(EDGE_WALL_M, 0.0))) for e in edges], dtype=float
+    )
     iu = inc_index.get_indexer(e_u)
     iv = inc_index.get_indexer(e_v)
     cc = (iu >= 0) & (iv >= 0)
-    eu, ev, ew = iu[cc].astype(np.int64), iv[cc].astype(np.int64), e_w[cc]
+    eu, ev, ew = iu[cc].astype(np.int64), iv[cc].astype(np.int64), e_face[cc]
+    e_wall_in = e_wall[cc]
 
     rng = np.random.default_rng(seed)
     rank = rng.permutation(n) if seed else np.arange(n)
@@ -592,7 +608,8 @@ def propose_districts(
     d_h = np.bincount(dl, weights=hh, minlength=nd).astype(np.int64)
     d_n = np.bincount(dl, minlength=nd)
     same = lab[eu] == lab[ev]
-    d_wall = np.bincount(dl[eu[same]], weights=ew[same], minlength=nd)
+    d_wall = np.bincount(dl[eu[same]], weights=e_wall_in[same], minlength=nd)
+    walls = _walls_table(inc_ids, eu[same], ev[same], e_wall_in[same], node_did[eu[same]])
     d_gh = comp_h[comp[np.unique(dl, return_index=True)[1]]] if nd else np.empty(0)
     member_ids = pd.Series(inc_ids).groupby(dl).agg(",".join).reindex(range(nd)).to_numpy()
     if SUBDISTRICT in inc.columns:
@@ -684,7 +701,32 @@ def propose_districts(
         len(ids), int(excluded.sum()), nd, int((d_h < min_households).sum()),
         int((d_h > max_households).sum()),
     )  # fmt: skip
-    return DistrictResult(districts=districts, compounds=out_c, parameters=params, parcels=out_p)
+    return DistrictResult(
+        districts=districts, compounds=out_c, parameters=params, parcels=out_p, walls=walls
+    )
+
+
+def _walls_table(
+    ids: np.ndarray, eu: np.ndarray, ev: np.ndarray, wall_m: np.ndarray, did: np.ndarray
+) -> pd.DataFrame:
+    """One row per wall to open (wall_m > 0) between two compounds of one district."""
+    a = ids[eu].astype(str) if len(eu) else np.empty(0, dtype=object)
+    b = ids[ev].astype(str) if len(ev) else np.empty(0, dtype=object)
+    swap = a > b
+    a, b = np.where(swap, b, a), np.where(swap, a, b)
+    df = pd.DataFrame(
+        {
+            DISTRICT_ID: pd.Series(did, dtype=object),
+            WALL_COMPOUND_A: pd.Series(a, dtype=object),
+            WALL_COMPOUND_B: pd.Series(b, dtype=object),
+            WALL_M: np.round(np.asarray(wall_m, dtype=float), 3),
+        }
+    )
+    df = df[df[WALL_M] > 0]
+    df = df.sort_values(
+        [DISTRICT_ID, WALL_M, WALL_COMPOUND_A, WALL_COMPOUND_B], ascending=[True, False, True, True]
+    )
+    return df.reset_index(drop=True)
 
 
 def _union_by(geoms: np.ndarray, labels: np.ndarray, n: int) -> list[Any]:

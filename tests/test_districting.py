@@ -348,3 +348,54 @@ def test_properties_seeded_loop() -> None:
     synthetic = pytest.importorskip("renogis.synthetic")
     for s in range(3):
         _check_properties(synthetic.make_city(600, seed=100 + s), 0.6 if s else None, s)
+
+
+def test_walls_to_open_exclude_street_frontage() -> None:
+    # A-B touch (100 m wall); C is across a public local street 20 m east of B (frontage, no
+    # wall); D is across a 20 m lane west of A with no street in it (a lane inside the block)
+    c = world({"A": box(0, 0, 100, 100), "B": box(100, 0, 200, 100),
+               "C": box(220, 0, 320, 100), "D": box(-120, 0, -20, 100)},
+              [500, 500, 500, 500])  # fmt: skip
+    local = gpd.GeoDataFrame({"street_id": ["S1"], "class": ["local"]},
+                             geometry=[shapely.LineString([(X0 + 210, Y0 - 50), (X0 + 210, Y0 + 150)])],
+                             crs=CRS)  # fmt: skip
+    G = build_adjacency(c, streets=local)
+    assert (G.edges["B", "C"]["wall_m"], G.edges["B", "C"]["facing_m"]) == (0.0, 100.0)
+    res = propose_districts(c, G)
+    assert members(res) == {"D001": ["A", "B", "C", "D"]}
+    assert res.districts["wall_m"].tolist() == [200.0]
+    assert res.districts["reason"].iloc[0].startswith(
+        "4 adjacent compounds merged along 200 m of shared walls"
+    )
+    assert res.walls is not None
+    assert res.walls.to_dict("records") == [
+        {"district_id": "D001", "compound_id_a": "A", "compound_id_b": "B", "wall_m": 100.0},
+        {"district_id": "D001", "compound_id_a": "A", "compound_id_b": "D", "wall_m": 100.0},
+    ]
+    from renogis.proposals import proposal_sheets
+
+    en = proposal_sheets(res, lang="en")["D001"]
+    assert "4 compounds, 2,000 households; 200 m of walls to open" in en
+    assert "## Walls to open\n\n| Compound | Compound | Wall (m) |\n|---|---|---|\n" \
+           "| A | B | 100 |\n| A | D | 100 |\n" in en
+    zh = proposal_sheets(res, lang="zh")["D001"]
+    assert "需打通围墙 200 m" in zh
+    assert "## 需打通的围墙\n\n| 小区 | 小区 | 围墙长度 (m) |\n|---|---|---|\n| A | B | 100 |" in zh
+
+
+def test_every_compound_excluded_is_an_empty_result() -> None:
+    c = grid3().assign(built_year=[1990] * 9, consent=[0.9] * 9)
+    parcels = gpd.GeoDataFrame({"parcel_id": ["P1"], "kind": ["vacant_land"]},
+                               geometry=[box(0, 300, 50, 350)], crs=CRS)  # fmt: skip
+    G = build_adjacency(c, parcels=parcels, streets=ARTERIAL)
+    for kw in ({"built_before": 1900}, {"min_consent": 2.0}):
+        res = propose_districts(c, G, parcels=parcels, keep_apart=[["r0c0", "r0c1"]], **kw)
+        assert len(res.districts) == 0
+        assert list(res.districts.columns)[:4] == ["district_id", "n_compounds", "compound_ids",
+                                                   "households"]
+        assert res.districts.crs == c.crs
+        assert res.compounds["district_id"].isna().all()
+        assert res.compounds["excluded_reason"].notna().all()
+        assert res.parcels is not None and res.parcels["district_id"].isna().all()
+        assert res.walls is not None and len(res.walls) == 0
+        assert res.parameters["n_districts"] == 0 and res.parameters["n_excluded"] == 9
