@@ -68,6 +68,10 @@ class RunConfig:
     lang: str = "zh"
     tiles: str = "osm"
     map_copy: Path | None = None  # also copy the map here (the demo uses maps/)
+    # districts (appended): nested/duplicate compounds, split/rebalance options
+    nested: str = "keep-children"  # or "keep-parent" (renogis.overlaps)
+    max_span_m: float | None = None  # longest allowed district extent, m
+    soft_barrier_classes: tuple[str, ...] = ()  # street classes crossed only when no in-band alternative
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,18 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
         summary["work_crs"] = f"EPSG:{ds.work_crs.to_epsg()}" if ds.work_crs.to_epsg() else ds.work_crs.name
 
         compounds = ds.compounds
+        if set(config.steps) & {"districts", "gaps", "siting", "map"}:
+            from renogis.overlaps import OVERLAPS_FILE, resolve_overlaps
+            from renogis.reports import write_table
+
+            with timer.step("overlaps"):
+                overlaps = resolve_overlaps(compounds, nested=config.nested)  # type: ignore[arg-type]
+                compounds = overlaps.compounds
+                files.extend(write_table(overlaps.pairs, tmp / OVERLAPS_FILE, formats=("csv",)))
+                if overlaps.report_lines():
+                    with (tmp / "validation.txt").open("a", encoding="utf-8") as fh:
+                        fh.write("\n".join(overlaps.report_lines()) + "\n")
+            summary["overlaps"] = overlaps.summary()
         districts = None
         district_result = None
         extra_lines: dict[str, list[str]] = {}
@@ -201,7 +217,8 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
             with timer.step("districts"):
                 graph = build_adjacency(compounds, parcels=ds.get(schema.PARCELS),
                                         streets=ds.get(schema.STREETS), barriers=ds.get(schema.BARRIERS),
-                                        gap_m=config.gap_m, barrier_classes=config.barrier_classes)
+                                        gap_m=config.gap_m, barrier_classes=config.barrier_classes,
+                                        )
                 district_result = propose_districts(
                     compounds, graph, parcels=ds.get(schema.PARCELS),
                     min_households=config.min_households, max_households=config.max_households,
