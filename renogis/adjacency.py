@@ -69,6 +69,7 @@ __all__ = [
     "EDGE_GAP_M",
     "EDGE_WALL_M",
     "EDGE_FACING_M",
+    "EDGE_SOFT_BARRIER",
     "EDGE_STREET_BETWEEN",
     "NODE_PERIMETER_M",
     "NODE_AREA_M2",
@@ -90,6 +91,9 @@ EDGE_WALL_M = "wall_m"
 EDGE_FACING_M = "facing_m"
 #: Edge attribute: a non-barrier street crosses the nearest-point link.
 EDGE_STREET_BETWEEN = "street_between"
+#: Edge attribute (only on such edges): a street of a soft-barrier class crosses the link;
+#: districting crosses it only when no in-band district is possible otherwise.
+EDGE_SOFT_BARRIER = "soft_barrier"
 
 
 #: Half-width of the strip between two facing walls that is tested against streets, m
@@ -414,6 +418,7 @@ def build_adjacency(
     barrier_classes: Iterable[str] = ("arterial",),
     subdistrict_barrier: bool = True,
     wall_tolerance_m: float = 2.0,
+    soft_barrier_classes: Iterable[str] = (),
 ) -> nx.Graph:
     """Build the adjacency graph of compounds and idle parcels.
 
@@ -439,6 +444,11 @@ def build_adjacency(
         If True, two compounds with different non-null ``subdistrict`` never get an edge.
     wall_tolerance_m : float
         Band width used to measure facing walls, m (see module docstring).
+    soft_barrier_classes : iterable of str
+        Street classes (not in ``barrier_classes``) that separate compounds only
+        softly: an edge whose link crosses one (tunnels excepted) is kept with
+        ``soft_barrier=True``; districting crosses it only when no in-band
+        district is possible otherwise.
 
     Returns
     -------
@@ -481,6 +491,7 @@ def build_adjacency(
     if wall_tolerance_m <= 0:
         raise InputError(f"wall_tolerance_m must be > 0, got {wall_tolerance_m!r}")
     barrier_classes = tuple(barrier_classes)
+    soft_barrier_classes = tuple(c for c in soft_barrier_classes if c not in barrier_classes)
 
     c_ids = _ids(compounds, COMPOUND_ID, COMPOUNDS)
     if HOUSEHOLDS not in compounds.columns:
@@ -533,6 +544,7 @@ def build_adjacency(
         barrier_classes=barrier_classes,
         subdistrict_barrier=bool(subdistrict_barrier),
         wall_tolerance_m=float(wall_tolerance_m),
+        soft_barrier_classes=soft_barrier_classes,
     )
     kinds = [KIND_PARCEL if x else KIND_COMPOUND for x in is_parcel]
     G.add_nodes_from(
@@ -562,6 +574,7 @@ def build_adjacency(
     barrier_geoms = [_geoms(barriers)]
     other_streets = np.empty(0, dtype=object)
     surface_streets = np.empty(0, dtype=object)
+    soft_streets = np.empty(0, dtype=object)
     if streets is not None and not streets.empty:
         cls = (
             streets[STREET_CLASS].astype("string").fillna("").to_numpy(dtype=object)
@@ -578,6 +591,7 @@ def build_adjacency(
         is_bar = np.isin(cls, barrier_classes) & ~tun & ok
         barrier_geoms.append(sg[is_bar])
         other_streets = sg[~is_bar & ok]
+        soft_streets = sg[np.isin(cls, soft_barrier_classes) & ~tun & ok]
         surface_streets = sg[ok & ~tun]
     bgeom = np.concatenate(barrier_geoms)
     blocked = np.zeros(len(links), bool)
@@ -589,9 +603,15 @@ def build_adjacency(
         hit, _ = STRtree(other_streets).query(links, predicate="intersects")
         street_between[hit] = True
 
+    soft = np.zeros(len(links), bool)
+    if len(soft_streets) and len(links):
+        hit, _ = STRtree(soft_streets).query(links, predicate="intersects")
+        soft[hit] = True
+
     sel = ~blocked
     left, right, dist = left[sel], right[sel], dist[sel]
     street_between = street_between[sel]
+    soft = soft[sel]
 
     # ---------------------------------------------------------------- walls
     tol = float(wall_tolerance_m)
@@ -614,6 +634,8 @@ def build_adjacency(
             left, right, np.round(dist, 3), wall, facing, street_between, strict=False
         )
     )
+    for a, b in zip(left[soft], right[soft], strict=True):
+        G.edges[str(ids[a]), str(ids[b])][EDGE_SOFT_BARRIER] = True
     logger.info(
         "adjacency: %d compounds, %d parcels, %d edges (%d links blocked by barriers, "
         "%d pairs split by subdistrict)",

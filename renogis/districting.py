@@ -51,7 +51,14 @@ from scipy.sparse import csgraph
 
 from renogis import schema
 from renogis._errors import InfeasibleError, InputError
-from renogis.adjacency import EDGE_FACING_M, EDGE_WALL_M, KIND_PARCEL, NODE_AREA_M2, NODE_KIND
+from renogis.adjacency import (
+    EDGE_FACING_M,
+    EDGE_SOFT_BARRIER,
+    EDGE_WALL_M,
+    KIND_PARCEL,
+    NODE_AREA_M2,
+    NODE_KIND,
+)
 from renogis.schema import (
     AREA_M2,
     BUILDINGS,
@@ -229,18 +236,24 @@ def _partition(
     ka_groups: list[list[int]],
     rank: np.ndarray,
     ids: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Partition nodes 0..n-1; return (region label per node, kt membership mask)."""
-    # CSR adjacency (both directions)
-    src = np.concatenate([eu, ev])
-    dst = np.concatenate([ev, eu])
-    wts = np.concatenate([ew, ew])
-    order = np.lexsort((dst, src))
-    src, dst, wts = src[order], dst[order], wts[order]
-    indptr = np.searchsorted(src, np.arange(n + 1)).tolist()
-    nbr = dst.tolist()
-    nbw = wts.tolist()
-    adj = sparse.csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+    soft: np.ndarray | None = None,
+    bbox: np.ndarray | None = None,
+    cxy: np.ndarray | None = None,
+    max_span: float | None = None,
+    split: bool = True,
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Partition nodes 0..n-1; return (region label per node, kt membership mask, step counts).
+
+    Phases: keep_together contraction, growth without soft-barrier edges
+    (:func:`_grow`), growth again with them for what is still below the minimum,
+    then the split/rebalance step (:func:`_split`).
+    """
+    soft = np.zeros(len(eu), bool) if soft is None else soft
+    if bbox is None:
+        bbox = np.zeros((n, 4))
+    if cxy is None:
+        cxy = np.zeros((n, 2))
+    adj = sparse.csr_matrix((np.ones(2 * len(eu)), (np.r_[eu, ev], np.r_[ev, eu])), shape=(n, n))
     _, comp = csgraph.connected_components(adj, directed=False)
 
     # ---- keep_together: contract (with shortest connecting paths)
@@ -283,8 +296,67 @@ def _partition(
             roots[r] = i
             ka_label[i] = (ka_label[i] or frozenset()) | {k}
 
-    # ---- initial regions
     root_of = np.fromiter((_find(parent, i) for i in range(n)), dtype=np.int64, count=n)
+    hard = ~soft
+    grow_kw: dict[str, Any] = dict(min_h=min_h, max_h=max_h, rank=rank, ka_label=ka_label,
+                                   kt_mask=kt_mask, bbox=bbox, max_span=max_span)  # fmt: skip
+    lab, stats = _grow(n, eu[hard], ev[hard], ew[hard], hh, perim, root_of, **grow_kw)
+    if soft.any():
+        lab, st2 = _grow(n, eu, ev, ew, hh, perim, lab, **grow_kw)
+        stats = {k: stats[k] + st2[k] for k in stats}
+    stats["splits"] = 0
+    if split:
+        fixed = kt_mask | np.asarray([x is not None for x in ka_label], dtype=bool)
+        lab, stats["splits"] = _split(
+            n, eu[hard], ev[hard], hh, lab, min_h=min_h, max_h=max_h, fixed=fixed, bbox=bbox,
+            cxy=cxy, max_span=max_span, rank=rank,
+        )
+    logger.debug("districting: %s", stats)
+    return lab, kt_mask, stats
+
+
+def _span(bb: Sequence[float]) -> float:
+    """Diagonal of a bounding box (xmin, ymin, xmax, ymax), m."""
+    return float(np.hypot(bb[2] - bb[0], bb[3] - bb[1]))
+
+
+def _bb_union(a: Sequence[float], b: Sequence[float]) -> list[float]:
+    return [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+
+
+def _grow(
+    n: int,
+    eu: np.ndarray,
+    ev: np.ndarray,
+    ew: np.ndarray,
+    hh: np.ndarray,
+    perim: np.ndarray,
+    root_of: np.ndarray,
+    *,
+    min_h: int,
+    max_h: int,
+    rank: np.ndarray,
+    ka_label: list[frozenset[int] | None],
+    kt_mask: np.ndarray,
+    bbox: np.ndarray,
+    max_span: float | None,
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Greedy agglomeration then border moves, from the regions ``root_of`` (a node id per region)."""
+    src = np.concatenate([eu, ev])
+    dst = np.concatenate([ev, eu])
+    wts = np.concatenate([ew, ew])
+    order = np.lexsort((dst, src))
+    src, dst, wts = src[order], dst[order], wts[order]
+    indptr = np.searchsorted(src, np.arange(n + 1)).tolist()
+    nbr = dst.tolist()
+    nbw = wts.tolist()
+    adj = sparse.csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+    _, comp = csgraph.connected_components(adj, directed=False)
+    span_max = float(max_span) if max_span is not None else np.inf
+    reg_bb: list[list[float]] = [[np.inf, np.inf, -np.inf, -np.inf] for _ in range(n)]
+    node_bb = bbox.tolist()
+    for i, r in enumerate(root_of.tolist()):
+        reg_bb[r] = _bb_union(reg_bb[r], node_bb[i])
     reg_h = np.bincount(root_of, weights=hh, minlength=n).astype(np.int64).tolist()
     internal = root_of[eu] == root_of[ev]
     p = np.bincount(root_of, weights=perim, minlength=n).astype(float)
@@ -317,7 +389,12 @@ def _partition(
 
     def eligible(r: int, s: int) -> bool:
         hr, hs = reg_h[r], reg_h[s]
-        return (hr < min_h or hs < min_h) and hr + hs <= max_h and not (apart[r] & apart[s])
+        return (
+            (hr < min_h or hs < min_h)
+            and hr + hs <= max_h
+            and not (apart[r] & apart[s])
+            and _span(_bb_union(reg_bb[r], reg_bb[s])) <= span_max
+        )
 
     heap: list[tuple[float, int, int, int, int, int, int]] = []
     for r in range(n):
@@ -338,6 +415,7 @@ def _partition(
         w_rs = nb[r][s]
         keep, other = (r, s) if len(nb[r]) >= len(nb[s]) else (s, r)
         reg_h[keep] += reg_h[other]
+        reg_bb[keep] = _bb_union(reg_bb[keep], reg_bb[other])
         reg_p[keep] = reg_p[keep] + reg_p[other] - 2.0 * w_rs
         members[keep].extend(members[other])
         members[other] = []
@@ -410,6 +488,8 @@ def _partition(
                 s = lab_l[j]
                 if kt_mask[j] or reg_h[r] + hh_l[j] > max_h or reg_h[s] - hh_l[j] < min_h:
                     continue
+                if _span(_bb_union(reg_bb[r], node_bb[j])) > span_max:
+                    continue
                 kj = ka_label[j]
                 if kj is not None and (kj & apart[r]):
                     continue
@@ -420,6 +500,7 @@ def _partition(
                 lab_l[j] = r
                 reg_h[s] -= hh_l[j]
                 reg_h[r] += hh_l[j]
+                reg_bb[r] = _bb_union(reg_bb[r], node_bb[j])
                 apart[r] = apart[r] | (ka_label[j] or frozenset())
                 apart[s] = frozenset().union(*(ka_label[x] or frozenset() for x in members[s]))
                 moved = True
@@ -427,8 +508,189 @@ def _partition(
                 break
             if not moved:
                 break
-    logger.debug("districting: %d merges, %d rebalancing moves", n_merge, n_moved)
-    return np.asarray(lab_l, dtype=np.int64), kt_mask
+    return np.asarray(lab_l, dtype=np.int64), {"merges": n_merge, "moves": n_moved}
+
+
+def _tree_split(
+    nodes: np.ndarray,
+    k: int,
+    eu: np.ndarray,
+    ev: np.ndarray,
+    hh: np.ndarray,
+    cxy: np.ndarray,
+    *,
+    min_h: int,
+    max_h: int,
+    rng: np.random.Generator,
+    tries: int = 6,
+) -> list[np.ndarray] | None:
+    """Split connected ``nodes`` into ``k`` connected parts within [min_h, max_h] households.
+
+    Recursive bisection of a spanning tree (SKATER-like): the minimum spanning
+    tree over centroid distances (compact parts) is cut at the edge whose side
+    is closest to a whole number of equal shares; other spanning trees (the
+    distances jittered, seeded) are tried when that fails. Returns the parts
+    (global node ids) or None.
+    """
+    m = len(nodes)
+    loc = {int(v): i for i, v in enumerate(nodes.tolist())}
+    a = np.fromiter((loc.get(int(x), -1) for x in eu), dtype=np.int64, count=len(eu))
+    b = np.fromiter((loc.get(int(x), -1) for x in ev), dtype=np.int64, count=len(ev))
+    ok = (a >= 0) & (b >= 0)
+    a, b = a[ok], b[ok]
+    dist = np.hypot(*(cxy[nodes[a]] - cxy[nodes[b]]).T) + 1e-3
+    h = hh[nodes].astype(float)
+    for t in range(tries):
+        w = dist if t == 0 else dist * rng.uniform(0.5, 1.5, len(dist))
+        tree = csgraph.minimum_spanning_tree(sparse.coo_matrix((w, (a, b)), shape=(m, m)).tocsr())
+        tree = (tree + tree.T).tocsr()
+        parts = _bisect(np.arange(m), k, tree, h, min_h=min_h, max_h=max_h)
+        if parts is not None:
+            return [nodes[p] for p in parts]
+    return None
+
+
+def _bisect(
+    idx: np.ndarray, k: int, tree: sparse.csr_matrix, h: np.ndarray, *, min_h: int, max_h: int
+) -> list[np.ndarray] | None:
+    """Cut the subtree spanned by ``idx`` into ``k`` in-band parts (None when no cut works)."""
+    H = float(h[idx].sum())
+    if k == 1:
+        return [idx] if min_h <= H <= max_h else None
+    sub = tree[idx][:, idx]
+    order, pred = csgraph.breadth_first_order(sub, 0, directed=False, return_predecessors=True)
+    if len(order) != len(idx):
+        return None
+    w = h[idx].copy()
+    pred_l = pred.tolist()
+    for v in order[:0:-1].tolist():
+        w[pred_l[v]] += w[v]
+    cand = order[1:]
+    sv = w[cand]
+    share = H / k
+    k1 = np.clip(np.rint(sv / share), 1, k - 1)
+    k2 = k - k1
+    feas = (sv >= k1 * min_h) & (sv <= k1 * max_h) & (H - sv >= k2 * min_h) & (H - sv <= k2 * max_h)
+    if not feas.any():
+        return None
+    dev = np.where(feas, np.abs(sv - k1 * share), np.inf)
+    best = int(np.argmin(dev))
+    v, kk = int(cand[best]), int(k1[best])
+    inside = np.zeros(len(idx), bool)
+    inside[v] = True
+    for u in order.tolist():
+        p = pred_l[u]
+        if p >= 0 and inside[p]:
+            inside[u] = True
+    left = _bisect(idx[inside], kk, tree, h, min_h=min_h, max_h=max_h)
+    if left is None:
+        return None
+    right = _bisect(idx[~inside], k - kk, tree, h, min_h=min_h, max_h=max_h)
+    if right is None:
+        return None
+    return left + right
+
+
+def _split(
+    n: int,
+    eu: np.ndarray,
+    ev: np.ndarray,
+    hh: np.ndarray,
+    lab: np.ndarray,
+    *,
+    min_h: int,
+    max_h: int,
+    fixed: np.ndarray,
+    bbox: np.ndarray,
+    cxy: np.ndarray,
+    max_span: float | None,
+    rank: np.ndarray,
+    lopsided: float = 1.5,
+    passes: int = 2,
+) -> tuple[np.ndarray, int]:
+    """Split/rebalance step: re-partition a district out of band together with its neighbours,
+    and a lopsided pair of adjacent districts, when that gives more in-band or balanced districts.
+
+    Candidates, in order: each district below the minimum (smallest first) with
+    all its adjacent districts; then each pair of adjacent in-band districts
+    whose larger holds at least ``lopsided`` times the households of the
+    smaller (most lopsided first). The union (households H) is re-cut into k
+    connected parts, k = H / mid-band rounded into [H / max, H / min], by
+    :func:`_tree_split`. The new parts replace the old districts only when fewer
+    of them are out of band, or as many (none) and the spread of households
+    (largest - smallest) at least halves; every part must stay within
+    ``max_span``. Districts holding planner-rule compounds (``fixed``) are left
+    as they are.
+    """
+    lab = lab.copy()
+    rng = np.random.default_rng(0)
+    mid = (min_h + max_h) / 2.0
+    span_max = float(max_span) if max_span is not None else np.inf
+    n_split = 0
+    next_label = int(lab.max()) + 1 if n else 0
+    for _ in range(passes):
+        regions, inv = np.unique(lab, return_inverse=True)
+        nr = len(regions)
+        rh = np.bincount(inv, weights=hh, minlength=nr)
+        rfixed = np.bincount(inv, weights=fixed.astype(float), minlength=nr) > 0
+        cross = inv[eu] != inv[ev]
+        ra, rb = inv[eu][cross], inv[ev][cross]
+        key = np.unique(np.minimum(ra, rb).astype(np.int64) * nr + np.maximum(ra, rb))
+        pa, pb = key // nr, key % nr
+        nbrs: list[set[int]] = [set() for _ in range(nr)]
+        for x, y in zip(pa.tolist(), pb.tolist(), strict=True):
+            nbrs[x].add(y)
+            nbrs[y].add(x)
+        order_nodes = np.argsort(inv, kind="stable")
+        bounds = np.searchsorted(inv[order_nodes], np.arange(nr + 1))
+        mem = [order_nodes[bounds[r]:bounds[r + 1]] for r in range(nr)]
+        rrank = np.asarray([int(rank[m[0]]) for m in mem]) if nr else np.zeros(0, int)
+        cands: list[list[int]] = []
+        small = [r for r in range(nr) if rh[r] < min_h and not rfixed[r] and nbrs[r]]
+        small.sort(key=lambda r: (rh[r], rrank[r]))
+        for r in small:
+            cands.append([r, *sorted(x for x in nbrs[r] if not rfixed[x])])
+        inb = (rh >= min_h) & (rh <= max_h) & ~rfixed
+        lop = inb[pa] & inb[pb] & (np.maximum(rh[pa], rh[pb]) >= lopsided * np.minimum(rh[pa], rh[pb]))
+        ratio = np.maximum(rh[pa], rh[pb]) / np.maximum(np.minimum(rh[pa], rh[pb]), 1.0)
+        for j in np.lexsort((rrank[pa], -ratio))[: int(lop.sum())] if lop.any() else []:
+            if lop[j]:
+                cands.append([int(pa[j]), int(pb[j])])
+        touched = np.zeros(nr, bool)
+        changed = 0
+        for group in cands:
+            if len(group) < 2 or touched[group].any():
+                continue
+            nodes = np.concatenate([mem[r] for r in group])
+            H = float(hh[nodes].sum())
+            kmin, kmax = int(np.ceil(H / max_h)), int(np.floor(H / min_h)) if min_h > 0 else len(nodes)
+            if kmin > kmax or kmin > len(nodes):
+                continue
+            k = int(min(max(round(H / mid), kmin), kmax, len(nodes)))
+            old_h = rh[group]
+            old_oob = int(((old_h < min_h) | (old_h > max_h)).sum())
+            parts = _tree_split(nodes, k, eu, ev, hh, cxy, min_h=min_h, max_h=max_h, rng=rng)
+            if parts is None:
+                continue
+            new_h = np.asarray([hh[p].sum() for p in parts])
+            spans = [
+                _span([bbox[p, 0].min(), bbox[p, 1].min(), bbox[p, 2].max(), bbox[p, 3].max()])
+                for p in parts
+            ]
+            if max(spans) > span_max:
+                continue
+            better = old_oob > 0 or (np.ptp(new_h) <= 0.5 * np.ptp(old_h))
+            if not better:
+                continue
+            for p in parts:
+                lab[p] = next_label
+                next_label += 1
+            touched[group] = True
+            changed += 1
+        n_split += changed
+        if not changed:
+            break
+    return lab, n_split
 
 
 def propose_districts(
@@ -444,6 +706,8 @@ def propose_districts(
     require_owners_committee: bool = False,
     built_before: int | None = None,
     seed: int = 0,
+    max_span_m: float | None = None,
+    split: bool = True,
 ) -> DistrictResult:
     """Propose renovation districts of adjacent compounds.
 
@@ -503,6 +767,8 @@ def propose_districts(
     >>> res = propose_districts(compounds, G, parcels=parcels, min_consent=0.67)  # doctest: +SKIP
     >>> res.districts[["district_id", "households", "flags"]].head()  # doctest: +SKIP
     """
+    if max_span_m is not None and not (np.isfinite(max_span_m) and max_span_m > 0):
+        raise InputError(f"max_span_m must be a number > 0 (m), got {max_span_m!r}")
     if min_households < 0 or max_households < min_households:
         raise InputError(
             f"household bounds must satisfy 0 <= min_households <= max_households, "
@@ -560,6 +826,7 @@ def propose_districts(
     e_u = np.asarray([e[0] for e in edges], dtype=object)
     e_v = np.asarray([e[1] for e in edges], dtype=object)
     e_wall = np.asarray([float(e[2].get(EDGE_WALL_M, 0.0)) for e in edges], dtype=float)
+    e_soft = np.asarray([bool(e[2].get(EDGE_SOFT_BARRIER, False)) for e in edges], dtype=bool)
     e_face = np.asarray(
         [float(e[2].get(EDGE_FACING_M, e[2].get(EDGE_WALL_M, 0.0))) for e in edges], dtype=float
     )
@@ -573,10 +840,15 @@ def propose_districts(
     rank = rng.permutation(n) if seed else np.arange(n)
     kt_local = [[int(inc_index.get_loc(x)) for x in g] for g in kt]
     ka_local = [[int(inc_index.get_loc(x)) for x in g if x in inc_index] for g in ka]
-    lab, kt_mask = _partition(
+    inc_geoms = geoms[inc_pos]
+    bbox = shapely.bounds(inc_geoms).reshape(-1, 4) if n else np.zeros((0, 4))
+    cent = shapely.centroid(inc_geoms)
+    cxy = np.c_[shapely.get_x(cent), shapely.get_y(cent)] if n else np.zeros((0, 2))
+    lab, kt_mask, stats = _partition(
         n, eu, ev, ew, hh, perim,
         min_h=int(min_households), max_h=int(max_households),
         kt_groups=kt_local, ka_groups=ka_local, rank=rank, ids=inc_ids,
+        soft=e_soft[cc], bbox=bbox, cxy=cxy, max_span=max_span_m, split=split,
     )  # fmt: skip
     adj = sparse.csr_matrix((np.ones(len(eu)), (eu, ev)), shape=(n, n))
     _, comp = csgraph.connected_components(adj, directed=False)
@@ -691,6 +963,10 @@ def propose_districts(
         "require_owners_committee": bool(require_owners_committee),
         "built_before": built_before,
         "seed": int(seed),
+        "max_span_m": max_span_m,
+        "soft_barrier_classes": list(graph.graph.get("soft_barrier_classes", ())),
+        "split": bool(split),
+        "steps": stats,
         "gap_m": graph.graph.get("gap_m"),
         "n_compounds": len(ids),
         "n_excluded": int(excluded.sum()),

@@ -218,14 +218,14 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
                 graph = build_adjacency(compounds, parcels=ds.get(schema.PARCELS),
                                         streets=ds.get(schema.STREETS), barriers=ds.get(schema.BARRIERS),
                                         gap_m=config.gap_m, barrier_classes=config.barrier_classes,
-                                        )
+                                        soft_barrier_classes=config.soft_barrier_classes)
                 district_result = propose_districts(
                     compounds, graph, parcels=ds.get(schema.PARCELS),
                     min_households=config.min_households, max_households=config.max_households,
                     keep_together=config.keep_together, keep_apart=config.keep_apart,
                     min_consent=config.min_consent,
                     require_owners_committee=config.require_owners_committee,
-                    built_before=config.built_before, seed=config.seed)
+                    built_before=config.built_before, seed=config.seed, max_span_m=config.max_span_m)
                 districts = district_result.districts
                 compounds = district_result.compounds
             summary["districts"] = int(len(districts))
