@@ -514,10 +514,8 @@ def _grow(
 def _tree_split(
     nodes: np.ndarray,
     k: int,
-    eu: np.ndarray,
-    ev: np.ndarray,
+    dist: sparse.csr_matrix,
     hh: np.ndarray,
-    cxy: np.ndarray,
     *,
     min_h: int,
     max_h: int,
@@ -533,15 +531,11 @@ def _tree_split(
     (global node ids) or None.
     """
     m = len(nodes)
-    loc = {int(v): i for i, v in enumerate(nodes.tolist())}
-    a = np.fromiter((loc.get(int(x), -1) for x in eu), dtype=np.int64, count=len(eu))
-    b = np.fromiter((loc.get(int(x), -1) for x in ev), dtype=np.int64, count=len(ev))
-    ok = (a >= 0) & (b >= 0)
-    a, b = a[ok], b[ok]
-    dist = np.hypot(*(cxy[nodes[a]] - cxy[nodes[b]]).T) + 1e-3
+    sub = dist[nodes][:, nodes].tocoo()
+    a, b, d = sub.row, sub.col, sub.data
     h = hh[nodes].astype(float)
     for t in range(tries):
-        w = dist if t == 0 else dist * rng.uniform(0.5, 1.5, len(dist))
+        w = d if t == 0 else d * rng.uniform(0.5, 1.5, len(d))
         tree = csgraph.minimum_spanning_tree(sparse.coo_matrix((w, (a, b)), shape=(m, m)).tocsr())
         tree = (tree + tree.T).tocsr()
         parts = _bisect(np.arange(m), k, tree, h, min_h=min_h, max_h=max_h)
@@ -624,6 +618,8 @@ def _split(
     """
     lab = lab.copy()
     rng = np.random.default_rng(0)
+    cd = np.hypot(*(cxy[eu] - cxy[ev]).T) + 1e-3  # centroid distances, m (never 0: kept by csgraph)
+    dist = sparse.csr_matrix((np.r_[cd, cd], (np.r_[eu, ev], np.r_[ev, eu])), shape=(n, n))
     mid = (min_h + max_h) / 2.0
     span_max = float(max_span) if max_span is not None else np.inf
     n_split = 0
@@ -669,7 +665,7 @@ def _split(
             k = int(min(max(round(H / mid), kmin), kmax, len(nodes)))
             old_h = rh[group]
             old_oob = int(((old_h < min_h) | (old_h > max_h)).sum())
-            parts = _tree_split(nodes, k, eu, ev, hh, cxy, min_h=min_h, max_h=max_h, rng=rng)
+            parts = _tree_split(nodes, k, dist, hh, min_h=min_h, max_h=max_h, rng=rng)
             if parts is None:
                 continue
             new_h = np.asarray([hh[p].sum() for p in parts])
