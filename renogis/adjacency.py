@@ -203,8 +203,11 @@ def _capsule_interval(
 
 
 def _envelopes(lo_xy: np.ndarray, hi_xy: np.ndarray) -> np.ndarray:
-    """Stand-ins for boxes in STRtree envelope queries: the boxes' diagonals (same envelopes,
-    about twice as fast to build as polygons). Only for queries without a predicate."""
+    """Build stand-ins for boxes in STRtree envelope queries: the boxes' diagonals.
+
+    Same envelopes, about twice as fast to build as polygons. Only for queries
+    without a predicate.
+    """
     return shapely.linestrings(np.stack([lo_xy, hi_xy], axis=1))
 
 

@@ -20,9 +20,27 @@ Algorithm (per connected component, all components at once)
 3. Rebalancing: a region still below the minimum takes border compounds from an
    adjacent region as long as that region stays connected and >= min and the
    receiver stays <= max (longest wall first).
-4. Whatever is still below the minimum stays one district flagged
+   Steps 2-3 run first without the edges that cross a soft-barrier street
+   (``soft_barrier_classes`` of the graph), then again with them for the regions
+   still below the minimum: such a street is crossed only when no in-band
+   district is possible otherwise (flag ``soft_barrier``).
+4. Split/rebalance: a region still below the minimum is re-cut together with
+   its adjacent regions, and a lopsided pair of adjacent regions (one holding at
+   least 1.5 times the other's households) together, into k connected parts
+   (k = households / mid-band, rounded into the feasible range) by recursive
+   bisection of a spanning tree over centroid distances (SKATER-like; jittered
+   trees are tried when the first fails). The new parts replace the old regions
+   only when fewer are out of band, or the spread of households at least
+   halves. A group of 3,600 + 1,800 households becomes 2,700 + 2,700 where the
+   compounds allow it.
+5. Whatever is still below the minimum stays one district flagged
    ``below_min`` with the reason; a single compound above the maximum is its own
    district flagged ``above_max``.
+
+``max_span_m`` bounds every district's extent (the diagonal of its bounding
+box) in steps 2-4. Walls to open (``wall_m``) count only boundary with no
+street between (:mod:`renogis.adjacency`); the merge order uses the facing
+boundary (``facing_m``) for compactness.
 
 Missing values under exclusion rules (a documented choice): when a rule is set,
 a compound whose value is unknown is excluded with reason "consent unknown",
@@ -92,6 +110,7 @@ __all__ = [
     "FLAG_ABOVE_MAX",
     "FLAG_KEEP_TOGETHER",
     "FLAG_KEEP_APART",
+    "FLAG_SOFT_BARRIER",
     "DEFAULT_MIN_HOUSEHOLDS",
     "DEFAULT_MAX_HOUSEHOLDS",
     "WALL_COMPOUND_A",
@@ -115,6 +134,7 @@ FLAG_BELOW_MIN = "below_min"
 FLAG_ABOVE_MAX = "above_max"
 FLAG_KEEP_TOGETHER = "keep_together"
 FLAG_KEEP_APART = "keep_apart"
+FLAG_SOFT_BARRIER = "soft_barrier"
 
 #: Dwellings of a 5-minute life circle, GB 50180-2018 table 3.0.4 (RECALL, unverified).
 DEFAULT_MIN_HOUSEHOLDS = 1500
@@ -602,8 +622,11 @@ def _split(
     lopsided: float = 1.5,
     passes: int = 2,
 ) -> tuple[np.ndarray, int]:
-    """Split/rebalance step: re-partition a district out of band together with its neighbours,
-    and a lopsided pair of adjacent districts, when that gives more in-band or balanced districts.
+    """Split/rebalance step: re-cut out-of-band districts and lopsided pairs with their neighbours.
+
+    A district out of band is re-partitioned together with its neighbours, and a
+    lopsided pair of adjacent districts together, when that gives more in-band
+    or better balanced districts.
 
     Candidates, in order: each district below the minimum (smallest first) with
     all its adjacent districts; then each pair of adjacent in-band districts
@@ -736,6 +759,11 @@ def propose_districts(
         Exclude compounds with ``built_year >= built_before`` (or unknown).
     seed : int
         Seed for the tie-break order of equal merge keys.
+    max_span_m : float, optional
+        Largest district extent (diagonal of its bounding box), m; default no limit.
+    split : bool
+        Run the split/rebalance step (default True; False gives the growth
+        result alone, for comparison).
 
     Returns
     -------
@@ -896,6 +924,8 @@ def propose_districts(
         if len(g_loc) > 1:
             ka_nodes[g_loc] = True
     ka_any = np.bincount(dl, weights=ka_nodes.astype(float), minlength=nd) > 0
+    soft_in = e_soft[cc] & same
+    soft_any = np.bincount(dl[eu[soft_in]], minlength=nd) > 0 if nd else np.zeros(0, bool)
 
     # ---------------------------------------------------------------- parcels
     p_ids_all, p_area_all, p_to_region = _assign_parcels(graph, parcels, inc_index, lab, dl)
@@ -907,7 +937,9 @@ def propose_districts(
             d_pids[r].append(pid)
 
     flags, reason = _explain(
-        d_n, d_h, d_wall, d_gh, kt_any, ka_any, member_ids, min_households, max_households
+        d_n, d_h, d_wall, d_gh, kt_any, ka_any, member_ids, min_households, max_households,
+        soft_any=soft_any, soft_classes=tuple(graph.graph.get("soft_barrier_classes", ())),
+        max_span_m=max_span_m,
     )
     districts = gpd.GeoDataFrame(
         {
@@ -1064,11 +1096,18 @@ def _explain(
     member_ids: np.ndarray,
     min_h: int,
     max_h: int,
+    *,
+    soft_any: np.ndarray | None = None,
+    soft_classes: tuple[str, ...] = (),
+    max_span_m: float | None = None,
 ) -> tuple[list[str], list[str]]:
     flags: list[str] = []
     reasons: list[str] = []
-    for n, h, w, gh, kt, ka in zip(
-        d_n.tolist(), d_h.tolist(), d_wall.tolist(), d_gh.tolist(), kt_any, ka_any, strict=False
+    soft_l = soft_any.tolist() if soft_any is not None else [False] * len(d_n)
+    span_note = f" or span more than {max_span_m:,.0f} m" if max_span_m is not None else ""
+    for n, h, w, gh, kt, ka, soft in zip(
+        d_n.tolist(), d_h.tolist(), d_wall.tolist(), d_gh.tolist(), kt_any, ka_any, soft_l,
+        strict=False,
     ):
         f: list[str] = []
         parts: list[str] = []
@@ -1087,8 +1126,8 @@ def _explain(
             else:
                 parts.append(
                     f"below_min: {h:,} households < {min_h:,}; every adjacent district would "
-                    f"exceed {max_h:,} or fall below {min_h:,} (or break a planner rule) if "
-                    "merged or rebalanced"
+                    f"exceed {max_h:,} or fall below {min_h:,}{span_note} (or break a planner "
+                    "rule) if merged or rebalanced"
                 )
         elif h > max_h:
             f.append(FLAG_ABOVE_MAX)
@@ -1108,6 +1147,12 @@ def _explain(
         if ka:
             f.append(FLAG_KEEP_APART)
             parts.append("holds a keep_apart compound (planner rule respected)")
+        if soft:
+            f.append(FLAG_SOFT_BARRIER)
+            parts.append(
+                f"crosses a {'/'.join(soft_classes) or 'soft-barrier'} street (soft barrier): no "
+                "in-band district was possible without crossing it"
+            )
         flags.append(";".join(f))
         reasons.append("; ".join(parts))
     return flags, reasons

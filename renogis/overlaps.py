@@ -135,7 +135,7 @@ class OverlapResult:
         return bool(len(self.dropped) or self.clipped)
 
     def summary(self) -> dict[str, Any]:
-        """Counts and ids for ``run.json``."""
+        """Return counts and ids for ``run.json``."""
         rel = self.pairs[RELATION].value_counts() if len(self.pairs) else pd.Series(dtype=int)
         return {
             "nested": self.parameters.get("nested"),

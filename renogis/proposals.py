@@ -175,7 +175,7 @@ def _member_table(members: pd.DataFrame, lang: str) -> list[str]:
 
 
 def _wall_table(result: DistrictResult, did: str, lang: str) -> list[str]:
-    """The walls to open in one district: which two compounds, metres (longest first)."""
+    """Return the walls-to-open table of one district: which two compounds, metres, longest first."""
     w = result.walls
     if w is None or not len(w):
         return []

@@ -449,6 +449,10 @@ def test_max_span_m() -> None:
     res = propose_districts(c, G, max_span_m=300)
     assert members(res) == {"D001": ["r0c0", "r0c1"], "D002": ["r0c2", "r0c3"]}
     assert res.districts["flags"].tolist() == ["below_min", "below_min"]
+    assert res.districts["reason"].iloc[0].endswith(
+        "every adjacent district would exceed 4,000 or fall below 1,500 or span more than 300 m "
+        "(or break a planner rule) if merged or rebalanced"
+    )
     assert res.parameters["max_span_m"] == 300
     with pytest.raises(InputError, match="max_span_m must be a number > 0"):
         propose_districts(c, G, max_span_m=0)
@@ -475,3 +479,9 @@ def test_soft_barrier_crossed_only_without_in_band_alternative() -> None:
     res2 = propose_districts(c2, build_adjacency(c2, streets=sec, soft_barrier_classes=["secondary"]))
     assert members(res2) == {"D001": ["W", "E0"]}
     assert res2.districts["households"].tolist() == [2300]
+    assert res2.districts["flags"].tolist() == ["soft_barrier"]
+    assert res2.districts["reason"].iloc[0].endswith(
+        "2,300 households within 1,500-4,000; crosses a secondary street (soft barrier): no in-band "
+        "district was possible without crossing it"
+    )
+    assert res.districts["flags"].tolist() == ["", ""]

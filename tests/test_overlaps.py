@@ -90,7 +90,7 @@ def test_keep_children_drops_covered_parent_and_children_of_kept_parent() -> Non
     assert (s["pairs"], s["duplicate_pairs"], s["contains_pairs"], s["partial_pairs"]) == (5, 1, 3, 1)
     assert s["dropped_households"] == 4200
     assert res.compounds["households"].sum() == 9600
-    actions = dict(zip(zip(res.pairs["compound_id_a"], res.pairs["compound_id_b"]),
+    actions = dict(zip(zip(res.pairs["compound_id_a"], res.pairs["compound_id_b"], strict=True),
                        res.pairs["action"], strict=True))  # fmt: skip
     assert actions[("E", "E7")] == "contains: parent E dropped, E7 kept"
     assert actions[("P", "P1")] == "contains: P1 dropped, parent P kept"
