@@ -485,3 +485,33 @@ def test_soft_barrier_crossed_only_without_in_band_alternative() -> None:
         "district was possible without crossing it"
     )
     assert res.districts["flags"].tolist() == ["", ""]
+
+
+def test_cli_soft_barrier_and_max_span(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from renogis.cli import main
+
+    c = world({"W": box(0, 0, 100, 100), "E0": box(120, 0, 220, 100), "E1": box(220, 80, 320, 180)},
+              [1600, 700, 900])  # fmt: skip
+    sec = gpd.GeoDataFrame({"street_id": ["S"], "class": ["secondary"]},
+                           geometry=[shapely.LineString([(X0 + 110, Y0 - 100), (X0 + 110, Y0 + 300)])],
+                           crs=CRS)  # fmt: skip
+    src = tmp_path / "city.gpkg"
+    c.to_file(src, layer="compounds", driver="GPKG")
+    sec.to_file(src, layer="streets", driver="GPKG")
+    out = tmp_path / "out"
+    assert main(["districts", str(src), "--out", str(out), "--soft-barrier-class", "secondary"]) == 0
+    d = gpd.read_file(out / "districts.gpkg", layer="districts")
+    assert sorted(d["compound_ids"]) == ["E0,E1", "W"]
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert run["parameters"]["soft_barrier_classes"] == ["secondary"]
+    assert run["parameters"]["nested"] == "keep-children"
+    out2 = tmp_path / "out2"
+    assert main(["districts", str(src), "--out", str(out2), "--max-span-m", "150"]) == 0
+    d2 = gpd.read_file(out2 / "districts.gpkg", layer="districts")
+    assert sorted(d2["compound_ids"]) == ["E0", "E1", "W"]  # every pair spans more than 150 m
+    assert json.loads((out2 / "run.json").read_text(encoding="utf-8"))["parameters"]["max_span_m"] == 150
+    with pytest.raises(SystemExit) as exc:  # a usage error: one line, exit 2
+        main(["districts", str(src), "--out", str(tmp_path / "o3"), "--soft-barrier-class", "sec"])
+    assert exc.value.code == 2
