@@ -329,7 +329,7 @@ def _partition(
         fixed = kt_mask | np.asarray([x is not None for x in ka_label], dtype=bool)
         lab, stats["splits"] = _split(
             n, eu[hard], ev[hard], hh, lab, min_h=min_h, max_h=max_h, fixed=fixed, bbox=bbox,
-            cxy=cxy, max_span=max_span, rank=rank,
+            cxy=cxy, max_span=max_span, rank=rank, ew=ew[hard],
         )
     logger.debug("districting: %s", stats)
     return lab, kt_mask, stats
@@ -372,11 +372,13 @@ def _grow(
     nbw = wts.tolist()
     adj = sparse.csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
     _, comp = csgraph.connected_components(adj, directed=False)
+    track = max_span is not None  # region bounding boxes are kept only under a span limit
     span_max = float(max_span) if max_span is not None else np.inf
     reg_bb: list[list[float]] = [[np.inf, np.inf, -np.inf, -np.inf] for _ in range(n)]
     node_bb = bbox.tolist()
-    for i, r in enumerate(root_of.tolist()):
-        reg_bb[r] = _bb_union(reg_bb[r], node_bb[i])
+    if track:
+        for i, r in enumerate(root_of.tolist()):
+            reg_bb[r] = _bb_union(reg_bb[r], node_bb[i])
     reg_h = np.bincount(root_of, weights=hh, minlength=n).astype(np.int64).tolist()
     internal = root_of[eu] == root_of[ev]
     p = np.bincount(root_of, weights=perim, minlength=n).astype(float)
@@ -413,7 +415,7 @@ def _grow(
             (hr < min_h or hs < min_h)
             and hr + hs <= max_h
             and not (apart[r] & apart[s])
-            and _span(_bb_union(reg_bb[r], reg_bb[s])) <= span_max
+            and (not track or _span(_bb_union(reg_bb[r], reg_bb[s])) <= span_max)
         )
 
     heap: list[tuple[float, int, int, int, int, int, int]] = []
@@ -435,7 +437,8 @@ def _grow(
         w_rs = nb[r][s]
         keep, other = (r, s) if len(nb[r]) >= len(nb[s]) else (s, r)
         reg_h[keep] += reg_h[other]
-        reg_bb[keep] = _bb_union(reg_bb[keep], reg_bb[other])
+        if track:
+            reg_bb[keep] = _bb_union(reg_bb[keep], reg_bb[other])
         reg_p[keep] = reg_p[keep] + reg_p[other] - 2.0 * w_rs
         members[keep].extend(members[other])
         members[other] = []
@@ -508,7 +511,7 @@ def _grow(
                 s = lab_l[j]
                 if kt_mask[j] or reg_h[r] + hh_l[j] > max_h or reg_h[s] - hh_l[j] < min_h:
                     continue
-                if _span(_bb_union(reg_bb[r], node_bb[j])) > span_max:
+                if track and _span(_bb_union(reg_bb[r], node_bb[j])) > span_max:
                     continue
                 kj = ka_label[j]
                 if kj is not None and (kj & apart[r]):
@@ -520,7 +523,8 @@ def _grow(
                 lab_l[j] = r
                 reg_h[s] -= hh_l[j]
                 reg_h[r] += hh_l[j]
-                reg_bb[r] = _bb_union(reg_bb[r], node_bb[j])
+                if track:
+                    reg_bb[r] = _bb_union(reg_bb[r], node_bb[j])
                 apart[r] = apart[r] | (ka_label[j] or frozenset())
                 apart[s] = frozenset().union(*(ka_label[x] or frozenset() for x in members[s]))
                 moved = True
@@ -619,7 +623,9 @@ def _split(
     cxy: np.ndarray,
     max_span: float | None,
     rank: np.ndarray,
+    ew: np.ndarray | None = None,
     lopsided: float = 1.5,
+    max_cut_ratio: float = 1.5,
     passes: int = 2,
 ) -> tuple[np.ndarray, int]:
     """Split/rebalance step: re-cut out-of-band districts and lopsided pairs with their neighbours.
@@ -635,14 +641,17 @@ def _split(
     connected parts, k = H / mid-band rounded into [H / max, H / min], by
     :func:`_tree_split`. The new parts replace the old districts only when fewer
     of them are out of band, or as many (none) and the spread of households
-    (largest - smallest) at least halves; every part must stay within
-    ``max_span``. Districts holding planner-rule compounds (``fixed``) are left
+    (largest - smallest) at least halves, and for a lopsided pair only when the
+    facing boundary cut between the new parts is at most ``max_cut_ratio`` times
+    the old one (compact parts); every part must stay within ``max_span``. Districts holding planner-rule compounds (``fixed``) are left
     as they are.
     """
     lab = lab.copy()
     rng = np.random.default_rng(0)
     cd = np.hypot(*(cxy[eu] - cxy[ev]).T) + 1e-3  # centroid distances, m (never 0: kept by csgraph)
     dist = sparse.csr_matrix((np.r_[cd, cd], (np.r_[eu, ev], np.r_[ev, eu])), shape=(n, n))
+    fw = np.ones(len(eu)) if ew is None else np.asarray(ew, dtype=float) + 1e-3
+    facing = sparse.csr_matrix((np.r_[fw, fw], (np.r_[eu, ev], np.r_[ev, eu])), shape=(n, n))
     mid = (min_h + max_h) / 2.0
     span_max = float(max_span) if max_span is not None else np.inf
     n_split = 0
@@ -701,6 +710,17 @@ def _split(
             better = old_oob > 0 or (np.ptp(new_h) <= 0.5 * np.ptp(old_h))
             if not better:
                 continue
+            if old_oob == 0:
+                sub = facing[nodes][:, nodes].tocoo()
+                new_lab = np.empty(len(nodes), dtype=np.int64)
+                pos = pd.Index(nodes)
+                for i, part in enumerate(parts):
+                    new_lab[pos.get_indexer(part)] = i
+                old_lab = lab[nodes]
+                cut_old = sub.data[old_lab[sub.row] != old_lab[sub.col]].sum()
+                cut_new = sub.data[new_lab[sub.row] != new_lab[sub.col]].sum()
+                if cut_new > max_cut_ratio * cut_old:
+                    continue
             for p in parts:
                 lab[p] = next_label
                 next_label += 1

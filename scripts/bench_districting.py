@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                 big = case != "sample" and int(case) > args.spopt_max_n
                 if method == "renogis-nosplit" and big and int(case) > args.nosplit_max_n:
                     continue
-                if method != "renogis" and big:
+                if method.startswith("spopt") and big:
                     gb = int(case) ** 2 * 8 / 1e9
                     note = spopt_note.get(method + setting, "skipped")
                     print(f"{label}  {note}; n x n distance matrix would need {gb:.1f} GB")
