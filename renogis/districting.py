@@ -643,8 +643,8 @@ def _split(
     of them are out of band, or as many (none) and the spread of households
     (largest - smallest) at least halves, and for a lopsided pair only when the
     facing boundary cut between the new parts is at most ``max_cut_ratio`` times
-    the old one (compact parts); every part must stay within ``max_span``. Districts holding planner-rule compounds (``fixed``) are left
-    as they are.
+    the old one (compact parts); every part must stay within ``max_span``.
+    Districts holding planner-rule compounds (``fixed``) are left as they are.
     """
     lab = lab.copy()
     rng = np.random.default_rng(0)
