@@ -174,3 +174,31 @@ def test_pipeline_writes_overlaps_and_reports_dropped(tmp_path, caplog) -> None:
     run2 = json.loads((out2 / "run.json").read_text(encoding="utf-8"))
     assert [d["compound_id"] for d in run2["summary"]["overlaps"]["dropped"]] == ["E7", "E9", "K2", "P1"]
     assert np.isclose(gpd.read_file(out2 / "districts.gpkg", layer="districts")["households"].sum(), 9600)
+
+
+def test_sample_districts_do_not_overlap_and_walls_are_walls() -> None:
+    from renogis.datasets import sample_path
+    from renogis.validate import load
+
+    ds = load(sample_path())
+    ov = resolve_overlaps(ds.compounds)
+    assert not ov.changed and len(ov.compounds) == 65
+    G = build_adjacency(ov.compounds, parcels=ds.get("parcels"), streets=ds.get("streets"),
+                        barriers=ds.get("barriers"))  # fmt: skip
+    res = propose_districts(ov.compounds, G, parcels=ds.get("parcels"))
+    g = res.districts.geometry.to_numpy()
+    assert all(shapely.area(shapely.intersection(a, b)) < 1e-6 for a, b in itertools.combinations(g, 2))
+    assert all(d["wall_m"] <= d["facing_m"] for _, _, d in G.edges(data=True))
+    walls = res.walls
+    assert walls is not None and len(walls) > 0
+    # every listed wall joins two compounds of its district, and the lists add up to wall_m
+    did = res.compounds.set_index("compound_id")["district_id"]
+    assert (did.loc[walls["compound_id_a"]].to_numpy() == walls["district_id"].to_numpy()).all()
+    assert (did.loc[walls["compound_id_b"]].to_numpy() == walls["district_id"].to_numpy()).all()
+    total = walls.groupby("district_id")["wall_m"].sum().reindex(res.districts["district_id"]).fillna(0)
+    assert np.allclose(total.to_numpy(), res.districts["wall_m"].to_numpy(), atol=0.01)
+    # a pair facing each other across a street over its whole length lists no wall
+    across = [(u, v) for u, v, d in G.edges(data=True)
+              if d["street_between"] and d["wall_m"] == 0 and d["facing_m"] > 0]  # fmt: skip
+    listed = set(zip(walls["compound_id_a"], walls["compound_id_b"], strict=True))
+    assert across and not any((min(u, v), max(u, v)) in listed for u, v in across)
