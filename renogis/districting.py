@@ -538,7 +538,7 @@ def _grow(
 def _tree_split(
     nodes: np.ndarray,
     k: int,
-    dist: sparse.csr_matrix,
+    local: tuple[np.ndarray, np.ndarray, np.ndarray],
     hh: np.ndarray,
     *,
     min_h: int,
@@ -551,59 +551,97 @@ def _tree_split(
     Recursive bisection of a spanning tree (SKATER-like): the minimum spanning
     tree over centroid distances (compact parts) is cut at the edge whose side
     is closest to a whole number of equal shares; other spanning trees (the
-    distances jittered, seeded) are tried when that fails. Returns the parts
-    (global node ids) or None.
+    distances jittered, seeded) are tried when that fails. ``local`` holds the
+    edges among ``nodes`` (local index a < b, distance m; see :func:`_local_edges`).
+    Returns the parts (global node ids) or None.
     """
     m = len(nodes)
-    sub = dist[nodes][:, nodes].tocoo()
-    a, b, d = sub.row, sub.col, sub.data
-    h = hh[nodes].astype(float)
+    a, b, d = local
+    h = hh[nodes].astype(float).tolist()
     for t in range(tries):
         w = d if t == 0 else d * rng.uniform(0.5, 1.5, len(d))
-        tree = csgraph.minimum_spanning_tree(sparse.coo_matrix((w, (a, b)), shape=(m, m)).tocsr())
-        tree = (tree + tree.T).tocsr()
-        parts = _bisect(np.arange(m), k, tree, h, min_h=min_h, max_h=max_h)
+        order = np.argsort(w, kind="stable")
+        parent = list(range(m))
+        adj: list[list[int]] = [[] for _ in range(m)]
+        n_tree = 0
+        for x, y in zip(a[order].tolist(), b[order].tolist(), strict=True):
+            rx, ry = _find(parent, x), _find(parent, y)
+            if rx != ry:
+                parent[rx] = ry
+                adj[x].append(y)
+                adj[y].append(x)
+                n_tree += 1
+                if n_tree == m - 1:
+                    break
+        if n_tree != m - 1:
+            return None
+        parts = _bisect(list(range(m)), k, adj, h, min_h=min_h, max_h=max_h)
         if parts is not None:
-            return [nodes[p] for p in parts]
+            return [nodes[np.asarray(p, dtype=np.int64)] for p in parts]
     return None
 
 
+def _local_edges(
+    nodes: np.ndarray, indptr: np.ndarray, indices: np.ndarray, scratch: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges among ``nodes`` of a CSR adjacency: (local a, local b, CSR position), a < b.
+
+    ``scratch`` is an all -1 array of length n, left as it was found.
+    """
+    m = len(nodes)
+    starts, counts = indptr[nodes], indptr[nodes + 1] - indptr[nodes]
+    rows = np.repeat(np.arange(m), counts)
+    pos = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    ptr = np.repeat(starts, counts) + pos
+    scratch[nodes] = np.arange(m)
+    loc = scratch[indices[ptr]]
+    scratch[nodes] = -1
+    keep = loc > rows
+    return rows[keep], loc[keep], ptr[keep]
+
+
 def _bisect(
-    idx: np.ndarray, k: int, tree: sparse.csr_matrix, h: np.ndarray, *, min_h: int, max_h: int
-) -> list[np.ndarray] | None:
+    idx: list[int], k: int, adj: list[list[int]], h: list[float], *, min_h: int, max_h: int
+) -> list[list[int]] | None:
     """Cut the subtree spanned by ``idx`` into ``k`` in-band parts (None when no cut works)."""
-    H = float(h[idx].sum())
+    H = float(sum(h[i] for i in idx))
     if k == 1:
         return [idx] if min_h <= H <= max_h else None
-    sub = tree[idx][:, idx]
-    order, pred = csgraph.breadth_first_order(sub, 0, directed=False, return_predecessors=True)
+    allowed = set(idx)
+    root = idx[0]
+    order = [root]
+    pred = {root: -1}
+    for u in order:  # breadth-first, the list grows while it is read
+        for v in adj[u]:
+            if v in allowed and v not in pred:
+                pred[v] = u
+                order.append(v)
     if len(order) != len(idx):
         return None
-    w = h[idx].copy()
-    pred_l = pred.tolist()
-    for v in order[:0:-1].tolist():
-        w[pred_l[v]] += w[v]
-    cand = order[1:]
-    sv = w[cand]
+    w = {u: h[u] for u in order}
+    for v in reversed(order[1:]):
+        w[pred[v]] += w[v]
     share = H / k
-    k1 = np.clip(np.rint(sv / share), 1, k - 1)
-    k2 = k - k1
-    feas = (sv >= k1 * min_h) & (sv <= k1 * max_h) & (H - sv >= k2 * min_h) & (H - sv <= k2 * max_h)
-    if not feas.any():
+    best, best_dev, best_k = -1, np.inf, 0
+    for v in order[1:]:
+        sv = w[v]
+        k1 = min(max(round(sv / share), 1), k - 1)
+        k2 = k - k1
+        if k1 * min_h <= sv <= k1 * max_h and k2 * min_h <= H - sv <= k2 * max_h:
+            dev = abs(sv - k1 * share)
+            if dev < best_dev:
+                best, best_dev, best_k = v, dev, k1
+    if best < 0:
         return None
-    dev = np.where(feas, np.abs(sv - k1 * share), np.inf)
-    best = int(np.argmin(dev))
-    v, kk = int(cand[best]), int(k1[best])
-    inside = np.zeros(len(idx), bool)
-    inside[v] = True
-    for u in order.tolist():
-        p = pred_l[u]
-        if p >= 0 and inside[p]:
-            inside[u] = True
-    left = _bisect(idx[inside], kk, tree, h, min_h=min_h, max_h=max_h)
+    inside = {best}
+    for u in order:
+        if pred[u] in inside:
+            inside.add(u)
+    left = _bisect([u for u in order if u in inside], best_k, adj, h, min_h=min_h, max_h=max_h)
     if left is None:
         return None
-    right = _bisect(idx[~inside], k - kk, tree, h, min_h=min_h, max_h=max_h)
+    right = _bisect([u for u in order if u not in inside], k - best_k, adj, h,
+                    min_h=min_h, max_h=max_h)  # fmt: skip
     if right is None:
         return None
     return left + right
@@ -649,9 +687,13 @@ def _split(
     lab = lab.copy()
     rng = np.random.default_rng(0)
     cd = np.hypot(*(cxy[eu] - cxy[ev]).T) + 1e-3  # centroid distances, m (never 0: kept by csgraph)
-    dist = sparse.csr_matrix((np.r_[cd, cd], (np.r_[eu, ev], np.r_[ev, eu])), shape=(n, n))
-    fw = np.ones(len(eu)) if ew is None else np.asarray(ew, dtype=float) + 1e-3
-    facing = sparse.csr_matrix((np.r_[fw, fw], (np.r_[eu, ev], np.r_[ev, eu])), shape=(n, n))
+    fw = np.ones(len(eu)) if ew is None else np.asarray(ew, dtype=float)
+    # one CSR adjacency whose data is the edge number + 1 (distances and facing looked up by it)
+    eid = np.arange(1, len(eu) + 1, dtype=np.float64)
+    adj = sparse.csr_matrix((np.r_[eid, eid], (np.r_[eu, ev], np.r_[ev, eu])), shape=(n, n))
+    indptr, indices = adj.indptr.astype(np.int64), adj.indices.astype(np.int64)
+    edge_of = adj.data.astype(np.int64) - 1
+    scratch = np.full(n, -1, dtype=np.int64)
     mid = (min_h + max_h) / 2.0
     span_max = float(max_span) if max_span is not None else np.inf
     n_split = 0
@@ -697,7 +739,11 @@ def _split(
             k = int(min(max(round(H / mid), kmin), kmax, len(nodes)))
             old_h = rh[group]
             old_oob = int(((old_h < min_h) | (old_h > max_h)).sum())
-            parts = _tree_split(nodes, k, dist, hh, min_h=min_h, max_h=max_h, rng=rng)
+            # an out-of-band district is worth several spanning trees; a lopsided pair one
+            la, lb, lp = _local_edges(nodes, indptr, indices, scratch)
+            le = edge_of[lp]
+            parts = _tree_split(nodes, k, (la, lb, cd[le]), hh, min_h=min_h, max_h=max_h, rng=rng,
+                                tries=6 if old_oob else 1)  # fmt: skip
             if parts is None:
                 continue
             new_h = np.asarray([hh[p].sum() for p in parts])
@@ -711,15 +757,13 @@ def _split(
             if not better:
                 continue
             if old_oob == 0:
-                sub = facing[nodes][:, nodes].tocoo()
-                new_lab = np.empty(len(nodes), dtype=np.int64)
-                pos = pd.Index(nodes)
+                part_of = np.empty(n, dtype=np.int64)
                 for i, part in enumerate(parts):
-                    new_lab[pos.get_indexer(part)] = i
-                old_lab = lab[nodes]
-                cut_old = sub.data[old_lab[sub.row] != old_lab[sub.col]].sum()
-                cut_new = sub.data[new_lab[sub.row] != new_lab[sub.col]].sum()
-                if cut_new > max_cut_ratio * cut_old:
+                    part_of[part] = i
+                ga, gb = nodes[la], nodes[lb]
+                cut_old = fw[le][lab[ga] != lab[gb]].sum()
+                cut_new = fw[le][part_of[ga] != part_of[gb]].sum()
+                if cut_new > max_cut_ratio * cut_old + 1e-9:
                     continue
             for p in parts:
                 lab[p] = next_label
