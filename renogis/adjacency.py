@@ -239,7 +239,6 @@ def _street_blocked(
     lo: np.ndarray,
     hi: np.ndarray,
     streets: np.ndarray,
-    seg_env: np.ndarray,
     *,
     eps: float = _STRIP_EPS_M,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -253,9 +252,9 @@ def _street_blocked(
     whole lane; a path crossing the lane from one gate to the other blocks
     (almost) nothing.
 
-    ``seg_env`` holds one envelope per boundary segment that contains every strip
-    of that segment (candidate street pieces are found per segment, then clipped
-    exactly per interval).
+    Candidate street pieces are found per boundary segment (one envelope around
+    all its strips, STRtree), then clipped exactly per interval (numpy,
+    Liang-Barsky on the strip's four sides).
 
     Returns (interval index, blocked lo, blocked hi), parameters on segment ``sa``.
     """
@@ -285,10 +284,19 @@ def _street_blocked(
     same = which[:-1] == which[1:]
     s0, s1 = xy[:-1][same], xy[1:][same]
     pieces = shapely.linestrings(np.stack([s0, s1], axis=1))
-    # candidate (street piece, segment) pairs, then every interval of that segment
-    s_cand, seg_cand = STRtree(seg_env).query(pieces)
+    # envelope of each strip, and per segment the envelope of all its strips (tight: a touching
+    # pair's strips are 2 * eps wide)
+    box_lo = np.minimum(P.min(axis=1), Q.min(axis=1)) - eps
+    box_hi = np.maximum(P.max(axis=1), Q.max(axis=1)) + eps
     order = np.argsort(sa, kind="stable")
     sa_sorted = sa[order]
+    head = np.flatnonzero(np.r_[True, sa_sorted[1:] != sa_sorted[:-1]])
+    segs = sa_sorted[head]
+    seg_lo = np.minimum.reduceat(box_lo[order], head, axis=0)
+    seg_hi = np.maximum.reduceat(box_hi[order], head, axis=0)
+    # candidate (street piece, segment) pairs, then every interval of that segment
+    s_cand, j = STRtree(_envelopes(seg_lo, seg_hi)).query(pieces)
+    seg_cand = segs[j]
     first = np.searchsorted(sa_sorted, seg_cand, side="left")
     count = np.searchsorted(sa_sorted, seg_cand, side="right") - first
     if count.sum() == 0:
@@ -298,13 +306,13 @@ def _street_blocked(
     k_idx = order[first[rep_pair] + within]
     s_idx = s_cand[rep_pair]
     # cheap envelope test per (interval, piece) before the exact clipping
-    corners = np.concatenate([P, Q], axis=1)
-    box_lo = corners.min(axis=1) - eps
-    box_hi = corners.max(axis=1) + eps
     pc_lo = np.minimum(s0, s1)
     pc_hi = np.maximum(s0, s1)
-    near = np.all(
-        (pc_lo[s_idx] <= box_hi[k_idx]) & (pc_hi[s_idx] >= box_lo[k_idx]), axis=1
+    near = (
+        (pc_lo[s_idx, 0] <= box_hi[k_idx, 0])
+        & (pc_hi[s_idx, 0] >= box_lo[k_idx, 0])
+        & (pc_lo[s_idx, 1] <= box_hi[k_idx, 1])
+        & (pc_hi[s_idx, 1] >= box_lo[k_idx, 1])
     )
     k_idx, s_idx = k_idx[near], s_idx[near]
     # clip each street piece to the strip (Liang-Barsky on four half-planes), in (u, t)
@@ -402,7 +410,7 @@ def _wall_lengths(
     facing = np.bincount(ukey // nseg, weights=ulen * seglen[ukey % nseg], minlength=2 * n_pairs)
     blocked = np.zeros(2 * n_pairs)
     if streets is not None and len(streets):
-        k, blo, bhi = _street_blocked(p0, p1, sa, sb, lo, hi, streets, env)
+        k, blo, bhi = _street_blocked(p0, p1, sa, sb, lo, hi, streets)
         bkey, blen = _union_length(gkey[k], blo, bhi)
         blocked = np.bincount(
             bkey // nseg, weights=blen * seglen[bkey % nseg], minlength=2 * n_pairs
