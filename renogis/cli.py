@@ -183,11 +183,143 @@ def build_parser() -> argparse.ArgumentParser:
                            ("gaps", "service-circle gaps only"),
                            ("map", "the HTML map (with districts and gaps)")):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("input", type=Path, help="GeoPackage, folder of layer files, or a compounds file")
-        p.add_argument("--out", type=Path, required=True, help="output folder")
+        p.add_argument("input", type=Path, nargs="?",
+                       help="GeoPackage, folder of layer files, or a compounds file (or `input` in --config)")
+        p.add_argument("--out", type=Path, help="output folder (required here or as `out` in --config)")
+        p.add_argument("--config", type=Path, metavar="RUN.toml",
+                       help="take options from a TOML file (keys are the option names: input, out, "
+                            "min_households, barrier_class = [...], ...); command-line options win")
         _add_input_options(p)
         _add_run_options(p)
+
+    p = sub.add_parser("rerun", help="repeat a run exactly from its run.json (same inputs, same options)")
+    p.add_argument("run_json", type=Path, metavar="OUT/run.json", help="the run.json of a previous run")
+    p.add_argument("--out", type=Path, help="output folder (default: the folder of the original run)")
     return parser
+
+
+_RUN_COMMANDS = ("run", "districts", "gaps", "map")
+
+
+def _config_tokens(path: Path, parser: argparse.ArgumentParser, command: str) -> tuple[list[str], dict]:
+    """Command-line tokens for the options of a ``--config`` TOML file, and its ``input``/``out`` values."""
+    import tomllib
+
+    from renogis._errors import InputError
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"--config {path}: no such file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"--config {path}: not a valid TOML file ({exc}); see the README for an example") from None
+    sub = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
+    cmd_parser = sub.choices[command]
+    options = {}
+    for action in cmd_parser._actions:
+        for opt in action.option_strings:
+            if opt.startswith("--"):
+                options[opt[2:].replace("-", "_")] = (opt, action)
+    base = path.resolve().parent
+    tokens: list[str] = []
+    paths: dict[str, Path] = {}
+    for key, value in data.items():
+        k = key.replace("-", "_")
+        if k in ("input", "out"):
+            paths[k] = value if "://" in str(value) else base / str(value)
+            continue
+        if k in ("barrier_classes",):
+            k = "barrier_class"
+        if k not in options or k in ("config", "help"):
+            known = sorted(set(options) - {"config", "help"} | {"input", "out"})
+            close = difflib.get_close_matches(k, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InputError(f"--config {path}: unknown option {key!r}; {hint}see renogis {command} --help")
+        opt, action = options[k]
+        if isinstance(action, argparse._StoreTrueAction):
+            if value is True:
+                tokens.append(opt)
+            continue
+        values = value if isinstance(value, list) else [value]
+        if not isinstance(action, argparse._AppendAction) and len(values) != 1:
+            raise InputError(f"--config {path}: option {key!r} takes one value, got {len(values)}")
+        for v in values:
+            if isinstance(v, list):  # keep_together = [["C1", "C2"], ...]
+                v = ",".join(str(x) for x in v)
+            if k == "standards" and (base / str(v)).is_file():
+                v = base / str(v)
+            tokens += [opt, str(v)]
+    return tokens, paths
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line; merge a ``--config`` file under the options given on the command line."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    if args.command not in _RUN_COMMANDS:
+        return args
+    if args.config is not None:
+        at = argv.index(args.command)
+        tokens, paths = _config_tokens(args.config, parser, args.command)
+        args = parser.parse_args(argv[: at + 1] + tokens + argv[at + 1:])
+        if args.input is None and "input" in paths:
+            args.input = paths["input"]
+        if args.out is None and "out" in paths:
+            args.out = paths["out"]
+    if args.input is None or args.out is None:
+        missing = " and ".join(n for n, v in (("INPUT", args.input), ("--out", args.out)) if v is None)
+        sub = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
+        sub.choices[args.command].error(f"{missing} required (on the command line or in --config)")
+    return args
+
+
+def _rerun_config(path: Path, out: Path | None):  # type: ignore[no-untyped-def]
+    """The RunConfig recorded in a run.json, checked against the inputs as they are now."""
+    import dataclasses
+    import json
+
+    from renogis._errors import InputError
+    from renogis.pipeline import RunConfig
+    from renogis.reports import file_sha256
+
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        params = dict(record["parameters"])
+    except FileNotFoundError:
+        raise InputError(f"rerun {path}: no such file") from None
+    except (ValueError, KeyError, TypeError):
+        raise InputError(f"rerun {path}: not a renogis run.json (no 'parameters'); give OUT/run.json") from None
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    unknown = sorted(set(params) - fields)
+    if unknown:
+        raise InputError(f"rerun {path}: options {', '.join(unknown)} are unknown to renogis "
+                         f"{__version__} (the run was made by renogis {record.get('renogis')}); "
+                         "rerun with that version")
+
+    def tuples(v):  # type: ignore[no-untyped-def]
+        return tuple(tuples(x) for x in v) if isinstance(v, list) else v
+
+    kwargs = {k: tuples(v) for k, v in params.items()}
+    for k in ("input", "out", "map_copy"):
+        if kwargs.get(k) is not None and "://" not in str(kwargs[k]):
+            kwargs[k] = Path(kwargs[k])
+    for k in ("column_map",):
+        if isinstance(kwargs.get(k), tuple):
+            kwargs[k] = dict(kwargs[k])
+    changed = []
+    for name, digest in (record.get("inputs") or {}).items():
+        p = Path(name)
+        if not p.is_file():
+            changed.append(f"{name} (missing)")
+        elif file_sha256(p) != digest:
+            changed.append(f"{name} (changed)")
+    if changed:
+        raise InputError(f"rerun {path}: the inputs are not those of the original run: "
+                         f"{', '.join(changed[:5])}; a rerun repeats a run only on the same inputs")
+    if out is not None:
+        kwargs["out"] = out
+    kwargs["map_copy"] = None
+    return RunConfig(**kwargs)
 
 
 _STEPS = {
@@ -277,7 +409,11 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``renogis`` console script. Returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = _parse(parser, argv)
+    except RenogisError as exc:
+        sys.stderr.write(f"renogis: error: {' '.join(str(exc).split())}\n")
+        return 2
     level = logging.WARNING if args.verbose == 0 else (logging.INFO if args.verbose == 1 else logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # Library warnings (pyogrio, shapely, pandas) are for developers: shown with -v only. Everything a
@@ -308,6 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             config = RunConfig(input=sample_path(), out=args.out, lang=args.lang, tiles=args.tiles,
                                map_copy=args.maps_dir)
+        elif args.command == "rerun":
+            config = _rerun_config(args.run_json, args.out)
         else:
             config = _config(args)
         result = run(config, progress=progress if args.verbose or sys.stderr.isatty() else None)
