@@ -165,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "residential compounds (老旧小区片区统筹改造).")
     parser.add_argument("--version", action="version", version=f"renogis {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress lines or bars on stderr (warnings and errors still show)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("demo", help="run everything on the bundled synthetic sample")
@@ -448,7 +450,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = _rerun_config(args.run_json, args.out)
         else:
             config = _config(args)
-        result = run(config, progress=progress if args.verbose or sys.stderr.isatty() else None)
+        from renogis._progress import reporting
+
+        show = not args.quiet and (bool(args.verbose) or sys.stderr.isatty())
+        with reporting(show and sys.stderr.isatty()):
+            result = run(config, progress=progress if show else None)
         _print_result(result, lang=config.lang)
         if args.command == "demo" and config.map_copy is not None:
             sys.stdout.write(f"map also copied to {config.map_copy / 'demo_map.html'}\n")
