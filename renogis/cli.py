@@ -34,7 +34,26 @@ def _ids(value: str) -> tuple[str, ...]:
     ids = tuple(s.strip() for s in value.replace("，", ",").split(",") if s.strip())
     if len(ids) < 2:
         raise argparse.ArgumentTypeError(f"{value!r}: give at least two compound ids separated by commas")
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise argparse.ArgumentTypeError(f"{value!r}: {', '.join(twice)} given twice; list each compound once")
     return ids
+
+
+def _encoding(value: str) -> str:
+    import codecs
+
+    try:
+        return codecs.lookup(value.strip()).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown text encoding {value!r}; use e.g. GBK, GB18030 or UTF-8") from None
+
+
+def _column_pair(value: str) -> str:
+    src, sep, dst = value.partition("=")
+    if not sep or not src.strip() or not dst.strip():
+        raise argparse.ArgumentTypeError(f"{value!r}: expected SOURCE=CANONICAL, e.g. 户数合计=households")
+    return value
 
 
 def _street_class(value: str) -> str:
@@ -113,9 +132,9 @@ def barrier_classes(given: Sequence[str] | None) -> tuple[str, ...]:
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("input")
-    g.add_argument("--column-map", action="append", metavar="SRC=DST",
+    g.add_argument("--column-map", action="append", metavar="SRC=DST", type=_column_pair,
                    help="map your header to a canonical column, e.g. 户数合计=households (repeatable)")
-    g.add_argument("--encoding", help="text encoding of Shapefiles/CSV, e.g. GBK (default: .cpg, UTF-8, GB18030)")
+    g.add_argument("--encoding", type=_encoding, help="text encoding of Shapefiles/CSV, e.g. GBK (default: .cpg, UTF-8, GB18030)")
     g.add_argument("--source-crs", choices=("gcj02", "bd09"),
                    help="input lon/lat are Amap/Gaode (gcj02) or Baidu (bd09) coordinates")
     g.add_argument("--input-crs", metavar="EPSG", help="CRS for layers without one (e.g. CSV with WKT)")

@@ -344,3 +344,17 @@ def test_random_attribute_junk_never_gives_an_internal_error(tmp_path_factory, h
                  "--built-before", "2001"])
     assert code in (0, 2)
     assert _leftovers(tmp) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--keep-together", "C1,C1"], "C1 given twice"),
+    (["--keep-apart", "C4,C4"], "C4 given twice"),
+    (["--column-map", "=households"], "expected SOURCE=CANONICAL"),
+    (["--encoding", "nonsense"], "unknown text encoding 'nonsense'"),
+])
+def test_list_and_text_options_are_checked(tiny_gpkg, tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as info:
+        main(["districts", str(tiny_gpkg), "--out", str(tmp_path / "o"), *args])
+    assert info.value.code == 2
+    assert message in _err_line(capsys)
+    assert not (tmp_path / "o").exists()
