@@ -260,8 +260,8 @@ def _config_tokens(path: Path, parser: argparse.ArgumentParser, command: str) ->
         if k in ("input", "out"):
             paths[k] = value if "://" in str(value) else base / str(value)
             continue
-        if k in ("barrier_classes",):
-            k = "barrier_class"
+        if k in ("barrier_classes", "soft_barrier_classes"):
+            k = k[: -len("es")]
         if k not in options or k in ("config", "help"):
             known = sorted(set(options) - {"config", "help"} | {"input", "out"})
             close = difflib.get_close_matches(k, known, n=1)
