@@ -685,6 +685,8 @@ def _split(
     Districts holding planner-rule compounds (``fixed``) are left as they are.
     """
     lab = lab.copy()
+    if max_h <= 0 or n == 0:
+        return lab, 0
     rng = np.random.default_rng(0)
     cd = np.hypot(*(cxy[eu] - cxy[ev]).T) + 1e-3  # centroid distances, m (never 0: kept by csgraph)
     fw = np.ones(len(eu)) if ew is None else np.asarray(ew, dtype=float)
