@@ -39,11 +39,15 @@ hosts several facilities only while its area allows the sum of their minimums.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import heapq
 import logging
 import math
+import os
+import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -404,19 +408,79 @@ def greedy_max_cover(
 
 
 def _import_highspy() -> Any:
+    """highspy, or None when it is not installed (the exact method then uses SciPy's HiGHS)."""
     try:
         import highspy
-    except ImportError as exc:  # pragma: no cover - exercised through monkeypatch
-        raise ImportError(
-            "exact siting needs the optional dependency highspy (HiGHS); install it with "
-            "`pip install 'renogis[exact]'` or use method='greedy'"
-        ) from exc
-    if highspy is None:  # sys.modules entry blocked
-        raise ImportError(
-            "exact siting needs the optional dependency highspy (HiGHS); install it with "
-            "`pip install 'renogis[exact]'` or use method='greedy'"
-        )
+    except ImportError:
+        return None
     return highspy
+
+
+@contextlib.contextmanager
+def _stdout_silenced() -> Iterator[None]:
+    """Send file descriptor 1 to the null device (C-level prints included) for a moment."""
+    try:
+        libc: Any = ctypes.CDLL(None)
+    except (OSError, TypeError):  # pragma: no cover - Windows
+        libc = None
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - no usable stdout
+        yield
+        return
+    if libc is not None:
+        libc.fflush(None)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    try:
+        yield
+    finally:
+        if libc is not None:
+            libc.fflush(None)
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
+
+
+def _solve_scipy(
+    *,
+    cost: np.ndarray,
+    col_lo: np.ndarray,
+    col_hi: np.ndarray,
+    n_int: int,
+    rows: sp.csr_matrix,
+    row_lo: np.ndarray,
+    row_hi: np.ndarray,
+    maximize: bool,
+    time_limit_s: float,
+) -> tuple[str, np.ndarray | None, float, float]:
+    """The same model through ``scipy.optimize.milp`` (HiGHS bundled with SciPy, no warm start)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    n_col = cost.shape[0]
+    integrality = np.zeros(n_col)
+    integrality[:n_int] = 1
+    sign = -1.0 if maximize else 1.0
+    cons = (
+        [LinearConstraint(sp.csr_matrix(rows, dtype=float), row_lo, row_hi)]
+        if rows.shape[0]
+        else []
+    )
+    res = milp(
+        sign * cost,
+        integrality=integrality,
+        bounds=Bounds(col_lo, col_hi),
+        constraints=cons,
+        options={"disp": False, "time_limit": float(time_limit_s), "mip_rel_gap": 1e-6},
+    )
+    st = {0: "optimal", 1: "time_limit", 2: "infeasible", 3: "unbounded"}.get(res.status, "error")
+    if res.x is None:
+        return st, None, math.nan, math.nan
+    obj = sign * float(res.fun)
+    bound = getattr(res, "mip_dual_bound", None)
+    bound = sign * float(bound) if n_int and bound is not None and np.isfinite(bound) else obj
+    return st, np.asarray(res.x, dtype=float), obj, bound
 
 
 def _solve_highs(
@@ -435,11 +499,19 @@ def _solve_highs(
 ) -> tuple[str, np.ndarray | None, float, float]:
     """Solve ``opt cost.x  s.t. row_lo <= rows x <= row_hi``; the first ``n_int`` columns binary.
 
-    Returns status, solution (None if none), objective and dual bound.
+    Returns status, solution (None if none), objective and dual bound. Uses highspy when
+    installed (warm start, interior point for the relaxations), else ``scipy.optimize.milp``
+    (the HiGHS bundled with SciPy). HiGHS writes nothing to stdout either way.
     """
     highspy = _import_highspy()
+    if highspy is None:
+        return _solve_scipy(
+            cost=cost, col_lo=col_lo, col_hi=col_hi, n_int=n_int, rows=rows, row_lo=row_lo,
+            row_hi=row_hi, maximize=maximize, time_limit_s=time_limit_s,
+        )
     inf = highspy.kHighsInf
-    h = highspy.Highs()
+    with _stdout_silenced():  # the first Highs() of a process prints a banner on stdout
+        h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("threads", 1)
@@ -551,8 +623,6 @@ def exact_max_cover(
 
     Raises
     ------
-    ImportError
-        highspy is not installed.
     InfeasibleError
         HiGHS found no feasible solution within the time limit.
 
@@ -565,7 +635,6 @@ def exact_max_cover(
     """
     t0 = time.perf_counter()
     a, w, cap = _prepare(coverage, weights, k, capacity)
-    _import_highspy()
     n_d, n_c = a.shape
     deg = np.diff(a.tocsr().indptr)
     coverable = float(w[deg > 0].sum())
@@ -761,6 +830,426 @@ def exact_max_cover(
         status=st,
         runtime_s=time.perf_counter() - t0,
     )
+
+
+# --------------------------------------------------------------------------- joint core
+@dataclass(frozen=True)
+class SiteOptions:
+    """The joint siting problem on plain arrays: every (parcel, category) option at once.
+
+    An *option* ``o`` is one facility of category ``group[o]`` on parcel ``parcel[o]``.
+    A *demand row* ``r`` is one compound's uncovered demand in one category: it credits
+    ``households[r]`` when fully served and needs ``units[r]`` capacity units (seats,
+    beds, m², ...; fractional service allowed). ``coverage[r, o]`` says option ``o`` is
+    within walking reach of row ``r`` (and of the same category).
+
+    A chosen option takes an area ``a`` of its parcel with ``min_area_m2 <= a <=
+    max_area_m2`` and serves at most ``a / m2_per_unit`` and ``max_units`` units
+    (``m2_per_unit == 0``: no area-based capacity, the option takes ``min_area_m2``);
+    the areas of the options chosen on one parcel sum to at most ``parcel_area_m2``; an
+    ``independent`` option shares its parcel with no other chosen option; each group
+    (category) has at most ``k`` chosen options (``None``: no budget).
+
+    Attributes
+    ----------
+    coverage : scipy.sparse.csc_matrix, shape (n_rows, n_options), bool
+    households, units : numpy.ndarray, shape (n_rows,)
+    parcel, group : numpy.ndarray of int, shape (n_options,)
+    min_area_m2, max_area_m2, m2_per_unit, max_units : numpy.ndarray, shape (n_options,)
+    independent : numpy.ndarray of bool, shape (n_options,)
+    parcel_area_m2 : numpy.ndarray, shape (n_parcels,)
+    k : int or None
+    """
+
+    coverage: sp.csc_matrix
+    households: np.ndarray
+    units: np.ndarray
+    parcel: np.ndarray
+    group: np.ndarray
+    min_area_m2: np.ndarray
+    max_area_m2: np.ndarray
+    m2_per_unit: np.ndarray
+    max_units: np.ndarray
+    independent: np.ndarray
+    parcel_area_m2: np.ndarray
+    k: int | None
+
+
+@dataclass(frozen=True)
+class SiteSolution:
+    """Solution of a :class:`SiteOptions` problem.
+
+    Attributes
+    ----------
+    chosen : tuple of int
+        Chosen options: greedy in pick order; exact by group, then households served
+        (largest first), then option index.
+    households : tuple of float
+        Households credited to each chosen option (never more than its capacity).
+    units : tuple of float
+        Capacity units each chosen option serves.
+    area_m2 : tuple of float
+        Area each chosen option takes from its parcel: ``max(min_area_m2, units *
+        m2_per_unit)``.
+    covered_weight : float
+        Households credited in all.
+    objective_bound : float
+        Upper bound on the best possible ``covered_weight`` (exact: the solver's dual
+        bound; greedy: the sum over groups of the k largest single-option gains).
+    gap : float
+        ``(objective_bound - covered_weight) / objective_bound`` (0: proven optimal).
+    method, status : str
+    runtime_s : float
+    """
+
+    chosen: tuple[int, ...]
+    households: tuple[float, ...]
+    units: tuple[float, ...]
+    area_m2: tuple[float, ...]
+    covered_weight: float
+    objective_bound: float
+    gap: float
+    method: str
+    status: str
+    runtime_s: float
+
+
+def _option_area(problem: SiteOptions, o: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """Area the options ``o`` take when they serve ``units``."""
+    need = units * problem.m2_per_unit[o]
+    return np.maximum(problem.min_area_m2[o], np.minimum(need, problem.max_area_m2[o]))
+
+
+def _site_greedy(problem: SiteOptions) -> tuple[list[int], np.ndarray, float]:
+    """Lazy greedy over all options. Returns chosen, edge fractions (CSC order), bound."""
+    a = problem.coverage
+    n_r, n_o = a.shape
+    indptr = a.indptr
+    # inside a pick, serve the most constrained rows first (fewest options), then by row
+    deg = np.diff(a.tocsr().indptr)
+    col_of = np.repeat(np.arange(n_o), np.diff(indptr))
+    perm = np.lexsort((a.indices, deg[a.indices], col_of))
+    rows_sorted = a.indices[perm]
+    hh = problem.households
+    r_h = hh.astype(float).copy()
+    r_u = problem.units.astype(float).copy()
+    remaining = problem.parcel_area_m2.astype(float).copy()
+    n_p = remaining.size
+    hosted = np.zeros(n_p, dtype=int)
+    blocked = np.zeros(n_p, dtype=bool)  # hosts an independent facility
+    n_g = int(problem.group.max(initial=-1)) + 1
+    used = np.zeros(n_g, dtype=int)
+    budget = math.inf if problem.k is None else problem.k
+    eps = 1e-9 * max(1.0, float(hh.max(initial=0.0)))
+    m2pu, max_u = problem.m2_per_unit, problem.max_units
+    x = np.zeros(a.nnz)
+
+    def evaluate(o: int) -> tuple[float, np.ndarray, np.ndarray]:
+        p = problem.parcel[o]
+        if (
+            used[problem.group[o]] >= budget
+            or blocked[p]
+            or (problem.independent[o] and hosted[p] > 0)
+            or remaining[p] < problem.min_area_m2[o] - 1e-9
+        ):
+            return -1.0, np.zeros(0), np.zeros(0)
+        sl = slice(indptr[o], indptr[o + 1])
+        rows = rows_sorted[sl]
+        ru, rh = r_u[rows], r_h[rows]
+        cap = max_u[o]
+        if m2pu[o] > 0:
+            cap = min(cap, min(problem.max_area_m2[o], remaining[p]) / m2pu[o])
+        if math.isinf(cap):
+            frac = (rh > 0).astype(float)
+        else:
+            before = np.cumsum(ru) - ru
+            take = np.clip(cap - before, 0.0, ru)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                frac = np.where(ru > 0, take / ru, (rh > 0).astype(float))
+        return float((rh * frac).sum()), rows, frac
+
+    gains0 = np.array([evaluate(o)[0] for o in range(n_o)])
+    # upper bound: per group, the k largest single-option bounds (reachable households,
+    # at most the option's largest capacity x the best households-per-unit of its rows)
+    hpu = np.divide(hh, problem.units, out=np.full(n_r, np.inf), where=problem.units > 0)
+    reach_h = np.asarray(a.T @ hh, dtype=float).ravel()
+    best_hpu = np.zeros(n_o)
+    if a.nnz:
+        col_of_e = np.repeat(np.arange(n_o), np.diff(indptr))
+        np.maximum.at(best_hpu, col_of_e, hpu[a.indices])
+    cap_all = np.where(
+        m2pu > 0,
+        np.minimum(max_u, np.divide(np.minimum(problem.max_area_m2, remaining[problem.parcel]),
+                                    m2pu, out=np.zeros(n_o), where=m2pu > 0)),
+        max_u,
+    )
+    with np.errstate(invalid="ignore"):
+        ub = np.minimum(reach_h, np.nan_to_num(cap_all * best_hpu, nan=np.inf, posinf=np.inf))
+    rows_deg = deg > 0
+    bound = 0.0
+    for g in range(n_g):
+        in_g = problem.group == g
+        cover_g = a[:, in_g].tocsr()
+        coverable_g = float(hh[rows_deg & (np.diff(cover_g.indptr) > 0)].sum())
+        kk = int(in_g.sum()) if problem.k is None else problem.k
+        bound += min(coverable_g, _topk_sum(ub[in_g], kk))
+    heap = [(-float(gains0[o]), o, 0) for o in range(n_o) if gains0[o] > eps]
+    heapq.heapify(heap)
+    chosen: list[int] = []
+    it = 0
+    while heap:
+        _, o, stamp = heap[0]
+        gain, rows, frac = evaluate(o)
+        if gain <= eps:
+            heapq.heappop(heap)
+            continue
+        if stamp != it:  # stale: re-queue with the current gain
+            heapq.heapreplace(heap, (-gain, o, it))
+            continue
+        heapq.heappop(heap)
+        served_u = float((r_u[rows] * frac).sum())
+        h_rows = hh[rows]
+        share_left = np.divide(r_h[rows], h_rows, out=np.ones(rows.size), where=h_rows > 0)
+        x[perm[indptr[o] : indptr[o + 1]]] = frac * share_left
+        r_u[rows] -= r_u[rows] * frac
+        r_h[rows] -= r_h[rows] * frac
+        p = problem.parcel[o]
+        remaining[p] -= float(_option_area(problem, np.array([o]), np.array([served_u]))[0])
+        hosted[p] += 1
+        blocked[p] |= bool(problem.independent[o])
+        used[problem.group[o]] += 1
+        chosen.append(o)
+        it += 1
+    return chosen, x, bound
+
+
+def _site_result(
+    problem: SiteOptions,
+    chosen: Sequence[int],
+    x: np.ndarray,
+    *,
+    method: str,
+    status: str,
+    bound: float,
+    t0: float,
+    order: str,
+) -> SiteSolution:
+    """Served households / units / areas of ``chosen`` from edge fractions ``x`` (CSC order)."""
+    a = problem.coverage
+    n_o = a.shape[1]
+    col_of = np.repeat(np.arange(n_o), np.diff(a.indptr))
+    hh_o = np.bincount(col_of, weights=x * problem.households[a.indices], minlength=n_o)
+    u_o = np.bincount(col_of, weights=x * problem.units[a.indices], minlength=n_o)
+    ch = np.asarray(chosen, dtype=int)
+    eps = 1e-9 * max(1.0, float(problem.households.max(initial=0.0)))
+    ch = ch[hh_o[ch] > eps]  # an open site that serves nobody is not proposed
+    if order == "exact":
+        ch = ch[np.lexsort((ch, -hh_o[ch], problem.group[ch]))]
+    area = _option_area(problem, ch, u_o[ch]) if ch.size else np.zeros(0)
+    covered = float(hh_o[ch].sum())
+    bound = max(float(bound), covered)
+    return SiteSolution(
+        chosen=tuple(int(o) for o in ch),
+        households=tuple(float(v) for v in hh_o[ch]),
+        units=tuple(float(v) for v in u_o[ch]),
+        area_m2=tuple(float(v) for v in area),
+        covered_weight=covered,
+        objective_bound=bound,
+        gap=_gap(covered, bound, "max_cover"),
+        method=method,
+        status=status,
+        runtime_s=time.perf_counter() - t0,
+    )
+
+
+def greedy_site(problem: SiteOptions) -> SiteSolution:
+    """Solve a :class:`SiteOptions` problem by the lazy greedy.
+
+    Each step opens the feasible option that credits the most households now (ties:
+    the lowest option index, i.e. category priority then parcel id in the adapter) and
+    serves, within its capacity, the rows reached by the fewest options first. Gains
+    only shrink as demand is served and parcels fill, so stale queue entries are upper
+    bounds (CELF). The result is always feasible for the exact model.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> pr = SiteOptions(
+    ...     coverage=sp.csc_matrix(np.array([[1, 1]], dtype=bool)), households=np.array([100.0]),
+    ...     units=np.array([2.0]), parcel=np.array([0, 1]), group=np.array([0, 0]),
+    ...     min_area_m2=np.array([0.0, 0.0]), max_area_m2=np.array([35.0, 70.0]),
+    ...     m2_per_unit=np.array([35.0, 35.0]), max_units=np.array([1.0, 2.0]),
+    ...     independent=np.array([True, True]), parcel_area_m2=np.array([35.0, 70.0]), k=1)
+    >>> r = greedy_site(pr)
+    >>> r.chosen, r.households, r.area_m2
+    ((1,), (100.0,), (70.0,))
+    """
+    t0 = time.perf_counter()
+    chosen, x, bound = _site_greedy(problem)
+    total = float(problem.households[np.diff(problem.coverage.tocsr().indptr) > 0].sum())
+    return _site_result(
+        problem, chosen, x, method="greedy", status="heuristic", bound=min(bound, total),
+        t0=t0, order="greedy",
+    )
+
+
+def _site_model(problem: SiteOptions) -> dict[str, Any]:
+    """Rows of the joint MILP. Columns: y (n_o, binary), a (n_o), x (nnz, CSC order)."""
+    a = problem.coverage
+    n_r, n_o = a.shape
+    nnz = a.nnz
+    e_row = a.indices.astype(np.int64)
+    e_col = np.repeat(np.arange(n_o), np.diff(a.indptr))
+    e_idx = np.arange(nnz)
+    n_col = 2 * n_o + nnz
+    X0 = 2 * n_o
+    blocks: list[sp.csr_matrix] = []
+    lo: list[np.ndarray] = []
+    hi: list[np.ndarray] = []
+
+    def add(r: np.ndarray, c: np.ndarray, v: np.ndarray, n: int, lo_v: Any, hi_v: Any) -> None:
+        blocks.append(sp.csr_matrix((v, (r, c)), shape=(n, n_col)))
+        lo.append(np.broadcast_to(np.asarray(lo_v, dtype=float), (n,)))
+        hi.append(np.broadcast_to(np.asarray(hi_v, dtype=float), (n,)))
+
+    # each demand row served at most once
+    add(e_row, X0 + e_idx, np.ones(nnz), n_r, -np.inf, 1.0)
+    # x_e <= y_o
+    add(np.concatenate([e_idx, e_idx]), np.concatenate([X0 + e_idx, e_col]),
+        np.concatenate([np.ones(nnz), -np.ones(nnz)]), nnz, -np.inf, 0.0)
+    u_e = problem.units[e_row]
+    # units served <= a / m2_per_unit
+    capd = np.flatnonzero(problem.m2_per_unit > 0)
+    if capd.size:
+        pos = np.full(n_o, -1)
+        pos[capd] = np.arange(capd.size)
+        sel = pos[e_col] >= 0
+        add(np.concatenate([pos[e_col[sel]], np.arange(capd.size)]),
+            np.concatenate([X0 + e_idx[sel], n_o + capd]),
+            np.concatenate([u_e[sel], -1.0 / problem.m2_per_unit[capd]]), capd.size, -np.inf, 0.0)
+    # units served <= max_units * y
+    fin = np.flatnonzero(np.isfinite(problem.max_units))
+    if fin.size:
+        pos = np.full(n_o, -1)
+        pos[fin] = np.arange(fin.size)
+        sel = pos[e_col] >= 0
+        add(np.concatenate([pos[e_col[sel]], np.arange(fin.size)]),
+            np.concatenate([X0 + e_idx[sel], fin]),
+            np.concatenate([u_e[sel], -problem.max_units[fin]]), fin.size, -np.inf, 0.0)
+    # min_area y <= a <= max_area y
+    oi = np.arange(n_o)
+    add(np.concatenate([oi, oi]), np.concatenate([n_o + oi, oi]),
+        np.concatenate([np.ones(n_o), -problem.max_area_m2]), n_o, -np.inf, 0.0)
+    add(np.concatenate([oi, oi]), np.concatenate([n_o + oi, oi]),
+        np.concatenate([np.ones(n_o), -problem.min_area_m2]), n_o, 0.0, np.inf)
+    # parcel area
+    n_p = problem.parcel_area_m2.size
+    add(problem.parcel, n_o + oi, np.ones(n_o), n_p, -np.inf, problem.parcel_area_m2)
+    # independent option o: sum of the other options' y on its parcel + M y_o <= M
+    per_parcel = np.bincount(problem.parcel, minlength=n_p)
+    ind = np.flatnonzero(problem.independent & (per_parcel[problem.parcel] > 1))
+    if ind.size:
+        r_l, c_l, v_l = [], [], []
+        order = np.argsort(problem.parcel, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(per_parcel)])
+        for i, o in enumerate(ind):  # one row per independent option (few)
+            p = problem.parcel[o]
+            mates = order[starts[p] : starts[p + 1]]
+            m = mates.size - 1
+            r_l.append(np.full(mates.size, i))
+            c_l.append(mates)
+            v_l.append(np.where(mates == o, float(m), 1.0))
+        add(np.concatenate(r_l), np.concatenate(c_l), np.concatenate(v_l), ind.size,
+            -np.inf, (per_parcel[problem.parcel[ind]] - 1).astype(float))
+    # budget per group
+    if problem.k is not None:
+        n_g = int(problem.group.max(initial=-1)) + 1
+        add(problem.group, oi, np.ones(n_o), n_g, -np.inf, float(problem.k))
+    rows = sp.vstack(blocks).tocsr()
+    col_lo = np.zeros(n_col)
+    col_hi = np.concatenate([np.ones(n_o), problem.max_area_m2, np.ones(nnz)])
+    col_hi[n_o : 2 * n_o] = np.minimum(col_hi[n_o : 2 * n_o], problem.parcel_area_m2[problem.parcel])
+    cost = np.concatenate([np.zeros(2 * n_o), problem.households[e_row].astype(float)])
+    return {"rows": rows, "row_lo": np.concatenate(lo), "row_hi": np.concatenate(hi),
+            "col_lo": col_lo, "col_hi": col_hi, "cost": cost, "n_o": n_o}
+
+
+def exact_site(problem: SiteOptions, *, time_limit_s: float = 60.0) -> SiteSolution:
+    """Solve a :class:`SiteOptions` problem exactly: a mixed-integer programme in HiGHS.
+
+    Variables: ``y_o`` (binary: option open), ``a_o`` (its area, m²), ``x_ro`` (share
+    of demand row ``r`` served by ``o``). Maximise the households credited ``sum h_r
+    x_ro`` subject to ``sum_o x_ro <= 1``, ``x_ro <= y_o``, ``sum_r u_r x_ro <= a_o /
+    m2_per_unit_o`` and ``<= max_units_o y_o``, ``min_area_o y_o <= a_o <= max_area_o
+    y_o``, ``sum_{o on p} a_o <= area_p``, for an independent ``o`` on ``p``: ``sum_{o'
+    on p, o' != o} y_o' + M y_o <= M`` (``M``: the other options on ``p``), and
+    ``sum_{o in g} y_o <= k`` per group. With ``k=None`` the fewest sites that credit
+    the most households (two solves). highspy when installed (seeded with the greedy,
+    so never worse), else ``scipy.optimize.milp``; nothing is printed.
+
+    Raises
+    ------
+    InfeasibleError
+        The solver found no feasible solution within the time limit.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> pr = SiteOptions(
+    ...     coverage=sp.csc_matrix(np.array([[1, 1]], dtype=bool)), households=np.array([100.0]),
+    ...     units=np.array([2.0]), parcel=np.array([0, 1]), group=np.array([0, 0]),
+    ...     min_area_m2=np.array([0.0, 0.0]), max_area_m2=np.array([35.0, 70.0]),
+    ...     m2_per_unit=np.array([35.0, 35.0]), max_units=np.array([1.0, 2.0]),
+    ...     independent=np.array([True, True]), parcel_area_m2=np.array([35.0, 70.0]), k=1)
+    >>> exact_site(pr).households
+    (100.0,)
+    """
+    t0 = time.perf_counter()
+    n_o = problem.coverage.shape[1]
+    g_chosen, g_x, _ = _site_greedy(problem)
+    if n_o == 0 or problem.coverage.nnz == 0 or problem.k == 0:
+        return _site_result(problem, [], np.zeros(problem.coverage.nnz), method="exact",
+                            status="optimal", bound=0.0, t0=t0, order="exact")
+    m = _site_model(problem)
+    y0 = np.zeros(n_o)
+    y0[g_chosen] = 1.0
+    ag = np.zeros(n_o)
+    if g_chosen:
+        gc = np.asarray(g_chosen)
+        col_of = np.repeat(np.arange(n_o), np.diff(problem.coverage.indptr))
+        u_o = np.bincount(col_of, weights=g_x * problem.units[problem.coverage.indices],
+                          minlength=n_o)
+        ag[gc] = _option_area(problem, gc, u_o[gc])
+    start = np.concatenate([y0, ag, g_x])
+    common = dict(col_lo=m["col_lo"], col_hi=m["col_hi"], n_int=n_o, time_limit_s=time_limit_s)
+    st, x, obj, bound = _solve_highs(cost=m["cost"], rows=m["rows"], row_lo=m["row_lo"],
+                                     row_hi=m["row_hi"], maximize=True, start=start, **common)
+    if problem.k is None and x is not None:
+        # phase 2: the fewest sites that still credit (almost) the best total
+        best = float(m["cost"] @ x)
+        rows = sp.vstack([m["rows"], sp.csr_matrix(m["cost"])]).tocsr()
+        st2, x2, _, _ = _solve_highs(
+            cost=np.concatenate([np.ones(n_o), np.zeros(m["cost"].size - n_o)]), rows=rows,
+            row_lo=np.append(m["row_lo"], best * (1 - 1e-7) - 1e-9),
+            row_hi=np.append(m["row_hi"], np.inf), maximize=False, start=x, **common)
+        if x2 is not None:
+            x, st = x2, st2
+    if x is None:
+        raise InfeasibleError(
+            f"HiGHS found no feasible siting within time_limit_s={time_limit_s} "
+            f"({n_o} parcel/category options, status {st}); raise time_limit_s "
+            "or use method='greedy'"
+        )
+    xe = np.clip(x[2 * n_o :], 0.0, 1.0)
+    chosen = np.flatnonzero(x[:n_o] > 0.5)
+    res = _site_result(problem, chosen, xe, method="exact", status=st,
+                       bound=bound if math.isfinite(bound) else obj, t0=t0, order="exact")
+    g_cov = float(g_x @ problem.households[problem.coverage.indices])
+    if res.covered_weight < g_cov - 1e-6:  # time limit without the warm start (SciPy)
+        g = _site_result(problem, g_chosen, g_x, method="exact", status=st,
+                         bound=res.objective_bound, t0=t0, order="exact")
+        return g
+    return res
 
 
 # --------------------------------------------------------------------------- adapter
