@@ -112,6 +112,14 @@ CUMULATIVE_COVERAGE = schema.CUMULATIVE_COVERAGE
 MIN_AREA_M2 = "min_area_m2"
 PARCEL_AREA_M2 = "parcel_area_m2"
 PICK = "pick"
+CAPACITY = schema.CAPACITY
+CAPACITY_UNIT = "capacity_unit"
+CAPACITY_HOUSEHOLDS = "capacity_households"
+SHORTFALL_BEFORE = "shortfall_before"
+SHORTFALL_AFTER = "shortfall_after"
+FACILITY_AREA_M2 = "facility_area_m2"
+REMAINING_AREA_M2 = "remaining_area_m2"
+INDEPENDENT_SITE = "independent_site"
 # access table columns (written by renogis.access)
 DISTANCE_M = schema.DISTANCE_M
 RADIUS_M = schema.RADIUS_M
@@ -1285,6 +1293,7 @@ class SitingPlan:
     results: Mapping[str, CoverResult] = field(default_factory=dict)
     gaps: Mapping[str, float] = field(default_factory=dict)
     method: str = "greedy"
+    solution: SiteSolution | None = None
 
 
 def _ordered_categories(keys: Iterable[str]) -> list[str]:
@@ -1306,33 +1315,61 @@ def _required_area(rule: Any, kind: str) -> float | None:
     return None if land > 0 else 0.0
 
 
-def site_capacity_households(standards: Any, category: str) -> float:
-    """Households one new facility of ``category`` can serve (inf = uncapacitated).
+def _m2_per_unit(rule: Any, kind: str) -> float:
+    """Area one capacity unit takes on a parcel of ``kind`` (0: not given)."""
+    if hasattr(rule, "m2_per_unit"):
+        return float(rule.m2_per_unit(kind))
+    return 1.0 if getattr(rule, "capacity_unit", None) == "m2" else 0.0
 
-    A facility is assumed to be built at the standard's minimum size. Where the
-    category's capacity is measured in m2 (``capacity_unit == "m2"``) and the rule gives
-    a minimum size, the capacity is ``size_m2 / demand_per_household`` with ``size_m2``
-    the minimum building area (else the minimum land area) and the demand per
-    household from ``standards.demand(category, [1])`` (population estimated with the
-    profile's persons per household). Other units (seats, places, beds) carry no
-    per-facility size in the standard: uncapacitated.
+
+def _max_area(rule: Any, kind: str) -> float:
+    """Largest area one facility of ``rule`` takes on a parcel of ``kind`` (inf: none)."""
+    if hasattr(rule, "max_area_m2"):
+        return float(rule.max_area_m2(kind))
+    return math.inf
+
+
+def site_capacity_households(
+    standards: Any,
+    category: str,
+    area_m2: float | None = None,
+    *,
+    kind: str = IDLE_BUILDING,
+) -> float:
+    """Households one new facility of ``category`` on ``area_m2`` of a parcel can serve.
+
+    The facility's capacity follows from its area and the standard: ``units = area /
+    m2_per_unit`` (``CategoryRule.m2_per_unit``: m² of building, or of land on vacant
+    land, per seat, bed, place or space; whole units except for capacities in m²), the
+    area limited to the standard's maximum size; households served ``= units / demand
+    per household`` (``standards.demand(category, [1])``, population estimated with
+    the profile's persons per household). ``area_m2=None``: the standard's minimum
+    size. ``inf`` when the standards give no area per unit (uncapacitated).
 
     Examples
     --------
     >>> from renogis.standards import load_standards
-    >>> site_capacity_households(load_standards(), "elderly_day_care")
+    >>> std = load_standards()
+    >>> site_capacity_households(std, "elderly_day_care")  # 350 m2 at 20 m2 per 100 households
     1750.0
+    >>> round(site_capacity_households(std, "elderly_home", 761.0), 1)  # 21 beds
+    1071.6
     """
     rule = standards.categories[category]
+    m2pu = _m2_per_unit(rule, kind)
+    if not m2pu > 0:
+        return math.inf
+    if area_m2 is None:
+        area = _required_area(rule, kind) or 0.0
+    else:
+        area = min(float(area_m2), _max_area(rule, kind))
+    units = area / m2pu
     if getattr(rule, "capacity_unit", None) != "m2":
-        return math.inf
-    size = float(rule.min_building_m2 or 0.0) or float(rule.min_land_m2 or 0.0)
-    if not size > 0:
-        return math.inf
+        units = math.floor(units + 1e-9)
     per_hh = float(np.asarray(standards.demand(category, np.array([1.0])), dtype=float)[0])
     if not per_hh > 0:
         return math.inf
-    return size / per_hh
+    return units / per_hh
 
 
 def _fallback_distance_matrix(
@@ -1496,6 +1533,20 @@ def site_facilities(
         wanted = list(categories)
     order = _ordered_categories(wanted)
 
+    # ties are broken by id, never by input row order: work on copies sorted by id
+    compounds = compounds.iloc[
+        np.argsort(compounds[schema.COMPOUND_ID].astype(str).to_numpy(), kind="stable")
+    ]
+    orig_parcel = np.argsort(parcels[schema.PARCEL_ID].astype(str).to_numpy(), kind="stable")
+    parcels = parcels.iloc[orig_parcel]
+    access = access.sort_values(
+        [schema.CATEGORY, schema.COMPOUND_ID], key=lambda col: col.astype(str), kind="stable"
+    )
+    if gates is not None and len(gates):
+        _require_columns(gates, [schema.COMPOUND_ID], "gates")
+        gate_keys = [c for c in (schema.COMPOUND_ID, schema.GATE_ID) if c in gates.columns]
+        gates = gates.sort_values(gate_keys, key=lambda col: col.astype(str), kind="stable")
+
     comp_ids = compounds[schema.COMPOUND_ID].astype(str).to_numpy()
     comp_pos = pd.Series(np.arange(len(comp_ids)), index=comp_ids)
     hh_all = pd.to_numeric(compounds[schema.HOUSEHOLDS], errors="coerce").fillna(0).to_numpy(float)
@@ -1523,7 +1574,6 @@ def site_facilities(
         floor = np.full(len(parcels), np.nan)
     pool = np.where(kinds == IDLE_BUILDING, np.where(np.isnan(floor), land, floor), land)
     pool = np.where(ok_kind, pool, 0.0)
-    remaining = pool.copy()
     parcel_district = (
         _parcel_districts(parcels, districts)
         if districts is not None and len(districts)
@@ -1574,116 +1624,276 @@ def site_facilities(
         d = sp.csr_matrix((owner.size, len(parcels)))
         agg = sp.csr_matrix((n_comp, owner.size))
 
-    plan_rows: list[pd.DataFrame] = []
-    summary_rows: list[dict[str, Any]] = []
-    results: dict[str, CoverResult] = {}
-    gaps: dict[str, float] = {}
     pid = parcels[schema.PARCEL_ID].astype(str).to_numpy()
-    for cat in order:
+    has_pop = schema.POPULATION in compounds.columns
+    pop_all = (
+        pd.to_numeric(compounds[schema.POPULATION], errors="coerce").to_numpy(float)
+        if has_pop
+        else np.full(n_comp, np.nan)
+    )
+    overrides = dict(capacity_households or {})
+    blocks: list[sp.csr_matrix] = []
+    row_hh: list[np.ndarray] = []
+    row_units: list[np.ndarray] = []
+    opt: dict[str, list[Any]] = {
+        k_: [] for k_ in ("parcel", "group", "min", "max", "m2pu", "maxu", "indep")
+    }
+    info: list[dict[str, Any]] = []
+    for g_idx, cat in enumerate(order):
         rule = cats_std[cat]
         rad = radius[cat]
         sub = acc[acc[schema.CATEGORY] == cat].drop_duplicates("_pos")
         pos_all = sub["_pos"].to_numpy(int)
         total_hh = float(hh_all[pos_all].sum())
-        dem = sub.loc[~sub["_within"], "_pos"].to_numpy(int)
+        dem = np.sort(sub.loc[~sub["_within"], "_pos"].to_numpy(int))
         dem = dem[hh_all[dem] > 0]
         w = hh_all[dem]
-        uncovered_hh = float(w.sum())
+        units = np.asarray(standards.demand(cat, w, pop_all[dem]), dtype=float).reshape(-1)
+        unit = str(getattr(rule, "capacity_unit", ""))
         req = {kd: _required_area(rule, kd) for kd in schema.PARCEL_KINDS}
-        req_arr = (
-            np.array(
-                [
-                    np.nan if not ok or req[kd] is None else req[kd]  # type: ignore[index]
-                    for kd, ok in zip(kinds, ok_kind, strict=True)
-                ],
-                dtype=float,
-            )
-            if len(kinds)
-            else np.zeros(0)
-        )
-        cand = np.flatnonzero(~np.isnan(req_arr) & (remaining >= req_arr - 1e-9))
+        req_arr = np.array(
+            [
+                np.nan if not ok or req[kd] is None else req[kd]
+                for kd, ok in zip(kinds, ok_kind, strict=True)
+            ],
+            dtype=float,
+        ).reshape(-1)
+        cand = np.flatnonzero(~np.isnan(req_arr) & (pool >= req_arr - 1e-9))
         within = d.copy()
         within.data = (within.data <= rad).astype(float)
         within.eliminate_zeros()
         reach = (agg @ within).tocsr()[dem][:, cand]
-        cover = sp.csr_matrix(reach > 0)
-        cap_raw = (capacity_households or {}).get(cat, site_capacity_households(standards, cat))
-        cap = None if cap_raw is None or not math.isfinite(float(cap_raw)) else float(cap_raw)
-        g_res = e_res = None
-        if method in ("greedy", "both"):
-            g_res = greedy_max_cover(cover, w, k=k, capacity=cap)
-        if method in ("exact", "both"):
-            e_res = exact_max_cover(cover, w, k=k, capacity=cap, time_limit_s=time_limit_s)
-        res = e_res if e_res is not None else g_res
-        assert res is not None
-        results[cat] = res
-        gap_ge = math.nan
-        if g_res is not None and e_res is not None:
-            gap_ge = relative_gap(g_res, e_res)
-            gaps[cat] = gap_ge
-        chosen = cand[list(res.chosen)] if res.chosen else np.zeros(0, dtype=int)
-        newly = np.asarray(res.newly_covered, dtype=float)
-        covered_before = total_hh - uncovered_hh
-        cum = (
-            (covered_before + np.cumsum(newly)) / total_hh if total_hh > 0 else np.zeros(newly.size)
+        blocks.append(sp.csr_matrix(reach > 0))
+        # capacity of an option: from its area and the standard, or the caller's override
+        min_a = req_arr[cand]
+        m2pu = np.array([_m2_per_unit(rule, kd) for kd in kinds[cand]], dtype=float)
+        max_size = np.array([_max_area(rule, kd) for kd in kinds[cand]], dtype=float)
+        max_a = np.maximum(np.minimum(pool[cand], max_size), min_a)
+        cap_mode = "area"
+        if cat in overrides:
+            cap_hh = float(overrides[cat])
+            units = w.copy()  # capacity counted in households
+            unit = "households"
+            m2pu = np.zeros(cand.size)
+            max_a = min_a.copy()
+            maxu = np.full(cand.size, cap_hh if math.isfinite(cap_hh) else np.inf)
+            cap_mode = "given" if math.isfinite(cap_hh) else "none"
+        elif not np.any(m2pu > 0):
+            max_a = min_a.copy()
+            maxu = np.full(cand.size, np.inf)
+            cap_mode = "none"
+            if cand.size and dem.size:
+                logger.warning(
+                    "siting %s: the standards give no area per unit (%s) in site.building_m2_per_unit: "
+                    "new sites are credited without a capacity limit",
+                    cat,
+                    unit or "unit",
+                )
+        else:
+            maxu = np.divide(max_a, m2pu, out=np.full(cand.size, np.inf), where=m2pu > 0)
+            if unit != "m2":  # whole seats, beds, places, spaces
+                maxu = np.floor(maxu + 1e-9)
+        row_hh.append(w)
+        row_units.append(units)
+        opt["parcel"].append(cand)
+        opt["group"].append(np.full(cand.size, g_idx))
+        opt["min"].append(min_a)
+        opt["max"].append(max_a)
+        opt["m2pu"].append(m2pu)
+        opt["maxu"].append(maxu)
+        opt["indep"].append(np.full(cand.size, bool(getattr(rule, "independent_site", False))))
+        info.append(
+            {
+                "cat": cat,
+                "rad": rad,
+                "total_hh": total_hh,
+                "uncovered_hh": float(w.sum()),
+                "units": float(units.sum()),
+                "unit": unit,
+                "units_per_hh": float(units.sum() / w.sum()) if w.sum() > 0 else math.nan,
+                "coverable": float(w[np.diff(blocks[-1].indptr) > 0].sum()),
+                "cand": int(cand.size),
+                "cap_mode": cap_mode,
+            }
         )
-        taken = req_arr[chosen] if chosen.size else np.zeros(0)
-        remaining[chosen] -= taken
-        if chosen.size:
+
+    def cat_arr(key: str, dtype: Any) -> np.ndarray:
+        parts = opt[key]
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+
+    n_rows = sum(b.shape[0] for b in blocks)
+    coverage = (
+        sp.block_diag(blocks, format="csc").astype(bool)
+        if blocks
+        else sp.csc_matrix((0, 0), dtype=bool)
+    )
+    coverage = sp.csc_matrix(coverage.reshape((n_rows, coverage.shape[1])), dtype=bool)
+    coverage.sort_indices()
+    problem = SiteOptions(
+        coverage=coverage,
+        households=np.concatenate(row_hh) if row_hh else np.zeros(0),
+        units=np.concatenate(row_units) if row_units else np.zeros(0),
+        parcel=cat_arr("parcel", np.int64),
+        group=cat_arr("group", np.int64),
+        min_area_m2=cat_arr("min", float),
+        max_area_m2=cat_arr("max", float),
+        m2_per_unit=cat_arr("m2pu", float),
+        max_units=cat_arr("maxu", float),
+        independent=cat_arr("indep", bool),
+        parcel_area_m2=pool.astype(float),
+        k=None if k is None else int(k),
+    )
+    g_sol = e_sol = None
+    if method in ("greedy", "both"):
+        g_sol = greedy_site(problem)
+    if method in ("exact", "both"):
+        e_sol = exact_site(problem, time_limit_s=time_limit_s)
+    sol = e_sol if e_sol is not None else g_sol
+    assert sol is not None
+
+    def per_group(s: SiteSolution | None) -> tuple[np.ndarray, np.ndarray]:
+        cov = np.zeros(len(order))
+        sites = np.zeros(len(order))
+        if s is not None and s.chosen:
+            grp = problem.group[list(s.chosen)]
+            np.add.at(cov, grp, np.asarray(s.households))
+            np.add.at(sites, grp, 1)
+        return cov, sites
+
+    g_cov, g_sites = per_group(g_sol)
+    e_cov, e_sites = per_group(e_sol)
+    ch = np.asarray(sol.chosen, dtype=int)
+    ch_hh = np.asarray(sol.households, dtype=float)
+    ch_units = np.asarray(sol.units, dtype=float)
+    ch_area = np.asarray(sol.area_m2, dtype=float)
+    ch_grp = problem.group[ch] if ch.size else np.zeros(0, dtype=int)
+    ch_par = problem.parcel[ch] if ch.size else np.zeros(0, dtype=int)
+    used_area = np.bincount(ch_par, weights=ch_area, minlength=len(pool))
+    remaining = pool - used_area
+    # plan rows: by category (priority order), then in the solution's order
+    srt = np.argsort(ch_grp, kind="stable")
+    plan_rows: list[pd.DataFrame] = []
+    summary_rows: list[dict[str, Any]] = []
+    results: dict[str, CoverResult] = {}
+    gaps: dict[str, float] = {}
+    for g_idx, inf_ in enumerate(info):
+        cat = inf_["cat"]
+        sel = srt[ch_grp[srt] == g_idx]
+        o_sel = ch[sel]
+        newly = ch_hh[sel]
+        total_hh = inf_["total_hh"]
+        covered_before = total_hh - inf_["uncovered_hh"]
+        cum = (
+            (covered_before + np.cumsum(newly)) / total_hh
+            if total_hh > 0
+            else np.zeros(newly.size)
+        )
+        m2pu = problem.m2_per_unit[o_sel]
+        if inf_["cap_mode"] == "area":
+            capacity = np.divide(ch_area[sel], m2pu, out=np.full(sel.size, np.nan), where=m2pu > 0)
+        elif inf_["cap_mode"] == "given":
+            capacity = problem.max_units[o_sel]
+        else:
+            capacity = np.full(sel.size, np.nan)
+        uph = inf_["units_per_hh"] if inf_["cap_mode"] == "area" else 1.0
+        cap_hh = capacity / uph if uph and math.isfinite(uph) else np.full(sel.size, np.nan)
+        short_after = np.maximum(inf_["units"] - np.cumsum(ch_units[sel]), 0.0)
+        short_before = np.concatenate([[inf_["units"]], short_after[:-1]])
+        par = ch_par[sel]
+        if sel.size:
             plan_rows.append(
                 pd.DataFrame(
                     {
-                        schema.PARCEL_ID: pid[chosen],
+                        schema.PARCEL_ID: pid[par],
                         schema.CATEGORY: cat,
-                        PICK: np.arange(1, chosen.size + 1),
-                        schema.DISTRICT_ID: parcel_district[chosen],
+                        PICK: np.arange(1, sel.size + 1),
+                        schema.DISTRICT_ID: parcel_district[par],
                         NEWLY_COVERED_HOUSEHOLDS: newly,
                         CUMULATIVE_COVERAGE: cum,
-                        MIN_AREA_M2: taken,
-                        PARCEL_AREA_M2: pool[chosen],
-                        "remaining_area_m2": remaining[chosen],
-                        schema.KIND: kinds[chosen],
-                        METHOD: res.method,
-                        "_row": chosen,
+                        CAPACITY: capacity,
+                        CAPACITY_UNIT: inf_["unit"],
+                        CAPACITY_HOUSEHOLDS: cap_hh,
+                        SHORTFALL_BEFORE: short_before,
+                        SHORTFALL_AFTER: short_after,
+                        FACILITY_AREA_M2: ch_area[sel],
+                        MIN_AREA_M2: problem.min_area_m2[o_sel],
+                        PARCEL_AREA_M2: pool[par],
+                        REMAINING_AREA_M2: remaining[par],
+                        INDEPENDENT_SITE: problem.independent[o_sel],
+                        schema.KIND: kinds[par],
+                        METHOD: sol.method,
+                        "_row": par,
                     }
                 )
             )
+        covered = float(newly.sum())
+        short_end = float(short_after[-1]) if sel.size else inf_["units"]
+        gap_ge = math.nan
+        if g_sol is not None and e_sol is not None:
+            ref = e_cov[g_idx]
+            gap_ge = 0.0 if ref <= 0 else float((ref - g_cov[g_idx]) / ref)
+            gaps[cat] = gap_ge
+        results[cat] = CoverResult(
+            chosen=tuple(int(orig_parcel[p]) for p in par),
+            newly_covered=tuple(float(v) for v in newly),
+            covered_weight=covered,
+            coverable_weight=inf_["coverable"],
+            objective=covered if k is not None else float(sel.size),
+            objective_bound=sol.objective_bound,
+            gap=sol.gap,
+            method=sol.method,
+            mode="max_cover" if k is not None else "set_cover",
+            status=sol.status,
+            runtime_s=sol.runtime_s,
+        )
         summary_rows.append(
             {
                 schema.CATEGORY: cat,
-                RADIUS_M: rad,
+                RADIUS_M: inf_["rad"],
                 "households_total": total_hh,
-                "households_uncovered": uncovered_hh,
-                "households_coverable": res.coverable_weight,
-                "households_newly_covered": res.covered_weight,
+                "households_uncovered": inf_["uncovered_hh"],
+                "households_coverable": inf_["coverable"],
+                "households_newly_covered": covered,
+                "households_uncovered_after": inf_["uncovered_hh"] - covered,
                 "coverage_before": covered_before / total_hh if total_hh > 0 else math.nan,
-                "coverage_after": (covered_before + res.covered_weight) / total_hh
+                "coverage_after": (covered_before + covered) / total_hh
                 if total_hh > 0
                 else math.nan,
-                "candidates": int(cand.size),
-                "sites": len(res.chosen),
-                "capacity_households": cap if cap is not None else math.inf,
-                METHOD: res.method,
-                "status": res.status,
-                "objective_bound": res.objective_bound,
-                "gap": res.gap,
-                "greedy_covered": g_res.covered_weight if g_res is not None else math.nan,
-                "exact_covered": e_res.covered_weight if e_res is not None else math.nan,
-                "greedy_sites": len(g_res.chosen) if g_res is not None else math.nan,
-                "exact_sites": len(e_res.chosen) if e_res is not None else math.nan,
+                CAPACITY_UNIT: inf_["unit"],
+                SHORTFALL_BEFORE: inf_["units"],
+                SHORTFALL_AFTER: short_end,
+                "candidates": inf_["cand"],
+                "sites": int(sel.size),
+                "capacity": float(np.nansum(capacity)) if sel.size else 0.0,
+                CAPACITY_HOUSEHOLDS: float(np.nansum(cap_hh)) if sel.size else 0.0,
+                METHOD: sol.method,
+                "status": sol.status,
+                "objective_bound": sol.objective_bound,
+                "gap": sol.gap,
+                "greedy_covered": g_cov[g_idx] if g_sol is not None else math.nan,
+                "exact_covered": e_cov[g_idx] if e_sol is not None else math.nan,
+                "greedy_sites": g_sites[g_idx] if g_sol is not None else math.nan,
+                "exact_sites": e_sites[g_idx] if e_sol is not None else math.nan,
                 "gap_greedy_vs_exact": gap_ge,
-                "runtime_s": (g_res.runtime_s if g_res else 0.0)
-                + (e_res.runtime_s if e_res else 0.0),
+                "runtime_s": (g_sol.runtime_s if g_sol else 0.0)
+                + (e_sol.runtime_s if e_sol else 0.0),
             }
         )
         logger.info(
-            "siting %s: %d site(s) of %d candidate(s) cover %.0f of %.0f uncovered households",
+            "siting %s: %d site(s) of %d candidate(s) credited with %.0f of %.0f uncovered "
+            "households (shortfall %.1f -> %.1f %s)",
             cat,
-            len(res.chosen),
-            cand.size,
-            res.covered_weight,
-            uncovered_hh,
+            sel.size,
+            inf_["cand"],
+            covered,
+            inf_["uncovered_hh"],
+            inf_["units"],
+            short_end,
+            inf_["unit"],
         )
+    if g_sol is not None and e_sol is not None:
+        ref = e_sol.covered_weight
+        gaps["all"] = 0.0 if ref <= 0 else float((ref - g_sol.covered_weight) / ref)
     cols = [
         schema.PARCEL_ID,
         schema.CATEGORY,
@@ -1691,9 +1901,16 @@ def site_facilities(
         schema.DISTRICT_ID,
         NEWLY_COVERED_HOUSEHOLDS,
         CUMULATIVE_COVERAGE,
+        CAPACITY,
+        CAPACITY_UNIT,
+        CAPACITY_HOUSEHOLDS,
+        SHORTFALL_BEFORE,
+        SHORTFALL_AFTER,
+        FACILITY_AREA_M2,
         MIN_AREA_M2,
         PARCEL_AREA_M2,
-        "remaining_area_m2",
+        REMAINING_AREA_M2,
+        INDEPENDENT_SITE,
         schema.KIND,
         METHOD,
     ]
@@ -1715,6 +1932,7 @@ def site_facilities(
         results=MappingProxyType(results),
         gaps=MappingProxyType(gaps),
         method=method,
+        solution=sol,
     )
 
 
