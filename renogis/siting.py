@@ -1937,7 +1937,32 @@ def site_facilities(
 
 
 def _households_text(value: float) -> str:
-    return f"{int(round(float(value))):,}"
+    # whole households credited, rounded down: a site is never credited beyond its capacity
+    return f"{int(math.floor(float(value) + 1e-6)):,}"
+
+
+#: Capacity units in the proposal sheets: zh, en.
+_UNIT_TEXT: dict[str, tuple[str, str]] = {
+    "seats": ("个座位", "seats"),
+    "beds": ("张床位", "beds"),
+    "places": ("个托位", "places"),
+    "m2": ("m²", "m²"),
+    "spaces": ("个车位", "spaces"),
+    "points": ("个充电桩", "charging points"),
+    "households": ("户", "households"),
+}
+
+
+def _capacity_text(capacity: Any, unit: Any, lang: str) -> str:
+    try:
+        cap = float(capacity)
+    except (TypeError, ValueError):
+        return ""
+    if not math.isfinite(cap):
+        return ""
+    zh, en = _UNIT_TEXT.get(str(unit), (str(unit), str(unit)))
+    num = f"{cap:,.0f}"
+    return f"（容量 {num} {zh}）" if lang == "zh" else f" (capacity {num} {en})"
 
 
 def siting_lines(plan: SitingPlan | pd.DataFrame, *, lang: str = "zh") -> dict[Any, list[str]]:
@@ -1977,11 +2002,15 @@ def siting_lines(plan: SitingPlan | pd.DataFrame, *, lang: str = "zh") -> dict[A
         if schema.DISTRICT_ID in table.columns
         else pd.Series([None] * len(table), index=table.index)
     )
-    for d, p, c, n in zip(
+    cap = table[CAPACITY] if CAPACITY in table.columns else pd.Series([None] * len(table))
+    unit = table[CAPACITY_UNIT] if CAPACITY_UNIT in table.columns else pd.Series([""] * len(table))
+    for d, p, c, n, q, u in zip(
         dist,
         table[schema.PARCEL_ID],
         table[schema.CATEGORY],
         table[NEWLY_COVERED_HOUSEHOLDS],
+        cap,
+        unit,
         strict=True,
     ):
         key = None if d is None or (isinstance(d, float) and math.isnan(d)) else d
@@ -1990,6 +2019,7 @@ def siting_lines(plan: SitingPlan | pd.DataFrame, *, lang: str = "zh") -> dict[A
         else:
             name = str(c).replace("_", " ")
             line = f"{name} on parcel {p}: covers {_households_text(n)} more households"
+        line += _capacity_text(q, u, lang)
         out.setdefault(key, []).append(line)
     return out
 
