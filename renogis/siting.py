@@ -928,8 +928,8 @@ def _option_area(problem: SiteOptions, o: np.ndarray, units: np.ndarray) -> np.n
     return np.maximum(problem.min_area_m2[o], np.minimum(need, problem.max_area_m2[o]))
 
 
-def _site_greedy(problem: SiteOptions) -> tuple[list[int], np.ndarray, float]:
-    """Lazy greedy over all options. Returns chosen, edge fractions (CSC order), bound."""
+def _greedy_setup(problem: SiteOptions) -> dict[str, Any]:
+    """Per-problem arrays of the greedy: serving order, first gains (vectorised), bound."""
     a = problem.coverage
     n_r, n_o = a.shape
     indptr = a.indptr
@@ -938,6 +938,52 @@ def _site_greedy(problem: SiteOptions) -> tuple[list[int], np.ndarray, float]:
     col_of = np.repeat(np.arange(n_o), np.diff(indptr))
     perm = np.lexsort((a.indices, deg[a.indices], col_of))
     rows_sorted = a.indices[perm]
+    hh = problem.households.astype(float)
+    units = problem.units.astype(float)
+    m2pu, max_u = problem.m2_per_unit, problem.max_units
+    area0 = np.minimum(problem.max_area_m2, problem.parcel_area_m2[problem.parcel])
+    cap0 = np.where(
+        m2pu > 0,
+        np.minimum(max_u, np.divide(area0, m2pu, out=np.zeros(n_o), where=m2pu > 0)),
+        max_u,
+    )
+    # first gains of every option at once: segment-wise cumulative units in serving order
+    ru, rh = units[rows_sorted], hh[rows_sorted]
+    cs = np.cumsum(ru) - ru
+    start = np.repeat(np.append(cs, 0.0)[indptr[:-1]], np.diff(indptr))  # empty: any value
+    before = cs - start
+    cap_e = cap0[col_of]
+    with np.errstate(invalid="ignore"):
+        take = np.clip(cap_e - before, 0.0, ru)
+    frac = np.where(np.isinf(cap_e), 1.0, np.divide(take, ru, out=np.ones(ru.size), where=ru > 0))
+    gains0 = np.bincount(col_of, weights=rh * frac * (rh > 0), minlength=n_o)
+    # upper bound: per group, the k largest single-option bounds (reachable households,
+    # at most the option's largest capacity x the best households-per-unit of its rows)
+    hpu = np.divide(hh, units, out=np.full(n_r, np.inf), where=units > 0)
+    reach_h = np.asarray(a.T @ hh, dtype=float).ravel()
+    best_hpu = np.zeros(n_o)
+    if a.nnz:
+        np.maximum.at(best_hpu, col_of, hpu[a.indices])
+    with np.errstate(invalid="ignore"):
+        ub = np.minimum(reach_h, np.nan_to_num(cap0 * best_hpu, nan=np.inf, posinf=np.inf))
+    n_g = int(problem.group.max(initial=-1)) + 1
+    bound = 0.0
+    for g in range(n_g):
+        in_g = problem.group == g
+        coverable_g = float(hh[(np.diff(a[:, in_g].tocsr().indptr) > 0)].sum())
+        kk = int(in_g.sum()) if problem.k is None else problem.k
+        bound += min(coverable_g, _topk_sum(ub[in_g], kk))
+    return {"perm": perm, "rows_sorted": rows_sorted, "gains0": gains0, "bound": bound}
+
+
+def _greedy_run(
+    problem: SiteOptions, setup: Mapping[str, Any], forbidden: frozenset[int] = frozenset()
+) -> tuple[list[int], np.ndarray, float]:
+    """One lazy-greedy pass; ``forbidden`` options are never opened. Returns chosen, x, covered."""
+    a = problem.coverage
+    n_o = a.shape[1]
+    indptr = a.indptr
+    perm, rows_sorted, gains0 = setup["perm"], setup["rows_sorted"], setup["gains0"]
     hh = problem.households
     r_h = hh.astype(float).copy()
     r_u = problem.units.astype(float).copy()
@@ -945,8 +991,7 @@ def _site_greedy(problem: SiteOptions) -> tuple[list[int], np.ndarray, float]:
     n_p = remaining.size
     hosted = np.zeros(n_p, dtype=int)
     blocked = np.zeros(n_p, dtype=bool)  # hosts an independent facility
-    n_g = int(problem.group.max(initial=-1)) + 1
-    used = np.zeros(n_g, dtype=int)
+    used = np.zeros(int(problem.group.max(initial=-1)) + 1, dtype=int)
     budget = math.inf if problem.k is None else problem.k
     eps = 1e-9 * max(1.0, float(hh.max(initial=0.0)))
     m2pu, max_u = problem.m2_per_unit, problem.max_units
@@ -961,8 +1006,7 @@ def _site_greedy(problem: SiteOptions) -> tuple[list[int], np.ndarray, float]:
             or remaining[p] < problem.min_area_m2[o] - 1e-9
         ):
             return -1.0, np.zeros(0), np.zeros(0)
-        sl = slice(indptr[o], indptr[o + 1])
-        rows = rows_sorted[sl]
+        rows = rows_sorted[indptr[o] : indptr[o + 1]]
         ru, rh = r_u[rows], r_h[rows]
         cap = max_u[o]
         if m2pu[o] > 0:
@@ -972,38 +1016,13 @@ def _site_greedy(problem: SiteOptions) -> tuple[list[int], np.ndarray, float]:
         else:
             before = np.cumsum(ru) - ru
             take = np.clip(cap - before, 0.0, ru)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                frac = np.where(ru > 0, take / ru, (rh > 0).astype(float))
+            frac = np.divide(take, ru, out=(rh > 0).astype(float), where=ru > 0)
         return float((rh * frac).sum()), rows, frac
 
-    gains0 = np.array([evaluate(o)[0] for o in range(n_o)])
-    # upper bound: per group, the k largest single-option bounds (reachable households,
-    # at most the option's largest capacity x the best households-per-unit of its rows)
-    hpu = np.divide(hh, problem.units, out=np.full(n_r, np.inf), where=problem.units > 0)
-    reach_h = np.asarray(a.T @ hh, dtype=float).ravel()
-    best_hpu = np.zeros(n_o)
-    if a.nnz:
-        col_of_e = np.repeat(np.arange(n_o), np.diff(indptr))
-        np.maximum.at(best_hpu, col_of_e, hpu[a.indices])
-    cap_all = np.where(
-        m2pu > 0,
-        np.minimum(max_u, np.divide(np.minimum(problem.max_area_m2, remaining[problem.parcel]),
-                                    m2pu, out=np.zeros(n_o), where=m2pu > 0)),
-        max_u,
-    )
-    with np.errstate(invalid="ignore"):
-        ub = np.minimum(reach_h, np.nan_to_num(cap_all * best_hpu, nan=np.inf, posinf=np.inf))
-    rows_deg = deg > 0
-    bound = 0.0
-    for g in range(n_g):
-        in_g = problem.group == g
-        cover_g = a[:, in_g].tocsr()
-        coverable_g = float(hh[rows_deg & (np.diff(cover_g.indptr) > 0)].sum())
-        kk = int(in_g.sum()) if problem.k is None else problem.k
-        bound += min(coverable_g, _topk_sum(ub[in_g], kk))
-    heap = [(-float(gains0[o]), o, 0) for o in range(n_o) if gains0[o] > eps]
+    heap = [(-float(gains0[o]), o, 0) for o in range(n_o) if gains0[o] > eps and o not in forbidden]
     heapq.heapify(heap)
     chosen: list[int] = []
+    covered = 0.0
     it = 0
     while heap:
         _, o, stamp = heap[0]
@@ -1027,8 +1046,43 @@ def _site_greedy(problem: SiteOptions) -> tuple[list[int], np.ndarray, float]:
         blocked[p] |= bool(problem.independent[o])
         used[problem.group[o]] += 1
         chosen.append(o)
+        covered += gain
         it += 1
-    return chosen, x, bound
+    return chosen, x, covered
+
+
+#: Greedy improvement passes: at most this many re-runs with one more option forbidden.
+GREEDY_RESTARTS = 48
+
+
+def _site_greedy(problem: SiteOptions) -> tuple[list[int], np.ndarray, float]:
+    """Lazy greedy, then improvement by re-runs that forbid one chosen option at a time.
+
+    A greedy pick can block better plans (a nursing home on the only parcel large enough
+    for a sports ground; a shared building filled by the first facilities). Each re-run
+    forbids one more option of the best plan so far (in pick order), and a re-run that
+    credits more households becomes the best plan; at most :data:`GREEDY_RESTARTS`
+    re-runs, so the result is deterministic. Returns chosen, edge fractions, bound.
+    """
+    setup = _greedy_setup(problem)
+    chosen, x, covered = _greedy_run(problem, setup)
+    forbidden: frozenset[int] = frozenset()
+    eps = 1e-9 * max(1.0, float(problem.households.max(initial=0.0)))
+    runs = 0
+    improved = True
+    while improved and runs < GREEDY_RESTARTS:
+        improved = False
+        for o in list(chosen):
+            if runs >= GREEDY_RESTARTS:
+                break
+            runs += 1
+            trial = forbidden | {o}
+            c2, x2, cov2 = _greedy_run(problem, setup, trial)
+            if cov2 > covered + eps:
+                chosen, x, covered, forbidden = c2, x2, cov2, trial
+                improved = True
+                break
+    return chosen, x, setup["bound"]
 
 
 def _site_result(
@@ -1770,6 +1824,7 @@ def site_facilities(
     ch_par = problem.parcel[ch] if ch.size else np.zeros(0, dtype=int)
     used_area = np.bincount(ch_par, weights=ch_area, minlength=len(pool))
     remaining = pool - used_area
+    remaining[np.abs(remaining) < 1e-6] = 0.0  # no "-0.0" from rounding
     # plan rows: by category (priority order), then in the solution's order
     srt = np.argsort(ch_grp, kind="stable")
     plan_rows: list[pd.DataFrame] = []
@@ -1795,8 +1850,14 @@ def site_facilities(
             capacity = problem.max_units[o_sel]
         else:
             capacity = np.full(sel.size, np.nan)
-        uph = inf_["units_per_hh"] if inf_["cap_mode"] == "area" else 1.0
-        cap_hh = capacity / uph if uph and math.isfinite(uph) else np.full(sel.size, np.nan)
+        # households one site can serve: its capacity over the demand per household of the
+        # households it serves (they differ between compounds when population is given)
+        if inf_["cap_mode"] == "area":
+            avg = inf_["units_per_hh"]
+            uph = np.divide(ch_units[sel], newly, out=np.full(sel.size, avg), where=newly > 0)
+        else:
+            uph = np.ones(sel.size)
+        cap_hh = np.divide(capacity, uph, out=np.full(sel.size, np.nan), where=uph > 0)
         short_after = np.maximum(inf_["units"] - np.cumsum(ch_units[sel]), 0.0)
         short_before = np.concatenate([[inf_["units"]], short_after[:-1]])
         par = ch_par[sel]
