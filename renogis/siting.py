@@ -1,27 +1,42 @@
-"""Site missing facilities on idle parcels (maximal covering / set cover).
+"""Site missing facilities on idle parcels (maximal covering with capacity and co-location).
 
 The module has two layers, in the manner of spopt:
 
-* an optimisation core on plain matrices: :func:`greedy_max_cover` (lazy greedy,
-  CELF priority queue; the fast default) and :func:`exact_max_cover` (an integer
-  programme solved by HiGHS through ``highspy``, an optional extra). Both take a
-  boolean ``coverage`` matrix (demand points x candidate sites), demand
-  ``weights`` and a budget ``k`` (``None``: set cover, i.e. the fewest sites
-  that cover every coverable demand point) and return a :class:`CoverResult`;
-* a GeoDataFrame adapter, :func:`site_facilities`, which builds one coverage
-  matrix per facility category from the walk network (compounds that are not
-  within the category's radius in the access table are the demand, idle parcels
-  that are large enough are the candidates) and returns a :class:`SitingPlan`.
+* optimisation cores on plain matrices:
+
+  - the joint siting problem :class:`SiteOptions` (every parcel x category option at
+    once, with areas, capacities, independent sites and budgets), solved by
+    :func:`greedy_site` (lazy greedy plus deterministic improvement re-runs; the fast
+    default) or :func:`exact_site` (a mixed-integer programme in HiGHS), both
+    returning a :class:`SiteSolution`;
+  - the single-category maximal covering / set cover core :func:`greedy_max_cover` /
+    :func:`exact_max_cover` (boolean coverage matrix, weights, budget ``k``, optional
+    per-site capacity), returning a :class:`CoverResult`;
+
+  exact solves use ``highspy`` when installed (optional extra ``exact``), else the
+  HiGHS bundled with SciPy (``scipy.optimize.milp``); nothing is printed on stdout;
+* a GeoDataFrame adapter, :func:`site_facilities`, which builds the joint problem from
+  the walk network (compounds that are not within a category's radius in the access
+  table are its demand, idle parcels large enough for the facility its options) and
+  returns a :class:`SitingPlan`.
 
 Capacity model
 --------------
-A site may carry a capacity ``c`` in households-equivalent demand: it then covers
-at most ``c`` households, and a compound may be split between several sites
-(fractional assignment). The greedy serves, inside a pick, the most constrained
-demand first (fewest candidate sites, then lowest index); the integer programme
-chooses the assignment optimally. In the adapter a site's capacity is the size
-of the facility it hosts (``CategoryRule.min_building_m2``, else ``min_land_m2``)
-divided by the standard's demand per household; see :func:`site_capacity_households`.
+A new facility's capacity follows from the area it takes and the standards
+(``[categories.<key>.site]`` in the standards file): ``units = area / m2_per_unit``
+(seats, beds, places, spaces, or m² when the demand is in m²; m² of building on an
+idle building, of land on vacant land), whole units for seats, beds, places and
+spaces; its area lies between the standard's minimum size and the smaller of the
+parcel's area and the standard's maximum size. A compound's demand in units is
+``standards.demand`` (population when given, else households x persons per household).
+A site is credited with the households it serves, never more than its capacity: a
+compound's demand may be split between several sites (fractional service), and the
+households served are ``units served / demand per household``. A facility is sized to
+what it serves (at least its minimum), so the rest of a parcel stays free for others.
+The shortfall (demand in units of the households left without a facility within the
+radius) is reported before and after each site. A category whose rule gives no area
+per unit (a user file without a ``site`` table) is credited without a capacity limit,
+with a warning; ``capacity_households=`` overrides the capacity per site.
 
 Parcel eligibility and shared parcels
 -------------------------------------
@@ -31,10 +46,13 @@ building size: the building is then assumed to be single-storey). ``idle_buildin
 parcels are measured by ``floor_area_m2`` (or ``area_m2`` when the floor area is
 missing) against ``min_building_m2``; a category with a land minimum but no
 building minimum (an outdoor ground) cannot go into an idle building. A rule
-without any minimum accepts every parcel (minimum 0 m2). Categories are sited
-one after the other in :data:`SITING_PRIORITY` order; every facility placed on
-a parcel consumes its minimum from the parcel's remaining area, so one parcel
-hosts several facilities only while its area allows the sum of their minimums.
+without any minimum accepts every parcel (minimum 0 m2). A parcel hosts several
+facilities only if the sum of their areas fits in it AND each of them may share:
+a category with ``site.independent = true`` (kindergarten, schools, nursing home)
+takes a parcel for itself. One parcel hosts at most one facility per category.
+All categories are sited together (one problem), so the plan credits the most
+households in all; ties are broken by category (:data:`SITING_PRIORITY`) and then
+parcel id, never by the input's row order (inputs are sorted by id first).
 """
 
 from __future__ import annotations
@@ -463,7 +481,7 @@ def _solve_scipy(
     maximize: bool,
     time_limit_s: float,
 ) -> tuple[str, np.ndarray | None, float, float]:
-    """The same model through ``scipy.optimize.milp`` (HiGHS bundled with SciPy, no warm start)."""
+    """Solve the same model with ``scipy.optimize.milp`` (HiGHS bundled with SciPy, no warm start)."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     n_col = cost.shape[0]
@@ -1087,7 +1105,7 @@ def _site_greedy(problem: SiteOptions) -> tuple[list[int], np.ndarray, float]:
 
 def _site_result(
     problem: SiteOptions,
-    chosen: Sequence[int],
+    chosen: Sequence[int] | np.ndarray,
     x: np.ndarray,
     *,
     method: str,
@@ -1096,7 +1114,7 @@ def _site_result(
     t0: float,
     order: str,
 ) -> SiteSolution:
-    """Served households / units / areas of ``chosen`` from edge fractions ``x`` (CSC order)."""
+    """Compute served households, units and areas of ``chosen`` from edge fractions ``x`` (CSC order)."""
     a = problem.coverage
     n_o = a.shape[1]
     col_of = np.repeat(np.arange(n_o), np.diff(a.indptr))
@@ -1322,24 +1340,41 @@ class SitingPlan:
     Attributes
     ----------
     plan : geopandas.GeoDataFrame
-        One row per (parcel, category) pick, in siting order: ``parcel_id``, ``category``,
-        ``pick`` (1-based rank within the category), ``district_id`` (of the parcel when
-        districts were given, else missing), ``newly_covered_households``,
-        ``cumulative_coverage`` (share of ALL the category's households in the access
-        table, covered before or by the picks so far, after this pick), ``min_area_m2``
-        (area the facility takes from the parcel), ``parcel_area_m2`` (the parcel's
+        One row per (parcel, category) site, by category in :data:`SITING_PRIORITY` order
+        and then in the solver's order (greedy: pick order; exact: households credited,
+        largest first): ``parcel_id``, ``category``, ``pick`` (1-based rank within the
+        category), ``district_id`` (of the parcel when districts were given, else
+        missing), ``newly_covered_households`` (households credited to the site, never
+        more than its capacity), ``cumulative_coverage`` (share of ALL the category's
+        households in the access table covered before or by the sites so far),
+        ``capacity`` (in ``capacity_unit``: seats, beds, places, m², spaces, points;
+        ``households`` for a ``capacity_households=`` override; missing when
+        uncapacitated), ``capacity_households`` (households the site can serve),
+        ``shortfall_before`` / ``shortfall_after`` (the category's demand in
+        ``capacity_unit`` of the households without a facility within the radius,
+        before and after this site), ``facility_area_m2`` (area the facility takes),
+        ``min_area_m2`` (the standard's minimum), ``parcel_area_m2`` (the parcel's
         usable area: land for vacant land, floor area for idle buildings),
-        ``remaining_area_m2`` (after this pick), ``kind``, ``method``, geometry (parcel).
+        ``remaining_area_m2`` (left on the parcel after the whole plan),
+        ``independent_site``, ``kind``, ``method``, geometry (parcel).
     summary : pandas.DataFrame
-        One row per category considered: radius, household totals before and after,
-        candidates, sites, method, bound, gap, greedy and exact coverage and their gap
-        when both ran, runtime.
+        One row per category considered: radius, household totals before and after
+        (``households_uncovered``, ``households_newly_covered``,
+        ``households_uncovered_after``), coverage before and after, ``capacity_unit``,
+        ``shortfall_before`` / ``shortfall_after``, candidates, sites, total capacity and
+        ``capacity_households``, method, status, bound and gap of the joint solve,
+        greedy and exact coverage and their gap when both ran, runtime.
     results : Mapping[str, CoverResult]
-        The solver result used for each category.
+        Per category: the chosen parcels (row positions in the input ``parcels``) and
+        the households credited to each.
     gaps : Mapping[str, float]
-        Relative gap greedy vs exact per category (only when ``method="both"``).
+        Relative gap greedy vs exact per category and for the whole plan (``"all"``),
+        only when ``method="both"``; a category's gap can be negative (the joint optimum
+        may give one category less to give others more).
     method : str
         Method requested.
+    solution : SiteSolution
+        The joint solution behind the plan.
     """
 
     plan: gpd.GeoDataFrame
@@ -1497,13 +1532,17 @@ def site_facilities(
 ) -> SitingPlan:
     """Choose idle parcels to host the facilities each category lacks.
 
-    For every category (in :data:`SITING_PRIORITY` order) the demand is the households
-    of the compounds that the access table marks as not within the category's radius;
-    the candidates are the idle parcels large enough for the facility (see the module
-    docstring), and a parcel covers a compound when the walking distance from the
-    compound (from its nearest gate when it has gates, else from its polygon) to the
-    parcel is within the radius. The maximal-covering problem with budget
-    ``sites_per_category`` (or the set cover when None) is solved by ``method``.
+    For every category the demand is the households of the compounds that the access
+    table marks as not within the category's radius; the options are the idle parcels
+    large enough for the facility (see the module docstring), and a parcel reaches a
+    compound when the walking distance from the compound (from its nearest gate when it
+    has gates, else from its polygon) to the parcel is within the radius. All
+    categories form one problem (:class:`SiteOptions`): each site is credited only up
+    to its capacity, which follows from its area and the standards; a parcel hosts
+    several facilities only if their areas fit and each may share; at most
+    ``sites_per_category`` sites per category (None: as many as add coverage, the
+    fewest with ``exact``). Solved by ``method``; inputs are sorted by id first, so
+    the plan never depends on row order.
 
     Parameters
     ----------
@@ -1533,7 +1572,8 @@ def site_facilities(
         (else the nearest one).
     capacity_households : Mapping[str, float], optional
         Override of the per-site capacity (households) by category; ``inf`` disables it.
-        Default: :func:`site_capacity_households`.
+        The facility then takes its minimum area. Default: from the site's area and the
+        standards (:func:`site_capacity_households`).
     time_limit_s : float
         Time limit of each exact solve (s).
 

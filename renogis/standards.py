@@ -27,8 +27,8 @@ Examples
 from __future__ import annotations
 
 import difflib
-import math
 import logging
+import math
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass

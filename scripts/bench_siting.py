@@ -115,7 +115,7 @@ def joint_world(n_parcels: int, n_compounds: int, *, seed: int):
             "compound_id": [f"C{i:05d}" for i in range(n_compounds)],
             "households": rng.integers(60, 900, n_compounds),
         },
-        geometry=[box(x, y, x + 80, y + 80) for x, y in zip(cx, cy)],
+        geometry=[box(x, y, x + 80, y + 80) for x, y in zip(cx, cy, strict=True)],
         crs="EPSG:4548",
     )
     px, py = rng.random(n_parcels) * side, rng.random(n_parcels) * side
@@ -128,7 +128,7 @@ def joint_world(n_parcels: int, n_compounds: int, *, seed: int):
             "area_m2": area,
             "floor_area_m2": np.where(kind == "idle_building", area, np.nan),
         },
-        geometry=[box(x, y, x + 20, y + 20) for x, y in zip(px, py)],
+        geometry=[box(x, y, x + 20, y + 20) for x, y in zip(px, py, strict=True)],
         crs="EPSG:4548",
     )
     from renogis.standards import load_standards
