@@ -84,11 +84,16 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "CoverResult",
+    "SiteOptions",
+    "SiteSolution",
     "SitingPlan",
     "SITING_PRIORITY",
     "NOT_SITED_BY_DEFAULT",
     "greedy_max_cover",
     "exact_max_cover",
+    "greedy_site",
+    "exact_site",
+    "GREEDY_RESTARTS",
     "relative_gap",
     "site_capacity_households",
     "site_facilities",
