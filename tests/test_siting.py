@@ -177,17 +177,13 @@ def test_core_errors():
     a = _classic()
     with pytest.raises(InputError, match="weights has 5 entries but coverage has 6 demand rows"):
         greedy_max_cover(a, np.ones(5), k=1)
-    with pytest.raises(
-        InputError, match=r"weights must be finite and >= 0; bad rows \(first 10\): \[1\]"
-    ):
+    with pytest.raises(InputError, match=r"weights must be finite and >= 0; bad rows \(first 10\): \[1\]"):
         greedy_max_cover(a, np.array([1.0, -1, 1, 1, 1, 1]), k=1)
     with pytest.raises(InputError, match="k must be a non-negative integer or None"):
         greedy_max_cover(a, np.ones(6), k=-1)
     with pytest.raises(InputError, match="k must be a non-negative integer or None"):
         exact_max_cover(a, np.ones(6), k=1.5)  # type: ignore[arg-type]
-    with pytest.raises(
-        InputError, match="capacity has 2 entries but coverage has 3 candidate columns"
-    ):
+    with pytest.raises(InputError, match="capacity has 2 entries but coverage has 3 candidate columns"):
         greedy_max_cover(a, np.ones(6), k=1, capacity=np.ones(2))
     with pytest.raises(InputError, match="capacity must be >= 0"):
         greedy_max_cover(a, np.ones(6), k=1, capacity=-1.0)
@@ -195,9 +191,7 @@ def test_core_errors():
         greedy_max_cover(np.ones(3, dtype=bool), np.ones(3), k=1)
     g = greedy_max_cover(a, np.ones(6), k=1)
     s = greedy_max_cover(a, np.ones(6), k=None)
-    with pytest.raises(
-        InputError, match="cannot compare a 'max_cover' result with a 'set_cover' result"
-    ):
+    with pytest.raises(InputError, match="cannot compare a 'max_cover' result with a 'set_cover' result"):
         relative_gap(g, s)
 
 
@@ -427,17 +421,13 @@ def test_adapter_both_methods_and_districts():
     assert s.loc["elderly_day_care", "exact_covered"] == 350.0
     t = plan.plan
     assert set(t["method"]) == {"exact"}
-    ids = dict(
-        zip(t[schema.CATEGORY] + "/" + t[schema.PARCEL_ID], t[schema.DISTRICT_ID], strict=True)
-    )
+    ids = dict(zip(t[schema.CATEGORY] + "/" + t[schema.PARCEL_ID], t[schema.DISTRICT_ID], strict=True))
     assert ids["elderly_day_care/P1"] == "D1" and ids["elderly_day_care/P3"] == "D2"
 
 
 def test_default_categories_and_nothing_to_do():
     comp, parcels, access, _, _ = _world()
-    access = access.assign(
-        within_radius=access[schema.CATEGORY].eq("canteen") | access["within_radius"]
-    )
+    access = access.assign(within_radius=access[schema.CATEGORY].eq("canteen") | access["within_radius"])
     plan = site_facilities(comp, parcels, access=access, standards=_standards(), network=None)
     assert plan.summary[schema.CATEGORY].tolist() == ["elderly_day_care", "nursery"]
     none = site_facilities(
@@ -486,15 +476,11 @@ def test_adapter_errors():
     comp, parcels, access, _, _ = _world()
     std = _standards()
     kw = dict(access=access, standards=std, network=None)
-    with pytest.raises(
-        InputError, match="unknown siting method 'magic'; use one of greedy, exact, both"
-    ):
+    with pytest.raises(InputError, match="unknown siting method 'magic'; use one of greedy, exact, both"):
         site_facilities(comp, parcels, method="magic", **kw)
     with pytest.raises(InputError, match="unknown category 'library'; the standards know nursery"):
         site_facilities(comp, parcels, categories=["library"], **kw)
-    with pytest.raises(
-        InputError, match="sites_per_category must be a non-negative integer or None"
-    ):
+    with pytest.raises(InputError, match="sites_per_category must be a non-negative integer or None"):
         site_facilities(comp, parcels, sites_per_category=-2, **kw)
     with pytest.raises(InputError, match="parcels: missing column.*kind"):
         site_facilities(comp, parcels.drop(columns=[schema.KIND]), **kw)
@@ -506,9 +492,7 @@ def test_adapter_errors():
             standards=std,
             network=None,
         )
-    with pytest.raises(
-        InputError, match=r"access: 1 compound_id\(s\) not in compounds \(first: C5\)"
-    ):
+    with pytest.raises(InputError, match=r"access: 1 compound_id\(s\) not in compounds \(first: C5\)"):
         site_facilities(comp[comp[schema.COMPOUND_ID] != "C5"], parcels, **kw)
     with pytest.raises(CRSError, match="different CRSs"):
         site_facilities(comp, parcels.set_crs("EPSG:4549", allow_override=True), **kw)
@@ -541,12 +525,8 @@ def test_exact_without_solution_raises(monkeypatch):
     import renogis.siting as siting
     from renogis._errors import InfeasibleError
 
-    monkeypatch.setattr(
-        siting, "_solve_highs", lambda **kw: ("time_limit", None, math.nan, math.nan)
-    )
-    with pytest.raises(
-        InfeasibleError, match=r"HiGHS found no feasible siting within time_limit_s=0\.5"
-    ):
+    monkeypatch.setattr(siting, "_solve_highs", lambda **kw: ("time_limit", None, math.nan, math.nan))
+    with pytest.raises(InfeasibleError, match=r"HiGHS found no feasible siting within time_limit_s=0\.5"):
         exact_max_cover(_classic(), np.ones(6), k=1, time_limit_s=0.5)
     with pytest.raises(InfeasibleError, match="raise time_limit_s or use method='greedy'"):
         exact_max_cover(_classic(), np.ones(6), k=1, capacity=2.0, time_limit_s=0.5)
@@ -612,9 +592,7 @@ def _gb_site(world, **kw):
     from renogis.standards import load_standards
 
     comp, parcels, access = world
-    return site_facilities(
-        comp, parcels, access=access, standards=load_standards(), network=None, **kw
-    )
+    return site_facilities(comp, parcels, access=access, standards=load_standards(), network=None, **kw)
 
 
 @pytest.mark.parametrize("method", ["greedy", "exact"])
@@ -655,9 +633,7 @@ def test_nursing_homes_split_demand_by_capacity(method):
     t = _gb_site(world, categories=["elderly_home"], sites_per_category=2, method=method).plan
     assert t[schema.PARCEL_ID].tolist() == ["P2", "P1"]
     assert t["capacity"].tolist() == pytest.approx([55.0, 21.0])
-    assert t["newly_covered_households"].tolist() == pytest.approx(
-        [55 / BEDS_PER_HH, 21 / BEDS_PER_HH]
-    )
+    assert t["newly_covered_households"].tolist() == pytest.approx([55 / BEDS_PER_HH, 21 / BEDS_PER_HH])
     assert t["facility_area_m2"].tolist() == pytest.approx([990.0, 735.0])
     assert t["shortfall_after"].tolist() == pytest.approx(
         [17690 * BEDS_PER_HH - 55, 17690 * BEDS_PER_HH - 76]
@@ -838,3 +814,45 @@ def test_site_capacity_households_from_area():
     )
     # day care above its 750 m2 maximum counts 750 m2 at 0.2 m2 per household
     assert site_capacity_households(std, "elderly_day_care", 2000.0) == pytest.approx(3750.0)
+
+
+def test_sample_plan_respects_capacity_and_co_location():
+    from renogis.access import compute_access
+    from renogis.datasets import sample_path
+    from renogis.network import build_walk_network
+    from renogis.standards import load_standards
+    from renogis.validate import load
+
+    std = load_standards()
+    ds = load(sample_path(), categories=list(std.categories))
+    net = build_walk_network(ds.get(schema.STREETS), barriers=ds.get(schema.BARRIERS))
+    acc = compute_access(
+        ds.compounds, ds.get(schema.FACILITIES), network=net, standards=std, gates=ds.get(schema.GATES)
+    )
+    kw = dict(access=acc, standards=std, network=net, gates=ds.get(schema.GATES))
+    greedy = site_facilities(ds.compounds, ds.get(schema.PARCELS), **kw)
+    exact = site_facilities(ds.compounds, ds.get(schema.PARCELS), method="exact", **kw)
+    for plan in (greedy, exact):
+        _check_plan_invariants(plan, std)
+        t = plan.plan
+        # capacity = area / m2 per unit, by hand from the standards' site tables
+        per_unit = [
+            std.categories[c].m2_per_unit(kd)
+            for c, kd in zip(t[schema.CATEGORY], t[schema.KIND], strict=True)
+        ]
+        assert t["capacity"].to_numpy() == pytest.approx(t["facility_area_m2"].to_numpy() / per_unit)
+        home = t[t[schema.CATEGORY] == "elderly_home"]
+        assert (
+            len(home) == 1
+            and (home["newly_covered_households"] <= home["capacity"] / BEDS_PER_HH + 1e-6).all()
+        )
+        s = plan.summary.set_index(schema.CATEGORY)
+        # the shortfall after siting is the shortfall before less what the sites serve
+        for cat, rows in t.groupby(schema.CATEGORY):
+            assert s.loc[cat, "shortfall_before"] == pytest.approx(rows["shortfall_before"].iloc[0])
+            assert s.loc[cat, "shortfall_after"] == pytest.approx(rows["shortfall_after"].iloc[-1])
+            assert s.loc[cat, "households_uncovered_after"] == pytest.approx(
+                s.loc[cat, "households_uncovered"] - rows["newly_covered_households"].sum()
+            )
+    assert exact.solution.covered_weight >= greedy.solution.covered_weight - 1e-6
+    assert exact.solution.status == "optimal"
