@@ -1291,7 +1291,7 @@ def exact_site(problem: SiteOptions, *, time_limit_s: float = 60.0) -> SiteSolut
     """
     t0 = time.perf_counter()
     n_o = problem.coverage.shape[1]
-    g_chosen, g_x, _ = _site_greedy(problem)
+    g_chosen, g_x, g_bound = _site_greedy(problem)
     if n_o == 0 or problem.coverage.nnz == 0 or problem.k == 0:
         return _site_result(problem, [], np.zeros(problem.coverage.nnz), method="exact",
                             status="optimal", bound=0.0, t0=t0, order="exact")
@@ -1319,6 +1319,15 @@ def exact_site(problem: SiteOptions, *, time_limit_s: float = 60.0) -> SiteSolut
             row_hi=np.append(m["row_hi"], np.inf), maximize=False, start=x, **common)
         if x2 is not None:
             x, st = x2, st2
+    if x is None and g_chosen:  # no solution in time (SciPy has no warm start): the greedy's
+        logger.warning(
+            "exact siting: no solution within time_limit_s=%s (status %s); using the greedy plan",
+            time_limit_s,
+            st,
+        )
+        return _site_result(
+            problem, g_chosen, g_x, method="exact", status=st, bound=g_bound, t0=t0, order="exact"
+        )
     if x is None:
         raise InfeasibleError(
             f"HiGHS found no feasible siting within time_limit_s={time_limit_s} "

@@ -856,3 +856,17 @@ def test_sample_plan_respects_capacity_and_co_location():
             )
     assert exact.solution.covered_weight >= greedy.solution.covered_weight - 1e-6
     assert exact.solution.status == "optimal"
+
+
+def test_exact_site_without_a_solution_in_time_falls_back_to_the_greedy(monkeypatch, caplog):
+    import renogis.siting as siting
+
+    monkeypatch.setattr(
+        siting, "_solve_highs", lambda **kw: ("time_limit", None, math.nan, math.nan)
+    )
+    plan = _gb_site(_colocation_world(), sites_per_category=1, method="exact", time_limit_s=0.1)
+    assert plan.solution.status == "time_limit"
+    assert plan.solution.covered_weight == pytest.approx(4000.0)  # the improved greedy plan
+    assert "using the greedy plan" in caplog.text
+    empty = _gb_world([100], [("P1", "vacant_land", 10.0, np.nan)], ["kindergarten"])
+    assert len(_gb_site(empty, method="exact").plan) == 0  # nothing to site: no solve at all
