@@ -870,3 +870,66 @@ def test_exact_site_without_a_solution_in_time_falls_back_to_the_greedy(monkeypa
     assert "using the greedy plan" in caplog.text
     empty = _gb_world([100], [("P1", "vacant_land", 10.0, np.nan)], ["kindergarten"])
     assert len(_gb_site(empty, method="exact").plan) == 0  # nothing to site: no solve at all
+
+
+@pytest.mark.realdata
+def test_real_nanjing_plan_respects_capacity_and_co_location():
+    """Central Nanjing (OSM): 1,063 residential buildings as compounds (floor area / 90 m2
+    households), grass as vacant land and office / commercial buildings as idle buildings."""
+    from renogis.access import compute_access
+    from renogis.network import build_walk_network
+    from renogis.standards import load_standards
+    from tests.test_realdata_network import NANJING, to_contract
+
+    if NANJING is None or not NANJING.exists():
+        pytest.skip("real data not found: ../shared/realdata/nanjing-xuanwu is absent")
+    crs = "EPSG:4549"
+    raw = gpd.read_file(NANJING, layer="highways").reset_index(drop=True)
+    raw["row_id"] = raw["osm_id"].astype(str)
+    net = build_walk_network(to_contract(raw, tags="other_tags", ids="row_id", crs=crs))
+    b = gpd.read_file(NANJING, layer="buildings").to_crs(crs)
+    lu = gpd.read_file(NANJING, layer="landuse_areas").to_crs(crs)
+    ids = b["osm_id"].fillna(b["osm_way_id"]).astype(str)
+    levels = pd.to_numeric(b["building_levels"], errors="coerce")
+    res = b[b["building"].isin(["residential", "apartments", "yes"]) & (b.geometry.area > 150)]
+    comp = gpd.GeoDataFrame(
+        {
+            schema.COMPOUND_ID: "B" + ids[res.index].to_numpy(),
+            schema.HOUSEHOLDS: np.maximum(
+                1, (res.geometry.area * levels[res.index].fillna(6) / 90).round()
+            ).astype(int).to_numpy(),
+        },
+        geometry=res.geometry.to_numpy(),
+        crs=crs,
+    )
+    office = b[b["building"].isin(["office", "commercial"])]
+    grass = lu[lu["landuse"].isin(["grass", "village_green"])]
+    parcels = gpd.GeoDataFrame(
+        {
+            schema.PARCEL_ID: np.concatenate(
+                [
+                    ("G" + grass["osm_id"].fillna(grass["osm_way_id"]).astype(str)).to_numpy(),
+                    ("O" + ids[office.index]).to_numpy(),
+                ]
+            ),
+            schema.KIND: ["vacant_land"] * len(grass) + ["idle_building"] * len(office),
+            schema.AREA_M2: np.concatenate([grass.geometry.area, office.geometry.area]),
+            schema.FLOOR_AREA_M2: np.concatenate(
+                [np.full(len(grass), np.nan), office.geometry.area * levels[office.index].fillna(3)]
+            ),
+        },
+        geometry=np.concatenate([grass.geometry.to_numpy(), office.geometry.to_numpy()]),
+        crs=crs,
+    )
+    std = load_standards()
+    acc = compute_access(comp, None, network=net, standards=std)  # no facility: all uncovered
+    plan = site_facilities(comp, parcels, access=acc, standards=std, network=net)
+    _check_plan_invariants(plan, std)
+    t = plan.plan.set_index(schema.CATEGORY)
+    assert len(t) == 15  # 18 categories less the two schools, sited by the education plan
+    # the nursing home: at most 17,500 m2 of building at 35 m2 per bed = 500 beds, credited
+    # with at most 500 / 0.0195976 households although ~73,700 live around it
+    home = t.loc["elderly_home"]
+    assert home["capacity"] <= 500 + 1e-9
+    assert home["newly_covered_households"] <= home["capacity"] / BEDS_PER_HH + 1e-6
+    assert home["newly_covered_households"] < 0.5 * comp[schema.HOUSEHOLDS].sum()
