@@ -169,6 +169,65 @@ def sample_joint():
     return ds.compounds, ds.get(schema.PARCELS), acc, std, net, ds.get(schema.GATES)
 
 
+def nanjing_joint():
+    """Central Nanjing (OSM, ../shared/realdata): residential buildings as compounds (floor
+    area / 90 m2 households), grass as vacant land, office / commercial buildings as idle
+    buildings, no facility (every category uncovered); the walk network from the highways."""
+    src = ROOT.parent / "shared" / "realdata" / "nanjing-xuanwu" / "nanjing_xuanwu_osm.gpkg"
+    if not src.exists():
+        src = Path("/work/shared/realdata/nanjing-xuanwu/nanjing_xuanwu_osm.gpkg")
+    if not src.exists():
+        print("nanjing: ../shared/realdata absent, skipped")
+        return None
+    import geopandas as gpd
+    import pandas as pd
+
+    from renogis import schema
+    from renogis.access import compute_access
+    from renogis.network import build_walk_network
+    from renogis.standards import load_standards
+
+    crs = "EPSG:4549"
+    raw = gpd.read_file(src, layer="highways").to_crs(crs)
+    highway = raw["highway"].astype(object).where(raw["highway"].notna(), None)
+    cls = highway.map(schema.normalise_street_class)
+    streets = gpd.GeoDataFrame(
+        {schema.STREET_ID: raw["osm_id"].astype(str), schema.STREET_CLASS: cls.fillna("path")},
+        geometry=raw.geometry.to_numpy(),
+        crs=crs,
+    )
+    net = build_walk_network(streets)
+    b = gpd.read_file(src, layer="buildings").to_crs(crs)
+    lu = gpd.read_file(src, layer="landuse_areas").to_crs(crs)
+    ids = b["osm_id"].fillna(b["osm_way_id"]).astype(str)
+    levels = pd.to_numeric(b["building_levels"], errors="coerce")
+    res = b[b["building"].isin(["residential", "apartments", "yes"]) & (b.geometry.area > 150)]
+    hh = (res.geometry.area * levels[res.index].fillna(6) / 90).round().clip(lower=1)
+    comp = gpd.GeoDataFrame(
+        {"compound_id": "B" + ids[res.index].to_numpy(), "households": hh.astype(int).to_numpy()},
+        geometry=res.geometry.to_numpy(),
+        crs=crs,
+    )
+    office = b[b["building"].isin(["office", "commercial"])]
+    grass = lu[lu["landuse"].isin(["grass", "village_green"])]
+    gid = ("G" + grass["osm_id"].fillna(grass["osm_way_id"]).astype(str)).to_numpy()
+    parcels = gpd.GeoDataFrame(
+        {
+            "parcel_id": np.concatenate([gid, ("O" + ids[office.index]).to_numpy()]),
+            "kind": ["vacant_land"] * len(grass) + ["idle_building"] * len(office),
+            "area_m2": np.concatenate([grass.geometry.area, office.geometry.area]),
+            "floor_area_m2": np.concatenate(
+                [np.full(len(grass), np.nan), office.geometry.area * levels[office.index].fillna(3)]
+            ),
+        },
+        geometry=np.concatenate([grass.geometry.to_numpy(), office.geometry.to_numpy()]),
+        crs=crs,
+    )
+    std = load_standards()
+    acc = compute_access(comp, None, network=net, standards=std)
+    return comp, parcels, acc, std, net, None
+
+
 def bench_joint(name: str, world, k: int | None, args) -> bool:
     from renogis.siting import site_facilities
 
@@ -280,6 +339,10 @@ def main(argv: list[str] | None = None) -> int:
         if sample is not None:
             for k in (1, 2):
                 ok &= bench_joint("sample (65 compounds, 9 parcels)", sample, k, args)
+        nanjing = nanjing_joint()
+        if nanjing is not None:
+            n_c, n_p = len(nanjing[0]), len(nanjing[1])
+            ok &= bench_joint(f"Nanjing OSM, {n_c} x {n_p}", nanjing, 1, args)
         for n_p, n_c, unc in JOINT_SIZES:
             world = joint_world(n_p, n_c, seed=args.seed, uncovered=unc)
             for k in (1, 3):

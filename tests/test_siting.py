@@ -203,6 +203,10 @@ def test_exact_without_highspy_falls_back_to_scipy_milp(monkeypatch):
     assert c.covered_weight == 2.0
     s = exact_max_cover(_classic(), np.ones(6), k=None)
     assert sorted(s.chosen) == [0, 1]
+    # the joint plan too: the kindergarten alone on P1, the others share P2
+    plan = _gb_site(_colocation_world(), sites_per_category=1, method="exact")
+    assert plan.solution.covered_weight == pytest.approx(4000.0)
+    assert plan.plan.loc[plan.plan[schema.CATEGORY] == "kindergarten", schema.PARCEL_ID].item() == "P1"
 
 
 def test_cover_result_is_frozen():
