@@ -98,6 +98,7 @@ __all__ = [
     "site_capacity_households",
     "site_facilities",
     "siting_lines",
+    "summary_record",
     "write_siting_outputs",
 ]
 
@@ -1979,8 +1980,13 @@ def site_facilities(
                 SHORTFALL_AFTER: short_end,
                 "candidates": inf_["cand"],
                 "sites": int(sel.size),
-                "capacity": float(np.nansum(capacity)) if sel.size else 0.0,
-                CAPACITY_HOUSEHOLDS: float(np.nansum(cap_hh)) if sel.size else 0.0,
+                # total over the category's sites; missing when its sites are uncapacitated
+                "capacity": math.nan
+                if inf_["cap_mode"] == "none"
+                else (float(np.nansum(capacity)) if sel.size else 0.0),
+                CAPACITY_HOUSEHOLDS: math.nan
+                if inf_["cap_mode"] == "none"
+                else (float(np.nansum(cap_hh)) if sel.size else 0.0),
                 METHOD: sol.method,
                 "status": sol.status,
                 "objective_bound": sol.objective_bound,
@@ -2136,6 +2142,36 @@ def siting_lines(plan: SitingPlan | pd.DataFrame, *, lang: str = "zh") -> dict[A
             line = f"{name} on parcel {p}: covers {_households_text(n)} more households"
         line += _capacity_text(q, u, lang)
         out.setdefault(key, []).append(line)
+    return out
+
+
+def summary_record(plan: SitingPlan) -> dict[str, dict[str, Any]]:
+    """Per category: sites, households credited, capacity, shortfall before and after (for run.json).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"category": ["nursery"], "sites": [1], "households_newly_covered": [99.5],
+    ...                   "households_uncovered_after": [10.0], "capacity_unit": ["places"],
+    ...                   "capacity": [1.17], "shortfall_before": [1.29], "shortfall_after": [0.12]})
+    >>> summary_record(SitingPlan(plan=pd.DataFrame(), summary=s))["nursery"]["households_credited"]
+    99.5
+    """
+    def num(value: Any) -> float | None:  # JSON has no NaN: missing instead
+        v = float(value)
+        return round(v, 1) if math.isfinite(v) else None
+
+    out: dict[str, dict[str, Any]] = {}
+    for rec in plan.summary.to_dict("records"):
+        out[str(rec[schema.CATEGORY])] = {
+            "sites": int(rec["sites"]),
+            "households_credited": num(rec["households_newly_covered"]),
+            "households_uncovered_after": num(rec["households_uncovered_after"]),
+            "capacity": num(rec["capacity"]),
+            "capacity_unit": str(rec[CAPACITY_UNIT]),
+            "shortfall_before": num(rec[SHORTFALL_BEFORE]),
+            "shortfall_after": num(rec[SHORTFALL_AFTER]),
+        }
     return out
 
 

@@ -937,3 +937,27 @@ def test_real_nanjing_plan_respects_capacity_and_co_location():
     assert home["capacity"] <= 500 + 1e-9
     assert home["newly_covered_households"] <= home["capacity"] / BEDS_PER_HH + 1e-6
     assert home["newly_covered_households"] < 0.5 * comp[schema.HOUSEHOLDS].sum()
+
+
+def test_summary_record_for_run_json():
+    import json
+
+    from renogis.siting import summary_record
+
+    world = _gb_world([17690], [("P1", "idle_building", 800.0, 761.0)], ["elderly_home"])
+    rec = summary_record(_gb_site(world, categories=["elderly_home"]))
+    assert rec == {
+        "elderly_home": {
+            "sites": 1,
+            "households_credited": round(21 / BEDS_PER_HH, 1),  # 1,071.6
+            "households_uncovered_after": round(17690 - 21 / BEDS_PER_HH, 1),
+            "capacity": 21.0,
+            "capacity_unit": "beds",
+            "shortfall_before": round(17690 * BEDS_PER_HH, 1),  # 346.7 beds
+            "shortfall_after": round(17690 * BEDS_PER_HH - 21, 1),
+        }
+    }
+    # an uncapacitated category (no site table): capacity missing, valid JSON
+    rec = summary_record(_site(categories=["nursery"]))
+    assert rec["nursery"]["capacity"] is None
+    json.dumps(rec, allow_nan=False)
