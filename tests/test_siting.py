@@ -865,9 +865,7 @@ def test_sample_plan_respects_capacity_and_co_location():
 def test_exact_site_without_a_solution_in_time_falls_back_to_the_greedy(monkeypatch, caplog):
     import renogis.siting as siting
 
-    monkeypatch.setattr(
-        siting, "_solve_highs", lambda **kw: ("time_limit", None, math.nan, math.nan)
-    )
+    monkeypatch.setattr(siting, "_solve_highs", lambda **kw: ("time_limit", None, math.nan, math.nan))
     plan = _gb_site(_colocation_world(), sites_per_category=1, method="exact", time_limit_s=0.1)
     assert plan.solution.status == "time_limit"
     assert plan.solution.covered_weight == pytest.approx(4000.0)  # the improved greedy plan
@@ -899,9 +897,9 @@ def test_real_nanjing_plan_respects_capacity_and_co_location():
     comp = gpd.GeoDataFrame(
         {
             schema.COMPOUND_ID: "B" + ids[res.index].to_numpy(),
-            schema.HOUSEHOLDS: np.maximum(
-                1, (res.geometry.area * levels[res.index].fillna(6) / 90).round()
-            ).astype(int).to_numpy(),
+            schema.HOUSEHOLDS: np.maximum(1, (res.geometry.area * levels[res.index].fillna(6) / 90).round())
+            .astype(int)
+            .to_numpy(),
         },
         geometry=res.geometry.to_numpy(),
         crs=crs,
@@ -961,3 +959,38 @@ def test_summary_record_for_run_json():
     rec = summary_record(_site(categories=["nursery"]))
     assert rec["nursery"]["capacity"] is None
     json.dumps(rec, allow_nan=False)
+
+
+def test_pipeline_writes_capacity_columns_and_siting_summary(tmp_path):
+    import json
+
+    from renogis.datasets import sample_path
+    from renogis.pipeline import RunConfig, run
+
+    out = tmp_path / "out"
+    run(RunConfig(input=sample_path(), out=out, steps=("load", "districts", "gaps", "siting")))
+    plan = pd.read_csv(out / "siting_plan.csv", encoding="utf-8-sig")
+    for col in (
+        "capacity",
+        "capacity_unit",
+        "capacity_households",
+        "shortfall_before",
+        "shortfall_after",
+        "facility_area_m2",
+        "remaining_area_m2",
+        "independent_site",
+    ):
+        assert col in plan.columns
+    assert (plan["newly_covered_households"] <= plan["capacity_households"] + 1e-6).all()
+    for _, rows in plan.groupby(schema.PARCEL_ID):
+        assert not (rows["independent_site"].any() and len(rows) > 1)
+        assert rows["facility_area_m2"].sum() <= rows["parcel_area_m2"].iloc[0] + 1e-6
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))["summary"]["siting"]
+    assert set(plan[schema.CATEGORY]) < set(record)
+    assert record["kindergarten"]["sites"] == 0  # no sample parcel has 5,240 m2 of land
+    for cat in set(record) - set(plan[schema.CATEGORY]):
+        assert record[cat]["sites"] == 0 and record[cat]["households_credited"] == 0.0
+    for cat, rows in plan.groupby(schema.CATEGORY):
+        assert record[cat]["sites"] == len(rows)
+        assert record[cat]["households_credited"] == round(rows["newly_covered_households"].sum(), 1)
+        assert record[cat]["shortfall_after"] == round(rows["shortfall_after"].iloc[-1], 1)
