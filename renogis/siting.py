@@ -1124,6 +1124,15 @@ def _site_result(
     a = problem.coverage
     n_o = a.shape[1]
     col_of = np.repeat(np.arange(n_o), np.diff(a.indptr))
+    u_o = np.bincount(col_of, weights=x * problem.units[a.indices], minlength=n_o)
+    # solver tolerances must not credit a site beyond its capacity: scale such sites down
+    m2pu = problem.m2_per_unit
+    cap_u = np.minimum(
+        problem.max_units,
+        np.divide(problem.max_area_m2, m2pu, out=np.full(n_o, np.inf), where=m2pu > 0),
+    )
+    scale = np.divide(cap_u, u_o, out=np.ones(n_o), where=u_o > cap_u)
+    x = x * np.minimum(scale, 1.0)[col_of]
     hh_o = np.bincount(col_of, weights=x * problem.households[a.indices], minlength=n_o)
     u_o = np.bincount(col_of, weights=x * problem.units[a.indices], minlength=n_o)
     ch = np.asarray(chosen, dtype=int)

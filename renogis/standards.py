@@ -11,6 +11,12 @@ its living-circle level, service radius, demand rule and minimum sizes, each wit
     《完整居住社区建设标准(试行)》 (2020), declared as ``base = "gb50180_2018"`` plus
     overrides.
 
+An optional ``[categories.<key>.site]`` table says how a new facility uses an idle
+parcel (read by :mod:`renogis.siting`): whether it needs a site of its own
+(``independent``), the building and land area per capacity unit (m² per seat, bed,
+place or space) and the largest facility; the bundled tables ship ``verified = false``
+(derived from the standards' ranges or planning defaults), with their own ``source``.
+
 A city passes its own file (a path) with the same layout; it may also start from a
 bundled profile with ``base = "gb50180_2018"`` and override only what differs.
 Numbers tagged RECALL in the project's standards notes ship with ``verified = false``.
