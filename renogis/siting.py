@@ -1780,8 +1780,11 @@ def site_facilities(
         within = d.copy()
         within.data = (within.data <= rad).astype(float)
         within.eliminate_zeros()
-        reach = (agg @ within).tocsr()[dem][:, cand]
-        blocks.append(sp.csr_matrix(reach > 0))
+        reach = sp.csr_matrix((agg @ within).tocsr()[dem][:, cand] > 0)
+        n_eligible = int(cand.size)
+        useful = np.diff(reach.tocsc().indptr) > 0  # a parcel that reaches nobody is no option
+        cand, reach = cand[useful], reach[:, np.flatnonzero(useful)]
+        blocks.append(reach)
         # capacity of an option: from its area and the standard, or the caller's override
         min_a = req_arr[cand]
         m2pu = np.array([_m2_per_unit(rule, kd) for kd in kinds[cand]], dtype=float)
@@ -1830,7 +1833,7 @@ def site_facilities(
                 "unit": unit,
                 "units_per_hh": float(units.sum() / w.sum()) if w.sum() > 0 else math.nan,
                 "coverable": float(w[np.diff(blocks[-1].indptr) > 0].sum()),
-                "cand": int(cand.size),
+                "cand": n_eligible,
                 "cap_mode": cap_mode,
             }
         )
