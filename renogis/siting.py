@@ -906,6 +906,39 @@ class SiteOptions:
     parcel_area_m2: np.ndarray
     k: int | None
 
+    def __post_init__(self) -> None:
+        n_r, n_o = self.coverage.shape
+        problems = [
+            f"{name} has {np.shape(getattr(self, name))[0]} entries, expected {n}"
+            for name, n in (
+                ("households", n_r),
+                ("units", n_r),
+                ("parcel", n_o),
+                ("group", n_o),
+                ("min_area_m2", n_o),
+                ("max_area_m2", n_o),
+                ("m2_per_unit", n_o),
+                ("max_units", n_o),
+                ("independent", n_o),
+            )
+            if np.shape(getattr(self, name))[:1] != (n,)
+        ]
+        if not problems:
+            if n_o and (self.parcel.min() < 0 or self.parcel.max() >= len(self.parcel_area_m2)):
+                problems.append("parcel holds an index outside parcel_area_m2")
+            if np.any(self.min_area_m2 > self.max_area_m2 + 1e-9):
+                bad = np.flatnonzero(self.min_area_m2 > self.max_area_m2 + 1e-9)[:5].tolist()
+                problems.append(f"min_area_m2 > max_area_m2 for options {bad}")
+            for name in ("households", "units", "min_area_m2", "m2_per_unit", "parcel_area_m2"):
+                if np.any(~(np.asarray(getattr(self, name), dtype=float) >= 0)):
+                    problems.append(f"{name} must be >= 0 (and not NaN)")
+        if self.k is not None and (isinstance(self.k, bool) or self.k < 0):
+            problems.append(f"k must be a non-negative integer or None, got {self.k!r}")
+        if problems:
+            raise InputError(
+                f"SiteOptions ({n_r} demand rows x {n_o} options): " + "; ".join(problems)
+            )
+
 
 @dataclass(frozen=True)
 class SiteSolution:

@@ -994,3 +994,35 @@ def test_pipeline_writes_capacity_columns_and_siting_summary(tmp_path):
         assert record[cat]["sites"] == len(rows)
         assert record[cat]["households_credited"] == round(rows["newly_covered_households"].sum(), 1)
         assert record[cat]["shortfall_after"] == round(rows["shortfall_after"].iloc[-1], 1)
+
+
+def test_site_options_checks_its_arrays():
+    from renogis.siting import SiteOptions
+
+    good = dict(
+        coverage=sp.csc_matrix(np.array([[1, 1]], dtype=bool)),
+        households=np.array([100.0]),
+        units=np.array([2.0]),
+        parcel=np.array([0, 1]),
+        group=np.array([0, 0]),
+        min_area_m2=np.array([0.0, 0.0]),
+        max_area_m2=np.array([35.0, 70.0]),
+        m2_per_unit=np.array([35.0, 35.0]),
+        max_units=np.array([1.0, 2.0]),
+        independent=np.array([True, True]),
+        parcel_area_m2=np.array([35.0, 70.0]),
+        k=1,
+    )
+    SiteOptions(**good)
+    with pytest.raises(
+        InputError, match=r"SiteOptions \(1 demand rows x 2 options\): units has 2 entries, expected 1"
+    ):
+        SiteOptions(**{**good, "units": np.array([1.0, 2.0])})
+    with pytest.raises(InputError, match=r"min_area_m2 > max_area_m2 for options \[1\]"):
+        SiteOptions(**{**good, "min_area_m2": np.array([0.0, 80.0])})
+    with pytest.raises(InputError, match="parcel holds an index outside parcel_area_m2"):
+        SiteOptions(**{**good, "parcel": np.array([0, 2])})
+    with pytest.raises(InputError, match="households must be >= 0"):
+        SiteOptions(**{**good, "households": np.array([np.nan])})
+    with pytest.raises(InputError, match="k must be a non-negative integer or None"):
+        SiteOptions(**{**good, "k": -1})
