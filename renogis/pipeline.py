@@ -257,6 +257,7 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
                         if isinstance(did, str):
                             extra_lines.setdefault(did, []).extend(lines)
                     summary["sites"] = int(len(plan.plan))
+                    summary["siting"] = siting_mod.summary_record(plan)
                 else:
                     summary["sites"] = 0
                     logger.warning("no parcels layer: nothing to site")
