@@ -610,31 +610,55 @@ def _district_data(
             rows.setdefault(str(rec[_GAP_UNIT]), []).append([cat_index.get(cat, -1), *vals])
         extra["g"] = pd.Series([json.dumps(rows.get(i, [])) for i in ids], dtype=object)
     if siting is not None and len(siting):
-        pts = gpd.GeoDataFrame(
-            siting.drop(columns=siting.geometry.name),
-            geometry=siting.geometry.representative_point(),
-            crs=siting.crs,
-        )
-        joined = gpd.sjoin(
-            pts,
-            districts[[S.DISTRICT_ID, districts.geometry.name]],
-            how="inner",
-            predicate="within",
-        )
+        site_district = _site_districts(siting, districts)
         sites: dict[str, list[Any]] = {}
-        for rec in joined.to_dict("records"):  # one row per chosen site
-            newly = rec.get(_SITING_NEW)
-            sites.setdefault(str(rec[S.DISTRICT_ID]), []).append(
-                [
-                    str(rec[S.PARCEL_ID]),
-                    cat_index.get(str(rec[S.CATEGORY]), -1),
-                    None if newly is None or pd.isna(newly) else int(round(float(newly))),
-                ]
+        newly = (
+            _nullable_int(siting[_SITING_NEW])
+            if _SITING_NEW in siting.columns
+            else pd.Series(pd.NA, index=siting.index, dtype="Int64")
+        )
+        for did, pid, cat, nc in zip(  # one row per chosen site
+            site_district, siting[S.PARCEL_ID], siting[S.CATEGORY], newly
+        ):
+            if did is None:
+                continue
+            sites.setdefault(did, []).append(
+                [str(pid), cat_index.get(str(cat), -1), None if pd.isna(nc) else int(nc)]
             )
         extra["st"] = pd.Series(
             [json.dumps(sites.get(i, []), ensure_ascii=False) for i in ids], dtype=object
         )
     return _feature_collection(geoms, props, extra)
+
+
+def _site_districts(siting: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> list[str | None]:
+    """District of each chosen site (aligned to ``siting`` rows; None when in none).
+
+    The siting table's own ``district_id`` wins when it has one (the proposal sheets list
+    the site there); otherwise the district containing the site's representative point,
+    the lowest id when districts overlap (a compound covering others). Only the id and
+    geometry columns take part in the join, so no column of ``siting`` (``district_id``
+    included) gets suffixed.
+    """
+    own = (
+        siting[S.DISTRICT_ID]
+        if S.DISTRICT_ID in siting.columns
+        else pd.Series([None] * len(siting), index=siting.index, dtype=object)
+    )
+    pts = gpd.GeoDataFrame(
+        {"_pos": np.arange(len(siting))},
+        geometry=siting.geometry.representative_point().to_numpy(),
+        crs=siting.crs,
+    )
+    area = gpd.GeoDataFrame(
+        {"_did": districts[S.DISTRICT_ID].astype(str).to_numpy()},
+        geometry=districts.geometry.to_numpy(),
+        crs=districts.crs,
+    )
+    joined = gpd.sjoin(pts, area, how="inner", predicate="within")
+    first = joined.sort_values(["_pos", "_did"]).drop_duplicates("_pos")
+    inside = dict(zip(first["_pos"].tolist(), first["_did"].tolist()))
+    return [inside.get(i) if pd.isna(o) else str(o) for i, o in enumerate(own.tolist())]
 
 
 def _simple_data(

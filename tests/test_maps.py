@@ -690,3 +690,116 @@ def test_district_label_points(zh_html: str) -> None:
     # D2 is an L (C02 C12 C22 C21): its centroid (225, 175) lies inside C12
     lon2, lat2 = tr.transform(X0 + 225, Y0 + 175)
     assert dist["D2"]["lp"] == [round(lat2, 6), round(lon2, 6)]
+
+
+# --------------------------------------------------------------------------- issue 9.13: sites in districts
+def _district_sites(html: str) -> dict[str, Any]:
+    return {
+        f["properties"]["i"]: f["properties"]["st"]
+        for f in embedded_data(html)["districts"]["features"]
+    }
+
+
+def test_idle_buildings_inside_compounds_with_district_column(world: dict[str, Any]) -> None:
+    # The siting table carries its own district_id (as renogis.siting writes it): the join with
+    # the districts used to suffix that column and crash with KeyError: 'district_id'.
+    w = dict(world)
+    p3 = box(X0 + 40, Y0 + 40, X0 + 60, Y0 + 60)  # an idle building inside C00 (D1)
+    w["parcels"] = pd.concat(
+        [
+            world["parcels"],
+            gpd.GeoDataFrame(
+                {"parcel_id": ["P3"], "kind": ["idle_building"], "area_m2": [400.0]},
+                geometry=[p3],
+                crs=CRS,
+            ),
+        ],
+        ignore_index=True,
+    )
+    w["siting"] = gpd.GeoDataFrame(
+        {
+            "parcel_id": ["P2", "P3", "P3"],
+            "category": ["clinic", "kindergarten", "elderly_day_care"],
+            "newly_covered_households": [150, 40.4, np.nan],
+            "cumulative_coverage": [0.8, 0.9, 0.5],
+            "district_id": ["D2", None, "D1"],  # P3's first row: the map finds D1 itself
+        },
+        geometry=[world["parcels"].geometry.iloc[1], p3, p3],
+        crs=CRS,
+    )
+    comp = w.pop("compounds")
+    html = render(build_map(comp, tiles="none", **w))
+    data = embedded_data(html)
+    assert {k: len(v["features"]) for k, v in data.items() if k != "meta"} == {
+        "compounds": 9,
+        "districts": 2,
+        "parcels": 3,
+        "facilities": 3,
+        "service_areas": 2,
+        "siting": 3,
+        "streets": 4,
+        "barriers": 2,
+    }
+    # categories: kindergarten 0, elderly day care 1, clinic 2; households whole
+    assert _district_sites(html) == {"D1": [["P3", 0, 40], ["P3", 1, None]], "D2": [["P2", 2, 150]]}
+
+
+def test_compound_covering_all_others(world: dict[str, Any]) -> None:
+    # One compound (its own district D3) covers the whole grid: every site lies in two districts.
+    comp = pd.concat(
+        [
+            world["compounds"],
+            gpd.GeoDataFrame(
+                {"compound_id": ["CBIG"], "households": [500], "district_id": ["D3"]},
+                geometry=[box(X0 - 5, Y0 - 5, X0 + 305, Y0 + 305)],
+                crs=CRS,
+            ),
+        ],
+        ignore_index=True,
+    )
+    w = {k: v for k, v in world.items() if k not in ("compounds", "districts")}
+    html = render(build_map(comp, tiles="none", **w))  # districts dissolved from the compounds
+    data = embedded_data(html)
+    assert len(data["compounds"]["features"]) == 10 and len(data["districts"]["features"]) == 3
+    # P2 lies in D2 and in D3: listed once, under the lowest id
+    assert _district_sites(html) == {"D1": [], "D2": [["P2", 2, 150]], "D3": []}
+    # the siting table's own district wins
+    w["siting"] = world["siting"].assign(district_id=["D3"])
+    assert _district_sites(render(build_map(comp, tiles="none", **w))) == {
+        "D1": [],
+        "D2": [],
+        "D3": [["P2", 2, 150]],
+    }
+
+
+def test_pipeline_map_with_idle_buildings_inside_compounds(tmp_path: Path) -> None:
+    # the crash of issue 9 (13) end to end: idle buildings inside five compound footprints
+    from renogis.io import write_gpkg
+    from renogis.pipeline import RunConfig, run
+    from renogis.synthetic import make_sample
+
+    s = make_sample()
+    comp = s["compounds"]
+    inside = gpd.GeoDataFrame(
+        {
+            "parcel_id": [f"PX{i}" for i in range(5)],
+            "kind": "idle_building",
+            "floor_area_m2": 800.0,
+        },
+        geometry=comp.geometry.iloc[:5].centroid.buffer(8, cap_style=3).to_numpy(),
+        crs=comp.crs,
+    )
+    s["parcels"] = pd.concat([s["parcels"], inside], ignore_index=True)
+    src = tmp_path / "city.gpkg"
+    write_gpkg(src, s)
+    result = run(RunConfig(input=src, out=tmp_path / "out", tiles="none"))
+    data = embedded_data((result.out / "map.html").read_text(encoding="utf-8"))
+    plan = pd.read_csv(result.out / "siting_plan.csv", encoding="utf-8-sig", dtype=str)
+    assert len(data["parcels"]["features"]) == len(s["parcels"]) == 14
+    assert len(data["siting"]["features"]) == len(plan) > 0
+    listed = sorted(
+        (f["properties"]["i"], site[0])
+        for f in data["districts"]["features"]
+        for site in f["properties"]["st"]
+    )
+    assert listed == sorted(zip(plan["district_id"], plan["parcel_id"]))
