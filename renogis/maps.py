@@ -1205,7 +1205,7 @@ _SCRIPT = Template("""
       });
       R.labelsShown = shown;
     };
-    R.placeLabels = placeLabels;
+    R.placeLabels = placeLabels; R.labels = labels;
     map.on("moveend zoomend", placeLabels);
     map.whenReady(placeLabels);
     built.districts = true;
