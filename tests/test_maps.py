@@ -819,6 +819,11 @@ def test_pipeline_map_with_idle_buildings_inside_compounds(tmp_path: Path) -> No
         crs=comp.crs,
     )
     s["parcels"] = pd.concat([s["parcels"], inside], ignore_index=True)
+    # and a lane that touches no other street: cut off from the walk network
+    x1, y1 = s["streets"].total_bounds[2:]
+    lane = s["streets"].iloc[[0]].assign(street_id="SX1", **{"class": "local"})
+    lane = lane.set_geometry([shapely.LineString([(x1 + 200, y1), (x1 + 200, y1 - 150)])])
+    s["streets"] = pd.concat([s["streets"], lane], ignore_index=True)
     src = tmp_path / "city.gpkg"
     write_gpkg(src, s)
     result = run(RunConfig(input=src, out=tmp_path / "out", tiles="none"))
@@ -832,3 +837,5 @@ def test_pipeline_map_with_idle_buildings_inside_compounds(tmp_path: Path) -> No
         for site in f["properties"]["st"]
     )
     assert listed == sorted(zip(plan["district_id"], plan["parcel_id"]))
+    # the cut-off lane is the map's only network part, 150 m long
+    assert [f["properties"] for f in data["network_parts"]["features"]] == [{"i": "SX1", "l": 150}]
