@@ -564,9 +564,8 @@ def _compound_data(
         else pd.Series([None] * len(ids), index=compounds.index, dtype=object)
     )
     names = names.where(names.notna() & (names.astype(str).str.len() > 0), ids)
-    search = names.where(~names.duplicated(keep=False), names + " (" + ids + ")")
     props = pd.DataFrame(
-        {"i": ids, "n": names, "s": search, "h": _nullable_int(compounds[S.HOUSEHOLDS])},
+        {"i": ids, "n": names, "h": _nullable_int(compounds[S.HOUSEHOLDS])},
         index=compounds.index,
     )
     for key, col in (("b", S.BUILDINGS), ("a", S.FLOOR_AREA_M2), ("y", S.BUILT_YEAR)):
@@ -912,6 +911,12 @@ _SCRIPT = Template("""
     return hatches[color];
   }
   R.hatch = hatch;
+  // search text: the name, with the id when several compounds share it (made here, not
+  // shipped: it would repeat the name of every compound in the file)
+  var nameCount = {};
+  D.compounds.features.forEach(function (f) { var n = f.properties.n; nameCount[n] = (nameCount[n] || 0) + 1; });
+  D.compounds.features.forEach(function (f) {
+    var p = f.properties; p.s = nameCount[p.n] > 1 ? p.n + " (" + p.i + ")" : p.n; });
   var districtById = {};
   D.districts.features.forEach(function (f) { districtById[f.properties.i] = f.properties; });
 

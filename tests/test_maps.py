@@ -615,17 +615,7 @@ def test_compounds_only_minimal_columns(world: dict[str, Any]) -> None:
     fmap = build_map(comp, tiles="none")
     assert layer_names(fmap) == ["小区(按片区着色)"]
     props = embedded_data(render(fmap))["compounds"]["features"][0]["properties"]
-    assert props == {"i": "C00", "n": "C00", "s": "C00", "h": 100}
-
-
-def test_duplicate_names_get_ids_in_search(world: dict[str, Any]) -> None:
-    comp = world["compounds"].copy()
-    comp.loc[[0, 1], "name"] = "幸福小区"
-    props = [
-        f["properties"]
-        for f in embedded_data(render(build_map(comp, tiles="none")))["compounds"]["features"]
-    ]
-    assert [p["s"] for p in props[:3]] == ["幸福小区 (C00)", "幸福小区 (C01)", "小区02"]
+    assert props == {"i": "C00", "n": "C00", "h": 100}
 
 
 def test_script_breaking_names_are_escaped(world: dict[str, Any]) -> None:

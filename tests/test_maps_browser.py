@@ -725,3 +725,14 @@ def _click_free_move(driver: Any, lat: float, lon: float) -> None:
         "requestAnimationFrame(function () { requestAnimationFrame(function () { done(); }); });"
     )
 
+
+def test_duplicate_names_get_ids_in_search(driver: Any, tmp_path: Path) -> None:
+    world = make_world()
+    comp = world.pop("compounds")
+    comp.loc[[0, 1], "name"] = "幸福小区"
+    load(driver, write_map(tmp_path / "dup.html", comp, tiles="none"))
+    search = driver.execute_script(
+        "return window.renogis[Object.keys(window.renogis)[0]].data.compounds.features"
+        ".slice(0, 3).map(function (f) { return f.properties.s; })"
+    )
+    assert search == ["幸福小区 (C00)", "幸福小区 (C01)", "小区02"]
