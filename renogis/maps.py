@@ -682,7 +682,7 @@ def _district_data(
             else pd.Series(pd.NA, index=siting.index, dtype="Int64")
         )
         for did, pid, cat, nc in zip(  # one row per chosen site
-            site_district, siting[S.PARCEL_ID], siting[S.CATEGORY], newly
+            site_district, siting[S.PARCEL_ID], siting[S.CATEGORY], newly, strict=True
         ):
             if did is None:
                 continue
@@ -721,7 +721,7 @@ def _site_districts(siting: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> li
     )
     joined = gpd.sjoin(pts, area, how="inner", predicate="within")
     first = joined.sort_values(["_pos", "_did"]).drop_duplicates("_pos")
-    inside = dict(zip(first["_pos"].tolist(), first["_did"].tolist()))
+    inside = dict(zip(first["_pos"].tolist(), first["_did"].tolist(), strict=True))
     return [inside.get(i) if pd.isna(o) else str(o) for i, o in enumerate(own.tolist())]
 
 
@@ -749,12 +749,12 @@ def _simple_data(
 
 
 def _street_data(streets: gpd.GeoDataFrame, *, gcj02: bool) -> str:
-    """Streets as one line-merged feature per class and name (``k``: index in STREET_CLASSES,
-    ``n``: the name, absent for unnamed streets).
+    """Merge the streets into one feature per class and name.
 
-    The layer takes no clicks (hovering shows the name and class), so merging keeps the HTML
-    small and the canvas fast: no per-way properties, no repeated junction vertices. Higher
-    classes come last so they are drawn on top.
+    Properties: ``k`` (index in STREET_CLASSES) and ``n`` (the name, None when unnamed).
+    The layer takes no clicks (hovering shows the name and class), so merging keeps the
+    HTML small and the canvas fast: no per-way properties, no repeated junction vertices.
+    Higher classes come last so they are drawn on top.
     """
     if S.STREET_CLASS in streets.columns:
         raw = streets[S.STREET_CLASS]
@@ -914,7 +914,8 @@ _SCRIPT = Template("""
   // search text: the name, with the id when several compounds share it (made here, not
   // shipped: it would repeat the name of every compound in the file)
   var nameCount = {};
-  D.compounds.features.forEach(function (f) { var n = f.properties.n; nameCount[n] = (nameCount[n] || 0) + 1; });
+  D.compounds.features.forEach(function (f) {
+    var n = f.properties.n; nameCount[n] = (nameCount[n] || 0) + 1; });
   D.compounds.features.forEach(function (f) {
     var p = f.properties; p.s = nameCount[p.n] > 1 ? p.n + " (" + p.i + ")" : p.n; });
   var districtById = {};
@@ -1016,8 +1017,10 @@ _SCRIPT = Template("""
         lines.forEach(function (line) {
           for (var i = 0; i + 1 < line.length; i++) {
             var a = line[i], b = line[i + 1];
-            for (var x = Math.floor(Math.min(a[0], b[0]) / CELL); x <= Math.floor(Math.max(a[0], b[0]) / CELL); x++) {
-              for (var y = Math.floor(Math.min(a[1], b[1]) / CELL); y <= Math.floor(Math.max(a[1], b[1]) / CELL); y++) {
+            var x0 = Math.floor(Math.min(a[0], b[0]) / CELL), x1 = Math.floor(Math.max(a[0], b[0]) / CELL);
+            var y0 = Math.floor(Math.min(a[1], b[1]) / CELL), y1 = Math.floor(Math.max(a[1], b[1]) / CELL);
+            for (var x = x0; x <= x1; x++) {
+              for (var y = y0; y <= y1; y++) {
                 var key = x + "," + y;
                 (grid[key] = grid[key] || []).push([fi, a, b]); } } } }); });
     };
@@ -1052,7 +1055,8 @@ _SCRIPT = Template("""
         else if (map.hasLayer(streetTip)) { map.removeLayer(streetTip); }
       });
     });
-    map.on("mouseout zoomstart", function () { if (map.hasLayer(streetTip)) { map.removeLayer(streetTip); } });
+    map.on("mouseout zoomstart", function () {
+      if (map.hasLayer(streetTip)) { map.removeLayer(streetTip); } });
   }
 
   var searchLayers = [];
@@ -1196,7 +1200,8 @@ _SCRIPT = Template("""
             var y0 = Math.floor(box[1] / 64), y1 = Math.floor(box[3] / 64), clear = true, x, y;
             for (x = x0; x <= x1 && clear; x++) { for (y = y0; y <= y1 && clear; y++) {
               (cells[x + "," + y] || []).forEach(function (o) {
-                if (box[0] < o[2] && o[0] < box[2] && box[1] < o[3] && o[1] < box[3]) { clear = false; } }); } }
+                if (box[0] < o[2] && o[0] < box[2] && box[1] < o[3] && o[1] < box[3]) { clear = false; }
+              }); } }
             if (clear) {
               want = true;
               for (x = x0; x <= x1; x++) { for (y = y0; y <= y1; y++) {
@@ -1262,8 +1267,10 @@ _SCRIPT = Template("""
       h += M.palette.slice(0, Math.max(1, Math.min(M.palette.length, M.n_colors))).map(function (c) {
         return "<i style='background:" + c + "'></i>"; }).join("") + " " + esc(T.neighbours) + "<br>";
     }
-    if (G.excluded) { h += "<i style='background:" + M.excluded + ";border-style:dashed'></i>" + esc(T.excluded) + "<br>"; }
-    if (G.districts) { h += "<i style='background:none;border:2px solid " + M.outline + "'></i>" + esc(T.districts) + "<br>"; }
+    if (G.excluded) {
+      h += "<i style='background:" + M.excluded + ";border-style:dashed'></i>" + esc(T.excluded) + "<br>"; }
+    if (G.districts) {
+      h += "<i style='background:none;border:2px solid " + M.outline + "'></i>" + esc(T.districts) + "<br>"; }
     if (G.parcels) {
       Object.keys(M.parcel_colors).forEach(function (k) {
         h += "<i style='background:" + M.parcel_colors[k] + ";opacity:.7;border:2px dashed " +
@@ -1665,7 +1672,7 @@ def build_map(
     root = fmap.get_root()
     root.header.add_child(_Raw(_vendor_assets()), name="renogis_vendor")
     root.header.add_child(
-        _Raw(f"<title>{_html_escape(meta['title'])}</title>"), name="renogis_title"
+        _Raw(f"<title>{_html_escape(str(meta['title']))}</title>"), name="renogis_title"
     )
     _add_tiles(fmap, tiles, text, tianditu_key)
 

@@ -36,8 +36,8 @@ def make_world() -> dict[str, Any]:
 
     Streets: an arterial 10 m south of the grid ("primary", an OSM value; 建设路), a secondary
     east of it (和平路), two local lanes along x = 100 (幸福巷) and x = 200 (unnamed; each cut in
-    two at y = 150, plus a class nobody knows, drawn as local) and a path. Barriers: a river polygon north of the grid
-    ("河流") and a railway line ("railway") south of the arterial.
+    two at y = 150, plus a class nobody knows, drawn as local) and a path. Barriers: a river
+    polygon north of the grid ("河流") and a railway line ("railway") south of the arterial.
     """
     rows = []
     for r in range(3):
@@ -826,6 +826,6 @@ def test_pipeline_map_with_idle_buildings_inside_compounds(tmp_path: Path) -> No
         for f in data["districts"]["features"]
         for site in f["properties"]["st"]
     )
-    assert listed == sorted(zip(plan["district_id"], plan["parcel_id"]))
+    assert listed == sorted(zip(plan["district_id"], plan["parcel_id"], strict=True))
     # the cut-off lane is the map's only network part, 150 m long
     assert [f["properties"] for f in data["network_parts"]["features"]] == [{"i": "SX1", "l": 150}]

@@ -563,13 +563,14 @@ def _lab(hex_color: str) -> tuple[float, float, float]:
     rgb = [int(hex_color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     lin = [((c + 0.055) / 1.055) ** 2.4 if c > 0.04045 else c / 12.92 for c in rgb]
     m = ((0.4124, 0.3576, 0.1805), (0.2126, 0.7152, 0.0722), (0.0193, 0.1192, 0.9505))
-    xyz = [sum(a * b for a, b in zip(row, lin)) / w for row, w in zip(m, (0.95047, 1.0, 1.08883))]
+    white = (0.95047, 1.0, 1.08883)
+    xyz = [sum(a * b for a, b in zip(r, lin, strict=True)) / w for r, w in zip(m, white, strict=True)]
     f = [t ** (1 / 3) if t > 216 / 24389 else (24389 / 27 * t + 16) / 116 for t in xyz]
     return (116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2]))
 
 
 def _delta_e(a: str, b: str) -> float:
-    return float(sum((x - y) ** 2 for x, y in zip(_lab(a), _lab(b))) ** 0.5)
+    return float(sum((x - y) ** 2 for x, y in zip(_lab(a), _lab(b), strict=True)) ** 0.5)
 
 
 COLORS_JS = """
@@ -583,7 +584,8 @@ Object.keys(r.groups).forEach(function (key) {
     [["stroke", o.color], ["fill", o.fillColor], ["hatch", o.renogisColor]].forEach(function (c) {
       var h = hex(c[1]); if (h && (c[0] !== "fill" || o.fill !== false)) { seen[c[0] + " " + h] = 1; } });
     if (o.icon && o.icon.options && o.icon.options.html) {
-      (o.icon.options.html.match(/#[0-9a-fA-F]{6}/g) || []).forEach(function (h) { seen["icon " + h.toUpperCase()] = 1; });
+      (o.icon.options.html.match(/#[0-9a-fA-F]{6}/g) || []).forEach(function (h) {
+        seen["icon " + h.toUpperCase()] = 1; });
     }
   })(r.groups[key]);
   out[key] = Object.keys(seen).sort();
@@ -638,7 +640,8 @@ def test_coverage_reads_over_the_district_fill(driver: Any, map_html: Path) -> N
         r.groups["gap:clinic"].eachLayer(function (g) { g.eachLayer(function (l) {
           var o = l.options;
           out[l.feature.properties.i] = [o.color, o.weight, o.fillOpacity,
-            typeof o.fillColor === "string" ? o.fillColor : (o.fillColor instanceof CanvasPattern ? "pattern" : null)];
+            typeof o.fillColor === "string" ? o.fillColor
+              : (o.fillColor instanceof CanvasPattern ? "pattern" : null)];
         }); });
         return out;"""
     )
