@@ -858,6 +858,9 @@ _SCRIPT = Template("""
 .renogis-popup table{border-collapse:collapse;font-size:12px}
 .renogis-popup td,.renogis-popup th{border:1px solid #ccc;padding:1px 4px;text-align:left}
 .renogis-popup td.num{text-align:right}
+.marker-cluster-small,.marker-cluster-medium,.marker-cluster-large{background:rgba(51,51,51,.35)}
+.marker-cluster-small div,.marker-cluster-medium div,.marker-cluster-large div{
+ background:rgba(255,255,255,.92);border:1px solid #333333;color:#000000;font-weight:bold}
 </style>
 {% endmacro %}
 {% macro script(this, kwargs) %}

@@ -829,3 +829,17 @@ def test_pipeline_map_with_idle_buildings_inside_compounds(tmp_path: Path) -> No
     assert listed == sorted(zip(plan["district_id"], plan["parcel_id"], strict=True))
     # the cut-off lane is the map's only network part, 150 m long
     assert [f["properties"] for f in data["network_parts"]["features"]] == [{"i": "SX1", "l": 150}]
+
+
+def test_palette_constants_disjoint() -> None:
+    from tests.test_maps_browser import _delta_e
+
+    assert len(maps.PALETTE) == len(set(maps.PALETTE)) == 9
+    assert set(maps.PALETTE).isdisjoint(maps.OTHER_LAYER_COLORS)
+    # CIELAB distance >= 20 to every other layer's colour and between palette colours
+    assert min(_delta_e(a, b) for a in maps.PALETTE for b in maps.OTHER_LAYER_COLORS) >= 20
+    pairs = [(a, b) for i, a in enumerate(maps.PALETTE) for b in maps.PALETTE[i + 1 :]]
+    assert min(_delta_e(a, b) for a, b in pairs) >= 20
+    assert {"#0072B2", "#D55E00", "#8C510A", "#6A3D9A", "#E7298A", "#555555"} <= set(
+        maps.OTHER_LAYER_COLORS
+    )

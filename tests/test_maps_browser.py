@@ -594,7 +594,9 @@ return out;
 """
 
 
-def test_district_palette_disjoint_from_every_other_layer(driver: Any, tmp_path: Path) -> None:
+def test_district_palette_disjoint_from_every_other_layer(
+    driver: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import geopandas as gpd
     import shapely
 
@@ -607,6 +609,9 @@ def test_district_palette_disjoint_from_every_other_layer(driver: Any, tmp_path:
         geometry=[shapely.LineString([(X0 + 400, Y0), (X0 + 400, Y0 + 120)])],
         crs=CRS,
     )
+    from renogis import maps
+
+    monkeypatch.setattr(maps, "CLUSTER_THRESHOLD", 2)  # the 3 facilities in clusters
     path = write_map(tmp_path / "colors.html", comp, tiles="none", network_parts=parts, **world)
     load(driver, path)
     driver.execute_script(  # switch every layer on (builds the lazy ones)
@@ -614,6 +619,27 @@ def test_district_palette_disjoint_from_every_other_layer(driver: Any, tmp_path:
         "Object.keys(r.groups).forEach(function (k) { r.map.addLayer(r.groups[k]); });"
     )
     colors = driver.execute_script(COLORS_JS)
+    # facility clusters (zoom 14: the three facilities in one cluster): their CSS colours too
+    driver.execute_script(
+        "var m = window.renogis[Object.keys(window.renogis)[0]].map;"
+        "m.setView(m.getCenter(), 14, {animate: false});"
+    )
+    _settle(driver)
+    css = driver.execute_script(
+        """var out = [];
+        document.querySelectorAll(".marker-cluster, .marker-cluster div").forEach(function (e) {
+          var s = getComputedStyle(e); out.push(s.backgroundColor, s.borderTopColor, s.color); });
+        return out;"""
+    )
+    assert len(css) == 6  # one cluster: the ring and its disc
+
+    def to_hex(rgb: str) -> str | None:
+        v = [float(t) for t in rgb[rgb.index("(") + 1 : -1].split(",")]
+        if len(v) == 4 and v[3] == 0:
+            return None  # transparent
+        return "#" + "".join(f"{round(c):02X}" for c in v[:3])
+
+    colors["clusters"] = [f"css {h}" for h in map(to_hex, css) if h]
     district_fills = {c.split()[1] for c in colors["compounds"] if c.startswith("fill ")}
     assert len(district_fills) == 2  # two touching districts, two colours
     others = {c.split()[1] for key, cs in colors.items() for c in cs if key != "compounds"}
