@@ -7,8 +7,16 @@ about 0.1 m and embedded once as compact GeoJSON. The map layers are built from
 that data in the browser, so the gap layers cost nothing until they are switched
 on. Streets and barriers (rivers, railways) are drawn as context below the
 compounds, which matters with ``tiles="none"``. For a whole city (more than
-``CANVAS_MARKER_THRESHOLD`` facilities, ``LABEL_ALL_MAX`` districts) facilities
-become canvas circles and district labels appear only from ``LABEL_MIN_ZOOM`` up.
+``CANVAS_MARKER_THRESHOLD`` facilities) facilities become canvas circles.
+
+Made to be read in a meeting: a district label is shown only where it fits (inside
+its district's on-screen box, clear of other labels; larger districts first), so
+labels appear as one zooms in; the district fills use a palette that shares no
+colour with any other layer (``PALETTE`` vs ``OTHER_LAYER_COLORS``); coverage is
+drawn over the fill as outlines (covered) and hatching (not covered); street
+classes differ in width and shade and hovering a street shows its name; numbers in
+popups and tooltips are rounded and carry their unit (households whole, m², m, %);
+streets cut off from the walk network can be shown as their own layer.
 
 The Leaflet library and its plugins (MarkerCluster, Fullscreen, Search) are
 inlined from ``renogis/_vendor`` so the map opens with no network: with
@@ -1426,8 +1434,10 @@ def build_map(
     streets : GeoDataFrame, optional
         Street centre lines with ``class`` (arterial, secondary, local, path;
         other values are normalised as in ``renogis.schema``, unknown ones drawn
-        as local). Drawn as context below the compounds, not clickable; merged
-        into one feature per class for display.
+        as local) and optional ``name``. Drawn as context below the compounds,
+        wider and darker for higher classes, not clickable (hovering shows the
+        name and class from zoom ``STREET_HOVER_MIN_ZOOM`` up); merged into one
+        feature per class and name for display.
     barriers : GeoDataFrame, optional
         Rivers, railways, walls: lines or polygons. Drawn below the streets;
         blue (polygons filled light blue) unless a ``kind``/``type``/``railway``/
