@@ -442,6 +442,14 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``renogis`` console script. Returns the exit code."""
+    from renogis._outdir import handle_signals
+
+    # SIGTERM and SIGHUP end a command as cleanly as Ctrl-C does
+    with handle_signals():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = _parse(parser, argv)
