@@ -23,7 +23,14 @@ import pandas as pd
 from renogis import __version__, schema
 from renogis._errors import InputError
 from renogis.io import write_gpkg
-from renogis.reports import file_sha256, gap_lines, library_versions, write_run_json
+from renogis.reports import (
+    file_sha256,
+    gap_lines,
+    library_versions,
+    write_columns_md,
+    write_run_json,
+    write_siting_tables,
+)
 from renogis.validate import Dataset, load
 
 logger = logging.getLogger(__name__)
@@ -250,7 +257,7 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
                         compounds, parcels, access=access, standards=standards, network=network,
                         gates=ds.get(schema.GATES), sites_per_category=config.sites_per_category,
                         method=config.siting_method, districts=districts)
-                    files.extend(siting_mod.write_siting_outputs(plan, tmp))
+                    files.extend(write_siting_tables(plan.plan, tmp, lang=config.lang))
                     for did, lines in siting_mod.siting_lines(plan, lang=config.lang).items():
                         extra_lines.setdefault(did, []).extend(lines)
                     summary["sites"] = int(len(plan.plan))
@@ -277,6 +284,7 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
                     tiles=config.tiles, lang=config.lang)
                 files.append(map_path)
 
+        files.append(write_columns_md(tmp, files))
         record = {
             "renogis": __version__,
             "started_utc": started.isoformat(timespec="seconds"),
