@@ -42,6 +42,9 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--input-crs", metavar="EPSG", help="CRS for layers without one (e.g. CSV with WKT)")
     g.add_argument("--work-crs", metavar="EPSG",
                    help="metric CRS for all measuring (default: CGCS2000 3-degree GK zone of the data)")
+    g.add_argument("--ledger", type=Path, metavar="LEDGER.xlsx",
+                   help="compound ledger (台账, XLSX/CSV without geometry) joined to the compound footprints "
+                        "by name; its households and other columns are used (report: ledger_match.csv)")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -132,6 +135,7 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         detour_factor=args.detour_factor,
         sites_per_category=None if args.sites_per_category == 0 else args.sites_per_category,
         siting_method=args.siting_method, lang=args.lang, tiles=args.tiles,
+        ledger=args.ledger,
     )
 
 
@@ -204,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             ds = load(args.input, column_map=parse_column_map(args.column_map), encoding=args.encoding,
                       source_crs=args.source_crs, input_crs=args.input_crs, work_crs=args.work_crs,
-                      strict=False)
+                      strict=False, ledger=args.ledger)
             sys.stdout.write(ds.report.to_text() + "\n")
             return 0 if ds.report.ok else 2
         from renogis.pipeline import RunConfig, run

@@ -30,6 +30,7 @@ from renogis.reports import (
     write_columns_md,
     write_run_json,
     write_siting_tables,
+    write_table,
 )
 from renogis.validate import Dataset, load
 
@@ -75,6 +76,7 @@ class RunConfig:
     lang: str = "zh"
     tiles: str = "osm"
     map_copy: Path | None = None  # also copy the map here (the demo uses maps/)
+    ledger: Path | None = None  # compound ledger (XLSX/CSV, no geometry) joined to footprints by name
 
 
 @dataclass(frozen=True)
@@ -184,8 +186,10 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
         with timer.step("load"):
             ds = load(config.input, column_map=config.column_map, encoding=config.encoding,
                       source_crs=config.source_crs, input_crs=config.input_crs,
-                      work_crs=config.work_crs, categories=categories)
+                      work_crs=config.work_crs, categories=categories, ledger=config.ledger)
             files.append(write_gpkg(tmp / "cleaned.gpkg", ds.layers))
+            if ds.ledger_match is not None:
+                files.extend(write_table(ds.ledger_match, tmp / "ledger_match", formats=("csv",)))
             (tmp / "validation.txt").write_text(ds.report.to_text() + "\n", encoding="utf-8")
             files.append(tmp / "validation.txt")
         summary["layers"] = dict(ds.report.counts)

@@ -110,6 +110,7 @@ class Dataset:
     work_crs: CRS
     report: ValidationReport
     sources: Mapping[str, Path] = field(default_factory=dict)
+    ledger_match: pd.DataFrame | None = None  # how each ledger row was matched (``--ledger``)
 
     def get(self, name: str) -> gpd.GeoDataFrame | None:
         """A layer, or None when absent or empty."""
@@ -750,6 +751,8 @@ def load(
     categories: Sequence[str] | None = None,
     persons_per_household: float = schema.DEFAULT_PERSONS_PER_HOUSEHOLD,
     strict: bool = True,
+    ledger: str | Path | None = None,
+    ledger_min_score: float = 85.0,
 ) -> Dataset:
     """Read, validate and reproject an input; raise one :class:`InputError` listing every error.
 
@@ -768,6 +771,12 @@ def load(
         Facility categories accepted (the keys of the standards in use).
     strict : bool
         Raise on errors (default). With False the dataset is returned with its report.
+    ledger : str or Path, optional
+        A compound ledger (XLSX or CSV, no geometry) joined to the compound footprints
+        by name (see :mod:`renogis.ledger`); its columns (households ...) replace the
+        footprints'. Footprints no ledger row names are left out (reported).
+    ledger_min_score : float
+        Lowest fuzzy name score (0-100) accepted as a match.
 
     Returns
     -------
@@ -781,11 +790,72 @@ def load(
     (4548, 65)
     """
     raw = read_layers(path, column_map=column_map, encoding=encoding, source_crs=source_crs)
+    match = None
+    ledger_problems: list[Problem] = []
+    if ledger is not None:
+        raw, match, ledger_problems = _join_ledger(raw, Path(ledger), column_map=column_map,
+                                                   encoding=encoding, min_score=ledger_min_score)
     layers, report, wcrs = validate_layers(raw, input_crs=input_crs, work_crs=work_crs,
                                            categories=categories,
                                            persons_per_household=persons_per_household)
+    if ledger_problems:
+        report = ValidationReport(problems=tuple(ledger_problems) + report.problems, counts=report.counts)
     if strict:
         report.raise_if_errors()
     sources = {name: r.source for name, r in raw.items()}
+    table = None
+    if match is not None:
+        sources = {**sources, "ledger": Path(ledger)}  # type: ignore[arg-type]
+        comp = layers.get(schema.COMPOUNDS)
+        ids = comp[schema.COMPOUND_ID] if comp is not None and schema.COMPOUND_ID in comp.columns else (
+            [None] * len(match.rows))
+        table = match.with_ids(ids)
     return Dataset(layers=layers, work_crs=wcrs if wcrs is not None else CRS.from_epsg(4326),
-                   report=report, sources=sources)
+                   report=report, sources=sources, ledger_match=table)
+
+
+def _join_ledger(raw: dict[str, RawLayer], path: Path, *, column_map: Mapping[str, str] | None,
+                 encoding: str | None, min_score: float
+                 ) -> tuple[dict[str, RawLayer], object, list[Problem]]:
+    """Replace the compounds layer by the footprints joined to the ledger; problems for the report."""
+    from renogis.ledger import AMBIGUOUS, EXACT, FUZZY, NORMALISED, UNMATCHED, match_ledger, read_ledger
+
+    led = read_ledger(path, column_map=dict(column_map or {}), encoding=encoding)
+    comp = raw[schema.COMPOUNDS]
+    m = match_ledger(comp.gdf, led, min_score=min_score, label=path.name)
+    t = m.table
+    problems: list[Problem] = []
+
+    def add(sev: Literal["error", "warning", "info"], kind: str, message: str, fix: str = "") -> None:
+        rows = t[t["match"] == kind]
+        if not len(rows):
+            return
+        shown = tuple(
+            f"row {r.ledger_row} {r.ledger_name!r}" + (f" -> {r.footprint_name!r} ({r.score:.1f})"
+                                                      if kind == FUZZY else "")
+            for r in rows.itertuples())
+        problems.append(Problem(sev, path.name, "ledger", schema.NAME, f"{len(rows)} {message}", fix, shown))
+
+    counts = m.counts()
+    problems.append(Problem("info", path.name, "ledger", schema.NAME,
+                            f"{len(t)} ledger rows joined to {comp.source.name} [{comp.name}] by name: "
+                            f"{counts[EXACT]} exact, {counts[NORMALISED]} after normalising, {counts[FUZZY]} "
+                            f"fuzzy, {counts[AMBIGUOUS]} ambiguous, {counts[UNMATCHED]} unmatched; see "
+                            "ledger_match.csv"))
+    add("warning", FUZZY, "ledger rows matched by a similar name (score 0-100)",
+        "check them in ledger_match.csv; rename the footprint or the ledger row to make them exact")
+    add("warning", AMBIGUOUS, "ledger rows match several footprints equally well and were left out",
+        "make the names unique or add the subdistrict (街道) on both sides")
+    add("warning", UNMATCHED, "ledger rows without a footprint left out",
+        "fix the names (ledger_match.csv lists them) or draw the footprints")
+    if m.unused_footprints:
+        problems.append(Problem("info", comp.source.name, comp.name, schema.NAME,
+                                f"{m.unused_footprints} footprints named in no ledger row left out"))
+    if not len(m.compounds):
+        problems.append(Problem("error", path.name, "ledger", schema.NAME,
+                                "no ledger row matches a footprint name",
+                                "check that the footprints carry compound names (小区名称) like the ledger"))
+    notes = (*comp.notes, f"joined to ledger {path.name}: {len(m.compounds)} of {len(t)} rows matched")
+    out = dict(raw)
+    out[schema.COMPOUNDS] = RawLayer(name=comp.name, gdf=m.compounds, source=comp.source, notes=notes)
+    return out, m, problems
