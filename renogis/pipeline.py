@@ -28,6 +28,7 @@ from renogis.reports import (
     gap_lines,
     library_versions,
     write_columns_md,
+    write_results_gpkg,
     write_run_json,
     write_siting_tables,
     write_table,
@@ -288,6 +289,13 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
                     tiles=config.tiles, lang=config.lang)
                 files.append(map_path)
 
+        if districts is not None or access is not None:
+            with timer.step("results"):
+                files.append(write_results_gpkg(
+                    tmp / "results.gpkg", districts=districts, compounds=compounds, access=access, gaps=gaps,
+                    service_areas=service_areas, sites=plan.plan if plan is not None else None,
+                    categories=list(standards.categories) if standards is not None else None,
+                    lang=config.lang))
         files.append(write_columns_md(tmp, files))
         record = {
             "renogis": __version__,
