@@ -141,17 +141,20 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def _coverage_table(cov, *, lang: str) -> str:  # type: ignore[no-untyped-def]
     """Compact per-category coverage: before merging (compounds alone) and after (districts)."""
-    name = "category_name" if "category_name" in cov.columns else "category"
-    rows = [("category", "radius", "households", "covered", "after merging", "shortfall")]
+    from renogis.wording import category_name, console, value_label
+
+    rows = [tuple(console("head", lang).split("|"))]
+    metre = "米" if lang == "zh" else "m"
     for r in cov.to_dict("records"):
         short = r.get("shortfall")
+        unit = value_label("demand_unit", r.get("demand_unit") or "", lang)
         rows.append((
-            f"{r['category']} {r[name]}" if name != "category" else r["category"],
-            f"{r['radius_m']:.0f} m",
+            category_name(r["category"], lang),
+            f"{r['radius_m']:.0f} {metre}",
             f"{r['households']:,.0f}",
             f"{r['coverage_share']:.0%}",
             f"{r.get('coverage_share_merged', float('nan')):.0%}",
-            "" if short is None or short != short else f"{short:,.0f} {r.get('demand_unit') or ''}".strip(),
+            "" if short is None or short != short else f"{short:,.0f} {unit}".strip(),
         ))
     widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
@@ -170,20 +173,27 @@ def _width(text: str) -> int:
 
 
 def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    from renogis.wording import console, layer_name
+
     s = result.summary
     out = sys.stdout
-    layers = ", ".join(f"{k} {v}" for k, v in s.get("layers", {}).items())
-    out.write(f"input: {layers}; work CRS {s.get('work_crs')}; {s.get('warnings', 0)} warnings "
-              f"(see validation.txt)\n")
+    sep = "，" if lang == "zh" else ", "
+    layers = sep.join(f"{layer_name(k, lang)} {v}" for k, v in s.get("layers", {}).items())
+    out.write(console("input", lang, layers=layers, crs=s.get("work_crs"), warnings=s.get("warnings", 0)) + "\n")
     if "districts" in s:
-        out.write(f"districts: {s['districts']} proposed covering {s['compounds_in_districts']} compounds; "
-                  f"{s['compounds_excluded']} excluded\n")
+        out.write(console("districts", lang, n=s["districts"], inside=s["compounds_in_districts"],
+                          excluded=s["compounds_excluded"]) + "\n")
     if result.coverage is not None and len(result.coverage):
-        out.write(f"share of households covered, per category ({s.get('network', '')}):\n")
+        net = str(s.get("network", ""))
+        m = re.search(r"x ([\d.]+)$", net)
+        network = console("straight", lang, f=m.group(1)) if m else console("network", lang)
+        out.write(console("coverage", lang, network=network) + "\n")
         out.write(_coverage_table(result.coverage, lang=lang) + "\n")
     if "sites" in s:
-        out.write(f"siting: {s['sites']} facilities placed on idle parcels\n")
-    out.write(f"outputs in {result.out}:\n")
+        out.write(console("sites", lang, n=s["sites"]) + "\n")
+    out.write(console("outputs", lang, out=result.out) + "\n")
     for f in result.files:
         out.write(f"  {f.relative_to(result.out)}\n")
 

@@ -165,7 +165,7 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "out"
     >>> res = run(RunConfig(input=sample_path(), out=out, steps=("load",)))
     >>> sorted(p.name for p in res.files)
-    ['cleaned.gpkg', 'run.json', 'validation.txt']
+    ['cleaned.gpkg', 'columns.md', 'run.json', 'validation.txt']
     """
     unknown = [s for s in config.steps if s not in STEPS]
     if unknown:

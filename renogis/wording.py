@@ -42,6 +42,8 @@ __all__ = [
     "column_label",
     "value_label",
     "category_name",
+    "console",
+    "layer_name",
     "localise_table",
     "data_dictionary",
     "WIDE_GAP_FIELDS",
@@ -208,6 +210,41 @@ _EXCLUDED_ZH: Final = (
     (re.compile(r"^built (\d+) >= (\d+)$"), r"建成于 \1 年，不早于 \2 年"),
 )
 _STRAIGHT = re.compile(r"^straight_line_x([\d.]+)$")
+
+
+#: Console lines of ``renogis run`` (``str.format`` fields), Chinese and English.
+CONSOLE: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
+    "input": ("输入：{layers}；工作坐标系 {crs}；{warnings} 条警告（见 validation.txt）",
+              "input: {layers}; work CRS {crs}; {warnings} warnings (see validation.txt)"),
+    "districts": ("片区：划定 {n} 个，含 {inside} 个小区；{excluded} 个小区被排除",
+                  "districts: {n} proposed covering {inside} compounds; {excluded} excluded"),
+    "coverage": ("各类设施覆盖的户数比例（{network}）：", "share of households covered, per category ({network}):"),
+    "network": ("路网步行距离", "walk network"),
+    "straight": ("无道路：直线距离×{f}", "no streets: straight line x {f}"),
+    "sites": ("选址：在闲置地块上布置 {n} 处设施", "siting: {n} facilities placed on idle parcels"),
+    "outputs": ("输出位于 {out}：", "outputs in {out}:"),
+    "head": ("设施类别|服务半径|户数|覆盖率|统筹后|缺口", "category|radius|households|covered|after merging|shortfall"),
+    "layer": ("{name} {n}", "{name} {n}"),
+})
+_LAYER_ZH: Final = {schema.COMPOUNDS: "小区", schema.PARCELS: "闲置地块", schema.FACILITIES: "设施",
+                    schema.STREETS: "道路", schema.BARRIERS: "障碍", schema.GATES: "出入口"}
+
+
+def console(key: str, lang: str, **fields: object) -> str:
+    """One console line of ``renogis run`` in ``lang``.
+
+    Examples
+    --------
+    >>> console("sites", "zh", n=3)
+    '选址：在闲置地块上布置 3 处设施'
+    """
+    zh, en = CONSOLE[key]
+    return (zh if check_lang(lang) == "zh" else en).format(**fields)
+
+
+def layer_name(layer: str, lang: str) -> str:
+    """Name of an input layer in ``lang``."""
+    return _LAYER_ZH.get(layer, layer) if lang == "zh" else layer
 
 
 def check_lang(lang: str) -> str:
