@@ -181,7 +181,8 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
     out = sys.stdout
     sep = "，" if lang == "zh" else ", "
     layers = sep.join(f"{layer_name(k, lang)} {v}" for k, v in s.get("layers", {}).items())
-    out.write(console("input", lang, layers=layers, crs=s.get("work_crs"), warnings=s.get("warnings", 0)) + "\n")
+    out.write(console("input", lang, layers=layers, crs=s.get("work_crs"),
+                      warnings=s.get("warnings", 0)) + "\n")
     if "districts" in s:
         out.write(console("districts", lang, n=s["districts"], inside=s["compounds_in_districts"],
                           excluded=s["compounds_excluded"]) + "\n")

@@ -329,7 +329,8 @@ def read_layer_file(
             if suffix == ".csv":
                 gdf = _table_layer(_read_csv(path, encoding=encoding, layer=layer_name), path, layer_name)
             elif suffix == ".xlsx":
-                gdf = _table_layer(_read_xlsx(path, layer=layer_name, sheet=gpkg_layer or 0), path, layer_name)
+                table = _read_xlsx(path, layer=layer_name, sheet=gpkg_layer or 0)
+                gdf = _table_layer(table, path, layer_name)
             elif suffix in (".parquet", ".geoparquet"):
                 gdf = _read_parquet(path, label)
             elif suffix == ".shp":

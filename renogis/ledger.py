@@ -99,7 +99,8 @@ def read_ledger(path: str | Path, *, column_map: dict[str, str] | None = None,
     elif suffix == ".csv":
         df = _read_csv(path, encoding=encoding, layer="ledger")
     else:
-        raise InputError(f"--ledger {path.name}: unsupported type {path.suffix!r}; give an .xlsx or .csv file")
+        raise InputError(f"--ledger {path.name}: unsupported type {path.suffix!r}; give an .xlsx or .csv "
+                         "file")
     df, _ = normalise_columns(df, column_map=column_map, label=f"{path.name} [ledger]")
     if schema.NAME not in df.columns:
         raise InputError(f"{path.name} [ledger] column name: required column missing; the ledger needs the "
@@ -224,6 +225,7 @@ def match_ledger(footprints: gpd.GeoDataFrame, ledger: pd.DataFrame, *, min_scor
         ids = joined[schema.COMPOUND_ID].to_numpy(dtype=object)
         table.loc[np.flatnonzero(matched), schema.COMPOUND_ID] = ids
     unused = int((~taken).sum())
-    result = LedgerMatch(compounds=joined, table=table, unused_footprints=unused, rows=np.flatnonzero(matched))
+    result = LedgerMatch(compounds=joined, table=table, unused_footprints=unused,
+                         rows=np.flatnonzero(matched))
     logger.info("ledger %s: %s; %d footprints not in the ledger", label, result.counts(), unused)
     return result

@@ -36,7 +36,6 @@ from renogis.districting import (
     DistrictResult,
 )
 from renogis.reports import write_table
-from renogis.wording import value_label
 from renogis.schema import (
     BUILDINGS,
     BUILT_YEAR,
@@ -47,6 +46,7 @@ from renogis.schema import (
     NAME,
     SUBDISTRICT,
 )
+from renogis.wording import value_label
 
 logger = logging.getLogger(__name__)
 

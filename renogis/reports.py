@@ -94,7 +94,8 @@ def write_table(
             write_csv(table, out)
         elif fmt == "xlsx":
             human = table if lang is None else wording.localise_table(table, lang, replace=replace)
-            styles = {label: _style_of(col, table[col]) for col, label in zip(table.columns, human.columns)}
+            styles = {label: _style_of(col, table[col])
+                      for col, label in zip(table.columns, human.columns, strict=True)}
             write_xlsx(human, out, sheet_name=sheet_name, styles=styles)
         else:
             raise ValueError(f"unknown table format {fmt!r}; use 'csv' or 'xlsx'")
@@ -194,7 +195,8 @@ class _Column:
             ok = np.isfinite(num)
             whole = ok & (num == np.round(num)) & (np.abs(num) < 2**53)
             # whole numbers as integers ("3000", not "3000.0"); others by repr (shortest exact text)
-            self.values = [repr(int(v)) if w else repr(float(v)) for v, w in zip(num.tolist(), whole.tolist())]
+            self.values = [repr(int(v)) if w else repr(float(v))
+                           for v, w in zip(num.tolist(), whole.tolist(), strict=True)]
             self.ok = ok.tolist()
             finite = num[ok]
             big = float(np.abs(finite).max()) if len(finite) else 0.0
@@ -202,7 +204,7 @@ class _Column:
             self.width = digits + (1 if (finite < 0).any() else 0)
         else:
             self.kind = "s"
-            present = values.notna().to_numpy()
+            values.notna().to_numpy()
             # factorise the column as it is (an Arrow-backed str column is never copied into
             # Python strings row by row): each distinct text is escaped and measured once
             codes, uniques = pd.factorize(values, sort=False, use_na_sentinel=True)
@@ -230,12 +232,12 @@ class _Column:
         rows = range(first_row, first_row + len(vals))
         if self.kind == "n":
             return [f'<c r="{letter}{r}"{s}><v>{v}</v></c>' if ok else ""
-                    for r, v, ok in zip(rows, vals, oks)]
+                    for r, v, ok in zip(rows, vals, oks, strict=False)]
         if self.kind == "b":
             return [f'<c r="{letter}{r}" t="b"><v>{int(v)}</v></c>' if ok else ""
-                    for r, v, ok in zip(rows, vals, oks)]
+                    for r, v, ok in zip(rows, vals, oks, strict=False)]
         return [f'<c r="{letter}{r}" t="s"><v>{v}</v></c>' if ok else ""
-                for r, v, ok in zip(rows, vals, oks)]
+                for r, v, ok in zip(rows, vals, oks, strict=False)]
 
 
 def _sheet_names(name: str, n: int) -> list[str]:
@@ -304,7 +306,7 @@ def write_xlsx(
         logger.warning("%s: %s", out.name, note)
     header_cells = "".join(
         f'<c r="{letter}1" t="inlineStr" s="{_HEADER}"><is><t>{_escape_text(h)}</t></is></c>'
-        for letter, h in zip(letters, headers))
+        for letter, h in zip(letters, headers, strict=False))
     cols_xml = "".join(f'<col min="{j + 1}" max="{j + 1}" width="{min(max(c.width, 6) + 2, 60)}" '
                        'customWidth="1"/>' for j, c in enumerate(columns))
     last_col = letters[-1] if letters else "A"
@@ -318,7 +320,8 @@ def write_xlsx(
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         zf.writestr("[Content_Types].xml", _XML + (
             '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="rels" '
+            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
             '<Default Extension="xml" ContentType="application/xml"/>'
             f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.sheet.main+xml"/>{ct}'
             f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.styles+xml"/>'
@@ -350,10 +353,11 @@ def write_xlsx(
                 for start in range(lo, hi, chunk):
                     stop = min(start + chunk, hi)
                     first = start - lo + 2
-                    parts = [c.cells(letter, start, stop, first) for c, letter in zip(columns, letters)]
+                    parts = [c.cells(letter, start, stop, first)
+                             for c, letter in zip(columns, letters, strict=True)]
                     text = "".join(
                         f'<row r="{r}">' + "".join(cells) + "</row>"
-                        for r, *cells in zip(range(first, first + stop - start), *parts))
+                        for r, *cells in zip(range(first, first + stop - start), *parts, strict=False))
                     fh.write(text.encode("utf-8"))
                 fh.write(b"</sheetData></worksheet>")
         with zf.open("xl/sharedStrings.xml", "w") as fh:
@@ -528,8 +532,10 @@ _LAYER_TITLES = {
 
 def wide_gaps(compounds: pd.DataFrame, access: pd.DataFrame | None, gaps: pd.DataFrame | None,
               categories: Iterable[str] | None = None) -> pd.DataFrame:
-    """Compounds with one column per category and field: ``{category}_distance_m``,
-    ``{category}_within_radius``, ``{category}_covered_households`` (a copy; geometry kept).
+    """Add one column per category and field to a copy of ``compounds`` (geometry kept).
+
+    The columns are ``{category}_distance_m``, ``{category}_within_radius`` and
+    ``{category}_covered_households``.
     """
     from renogis import schema
 

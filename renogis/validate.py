@@ -128,7 +128,7 @@ def _ids(gdf: pd.DataFrame, mask: np.ndarray | pd.Series, id_col: str) -> tuple[
     mask = np.asarray(mask, dtype=bool)
     if id_col in gdf.columns:
         vals = gdf.loc[mask, id_col]
-        return tuple(str(v) if pd.notna(v) else f"row {i + 1}" for i, v in zip(np.flatnonzero(mask), vals))
+        return tuple(str(v) if pd.notna(v) else f"row {i + 1}" for i, v in zip(np.flatnonzero(mask), vals, strict=False))
     return tuple(f"row {i + 1}" for i in np.flatnonzero(mask))
 
 
@@ -515,7 +515,7 @@ def _overlaps(raw: RawLayer, gdf: gpd.GeoDataFrame, col: _Collector) -> None:
     if big.any():
         ids = gdf[schema.COMPOUND_ID].to_numpy()
         pairs = [f"{ids[idx[a]]}/{ids[idx[b]]} {ar:.0f} m2" for a, b, ar in
-                 zip(left[big], right[big], areas[big])]
+                 zip(left[big], right[big], areas[big], strict=False)]
         col.add("warning", raw, "geometry", f"{int(big.sum())} pairs of compounds overlap",
                 "check the footprints; overlapping area is counted in both", pairs)
 

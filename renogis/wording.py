@@ -90,7 +90,8 @@ COLUMNS: Final[Mapping[str, tuple[str, str, str]]] = MappingProxyType({
     schema.EXCLUDED_REASON: ("排除原因", "Excluded because", "why the compound is in no district"),
     schema.N_COMPOUNDS: ("小区数", "Compounds", "number of member compounds"),
     schema.COMPOUND_IDS: ("成员小区", "Member compounds", "member compound ids, comma-separated"),
-    schema.IDLE_AREA_M2: ("闲置用地面积(平方米)", "Idle land (m²)", "land area of the pooled idle parcels, m2"),
+    schema.IDLE_AREA_M2: ("闲置用地面积(平方米)", "Idle land (m²)",
+                          "land area of the pooled idle parcels, m2"),
     schema.PARCEL_IDS: ("统筹闲置地块", "Pooled parcels", "pooled idle parcel ids, comma-separated"),
     schema.WALL_M: ("需打通围墙(米)", "Walls to open (m)", "length of walls to open between members, m"),
     "group_households": ("连通组团户数", "Connected group households",
@@ -98,7 +99,8 @@ COLUMNS: Final[Mapping[str, tuple[str, str, str]]] = MappingProxyType({
     schema.FLAGS: ("标记", "Flags", "below_min, above_max, keep_together, keep_apart (;-separated)"),
     schema.REASON: ("划定理由", "Reason", "why the district was proposed"),
     # access and gaps
-    schema.DISTANCE_M: ("步行距离(米)", "Walking distance (m)", "walking distance to the nearest facility, m"),
+    schema.DISTANCE_M: ("步行距离(米)", "Walking distance (m)",
+                        "walking distance to the nearest facility, m"),
     schema.RADIUS_M: ("服务半径(米)", "Service radius (m)", "the standard's service radius, m"),
     schema.WITHIN_RADIUS: ("半径内", "Within radius", "the nearest facility is within the radius"),
     schema.METHOD: ("计算方法", "Method", "network, straight_line_x1.3, greedy or exact"),
@@ -218,12 +220,14 @@ CONSOLE: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
               "input: {layers}; work CRS {crs}; {warnings} warnings (see validation.txt)"),
     "districts": ("片区：划定 {n} 个，含 {inside} 个小区；{excluded} 个小区被排除",
                   "districts: {n} proposed covering {inside} compounds; {excluded} excluded"),
-    "coverage": ("各类设施覆盖的户数比例（{network}）：", "share of households covered, per category ({network}):"),
+    "coverage": ("各类设施覆盖的户数比例（{network}）：",
+                 "share of households covered, per category ({network}):"),
     "network": ("路网步行距离", "walk network"),
     "straight": ("无道路：直线距离×{f}", "no streets: straight line x {f}"),
     "sites": ("选址：在闲置地块上布置 {n} 处设施", "siting: {n} facilities placed on idle parcels"),
     "outputs": ("输出位于 {out}：", "outputs in {out}:"),
-    "head": ("设施类别|服务半径|户数|覆盖率|统筹后|缺口", "category|radius|households|covered|after merging|shortfall"),
+    "head": ("设施类别|服务半径|户数|覆盖率|统筹后|缺口",
+             "category|radius|households|covered|after merging|shortfall"),
     "layer": ("{name} {n}", "{name} {n}"),
 })
 _LAYER_ZH: Final = {schema.COMPOUNDS: "小区", schema.PARCELS: "闲置地块", schema.FACILITIES: "设施",
@@ -389,7 +393,8 @@ def data_dictionary(tables: Mapping[str, Iterable[str]]) -> str:
                            schema.WITHIN_RADIUS: "nearest facility within the category's radius",
                            schema.HOUSEHOLDS_COVERED: "households covered (the whole compound or none)"
                            }[wide[1]]
-            lines.append(f"| `{c}` | {zh} | {en} | {meaning or 'passed through from the input 输入原样保留'} |")
+            meaning = meaning or "passed through from the input 输入原样保留"
+            lines.append(f"| `{c}` | {zh} | {en} | {meaning} |")
         lines.append("")
     lines += ["## Codes / 代码", "", "| column 列名 | code 代码 | 中文 | English |", "|---|---|---|---|"]
     for col, codes in [(schema.FLAGS, _FLAGS), *_CODES.items()]:

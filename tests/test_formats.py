@@ -1,4 +1,4 @@
-"""Every vector format GDAL reads, GeoParquet, XLSX tables; ids made when absent; hostile headers and geometry."""
+"""Every vector format GDAL reads, GeoParquet, XLSX tables; ids made when absent; hostile input."""
 
 from __future__ import annotations
 
@@ -41,14 +41,14 @@ def test_folder_of_mixed_formats(tiny_world, tmp_path):
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["出入口编号", "小区编号", "经度", "纬度"])
-    for gid, cid, p in zip(gates["gate_id"], gates["compound_id"], gates.geometry):
+    for gid, cid, p in zip(gates["gate_id"], gates["compound_id"], gates.geometry, strict=False):
         ws.append([gid, cid, p.x, p.y])
     wb.save(tmp_path / "gates.xlsx")
     ds = load(tmp_path)
     assert sorted(ds.layers) == ["compounds", "facilities", "gates", "parcels", "streets"]
     assert len(ds.compounds) == 9 and ds.work_crs.to_epsg() == 4548
     st = ds.layers["streets"]  # FlatGeobuf's spatial index may reorder features
-    assert dict(zip(st["street_id"], st["class"])) == {"S1": "local", "S2": "arterial"}
+    assert dict(zip(st["street_id"], st["class"], strict=False)) == {"S1": "local", "S2": "arterial"}
     assert ds.layers["facilities"]["category"].tolist() == ["kindergarten", "clinic"]
     assert ds.layers["parcels"]["area_m2"].iloc[0] == pytest.approx(3600.0, abs=0.01)
     back = ds.layers["gates"].geometry
@@ -96,17 +96,17 @@ def test_gbk_shapefile_with_only_chinese_headers_and_no_id_runs(tmp_path):
     want = {"小区3": "C0001", "小区4": "C0002", "小区1": "C0003", "小区2": "C0004"}
     for name in ("cleaned.gpkg", "districts.gpkg", "results.gpkg"):
         c = gpd.read_file(out / name, layer="compounds")
-        assert dict(zip(c["name"], c["compound_id"])) == want, name
+        assert dict(zip(c["name"], c["compound_id"], strict=False)) == want, name
     access = pd.read_csv(out / "service_access.csv", encoding="utf-8-sig")
     assert sorted(set(access["compound_id"])) == ["C0001", "C0002", "C0003", "C0004"]
     text = (out / "validation.txt").read_text(encoding="utf-8")
-    assert ("小区.shp [compounds] column compound_id: no compound_id column; ids C0001..C0004 made in spatial "
-            "order (north to south, then west to east)") in text
+    assert ("小区.shp [compounds] column compound_id: no compound_id column; ids C0001..C0004 made "
+            "in spatial order (north to south, then west to east)") in text
     # the same footprints in another row order get the same ids
     other = tmp_path / "shuffled"
     other.mkdir()
     ds = load(_gbk_no_id(other, order=(3, 1, 0, 2)))
-    assert dict(zip(ds.compounds["name"], ds.compounds["compound_id"])) == want
+    assert dict(zip(ds.compounds["name"], ds.compounds["compound_id"], strict=False)) == want
 
 
 def test_make_ids_ties_and_width():
@@ -129,8 +129,9 @@ def test_duplicate_csv_header_is_an_error(tmp_path, capsys):
                     encoding="utf-8")
     code, io = _validate(path, capsys)
     assert code == 2
-    assert io.err.strip() == ("renogis: error: compounds.csv [compounds]: two columns named 'households' and "
-                              "'households'; renogis will not pick one silently: remove or rename one of them")
+    assert io.err.strip() == ("renogis: error: compounds.csv [compounds]: two columns named 'households' "
+                              "and 'households'; renogis will not pick one silently: remove or rename one "
+                              "of them")
 
 
 def test_alias_and_canonical_header_together_is_an_error(tmp_path):
@@ -146,8 +147,9 @@ def test_ids_with_commas_are_an_error(tmp_path):
     c = grid_compounds(2)
     c["compound_id"] = ["A", "B,1", "C", "D,2"]
     c.to_file(tmp_path / "c.gpkg", layer="compounds")
-    with pytest.raises(InputError, match=r"^c.gpkg \[compounds\] column compound_id: 2 ids contain a comma, the "
-                       r"separator of the id lists in the outputs \(ids: 'B,1', 'D,2'\); remove the commas"):
+    with pytest.raises(InputError, match=r"^c.gpkg \[compounds\] column compound_id: 2 ids contain a "
+                       r"comma, the separator of the id lists in the outputs \(ids: 'B,1', 'D,2'\); "
+                       r"remove the commas"):
         load(tmp_path / "c.gpkg")
 
 
@@ -157,12 +159,12 @@ def test_nan_vertex_in_validate_and_run(tmp_path, capsys):
     c.to_file(tmp_path / "c.gpkg", layer="compounds")
     code, io = _validate(tmp_path / "c.gpkg", capsys)
     assert code == 2
-    assert ("c.gpkg [compounds] column geometry: 1 geometries with NaN or infinite coordinates (ids: C4); fix "
-            "or redraw those vertices in a GIS") in io.out
+    assert ("c.gpkg [compounds] column geometry: 1 geometries with NaN or infinite coordinates "
+            "(ids: C4); fix or redraw those vertices in a GIS") in io.out
     code = main(["run", str(tmp_path / "c.gpkg"), "--out", str(tmp_path / "out"), "--tiles", "none"])
     assert code == 2 and not (tmp_path / "out").exists()
-    assert capsys.readouterr().err.startswith("renogis: error: c.gpkg [compounds] column geometry: 1 geometries "
-                                              "with NaN")
+    assert capsys.readouterr().err.startswith(
+        "renogis: error: c.gpkg [compounds] column geometry: 1 geometries with NaN")
 
 
 def test_zero_area_compound_caught_by_validate(tmp_path, capsys):

@@ -61,7 +61,8 @@ def test_match_categories_scores_and_ids(tmp_path):
     text = ds.report.to_text()
     assert ("台账.xlsx [ledger] column name: 4 ledger rows joined to aoi.gpkg [compounds] by name: 1 exact, "
             "1 after normalising, 1 fuzzy, 0 ambiguous, 1 unmatched; see ledger_match.csv") in text
-    assert "1 ledger rows matched by a similar name (score 0-100) (ids: row 4 '红旗新村一区' -> '红旗新村' (90.0))" in text
+    assert ("1 ledger rows matched by a similar name (score 0-100) "
+            "(ids: row 4 '红旗新村一区' -> '红旗新村' (90.0))") in text
     assert "1 ledger rows without a footprint left out (ids: row 5 '锦绣华亭')" in text
     assert "aoi.gpkg [compounds] column name: 2 footprints named in no ledger row left out" in text
     assert ds.report.ok
@@ -75,8 +76,8 @@ def test_lower_min_score_takes_the_fuzzy_match(tmp_path):
 
 
 def test_ambiguous_names(tmp_path):
-    fp = gpd.GeoDataFrame({"name": ["新村", "新村"]}, geometry=[shapely.box(0, 0, 1, 1), shapely.box(2, 0, 3, 1)],
-                          crs=CRS)
+    fp = gpd.GeoDataFrame({"name": ["新村", "新村"]},
+                          geometry=[shapely.box(0, 0, 1, 1), shapely.box(2, 0, 3, 1)], crs=CRS)
     m = match_ledger(fp, pd.DataFrame({"name": ["新村"], "households": ["5"]}))
     assert m.table["match"].tolist() == ["ambiguous"] and len(m.compounds) == 0
     # the subdistrict on both sides tells them apart
@@ -97,7 +98,8 @@ def test_ledger_cli_writes_match_report(tmp_path):
                      "3,幸福里,C0001,幸福里,exact,100.0",
                      "4,红旗新村一区,C0003,红旗新村,fuzzy,90.0",
                      "5,锦绣华亭,,,unmatched,"]
-    assert "1 ledger rows without a footprint left out" in (out / "validation.txt").read_text(encoding="utf-8")
+    text = (out / "validation.txt").read_text(encoding="utf-8")
+    assert "1 ledger rows without a footprint left out" in text
     c = gpd.read_file(out / "cleaned.gpkg", layer="compounds")
     assert sorted(c["compound_id"]) == ["C0001", "C0002", "C0003"]
 

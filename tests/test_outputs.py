@@ -33,7 +33,8 @@ def runs(tmp_path_factory):
         out[lang] = base / lang
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
-            code = main(["run", str(sample_path()), "--out", str(out[lang]), "--lang", lang, "--tiles", "none"])
+            code = main(["run", str(sample_path()), "--out", str(out[lang]), "--lang", lang,
+                         "--tiles", "none"])
         assert code == 0
         out[f"console_{lang}"] = buf.getvalue()
     return out
@@ -41,15 +42,15 @@ def runs(tmp_path_factory):
 
 def test_console_follows_lang(runs):
     zh = runs["console_zh"].splitlines()
-    assert zh[:3] == ["输入：小区 65，闲置地块 9，设施 65，道路 38，障碍 1，出入口 119；工作坐标系 EPSG:4548；0 条警告"
-                      "（见 validation.txt）",
+    assert zh[:3] == ["输入：小区 65，闲置地块 9，设施 65，道路 38，障碍 1，出入口 119；"
+                      "工作坐标系 EPSG:4548；0 条警告（见 validation.txt）",
                       "片区：划定 5 个，含 65 个小区；0 个小区被排除",
                       "各类设施覆盖的户数比例（路网步行距离）："]
     assert zh[3].split() == ["设施类别", "服务半径", "户数", "覆盖率", "统筹后", "缺口"]
     assert zh[4].split()[:3] == ["幼儿园", "300", "米"]
     en = runs["console_en"].splitlines()
-    assert en[0] == ("input: compounds 65, parcels 9, facilities 65, streets 38, barriers 1, gates 119; work CRS "
-                     "EPSG:4548; 0 warnings (see validation.txt)")
+    assert en[0] == ("input: compounds 65, parcels 9, facilities 65, streets 38, barriers 1, gates 119; "
+                     "work CRS EPSG:4548; 0 warnings (see validation.txt)")
     assert en[4].split()[:3] == ["Kindergarten", "300", "m"]
     table = "\n".join(zh[4:22])
     assert not re.search(r"[A-Za-z]", table.replace("米", "")), table
