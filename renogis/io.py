@@ -360,9 +360,11 @@ def read_layer_file(
 
 def _read_parquet(path: Path, label: str) -> gpd.GeoDataFrame:
     try:
-        import pyarrow  # noqa: F401
-    except ImportError:  # pragma: no cover - pyarrow is a dependency
-        raise InputError(f"{label}: reading GeoParquet needs pyarrow; pip install pyarrow") from None
+        import pyarrow.parquet  # noqa: F401
+    except ImportError as exc:
+        raise InputError(f"{label}: reading GeoParquet needs pyarrow ({str(exc).splitlines()[0]}); install "
+                         "renogis[parquet] (recent pyarrow releases need numpy 2), or convert the file to "
+                         "GeoPackage") from None
     try:
         return gpd.read_parquet(path)
     except ValueError as exc:
