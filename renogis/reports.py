@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from renogis import wording
+from renogis._inert import csv_safe
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
     """
     out = Path(path)
     table = pd.DataFrame(df.drop(columns=[c for c in df.columns if c == "geometry"]))
-    table.to_csv(out, index=False, encoding="utf-8-sig")
+    # CSV is the one format a spreadsheet evaluates: no cell may start a formula.
+    csv_safe(table).to_csv(out, index=False, encoding="utf-8-sig")
     return out
 
 
