@@ -432,9 +432,7 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
         out.write(console("coverage", lang, network=network) + "\n")
         out.write(_coverage_table(result.coverage, lang=lang) + "\n")
     if s.get("districts") == 0 and s.get("compounds_excluded"):
-        out.write(f"warning: every compound ({s['compounds_excluded']}) was excluded by the options "
-                  "(--built-before, --min-consent, --require-owners-committee): no district proposed; "
-                  "see the excluded_reason column of districts.gpkg\n")
+        out.write(console("all_excluded", lang, n=s["compounds_excluded"]) + "\n")
     if "sites" in s:
         out.write(console("sites", lang, n=s["sites"]) + "\n")
     out.write(console("outputs", lang, out=result.out) + "\n")
