@@ -224,11 +224,12 @@ CONSOLE: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
                  "share of households covered, per category ({network}):"),
     "network": ("路网步行距离", "walk network"),
     "straight": ("无道路：直线距离×{f}", "no streets: straight line x {f}"),
-    "all_excluded": ("警告：全部 {n} 个小区均被选项（--built-before、--min-consent、--require-owners-committee）"
-                     "排除，未划定片区；排除原因见 districts.gpkg 的 excluded_reason 列",
-                     "warning: every compound ({n}) was excluded by the options (--built-before, --min-consent, "
-                     "--require-owners-committee): no district proposed; see the excluded_reason column of "
-                     "districts.gpkg"),
+    "all_excluded": ("警告：全部 {n} 个小区均被选项（--built-before、--min-consent、"
+                     "--require-owners-committee）排除，未划定片区；排除原因见 districts.gpkg 的 "
+                     "excluded_reason 列",
+                     "warning: every compound ({n}) was excluded by the options (--built-before, "
+                     "--min-consent, --require-owners-committee): no district proposed; see the "
+                     "excluded_reason column of districts.gpkg"),
     "sites": ("选址：在闲置地块上布置 {n} 处设施", "siting: {n} facilities placed on idle parcels"),
     "outputs": ("输出位于 {out}：", "outputs in {out}:"),
     "head": ("设施类别|服务半径|户数|覆盖率|统筹后|缺口",
