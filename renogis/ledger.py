@@ -109,11 +109,12 @@ def read_ledger(path: str | Path, *, column_map: dict[str, str] | None = None,
     return df.reset_index(drop=True)
 
 
-def _candidates(ledger_sd: object, fp_sd: pd.Series | None) -> np.ndarray | None:
+def _candidates(ledger_sd: object, fp_sd: np.ndarray | None) -> np.ndarray | None:
+    """Footprints of the ledger row's subdistrict (None: no restriction)."""
     if fp_sd is None or ledger_sd is None or (isinstance(ledger_sd, float) and np.isnan(ledger_sd)):
         return None
     key = normalise_name(ledger_sd)
-    return (fp_sd.map(normalise_name) == key).to_numpy() if key else None
+    return (fp_sd == key) if key else None
 
 
 def match_ledger(footprints: gpd.GeoDataFrame, ledger: pd.DataFrame, *, min_score: float = 85.0,
@@ -152,8 +153,8 @@ def match_ledger(footprints: gpd.GeoDataFrame, ledger: pd.DataFrame, *, min_scor
     fp_names = footprints[schema.NAME].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
                                            else str(v).strip()).to_numpy(dtype=object)
     fp_norm = np.array([normalise_name(n) for n in fp_names], dtype=object)
-    fp_sd = footprints[schema.SUBDISTRICT] if (schema.SUBDISTRICT in footprints.columns
-                                               and schema.SUBDISTRICT in ledger.columns) else None
+    fp_sd = (np.array([normalise_name(v) for v in footprints[schema.SUBDISTRICT]], dtype=object)
+             if schema.SUBDISTRICT in footprints.columns and schema.SUBDISTRICT in ledger.columns else None)
     n_led = len(ledger)
     led_names = ledger[schema.NAME].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
                                         else str(v).strip()).to_numpy(dtype=object)
