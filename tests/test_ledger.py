@@ -109,3 +109,17 @@ def test_ledger_without_names_refused(tmp_path):
     pd.DataFrame({"户数": [1]}).to_csv(tmp_path / "l.csv", index=False)
     with pytest.raises(InputError, match=r"^l.csv \[ledger\] column name: required column missing"):
         load(tmp_path / "aoi.gpkg", ledger=tmp_path / "l.csv")
+
+
+def test_ledger_in_a_run_file_is_relative_to_it(tmp_path, monkeypatch):
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    _footprints().to_file(proj / "aoi.gpkg", layer="compounds")
+    _ledger_xlsx(proj / "台账.xlsx")
+    (proj / "run.toml").write_text('input = "aoi.gpkg"\nout = "out"\nledger = "台账.xlsx"\nmin_households = 1\n',
+                                   encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # not the run file's folder
+    assert main(["districts", "--config", str(proj / "run.toml")]) == 0
+    lines = (proj / "out" / "ledger_match.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert lines[1:4] == ["2,阳光花园,C0002,阳光花园小区,normalised,100.0", "3,幸福里,C0001,幸福里,exact,100.0",
+                          "4,红旗新村一区,C0003,红旗新村,fuzzy,90.0"]
