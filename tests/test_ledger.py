@@ -116,10 +116,11 @@ def test_ledger_in_a_run_file_is_relative_to_it(tmp_path, monkeypatch):
     proj.mkdir()
     _footprints().to_file(proj / "aoi.gpkg", layer="compounds")
     _ledger_xlsx(proj / "台账.xlsx")
-    (proj / "run.toml").write_text('input = "aoi.gpkg"\nout = "out"\nledger = "台账.xlsx"\nmin_households = 1\n',
-                                   encoding="utf-8")
+    toml = 'input = "aoi.gpkg"\nout = "out"\nledger = "台账.xlsx"\nmin_households = 1\n'
+    (proj / "run.toml").write_text(toml, encoding="utf-8")
     monkeypatch.chdir(tmp_path)  # not the run file's folder
     assert main(["districts", "--config", str(proj / "run.toml")]) == 0
     lines = (proj / "out" / "ledger_match.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert lines[1:4] == ["2,阳光花园,C0002,阳光花园小区,normalised,100.0", "3,幸福里,C0001,幸福里,exact,100.0",
+    assert lines[1:4] == ["2,阳光花园,C0002,阳光花园小区,normalised,100.0",
+                          "3,幸福里,C0001,幸福里,exact,100.0",
                           "4,红旗新村一区,C0003,红旗新村,fuzzy,90.0"]
