@@ -357,9 +357,9 @@ def localise_table(df: pd.DataFrame, lang: str, *, replace: Mapping[str, pd.Seri
             out[col] = replace[col].to_numpy()
             continue
         s = out[col]
+        present = pd.unique(s.dropna().astype(object)) if s.dtype == object else ()
         is_bool = s.dtype.kind == "b" or str(s.dtype) == "boolean" or (
-            s.dtype == object and len(s.dropna()) > 0
-            and s.dropna().map(lambda v: isinstance(v, (bool, np.bool_))).all())
+            len(present) > 0 and all(isinstance(v, (bool, np.bool_)) for v in present))
         if is_bool or col in (schema.CATEGORY, schema.FLAGS, schema.METHOD, schema.EXCLUDED_REASON) or (
                 col in _CODES):
             uniq = pd.unique(s.astype(object))
