@@ -364,7 +364,8 @@ def localise_table(df: pd.DataFrame, lang: str, *, replace: Mapping[str, pd.Seri
                 col in _CODES):
             uniq = pd.unique(s.astype(object))
             mapping = {u: value_label(col, u, lang) for u in uniq if not pd.isna(u)}
-            out[col] = s.astype(object).map(lambda v, m=mapping: m.get(v, v) if not pd.isna(v) else None)
+            # every distinct value is in the mapping: a dict lookup per row, no Python call
+            out[col] = s.astype(object).map(mapping).astype(object).where(s.notna().to_numpy(), None)
     out.columns = [column_label(str(c), lang) for c in out.columns]
     return out
 
