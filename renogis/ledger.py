@@ -55,6 +55,7 @@ class LedgerMatch:
     table: pd.DataFrame  # MATCH_COLUMNS, one row per ledger row, in ledger order
     unused_footprints: int  # footprints no ledger row names
     rows: np.ndarray  # for each row of ``compounds``, its row in ``table``
+    unused_names: tuple[str, ...] = ()  # names of the footprints no ledger row names
 
     def with_ids(self, ids: object) -> pd.DataFrame:
         """The match table with ``compound_id`` filled from the final ids of ``compounds`` (same order)."""
@@ -227,6 +228,6 @@ def match_ledger(footprints: gpd.GeoDataFrame, ledger: pd.DataFrame, *, min_scor
         table.loc[np.flatnonzero(matched), schema.COMPOUND_ID] = ids
     unused = int((~taken).sum())
     result = LedgerMatch(compounds=joined, table=table, unused_footprints=unused,
-                         rows=np.flatnonzero(matched))
+                         rows=np.flatnonzero(matched), unused_names=tuple(str(n) for n in fp_names[~taken]))
     logger.info("ledger %s: %s; %d footprints not in the ledger", label, result.counts(), unused)
     return result

@@ -848,7 +848,8 @@ def _join_ledger(raw: dict[str, RawLayer], path: Path, *, column_map: Mapping[st
         "fix the names (ledger_match.csv lists them) or draw the footprints")
     if m.unused_footprints:
         problems.append(Problem("info", comp.source.name, comp.name, schema.NAME,
-                                f"{m.unused_footprints} footprints named in no ledger row left out"))
+                                f"{m.unused_footprints} footprints named in no ledger row left out",
+                                ids=tuple(repr(n) for n in m.unused_names)))
     if not len(m.compounds):
         problems.append(Problem("error", path.name, "ledger", schema.NAME,
                                 "no ledger row matches a footprint name",

@@ -64,7 +64,8 @@ def test_match_categories_scores_and_ids(tmp_path):
     assert ("1 ledger rows matched by a similar name (score 0-100) "
             "(ids: row 4 '红旗新村一区' -> '红旗新村' (90.0))") in text
     assert "1 ledger rows without a footprint left out (ids: row 5 '锦绣华亭')" in text
-    assert "aoi.gpkg [compounds] column name: 2 footprints named in no ledger row left out" in text
+    assert ("aoi.gpkg [compounds] column name: 2 footprints named in no ledger row left out "
+            "(ids: '东方家园', '锦绣华庭')") in text
     assert ds.report.ok
 
 
