@@ -189,7 +189,6 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
         compounds = ds.compounds
         if set(config.steps) & {"districts", "gaps", "siting", "map"}:
             from renogis.overlaps import OVERLAPS_FILE, resolve_overlaps
-            from renogis.reports import write_table
 
             with timer.step("overlaps"):
                 overlaps = resolve_overlaps(compounds, nested=config.nested)  # type: ignore[arg-type]

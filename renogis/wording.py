@@ -130,7 +130,28 @@ COLUMNS: Final[Mapping[str, tuple[str, str, str]]] = MappingProxyType({
     "pick": ("选址顺序", "Pick", "order of the pick within the category"),
     "min_area_m2": ("最小用地面积(平方米)", "Minimum area (m²)", "land or floor area the facility needs, m2"),
     "parcel_area_m2": ("地块面积(平方米)", "Parcel area (m²)", "area of the parcel, m2"),
-    "remaining_area_m2": ("剩余面积(平方米)", "Remaining area (m²)", "parcel area left after this pick, m2"),
+    "remaining_area_m2": ("剩余面积(平方米)", "Remaining area (m²)", "parcel area left after the plan, m2"),
+    "capacity_unit": ("容量单位", "Capacity unit", "unit of capacity: seats, beds, places, m2, spaces, points, "
+                      "households"),
+    "capacity_households": ("可服务户数", "Households served", "households the site can serve"),
+    "shortfall_before": ("选址前缺口", "Shortfall before", "category's demand without a facility in reach, "
+                         "before this site, in capacity_unit"),
+    "shortfall_after": ("选址后缺口", "Shortfall after", "the same after this site"),
+    "facility_area_m2": ("设施占地面积(平方米)", "Facility area (m²)", "area the facility takes, m2"),
+    "independent_site": ("独立占地", "Independent site", "the facility needs its own site"),
+    # overlapping compounds (overlaps.csv)
+    "compound_id_a": ("小区编号A", "Compound A", "the larger footprint of the pair"),
+    "compound_id_b": ("小区编号B", "Compound B", "the smaller footprint of the pair"),
+    "relation": ("关系", "Relation", "duplicate, contains or partial"),
+    "overlap_m2": ("重叠面积(平方米)", "Overlap (m²)", "overlapping area, m2"),
+    "share_of_a": ("占A比例", "Share of A", "overlap / area of A"),
+    "share_of_b": ("占B比例", "Share of B", "overlap / area of B"),
+    "area_a_m2": ("A面积(平方米)", "Area A (m²)", "area of A, m2"),
+    "area_b_m2": ("B面积(平方米)", "Area B (m²)", "area of B, m2"),
+    "households_a": ("A户数", "Households A", "households of A"),
+    "households_b": ("B户数", "Households B", "households of B"),
+    "action": ("处理", "Action", "what renogis did with the pair"),
+    "kept_compound_id": ("保留小区编号", "Kept compound", "the compound kept in place of a dropped one"),
     # ledger match report
     "ledger_row": ("台账行号", "Ledger row", "row number in the ledger file (header = 1)"),
     "ledger_name": ("台账小区名称", "Ledger name", "compound name as written in the ledger"),
@@ -141,7 +162,8 @@ COLUMNS: Final[Mapping[str, tuple[str, str, str]]] = MappingProxyType({
 
 #: Columns holding shares 0-1 (formatted as % in XLSX).
 PERCENT_COLUMNS: Final = frozenset({
-    "coverage_share", "coverage_share_merged", schema.CUMULATIVE_COVERAGE, schema.CONSENT,
+    "coverage_share", "coverage_share_merged", schema.CUMULATIVE_COVERAGE, schema.CONSENT, "share_of_a",
+    "share_of_b",
 })
 #: Numeric columns shown without thousands separators (years, ranks).
 PLAIN_NUMBER_COLUMNS: Final = frozenset({schema.BUILT_YEAR, "pick", "ledger_row"})
@@ -177,6 +199,9 @@ _CODES: Final[Mapping[str, Mapping[str, tuple[str, str]]]] = MappingProxyType({
               "fuzzy": ("模糊匹配", "fuzzy"), "ambiguous": ("多个候选", "ambiguous"),
               "unmatched": ("未匹配", "unmatched")},
     "demand_unit": _UNITS,
+    "capacity_unit": {**_UNITS, "households": ("户", "households")},
+    "relation": {"duplicate": ("重复", "duplicate"), "contains": ("包含", "contains"),
+                 "partial": ("部分重叠", "partial")},
 })
 _BOOL: Final = {True: ("是", "yes"), False: ("否", "no")}
 
