@@ -257,6 +257,7 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
                         if isinstance(did, str):
                             extra_lines.setdefault(did, []).extend(lines)
                     summary["sites"] = int(len(plan.plan))
+                    summary["siting"] = siting_mod.summary_record(plan)
                 else:
                     summary["sites"] = 0
                     logger.warning("no parcels layer: nothing to site")
@@ -272,11 +273,17 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
             from renogis.maps import write_map
 
             with timer.step("map"):
+                streets = ds.get(schema.STREETS)
+                cut_off = None  # streets with pieces cut off from the walk network
+                if network is not None and streets is not None and schema.STREET_ID in streets:
+                    dropped = set(map(str, network.report.get("dropped_street_ids", [])))
+                    mask = streets[schema.STREET_ID].astype(str).isin(dropped)
+                    cut_off = streets[mask] if mask.any() else None
                 map_path = write_map(
                     tmp / "map.html", compounds, districts=districts, parcels=ds.get(schema.PARCELS),
                     facilities=ds.get(schema.FACILITIES), access=access, gaps=gaps,
                     service_areas=service_areas, siting=plan.plan if plan is not None else None,
-                    streets=ds.get(schema.STREETS), barriers=ds.get(schema.BARRIERS),
+                    streets=streets, barriers=ds.get(schema.BARRIERS), network_parts=cut_off,
                     tiles=config.tiles, lang=config.lang)
                 files.append(map_path)
 
