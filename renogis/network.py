@@ -1095,6 +1095,7 @@ def frontage_points(
     *,
     frontage_m: float = FRONTAGE_M,
     step_m: float = SAMPLE_STEP_M,
+    also_at: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> AccessPoints:
     """Access points of polygons under the frontage model.
 
@@ -1115,6 +1116,9 @@ def frontage_points(
         How much farther than the nearest point an access point may lie.
     step_m : float, default SAMPLE_STEP_M (5 m)
         Sampling step along the streets.
+    also_at : (edge, pos_m) arrays, optional
+        Network points to add where they fall inside a stretch (the snap points of
+        the destinations).
 
     Returns
     -------
@@ -1162,29 +1166,85 @@ def frontage_points(
     j = np.arange(int(n_s.sum())) - np.repeat(np.cumsum(n_s) - n_s, n_s)
     denom = np.maximum(n_s - 1, 1)
     t = t0[rep] + (t1 - t0)[rep] * (j / denom[rep])
-    ks, gs = k[rep], gi[rep]
-    xy = seg["p"][ks] + t[:, None] * (seg["q"][ks] - seg["p"][ks])
-    pts = shapely.points(xy)
-    cost = shapely.distance(g[gs], pts)
-    keep = cost <= r[rep] + 1e-9
-    ks, gs, t, xy, pts, cost = ks[keep], gs[keep], t[keep], xy[keep], pts[keep], cost[keep]
-    if net.barrier_tree() is not None and len(gs):
-        near_barrier = np.zeros(len(g), dtype=bool)
+    ks, gs, rr = k[rep], gi[rep], r[rep]
+    near_barrier = np.zeros(len(g), dtype=bool)
+    if net.barrier_tree() is not None:
         bi, _ = net.barrier_tree().query(g[owner], predicate="dwithin", distance=radius)
         near_barrier[owner[bi]] = True
-        check = np.flatnonzero(near_barrier[gs])
+
+    def reach(kk: np.ndarray, gg: np.ndarray, tt: np.ndarray, lim: np.ndarray):
+        """(within reach, cost, xy) of the points at fraction tt of segments kk."""
+        xy = seg["p"][kk] + tt[:, None] * (seg["q"][kk] - seg["p"][kk])
+        pts = shapely.points(xy)
+        cost = shapely.distance(g[gg], pts)
+        ok = cost <= lim + 1e-9
+        check = np.flatnonzero(ok & near_barrier[gg])
         if len(check):
-            blocked = _crossing(net, shapely.shortest_line(g[gs[check]], pts[check]))
-            drop = np.zeros(len(gs), dtype=bool)
-            drop[check[blocked]] = True
-            ks, gs, t, xy, cost = ks[~drop], gs[~drop], t[~drop], xy[~drop], cost[~drop]
+            ok[check[_crossing(net, shapely.shortest_line(g[gg[check]], pts[check]))]] = False
+        return ok, cost, xy
+
+    inside, _, _ = reach(ks, gs, t, rr)
+    # runs of consecutive samples within reach; the minimum of cost + network distance over
+    # a run lies at one of its ends or at a destination's snap point inside it (both terms
+    # change by at most 1 m per m), so only the run ends are kept, located to 1 mm
+    first = np.r_[True, rep[1:] != rep[:-1]]
+    last = np.r_[rep[1:] != rep[:-1], True]
+    starts = np.flatnonzero(inside & (first | ~np.r_[False, inside[:-1]]))
+    ends = np.flatnonzero(inside & (last | ~np.r_[inside[1:], False]))
+    pair = rep[starts]
+    t_start, t_end = t[starts].copy(), t[ends].copy()
+    for t_in, idx, step in ((t_start, starts, -1), (t_end, ends, 1)):
+        inner = ~(first if step < 0 else last)[idx]
+        if not inner.any():
+            continue
+        j = np.flatnonzero(inner)
+        a = t[idx[j]]  # within reach
+        b = t[idx[j] + step]  # beyond
+        kk, gg, lim = k[pair[j]], gi[pair[j]], r[pair[j]]
+        span = np.abs(b - a) * seg["len"][kk]
+        for _ in range(int(np.ceil(np.log2(max(float(span.max(initial=0.0)), 1e-3) / 1e-3))) + 1):
+            mid = 0.5 * (a + b)
+            ok, _, _ = reach(kk, gg, mid, lim)
+            a = np.where(ok, mid, a)
+            b = np.where(ok, b, mid)
+        t_in[j] = a
+    run_k, run_g = k[pair], gi[pair]
+    kk = np.concatenate([run_k, run_k])
+    gg = np.concatenate([run_g, run_g])
+    tt = np.concatenate([t_start, t_end])
     elen = net.edge_arrays()[2]
-    e = seg["edge"][ks]
-    pos = np.clip(seg["s0"][ks] + t * seg["len"][ks], 0.0, elen[e])
-    sampled = AccessPoints(gs.astype(np.int64), e, pos, cost, xy)
-    out = AccessPoints.concat([near, sampled])
-    order = np.argsort(out.owner, kind="stable")
-    return out.take(order)
+    e = seg["edge"][kk]
+    pos = np.clip(seg["s0"][kk] + tt * seg["len"][kk], 0.0, elen[e])
+    parts = [near]
+    if also_at is not None and len(also_at[0]) and len(run_k):
+        # destinations snapped inside a run: (edge, position) in the run's span
+        ae, ap = np.asarray(also_at[0], dtype=np.int64), np.asarray(also_at[1], dtype=float)
+        order = np.lexsort((ap, ae))
+        ae, ap = ae[order], ap[order]
+        re_ = seg["edge"][run_k]
+        lo_pos = seg["s0"][run_k] + t_start * seg["len"][run_k]
+        hi_pos = seg["s0"][run_k] + t_end * seg["len"][run_k]
+        scale = elen[ae] + 1.0
+        akey = ae + ap / scale
+        lo_i = np.searchsorted(akey, re_ + lo_pos / (elen[re_] + 1.0), side="left")
+        hi_i = np.searchsorted(akey, re_ + hi_pos / (elen[re_] + 1.0), side="right")
+        cnt = hi_i - lo_i
+        if cnt.sum():
+            ri = np.repeat(np.arange(len(run_k)), cnt)
+            ai = np.repeat(lo_i, cnt) + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+            tf = (ap[ai] - seg["s0"][run_k[ri]]) / np.maximum(seg["len"][run_k[ri]], 1e-300)
+            ok, cost_f, xy_f = reach(run_k[ri], run_g[ri], np.clip(tf, 0, 1), r[pair[ri]])
+            parts.append(AccessPoints(run_g[ri][ok].astype(np.int64), ae[ai][ok], ap[ai][ok],
+                                      cost_f[ok], xy_f[ok]))
+    ok, cost, xy = reach(kk, gg, tt, np.full(len(kk), np.inf))
+    parts.append(AccessPoints(gg.astype(np.int64), e, pos, cost, xy))
+    out = AccessPoints.concat(parts)
+    # one point per (owner, edge, position)
+    order = np.lexsort((np.round(out.pos_m / NODE_TOLERANCE_M), out.edge, out.owner))
+    o = out.take(order)
+    dup = np.r_[False, (o.owner[1:] == o.owner[:-1]) & (o.edge[1:] == o.edge[:-1])
+                & (np.abs(o.pos_m[1:] - o.pos_m[:-1]) <= NODE_TOLERANCE_M)]
+    return o.take(np.flatnonzero(~dup))
 
 
 @dataclass(frozen=True)

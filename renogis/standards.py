@@ -90,7 +90,10 @@ _CATEGORY_KEYS: Final = {
     "min_land_m2": float,
     "source": str,
     "verified": bool,
+    "no_data": bool,
 }
+#: Category fields that may be left out (the rest are required).
+_CATEGORY_OPTIONAL: Final = ("no_data",)
 _DEMAND_KEYS: Final = {"kind": str, "amount": float, "unit": str}
 
 
@@ -122,6 +125,10 @@ class CategoryRule:
         Citation of every number of the rule.
     verified : bool
         True only when every number was checked against a retrieved source.
+    no_data : bool
+        The city's facility data do not record this category (``no_data = true`` in
+        the standards file, or ``--no-data``): its coverage is reported as no data,
+        never as 0%.
     """
 
     key: str
@@ -137,6 +144,7 @@ class CategoryRule:
     min_land_m2: float
     source: str
     verified: bool
+    no_data: bool = False
 
     def demand(
         self,
@@ -391,7 +399,8 @@ def _check_category(key: str, table: Any, problems: list[str]) -> CategoryRule |
         problems.append(f"{where}: must be a table [categories.{key}], got {type(table).__name__}")
         return None
     n_before = len(problems)
-    _check_table(table, _CATEGORY_KEYS, where, problems)
+    _check_table(table, _CATEGORY_KEYS, where, problems,
+                 required=[k for k in _CATEGORY_KEYS if k not in _CATEGORY_OPTIONAL])
     demand: Any = table.get("demand")
     if isinstance(demand, dict):
         _check_table(demand, _DEMAND_KEYS, f"{where}, field 'demand'", problems)
@@ -436,6 +445,7 @@ def _check_category(key: str, table: Any, problems: list[str]) -> CategoryRule |
         min_land_m2=float(table["min_land_m2"]),
         source=table["source"],
         verified=table["verified"],
+        no_data=bool(table.get("no_data", False)),
     )
 
 

@@ -478,11 +478,15 @@ def test_distances_match_networkx_on_random_city():
         for k in range(len(o)):
             ref[k, j] = lengths.get(("o", k), np.inf)
     fin = np.isfinite(ref)
-    assert fin.sum() > 0.8 * fin.size  # every part is kept: a few pairs lie in separate parts
+    assert fin.sum() > 0.7 * fin.size  # every part is kept: some points snap to small parts
     assert np.abs(m[fin] - ref[fin]).max() < 0.5
     assert (m[~fin] == 0).all()  # unreachable pairs are not stored
-    assert np.abs(d - ref.min(axis=1)).max() < 0.5
-    assert np.allclose(ref[np.arange(len(o)), i], ref.min(axis=1), atol=0.5)
+    best = ref.min(axis=1)
+    reach = np.isfinite(best)
+    assert np.array_equal(np.isfinite(d), reach)
+    assert np.abs(d[reach] - best[reach]).max() < 0.5
+    assert np.allclose(ref[np.flatnonzero(reach), i[reach]], best[reach], atol=0.5)
+    assert (i[~reach] == -1).all()
     # bounded matrix keeps exactly the pairs within the cutoff
     mc = distance_matrix(net, o, dst, cutoff_m=1500.0)
     assert mc.nnz == int((ref <= 1500.0).sum())
