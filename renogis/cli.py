@@ -32,6 +32,10 @@ def _ids(value: str) -> tuple[str, ...]:
     return ids
 
 
+def _categories(value: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in value.replace("，", ",").split(",") if s.strip())
+
+
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("input")
     g.add_argument("--column-map", action="append", metavar="SRC=DST",
@@ -71,6 +75,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="idle parcels to choose per category; 0 = until every coverable household is covered")
     s.add_argument("--siting-method", choices=("greedy", "exact"), default="greedy",
                    help="greedy (fast) or exact integer programme (HiGHS)")
+    s.add_argument("--access", choices=("frontage", "centroid"), default="frontage",
+                   help="how a compound without gates reaches the street: frontage (default; every "
+                   "street point within the nearest distance + --frontage-m) or centroid")
+    s.add_argument("--frontage-m", type=float, default=15.0,
+                   help="frontage model margin in metres (default 15)")
+    s.add_argument("--no-data", type=_categories, default=(), metavar="CAT,CAT",
+                   help="categories your facility data do not record: reported as no data, not 0%%")
     o = p.add_argument_group("output")
     o.add_argument("--lang", choices=("zh", "en"), default="zh", help="table headers and map labels")
     o.add_argument("--tiles", choices=("osm", "cartodb", "amap", "tianditu", "none"), default="osm",
@@ -132,6 +143,7 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         detour_factor=args.detour_factor,
         sites_per_category=None if args.sites_per_category == 0 else args.sites_per_category,
         siting_method=args.siting_method, lang=args.lang, tiles=args.tiles,
+        access=args.access, frontage_m=args.frontage_m, no_data=tuple(args.no_data),
     )
 
 
@@ -141,12 +153,13 @@ def _coverage_table(cov, *, lang: str) -> str:  # type: ignore[no-untyped-def]
     rows = [("category", "radius", "households", "covered", "after merging", "shortfall")]
     for r in cov.to_dict("records"):
         short = r.get("shortfall")
+        no_data = r.get("data_status") == "no_data"
         rows.append((
             f"{r['category']} {r[name]}" if name != "category" else r["category"],
             f"{r['radius_m']:.0f} m",
             f"{r['households']:,.0f}",
-            f"{r['coverage_share']:.0%}",
-            f"{r.get('coverage_share_merged', float('nan')):.0%}",
+            "no data" if no_data else f"{r['coverage_share']:.0%}",
+            "no data" if no_data else f"{r.get('coverage_share_merged', float('nan')):.0%}",
             "" if short is None or short != short else f"{short:,.0f} {r.get('demand_unit') or ''}".strip(),
         ))
     widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -169,7 +182,8 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
     s = result.summary
     out = sys.stdout
     layers = ", ".join(f"{k} {v}" for k, v in s.get("layers", {}).items())
-    out.write(f"input: {layers}; work CRS {s.get('work_crs')}; {s.get('warnings', 0)} warnings "
+    n_warn = s.get('warnings', 0) + len(s.get('network_warnings', []))
+    out.write(f"input: {layers}; work CRS {s.get('work_crs')}; {n_warn} warnings "
               f"(see validation.txt)\n")
     if "districts" in s:
         out.write(f"districts: {s['districts']} proposed covering {s['compounds_in_districts']} compounds; "
@@ -177,6 +191,19 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
     if result.coverage is not None and len(result.coverage):
         out.write(f"share of households covered, per category ({s.get('network', '')}):\n")
         out.write(_coverage_table(result.coverage, lang=lang) + "\n")
+        status = result.coverage.get("data_status")
+        if status is not None:
+            nd = result.coverage.loc[status == "no_data", "category"].tolist()
+            absent = result.coverage.loc[status == "absent", "category"].tolist()
+            if nd:
+                out.write(f"  no data: {', '.join(nd)} (no facilities layer or marked --no-data; "
+                          "no coverage or shortfall given)\n")
+            if absent:
+                out.write(f"  note: the facilities layer holds no {', '.join(absent)}: reported as 0% "
+                          "covered (mark categories your data do not record with --no-data)\n")
+        out.write("  after merging = walking through the opened walls between a district's members\n")
+    for w in s.get("network_warnings", []):
+        out.write(f"warning: {w}\n")
     if "sites" in s:
         out.write(f"siting: {s['sites']} facilities placed on idle parcels\n")
     out.write(f"outputs in {result.out}:\n")

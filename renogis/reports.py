@@ -294,23 +294,31 @@ def gap_lines(gaps: pd.DataFrame, *, standards: Any, lang: str = "zh") -> dict[s
     out: dict[str, list[str]] = {}
     for row in d.itertuples(index=False):
         rec = row._asdict()
-        unc_after = rec.get(acc.UNCOVERED_HOUSEHOLDS_MERGED)
-        if unc_after is None or pd.isna(unc_after) or unc_after <= 0:
-            continue
         cat = rec[acc.CATEGORY]
         rule = standards.categories.get(cat)
         name = (rule.name_zh if lang == "zh" else rule.name_en) if rule is not None else cat
         radius = f"{rule.radius_m:,.0f} m" if rule is not None else ""
+        if rec.get(acc.DATA_STATUS) == acc.METHOD_NO_DATA:
+            out.setdefault(str(rec[acc.UNIT_ID]), []).append(
+                f"{name}（{radius}）：无数据（缺少设施图层或标记为无数据），不计覆盖与缺口" if lang == "zh"
+                else f"{name} ({radius}): no data (no facilities layer, or marked as not recorded); "
+                "no coverage or shortfall given")
+            continue
+        unc_after = rec.get(acc.UNCOVERED_HOUSEHOLDS_MERGED)
+        if unc_after is None or pd.isna(unc_after) or unc_after <= 0:
+            continue
         hh = rec[acc.HOUSEHOLDS]
         before = rec.get(acc.UNCOVERED_HOUSEHOLDS)
         short = rec.get(acc.SHORTFALL)
         if lang == "zh":
-            line = (f"{name}（{radius}）：{hh:,.0f} 户中 {unc_after:,.0f} 户未覆盖（统筹前 {before:,.0f} 户）")
+            line = (f"{name}（{radius}）：{hh:,.0f} 户中 {unc_after:,.0f} 户未覆盖（统筹前 {before:,.0f} 户；"
+                    "统筹后指打通片区内相邻小区共用围墙后的步行距离）")
             if short is not None and not pd.isna(short) and short > 0:
                 line += f"，缺口 {short:,.0f} {rec.get(acc.DEMAND_UNIT) or ''}".rstrip()
         else:
             line = (f"{name} ({radius}): {unc_after:,.0f} of {hh:,.0f} households uncovered after merging "
-                    f"(before: {before:,.0f})")
+                    f"(before: {before:,.0f}; after merging = walking through the opened walls between "
+                    "members)")
             if short is not None and not pd.isna(short) and short > 0:
                 line += f", shortfall {short:,.0f} {rec.get(acc.DEMAND_UNIT) or ''}".rstrip()
         out.setdefault(str(rec[acc.UNIT_ID]), []).append(line)
