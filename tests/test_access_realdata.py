@@ -53,13 +53,17 @@ class Reference:
             xy_list.append(pts)
             node_list.extend(names)
         self.g = g
+        self._cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
         self.xy = np.concatenate(xy_list)
+        self.pts = shapely.points(self.xy)
         self.names = node_list
+        if self.barrier is not None:
+            shapely.prepare(self.barrier)
 
     def _admissible(self, geom: shapely.Geometry, idx: np.ndarray) -> np.ndarray:
         if self.barrier is None or len(idx) == 0:
             return np.ones(len(idx), dtype=bool)
-        lines = shapely.shortest_line(geom, shapely.points(self.xy[idx]))
+        lines = shapely.shortest_line(geom, self.pts[idx])
         return ~shapely.crosses(lines, self.barrier)
 
     def _window(self, geom: shapely.Geometry, r: float) -> np.ndarray:
@@ -70,19 +74,38 @@ class Reference:
 
     def nearest(self, geom: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:
         """Admissible samples within c + FRONTAGE_M (polygons) or the nearest one (points)."""
+        key = geom.wkb
+        if key not in self._cache:
+            self._cache[key] = self._nearest(geom)
+        return self._cache[key]
+
+    def _nearest(self, geom: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:
         r = 200.0
+        margin = 0.0 if geom.geom_type == "Point" else FRONTAGE_M
         while r < 20_000:
             idx = self._window(geom, r)
-            d = shapely.distance(geom, shapely.points(self.xy[idx]))
-            ok = self._admissible(geom, idx) & (d <= r)
-            if ok.any():
-                c = d[ok].min()
-                if c + FRONTAGE_M <= r:
-                    if geom.geom_type == "Point":
-                        k = np.flatnonzero(ok & (d == c))[:1]
-                    else:
-                        k = np.flatnonzero(ok & (d <= c + FRONTAGE_M))
-                    return idx[k], d[k]
+            d = shapely.distance(geom, self.pts[idx])
+            order = np.argsort(d, kind="stable")
+            idx, d = idx[order], d[order]
+            # brute force in rings: admissibility of every sample up to c + margin
+            lo = 0
+            c = np.inf
+            keep_i, keep_d = [], []
+            while lo < len(d) and d[lo] <= min(c + margin, r):
+                hi = int(np.searchsorted(d, min(d[lo] + margin + 1.0, r), side="right"))
+                hi = max(hi, lo + 1)
+                ok = self._admissible(geom, idx[lo:hi])
+                if ok.any():
+                    c = min(c, d[lo:hi][ok].min())
+                keep_i.append(idx[lo:hi][ok])
+                keep_d.append(d[lo:hi][ok])
+                lo = hi
+            if np.isfinite(c) and c + margin <= r:
+                ki, kd = np.concatenate(keep_i), np.concatenate(keep_d)
+                sel = kd <= c + margin
+                if margin == 0.0:
+                    sel = np.flatnonzero(sel)[:1]
+                return ki[sel], kd[sel]
             r *= 4
         return np.zeros(0, dtype=int), np.zeros(0)
 
