@@ -238,10 +238,6 @@ def _rules(standards: Standards, categories: Sequence[str] | None) -> list[Categ
     return [standards.rule(c) for c in categories]
 
 
-def _method(network: Any, detour_factor: float) -> str:
-    return "network" if network is not None else f"straight_line_x{detour_factor:g}"
-
-
 def access_points(
     compounds: gpd.GeoDataFrame, gates: gpd.GeoDataFrame | None = None
 ) -> tuple[gpd.GeoSeries, np.ndarray]:
@@ -344,6 +340,9 @@ class _Model:
     inside_pt: np.ndarray | None = None
     inside_fac: np.ndarray | None = None
     connector_m: np.ndarray | None = None  # (n,) shortest access connector, inf none
+    barrier_tree: shapely.STRtree | None = None  # straight-line mode only
+    fac_snap: walknet.Snap | None = None
+    points_snap: walknet.Snap | None = None
     report: dict = dc_field(default_factory=dict)
 
 
@@ -543,6 +542,7 @@ def compute_access(
         walknet.snap(network, np.asarray(fac_pts.values))
         if has_fac and network is not None else None
     )
+    model.fac_snap = fac_snap
     if network is not None:
         parts = []
         if len(gate_geom):
@@ -580,6 +580,7 @@ def compute_access(
     if network is None and barriers is not None and len(barriers):
         blines, _ = walknet._barrier_lines(barriers)
         barrier_tree = shapely.STRtree(blines) if len(blines) else None
+    model.barrier_tree = barrier_tree
 
     # --- facilities -------------------------------------------------------------------
     if has_fac:
@@ -730,7 +731,8 @@ def _network_report(model: _Model, fac: gpd.GeoDataFrame | None) -> dict:
         no_fac: dict[str, list[str]] = {}
         if fac is not None and len(fac):
             fac_cat = fac[CATEGORY].to_numpy()
-            snap = walknet.snap(net, np.asarray(_facility_points(fac).values))
+            snap = model.fac_snap if model.fac_snap is not None else walknet.snap(
+                net, np.asarray(_facility_points(fac).values))
             fac_part = np.where(snap.valid, labels[eu[np.maximum(snap.edge, 0)]], -1)
             for k, rule in enumerate(model.rules):
                 if model.status[k] != "ok":
@@ -889,7 +891,9 @@ def _supply(
         pts = model.points
         if pts is None or not len(pts):
             return np.zeros(n)
-        origins: Any = pts.as_snap()
+        if model.points_snap is None:
+            model.points_snap = pts.as_snap()  # once for every category
+        origins: Any = model.points_snap
         owner = pts.owner
     else:
         origins = gpd.GeoSeries(model.origins, crs=fac_pts.crs)
@@ -900,6 +904,14 @@ def _supply(
     )
     m = sp.csr_matrix(m)
     m.eliminate_zeros()
+    if model.network is None and model.barrier_tree is not None and m.nnz:
+        # the straight-line fallback does not cross barriers
+        r, c = m.nonzero()
+        line = shapely.shortest_line(np.asarray(origins.values)[r], np.asarray(dest.values)[c])
+        li, _ = model.barrier_tree.query(line, predicate="crosses")
+        m = sp.csr_matrix((np.where(np.isin(np.arange(len(r)), li), 0.0, 1.0), (r, c)),
+                          shape=m.shape)
+        m.eliminate_zeros()
     m.data[:] = 1.0
     gather = sp.csr_matrix(
         (np.ones(len(owner)), (owner, np.arange(len(owner)))), shape=(n, len(owner))

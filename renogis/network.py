@@ -335,14 +335,20 @@ def _segment_contacts(
 def _node_ids(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Merge coordinates within NODE_TOLERANCE_M: (unique coords, inverse).
 
-    Exact duplicates are merged first; then any two distinct points closer than the
-    tolerance are joined (transitively), so that points straddling a rounding grid
-    line are never split apart. Each node sits at its lowest-sorted member.
+    Points on the same tolerance grid cell are merged first (fast, integer sort); then
+    any two cells whose representatives are closer than the tolerance are joined
+    (transitively), so that points straddling a grid line are never split apart.
     """
     if len(xy) == 0:
         return xy[:0], np.zeros(0, dtype=np.int64)
-    uniq, inverse = np.unique(xy, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
+    key = np.round(xy / NODE_TOLERANCE_M).astype(np.int64)
+    order = np.lexsort((key[:, 1], key[:, 0]))
+    ks = key[order]
+    new = np.r_[True, (ks[1:] != ks[:-1]).any(axis=1)]
+    group = np.cumsum(new) - 1
+    inverse = np.empty(len(xy), dtype=np.int64)
+    inverse[order] = group
+    uniq = xy[order[new]]
     from scipy.spatial import cKDTree
 
     pairs = cKDTree(uniq).query_pairs(NODE_TOLERANCE_M, output_type="ndarray")

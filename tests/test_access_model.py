@@ -147,6 +147,12 @@ def test_river_crossed_by_untagged_street_lines():
     free = acc.compute_access(comp, fac, network=None, standards=STD, categories=KG)
     assert free["method"].iat[0] == "straight_line"
     assert free["distance_m"].iat[0] == pytest.approx(120 * 1.3)
+    # nor does the 2SFCA catchment of the fallback cross it
+    cap = fac.assign(capacity=[50.0])
+    blocked = acc.compute_gaps(comp, nostreet, facilities=cap, standards=STD)
+    open_ = acc.compute_gaps(comp, free, facilities=cap, standards=STD)
+    assert blocked["supply"].iat[0] == 0.0
+    assert open_["supply"].iat[0] == pytest.approx(50.0)
 
 
 def test_facility_across_the_river_joins_its_own_bank():
