@@ -50,8 +50,8 @@ def main() -> None:
     xs = pts.xy[:, 0]
     lo, hi = float(xs.min()), float(xs.max())
 
-    # drawing: 2 px per metre, y up
-    sx, ox, oy = 1.6, 110.0, 290.0
+    # drawing: 1.6 px per metre, y up
+    sx, ox, oy = 1.6, 150.0, 290.0
 
     def p(x: float, y: float) -> str:
         return f"{ox + sx * x:.1f},{oy - sx * y:.1f}"
@@ -100,12 +100,12 @@ def main() -> None:
     svg.append(line([(160, 140), (hi, 150)], "#6a3d9a", 1.2, "3,3"))
     svg.append(line([(hi, 150), (420, 150), (420, 0), (330, 0)], "#6a3d9a", 1.5, "6,4"))
     svg.append(text(300, 160, f"B alone: {d_b:.0f} m round the block", 12, "middle", "#6a3d9a"))
-    svg.append(line([(hi - 10, 72), (hi, 0)], "#6a3d9a", 2.5, "2,3"))
+    svg.append(line([(160, 72), (hi, 0)], "#6a3d9a", 2.5, "2,3"))
     svg.append(text(hi + 6, 55, f"B after merging: {d_b_merged:.0f} m", 12, "start", "#6a3d9a"))
     svg.append(text(hi + 6, 42, "(through the opened wall)", 11, "start", "#6a3d9a"))
     svg.append(text(-70, -52, "orange: street points within c + 15 m of A (its access points: "
                     "red, the stretch ends and the nearest point)", 11))
-    width, height = 860, 420
+    width, height = 880, 420
     out = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}"><rect width="100%" height="100%" fill="white"/>'
            + "".join(svg) + "</svg>\n")
