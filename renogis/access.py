@@ -302,12 +302,16 @@ def _min_by_owner(
     best_j = np.full(n, -1, dtype=np.int64)
     if len(dist) == 0:
         return best_d, best_j
-    order = np.lexsort((dist, owner))
-    own = owner[order]
-    first = np.r_[True, own[1:] != own[:-1]]
-    sel = order[first]
-    best_d[owner[sel]] = dist[sel]
-    best_j[owner[sel]] = idx[sel]
+    if len(owner) > 1 and not (owner[1:] >= owner[:-1]).all():
+        order = np.argsort(owner, kind="stable")
+        dist, idx, owner = dist[order], idx[order], owner[order]
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    mins = np.minimum.reduceat(dist, starts)
+    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(owner)]))
+    hit = np.flatnonzero(dist == mins[group])
+    first = hit[np.r_[True, group[hit][1:] != group[hit][:-1]]]
+    best_d[owner[starts]] = mins
+    best_j[owner[first]] = idx[first]
     return best_d, best_j
 
 

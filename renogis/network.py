@@ -752,6 +752,7 @@ class Snap:
     pos_m: np.ndarray
     connector_m: np.ndarray
     point: np.ndarray
+    xy: np.ndarray | None = None  # coordinates of the snap points, when known without ``point``
 
 
 def snap(net: WalkNetwork, geoms: gpd.GeoSeries | np.ndarray) -> Snap:
@@ -1009,7 +1010,10 @@ def _augment(
         split_out.extend([ue, up, n + np.arange(n_virtual)])
     if xy_out is not None:
         # coordinates of every node: a virtual node and a source node sit at their snap point
-        pts = shapely.get_coordinates(np.concatenate([s.point[s.valid] for s in snaps]))
+        pts = np.concatenate([
+            s.xy[s.valid] if s.xy is not None else shapely.get_coordinates(s.point[s.valid]).reshape(-1, 2)
+            for s in snaps
+        ])
         xy = np.empty((total, 2))
         xy[:n] = net.node_xy
         xy[n + inv] = pts[mid]
@@ -1070,8 +1074,57 @@ class AccessPoints:
 
     def as_snap(self) -> Snap:
         """The points as a :class:`Snap` (one source per point, connector = cost)."""
-        return Snap(np.ones(len(self.owner), dtype=bool), self.edge, self.pos_m, self.cost_m,
-                    shapely.points(self.xy) if len(self.owner) else np.empty(0, dtype=object))
+        n = len(self.owner)
+        return Snap(np.ones(n, dtype=bool), self.edge, self.pos_m, self.cost_m,
+                    np.full(n, None, dtype=object), self.xy)
+
+
+class _PolygonDistance:
+    """Distance from points to polygons with numpy (boundary segments, even-odd inside test).
+
+    Creating a shapely Point per sample costs more than the distance itself; the
+    frontage model measures millions of samples, each against its own polygon.
+    """
+
+    def __init__(self, polygons: np.ndarray) -> None:
+        parts, pidx = shapely.get_parts(polygons, return_index=True)
+        rings, ridx = shapely.get_rings(parts, return_index=True)
+        coords, cidx = shapely.get_coordinates(rings, return_index=True)
+        start = np.flatnonzero(cidx[1:] == cidx[:-1])
+        self.a = coords[start]
+        self.b = coords[start + 1]
+        poly = pidx[ridx[cidx[start]]]
+        self.count = np.bincount(poly, minlength=len(polygons))
+        self.first = np.cumsum(self.count) - self.count
+
+    def __call__(self, xy: np.ndarray, owner: np.ndarray, *, chunk: int = 400_000) -> np.ndarray:
+        out = np.empty(len(xy))
+        for lo in range(0, len(xy), chunk):
+            out[lo : lo + chunk] = self._distance(xy[lo : lo + chunk], owner[lo : lo + chunk])
+        return out
+
+    def _distance(self, xy: np.ndarray, owner: np.ndarray) -> np.ndarray:
+        cnt = self.count[owner]
+        n = len(xy)
+        if n == 0:
+            return np.zeros(0)
+        rep = np.repeat(np.arange(n), cnt)
+        off = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        k = np.repeat(self.first[owner], cnt) + off
+        a, b, p = self.a[k], self.b[k], xy[rep]
+        ab = b - a
+        ap = p - a
+        den = np.einsum("ij,ij->i", ab, ab)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.clip(np.where(den > 0, np.einsum("ij,ij->i", ap, ab) / den, 0.0), 0.0, 1.0)
+            d = np.hypot(*(ap - t[:, None] * ab).T)
+            straddle = (a[:, 1] > p[:, 1]) != (b[:, 1] > p[:, 1])
+            x_cross = a[:, 0] + (p[:, 1] - a[:, 1]) * ab[:, 0] / np.where(straddle, ab[:, 1], 1.0)
+        crossing = straddle & (p[:, 0] < x_cross)
+        starts = np.cumsum(cnt) - cnt
+        dist = np.minimum.reduceat(d, starts)
+        inside = (np.add.reduceat(crossing.astype(np.int64), starts) % 2) == 1
+        return np.where(inside, 0.0, dist)
 
 
 def nearest_points(net: WalkNetwork, geoms: gpd.GeoSeries | np.ndarray) -> AccessPoints:
@@ -1166,6 +1219,36 @@ def frontage_points(
             t1 = np.minimum(t1, np.where(outside, -np.inf, leave))
     ok = t1 >= t0
     k, gi, r, t0, t1 = k[ok], gi[ok], r[ok], t0[ok], t1[ok]
+    near_barrier = np.zeros(len(g), dtype=bool)
+    if net.barrier_tree() is not None:
+        bi, _ = net.barrier_tree().query(g[owner], predicate="dwithin", distance=radius)
+        near_barrier[owner[bi]] = True
+
+    pdist = _PolygonDistance(g)
+
+    def reach(kk: np.ndarray, gg: np.ndarray, tt: np.ndarray, lim: np.ndarray):
+        """(within reach, cost, xy) of the points at fraction tt of segments kk."""
+        xy = seg["p"][kk] + tt[:, None] * (seg["q"][kk] - seg["p"][kk])
+        cost = pdist(xy, gg)
+        ok = cost <= lim + 1e-9
+        check = np.flatnonzero(ok & near_barrier[gg])
+        if len(check):
+            line = shapely.shortest_line(g[gg[check]], shapely.points(xy[check]))
+            ok[check[_crossing(net, line)]] = False
+        return ok, cost, xy
+
+    # a stretch whose two ends are within reach lies wholly within it when the bound
+    # (d0 + d1 + length) / 2 <= r holds (distance changes by at most 1 m per m); one whose
+    # lower bound (d0 + d1 - length) / 2 exceeds r lies wholly outside. Only the others
+    # are sampled.
+    span = (t1 - t0) * seg["len"][k]
+    dseg = seg["q"][k] - seg["p"][k]
+    d0 = pdist(seg["p"][k] + t0[:, None] * dseg, gi)
+    d1 = pdist(seg["p"][k] + t1[:, None] * dseg, gi)
+    full = ((d0 + d1 + span) / 2 <= r) & ~near_barrier[gi]
+    amb = ~full & ((d0 + d1 - span) / 2 <= r + 1e-9)
+    full_k, full_g, full_r, full_t0, full_t1 = k[full], gi[full], r[full], t0[full], t1[full]
+    k, gi, r, t0, t1 = k[amb], gi[amb], r[amb], t0[amb], t1[amb]
     span = (t1 - t0) * seg["len"][k]
     n_s = np.ceil(span / step_m).astype(np.int64) + 1
     rep = np.repeat(np.arange(len(k)), n_s)
@@ -1173,22 +1256,6 @@ def frontage_points(
     denom = np.maximum(n_s - 1, 1)
     t = t0[rep] + (t1 - t0)[rep] * (j / denom[rep])
     ks, gs, rr = k[rep], gi[rep], r[rep]
-    near_barrier = np.zeros(len(g), dtype=bool)
-    if net.barrier_tree() is not None:
-        bi, _ = net.barrier_tree().query(g[owner], predicate="dwithin", distance=radius)
-        near_barrier[owner[bi]] = True
-
-    def reach(kk: np.ndarray, gg: np.ndarray, tt: np.ndarray, lim: np.ndarray):
-        """(within reach, cost, xy) of the points at fraction tt of segments kk."""
-        xy = seg["p"][kk] + tt[:, None] * (seg["q"][kk] - seg["p"][kk])
-        pts = shapely.points(xy)
-        cost = shapely.distance(g[gg], pts)
-        ok = cost <= lim + 1e-9
-        check = np.flatnonzero(ok & near_barrier[gg])
-        if len(check):
-            ok[check[_crossing(net, shapely.shortest_line(g[gg[check]], pts[check]))]] = False
-        return ok, cost, xy
-
     inside, _, _ = reach(ks, gs, t, rr)
     # runs of consecutive samples within reach; the minimum of cost + network distance over
     # a run lies at one of its ends or at a destination's snap point inside it (both terms
@@ -1214,7 +1281,11 @@ def frontage_points(
             a = np.where(ok, mid, a)
             b = np.where(ok, b, mid)
         t_in[j] = a
-    run_k, run_g = k[pair], gi[pair]
+    run_k = np.concatenate([k[pair], full_k])
+    run_g = np.concatenate([gi[pair], full_g])
+    run_r = np.concatenate([r[pair], full_r])
+    t_start = np.concatenate([t_start, full_t0])
+    t_end = np.concatenate([t_end, full_t1])
     kk = np.concatenate([run_k, run_k])
     gg = np.concatenate([run_g, run_g])
     tt = np.concatenate([t_start, t_end])
@@ -1239,17 +1310,18 @@ def frontage_points(
             ri = np.repeat(np.arange(len(run_k)), cnt)
             ai = np.repeat(lo_i, cnt) + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
             tf = (ap[ai] - seg["s0"][run_k[ri]]) / np.maximum(seg["len"][run_k[ri]], 1e-300)
-            ok, cost_f, xy_f = reach(run_k[ri], run_g[ri], np.clip(tf, 0, 1), r[pair[ri]])
+            ok, cost_f, xy_f = reach(run_k[ri], run_g[ri], np.clip(tf, 0, 1), run_r[ri])
             parts.append(AccessPoints(run_g[ri][ok].astype(np.int64), ae[ai][ok], ap[ai][ok],
                                       cost_f[ok], xy_f[ok]))
     ok, cost, xy = reach(kk, gg, tt, np.full(len(kk), np.inf))
     parts.append(AccessPoints(gg.astype(np.int64), e, pos, cost, xy))
     out = AccessPoints.concat(parts)
-    # one point per (owner, edge, position)
-    order = np.lexsort((np.round(out.pos_m / NODE_TOLERANCE_M), out.edge, out.owner))
+    # one point per owner and place (a stretch end at a junction is shared by its edges)
+    kx = np.round(out.xy / NODE_TOLERANCE_M).astype(np.int64)
+    order = np.lexsort((kx[:, 1], kx[:, 0], out.owner))
     o = out.take(order)
-    dup = np.r_[False, (o.owner[1:] == o.owner[:-1]) & (o.edge[1:] == o.edge[:-1])
-                & (np.abs(o.pos_m[1:] - o.pos_m[:-1]) <= NODE_TOLERANCE_M)]
+    kx = kx[order]
+    dup = np.r_[False, (o.owner[1:] == o.owner[:-1]) & (kx[1:] == kx[:-1]).all(axis=1)]
     return o.take(np.flatnonzero(~dup))
 
 

@@ -513,3 +513,19 @@ def test_graph_matches_edges_and_lengths():
     geoms = np.asarray(same.geometry.values)
     a, b = shapely.STRtree(geoms).query(geoms, predicate="crosses")
     assert len(a) == 0
+
+
+def test_numpy_polygon_distance_matches_shapely():
+    from renogis.network import _PolygonDistance
+
+    rng = np.random.default_rng(5)
+    polys = [box(0, 0, 100, 60), Polygon([(0, 0), (50, 80), (100, 0), (50, 30)]),
+             box(0, 0, 100, 100).difference(box(30, 30, 70, 70)),
+             shapely.MultiPolygon([box(0, 0, 10, 10), box(50, 50, 60, 60)])]
+    g = np.array(polys, dtype=object)
+    xy = rng.uniform(-30, 130, (4000, 2))
+    owner = rng.integers(0, len(polys), 4000)
+    got = _PolygonDistance(g)(xy, owner, chunk=700)
+    ref = shapely.distance(g[owner], shapely.points(xy))
+    assert np.allclose(got, ref, atol=1e-9)
+    assert (got == 0).sum() > 100  # points inside, including in the hole-free parts
