@@ -276,7 +276,9 @@ def gap_lines(gaps: pd.DataFrame, *, standards: Any, lang: str = "zh") -> dict[s
     """Per district, one line per category whose households are not all covered after merging.
 
     Lines for the district proposal sheets, e.g.
-    ``"托儿所 (300 m): 1,200 of 1,759 households uncovered after merging (before: 1,450)"``.
+    ``"托儿所 (300 m): 1,200 of 1,759 households uncovered after merging (before: 1,450)"``,
+    after a first line saying what "after merging" means (walked through the opened walls);
+    a category without data gets a "no data" line instead of figures.
 
     Parameters
     ----------
@@ -311,15 +313,17 @@ def gap_lines(gaps: pd.DataFrame, *, standards: Any, lang: str = "zh") -> dict[s
         before = rec.get(acc.UNCOVERED_HOUSEHOLDS)
         short = rec.get(acc.SHORTFALL)
         if lang == "zh":
-            line = (f"{name}（{radius}）：{hh:,.0f} 户中 {unc_after:,.0f} 户未覆盖（统筹前 {before:,.0f} 户；"
-                    "统筹后指打通片区内相邻小区共用围墙后的步行距离）")
+            line = (f"{name}（{radius}）：{hh:,.0f} 户中 {unc_after:,.0f} 户统筹后仍未覆盖（统筹前 {before:,.0f} 户）")
             if short is not None and not pd.isna(short) and short > 0:
                 line += f"，缺口 {short:,.0f} {rec.get(acc.DEMAND_UNIT) or ''}".rstrip()
         else:
             line = (f"{name} ({radius}): {unc_after:,.0f} of {hh:,.0f} households uncovered after merging "
-                    f"(before: {before:,.0f}; after merging = walking through the opened walls between "
-                    "members)")
+                    f"(before: {before:,.0f})")
             if short is not None and not pd.isna(short) and short > 0:
                 line += f", shortfall {short:,.0f} {rec.get(acc.DEMAND_UNIT) or ''}".rstrip()
         out.setdefault(str(rec[acc.UNIT_ID]), []).append(line)
-    return out
+    note = ("统筹后：打通片区内相邻且未被道路分隔的小区之间的围墙后，按实际步行距离重新计算（不是“片区内任一小区覆盖即全覆盖”）"
+            if lang == "zh" else
+            "after merging: walking distances recomputed with the walls opened between members that share "
+            "a boundary not separated by a street (not 'covered if any member is')")
+    return {did: [note, *lines] for did, lines in out.items()}

@@ -101,3 +101,32 @@ def test_run_json_network_block(tiny_gpkg, tmp_path, capsys, lang):
         assert key in net
     # the tiny world's river crosses the north-south street: counted, not cut
     assert net["barrier_crossings"] == 1 and net["components"] == 1
+
+
+def test_gap_lines_explain_merging_and_no_data():
+    import geopandas as gpd
+    import shapely
+
+    from renogis import access as acc
+    from renogis.network import build_walk_network
+    from renogis.reports import gap_lines
+    from renogis.standards import load_standards
+
+    std = load_standards()
+    crs = "EPSG:4548"
+    streets = gpd.GeoDataFrame({"street_id": ["s"]},
+                               geometry=[shapely.LineString([(-100, 0), (1000, 0)])], crs=crs)
+    net = build_walk_network(streets)
+    comp = gpd.GeoDataFrame({"compound_id": ["A"], "households": [100], "district_id": ["D1"]},
+                            geometry=[shapely.box(0, 10, 100, 110)], crs=crs)
+    fac = gpd.GeoDataFrame({"facility_id": ["F"], "category": ["kindergarten"]},
+                           geometry=[shapely.Point(900, -5)], crs=crs)
+    a = acc.compute_access(comp, fac, network=net, standards=std,
+                           categories=["kindergarten", "clinic"], no_data=["clinic"])
+    g = acc.compute_gaps(comp, a, facilities=fac, standards=std, network=net)
+    lines = gap_lines(g, standards=std, lang="en")["D1"]
+    assert lines[0].startswith("after merging: walking distances recomputed")
+    assert any(line.startswith("Kindergarten (300 m): 100 of 100 households uncovered") for line in lines)
+    assert any("no data" in line and line.startswith("Community health station") for line in lines)
+    zh = gap_lines(g, standards=std, lang="zh")["D1"]
+    assert zh[0].startswith("统筹后") and any("无数据" in line for line in zh)
