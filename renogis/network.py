@@ -1329,16 +1329,19 @@ def frontage_points(
 class DestinationField:
     """Walking distance from every point of the network to the nearest destination.
 
-    Made by :func:`destination_field` (one bounded multi-source Dijkstra); read it at
-    any network points with :meth:`at`.
+    Made by :func:`destination_field` (one bounded multi-source Dijkstra to the
+    nodes); read it at any network points with :meth:`at`: a point on an edge is
+    reached through either end of the edge, or directly along the edge from a
+    destination that joins the same edge.
     """
 
     net: WalkNetwork
-    dist: np.ndarray
-    nearest: np.ndarray
-    split_edge: np.ndarray
-    split_pos: np.ndarray
-    split_node: np.ndarray
+    dist: np.ndarray  # (n_nodes,) to the nearest destination
+    nearest: np.ndarray  # (n_nodes,) its index, -1 none
+    dest_edge: np.ndarray  # destinations' snap edges, sorted
+    dest_pos: np.ndarray
+    dest_conn: np.ndarray
+    dest_index: np.ndarray
     cutoff_m: float
 
     def at(self, edge: np.ndarray, pos_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1349,27 +1352,28 @@ class DestinationField:
         edge = np.asarray(edge, dtype=np.int64)
         pos = np.asarray(pos_m, dtype=float)
         eu, ev, elen = self.net.edge_arrays()
-        a_node, a_pos = eu[edge], np.zeros(len(edge))
-        b_node, b_pos = ev[edge], elen[edge].copy()
-        if len(self.split_edge):
-            # virtual nodes (destination snap points) split some edges: find the stretch
-            scale = elen[self.split_edge] + 1.0
-            skey = self.split_edge + self.split_pos / scale
-            qkey = edge + pos / (elen[edge] + 1.0)
-            i = np.searchsorted(skey, qkey, side="right")
-            left = i - 1
-            has_l = (left >= 0) & (self.split_edge[np.maximum(left, 0)] == edge)
-            has_r = (i < len(skey)) & (self.split_edge[np.minimum(i, len(skey) - 1)] == edge)
-            li, ri = np.maximum(left, 0), np.minimum(i, len(skey) - 1)
-            a_node = np.where(has_l, self.split_node[li], a_node)
-            a_pos = np.where(has_l, self.split_pos[li], a_pos)
-            b_node = np.where(has_r, self.split_node[ri], b_node)
-            b_pos = np.where(has_r, self.split_pos[ri], b_pos)
-        da = self.dist[a_node] + np.maximum(pos - a_pos, 0.0)
-        db = self.dist[b_node] + np.maximum(b_pos - pos, 0.0)
+        da = self.dist[eu[edge]] + pos
+        db = self.dist[ev[edge]] + np.maximum(elen[edge] - pos, 0.0)
         use_b = db < da
         d = np.where(use_b, db, da)
-        near = np.where(use_b, self.nearest[b_node], self.nearest[a_node])
+        near = np.where(use_b, self.nearest[ev[edge]], self.nearest[eu[edge]])
+        if len(self.dest_edge) and len(edge):
+            # destinations on the point's own edge: straight along it
+            lo = np.searchsorted(self.dest_edge, edge, side="left")
+            hi = np.searchsorted(self.dest_edge, edge, side="right")
+            cnt = hi - lo
+            if cnt.any():
+                pi = np.repeat(np.arange(len(edge)), cnt)
+                fi = np.repeat(lo, cnt) + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+                direct = self.dest_conn[fi] + np.abs(pos[pi] - self.dest_pos[fi])
+                best = np.full(len(edge), np.inf)
+                np.minimum.at(best, pi, direct)
+                win = direct <= best[pi]
+                who = np.full(len(edge), -1, dtype=np.int64)
+                who[pi[win]] = self.dest_index[fi[win]]
+                better = best < d
+                d = np.where(better, best, d)
+                near = np.where(better, who, near)
         bad = ~np.isfinite(d) | (d > self.cutoff_m)
         d = np.where(bad, np.inf, d)
         near = np.where(bad, -1, near)
@@ -1385,7 +1389,8 @@ def destination_field(
     """Distance from every network point to the nearest destination, within a cutoff.
 
     A destination joins the network at its nearest point (:func:`snap`, barrier-aware)
-    and its connector counts. Edges are split at the exact snap positions.
+    and its connector counts; a point on the destination's own edge is measured along
+    that edge, exactly.
 
     Parameters
     ----------
@@ -1402,21 +1407,22 @@ def destination_field(
     _check_options(cutoff_m, 1.0)
     sd = _snapped(net, destinations, what="destinations")
     n = net.n_nodes
-    if not sd.valid.any():
+    vi = np.flatnonzero(sd.valid)
+    if len(vi) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return DestinationField(net, np.full(n, np.inf), np.full(n, -1, dtype=np.int64), empty,
-                                np.zeros(0), empty, float(cutoff_m))
-    split: list[np.ndarray] = []
-    graph, (dnode,) = _augment(net, [sd], split_out=split)
-    d, _, src = dijkstra(graph, directed=True, indices=dnode[sd.valid], min_only=True,
+                                np.zeros(0), np.zeros(0), empty, float(cutoff_m))
+    graph, sources = _source_graph(net, sd)
+    d, _, src = dijkstra(graph, directed=True, indices=sources, min_only=True,
                          return_predecessors=True, limit=float(cutoff_m) + _EPS_M)
     node_to_dest = np.full(graph.shape[0], -1, dtype=np.int64)
-    node_to_dest[dnode[sd.valid]] = np.flatnonzero(sd.valid)
-    d = np.round(np.maximum(d - _EPS_M, 0.0), 9)
-    near = np.where(np.isfinite(d), node_to_dest[np.maximum(src, 0)], -1)
-    ue, up, vid = split
-    return DestinationField(net, d, near, ue.astype(np.int64), up.astype(float),
-                            vid.astype(np.int64), float(cutoff_m))
+    node_to_dest[sources] = vi
+    d = np.round(np.maximum(d[:n] - _EPS_M, 0.0), 9)
+    near = np.where(np.isfinite(d), node_to_dest[np.maximum(src[:n], 0)], -1)
+    order = np.argsort(sd.edge[vi], kind="stable")
+    fi = vi[order]
+    return DestinationField(net, d, near, sd.edge[fi].astype(np.int64), sd.pos_m[fi].astype(float),
+                            sd.connector_m[fi].astype(float), fi.astype(np.int64), float(cutoff_m))
 
 
 def _geoms(values: gpd.GeoSeries | np.ndarray, *, crs: pyproj.CRS | None, what: str) -> np.ndarray:
@@ -1550,6 +1556,27 @@ def nearest_distance(
     return dist, near
 
 
+def _source_graph(net: WalkNetwork, sd: Snap) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The network plus one source node per valid snap, with edges out of it only.
+
+    A source joins both ends of the edge it snapped to (connector + the part of the
+    edge to that end; +_EPS_M so that a 0 m edge stays stored). Only the rows of the
+    new nodes are appended to the CSR arrays, so this costs far less than a general
+    augmentation; it serves runs *from* the sources (distances to nodes).
+    """
+    n = net.n_nodes
+    eu, ev, elen = net.edge_arrays()
+    vi = np.flatnonzero(sd.valid)
+    e, pos, conn = sd.edge[vi], sd.pos_m[vi], sd.connector_m[vi]
+    m = len(vi)
+    cols = np.column_stack([eu[e], ev[e]]).ravel()
+    w = np.column_stack([conn + pos, conn + (elen[e] - pos)]).ravel() + _EPS_M
+    g = net.graph
+    indptr = np.r_[g.indptr, g.indptr[-1] + 2 * np.arange(1, m + 1)]
+    graph = sp.csr_matrix((np.r_[g.data, w], np.r_[g.indices, cols], indptr), shape=(n + m, n + m))
+    return graph, n + np.arange(m)
+
+
 def node_distances(
     net: WalkNetwork,
     destinations: gpd.GeoSeries,
@@ -1579,11 +1606,11 @@ def node_distances(
     n = net.n_nodes
     if not sd.valid.any():
         return np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
-    graph, (dnode,) = _augment(net, [sd])
-    d, _, src = dijkstra(graph, directed=True, indices=dnode[sd.valid], min_only=True,
+    graph, sources = _source_graph(net, sd)
+    d, _, src = dijkstra(graph, directed=True, indices=sources, min_only=True,
                          return_predecessors=True, limit=float(cutoff_m) + _EPS_M)
     node_to_dest = np.full(graph.shape[0], -1, dtype=np.int64)
-    node_to_dest[dnode[sd.valid]] = np.flatnonzero(sd.valid)
+    node_to_dest[sources] = np.flatnonzero(sd.valid)
     d = np.round(np.maximum(d[:n] - _EPS_M, 0.0), 9)
     d[d > cutoff_m] = np.inf
     near = np.where(np.isfinite(d), node_to_dest[np.maximum(src[:n], 0)], -1)
