@@ -1572,8 +1572,10 @@ def _source_graph(net: WalkNetwork, sd: Snap) -> tuple[sp.csr_matrix, np.ndarray
     cols = np.column_stack([eu[e], ev[e]]).ravel()
     w = np.column_stack([conn + pos, conn + (elen[e] - pos)]).ravel() + _EPS_M
     g = net.graph
-    indptr = np.r_[g.indptr, g.indptr[-1] + 2 * np.arange(1, m + 1)]
-    graph = sp.csr_matrix((np.r_[g.data, w], np.r_[g.indices, cols], indptr), shape=(n + m, n + m))
+    itype = np.int32 if n + m < 2**31 - 1 and g.nnz + 2 * m < 2**31 - 1 else np.int64
+    indptr = np.r_[g.indptr, g.indptr[-1] + 2 * np.arange(1, m + 1)].astype(itype)
+    indices = np.r_[g.indices, cols].astype(itype)
+    graph = sp.csr_matrix((np.r_[g.data, w], indices, indptr), shape=(n + m, n + m), copy=False)
     return graph, n + np.arange(m)
 
 
