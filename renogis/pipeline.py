@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ import pandas as pd
 
 from renogis import __version__, schema
 from renogis._errors import InputError
+from renogis._outdir import MANIFEST, OutputFolder, RunInterrupted, handle_signals
 from renogis.io import write_gpkg
 from renogis.reports import file_sha256, gap_lines, library_versions, write_run_json
 from renogis.validate import Dataset, load
@@ -68,6 +68,10 @@ class RunConfig:
     lang: str = "zh"
     tiles: str = "osm"
     map_copy: Path | None = None  # also copy the map here (the demo uses maps/)
+    # districts (appended): nested/duplicate compounds, split/rebalance options
+    nested: str = "keep-children"  # or "keep-parent" (renogis.overlaps)
+    max_span_m: float | None = None  # longest allowed district extent, m
+    soft_barrier_classes: tuple[str, ...] = ()  # street classes crossed only when no in-band alternative
     # access model (issue 10)
     access: str = "frontage"  # compounds without gates: "frontage" or "centroid"
     frontage_m: float = 15.0
@@ -100,31 +104,6 @@ class _Timer:
         logger.info("step %s took %.2f s", name, self.timings[name])
         if self.progress:
             self.progress(f"{name} done in {self.timings[name]:.1f} s")
-
-
-def _prepare_out(out: Path) -> Path:
-    out = out.resolve()
-    if out.exists():
-        if not out.is_dir():
-            raise InputError(f"--out {out}: exists and is not a folder; choose another output path")
-        if any(out.iterdir()) and not (out / "run.json").exists():
-            raise InputError(
-                f"--out {out}: the folder holds files that renogis did not write; choose an empty or "
-                "new folder (a previous renogis output is replaced)"
-            )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-
-
-def _commit(tmp: Path, out: Path) -> None:
-    out = out.resolve()
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{int(time.time() * 1000)}")
-        out.rename(old)
-    tmp.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _input_hashes(ds: Dataset, config: RunConfig) -> dict[str, str]:
@@ -193,18 +172,27 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "out"
     >>> res = run(RunConfig(input=sample_path(), out=out, steps=("load",)))
     >>> sorted(p.name for p in res.files)
-    ['cleaned.gpkg', 'run.json', 'validation.txt']
+    ['cleaned.gpkg', 'renogis_manifest.json', 'run.json', 'validation.txt']
     """
     unknown = [s for s in config.steps if s not in STEPS]
     if unknown:
         raise InputError(f"unknown steps {unknown}; choose from {', '.join(STEPS)}")
     started = datetime.now(UTC)
     timer = _Timer(progress)
-    tmp = _prepare_out(config.out)
+    folder = OutputFolder(config.out, inputs=[Path(config.input)])
+    if config.map_copy is not None and config.map_copy.exists() and not config.map_copy.is_dir():
+        raise InputError(f"--maps-dir {config.map_copy}: exists and is not a folder; choose a folder")
+    with handle_signals():
+        return _run(config, folder, started, timer)
+
+
+def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Timer) -> RunResult:
     files: list[Path] = []
     summary: dict[str, Any] = {}
     coverage = None
+    tmp = Path()
     try:
+        tmp = folder.open()
         standards = None
         categories = None
         if "gaps" in config.steps or "siting" in config.steps or "map" in config.steps:
@@ -224,6 +212,18 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
         summary["work_crs"] = f"EPSG:{ds.work_crs.to_epsg()}" if ds.work_crs.to_epsg() else ds.work_crs.name
 
         compounds = ds.compounds
+        if set(config.steps) & {"districts", "gaps", "siting", "map"}:
+            from renogis.overlaps import OVERLAPS_FILE, resolve_overlaps
+            from renogis.reports import write_table
+
+            with timer.step("overlaps"):
+                overlaps = resolve_overlaps(compounds, nested=config.nested)  # type: ignore[arg-type]
+                compounds = overlaps.compounds
+                files.extend(write_table(overlaps.pairs, tmp / OVERLAPS_FILE, formats=("csv",)))
+                if overlaps.report_lines():
+                    with (tmp / "validation.txt").open("a", encoding="utf-8") as fh:
+                        fh.write("\n".join(overlaps.report_lines()) + "\n")
+            summary["overlaps"] = overlaps.summary()
         districts = None
         district_result = None
         extra_lines: dict[str, list[str]] = {}
@@ -240,14 +240,15 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
             with timer.step("districts"):
                 graph = build_adjacency(compounds, parcels=ds.get(schema.PARCELS),
                                         streets=ds.get(schema.STREETS), barriers=ds.get(schema.BARRIERS),
-                                        gap_m=config.gap_m, barrier_classes=config.barrier_classes)
+                                        gap_m=config.gap_m, barrier_classes=config.barrier_classes,
+                                        soft_barrier_classes=config.soft_barrier_classes)
                 district_result = propose_districts(
                     compounds, graph, parcels=ds.get(schema.PARCELS),
                     min_households=config.min_households, max_households=config.max_households,
                     keep_together=config.keep_together, keep_apart=config.keep_apart,
                     min_consent=config.min_consent,
                     require_owners_committee=config.require_owners_committee,
-                    built_before=config.built_before, seed=config.seed)
+                    built_before=config.built_before, seed=config.seed, max_span_m=config.max_span_m)
                 districts = district_result.districts
                 compounds = district_result.compounds
             summary["districts"] = int(len(districts))
@@ -278,7 +279,8 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
                     service_areas = access_mod.service_areas(network, ds.get(schema.FACILITIES),
                                                              standards=standards)
                 for did, lines in gap_lines(gaps, standards=standards, lang=config.lang).items():
-                    extra_lines.setdefault(did, []).extend(lines)
+                    if isinstance(did, str):  # compounds outside every district have no sheet
+                        extra_lines.setdefault(did, []).extend(lines)
             summary["network"] = "walk network" if network is not None else (
                 f"no streets: straight line x {config.detour_factor}")
             summary["network_warnings"] = list(net_report.get("warnings", []))
@@ -300,8 +302,10 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
                         method=config.siting_method, districts=districts)
                     files.extend(siting_mod.write_siting_outputs(plan, tmp))
                     for did, lines in siting_mod.siting_lines(plan, lang=config.lang).items():
-                        extra_lines.setdefault(did, []).extend(lines)
+                        if isinstance(did, str):
+                            extra_lines.setdefault(did, []).extend(lines)
                     summary["sites"] = int(len(plan.plan))
+                    summary["siting"] = siting_mod.summary_record(plan)
                 else:
                     summary["sites"] = 0
                     logger.warning("no parcels layer: nothing to site")
@@ -317,11 +321,17 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
             from renogis.maps import write_map
 
             with timer.step("map"):
+                streets = ds.get(schema.STREETS)
+                cut_off = None  # streets with pieces cut off from the walk network
+                if network is not None and streets is not None and schema.STREET_ID in streets:
+                    dropped = set(map(str, network.report.get("dropped_street_ids", [])))
+                    mask = streets[schema.STREET_ID].astype(str).isin(dropped)
+                    cut_off = streets[mask] if mask.any() else None
                 map_path = write_map(
                     tmp / "map.html", compounds, districts=districts, parcels=ds.get(schema.PARCELS),
                     facilities=ds.get(schema.FACILITIES), access=access, gaps=gaps,
                     service_areas=service_areas, siting=plan.plan if plan is not None else None,
-                    streets=ds.get(schema.STREETS), barriers=ds.get(schema.BARRIERS),
+                    streets=streets, barriers=ds.get(schema.BARRIERS), network_parts=cut_off,
                     tiles=config.tiles, lang=config.lang)
                 files.append(map_path)
 
@@ -343,13 +353,22 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
         if network_block is not None:
             record["network"] = network_block
         files.append(write_run_json(tmp / "run.json", record))
-        out = config.out.resolve()
-        _commit(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        folder.commit()
+    except RunInterrupted as exc:
+        if folder.committed:
+            raise RunInterrupted(exc.signum, committed=True) from None
+        folder.abort()
         raise
-    final = tuple(out / p.relative_to(tmp) for p in files)
+    except BaseException:
+        folder.abort()
+        raise
+    out = folder.out
+    final = tuple(out / p.relative_to(tmp) for p in files) + (out / MANIFEST,)
     if config.map_copy is not None and "map" in config.steps:
-        config.map_copy.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(out / "map.html", config.map_copy / "demo_map.html")
+        try:
+            config.map_copy.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(out / "map.html", config.map_copy / "demo_map.html")
+        except OSError as exc:
+            logger.warning("could not copy the map to %s (%s); it is in %s", config.map_copy, exc.strerror,
+                           out / "map.html")
     return RunResult(out=out, files=final, timings_s=timer.timings, summary=summary, coverage=coverage)

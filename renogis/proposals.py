@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from renogis._errors import InputError
+from renogis._inert import md_escape
 from renogis.districting import (
     COMPOUND_IDS,
     FLAG_ABOVE_MAX,
@@ -32,6 +33,8 @@ from renogis.districting import (
     N_COMPOUNDS,
     PARCEL_IDS,
     REASON,
+    WALL_COMPOUND_A,
+    WALL_COMPOUND_B,
     WALL_M,
     DistrictResult,
 )
@@ -149,7 +152,7 @@ def _cell(v: object, *, number: bool = False) -> str:
         return "—"
     if number:
         return _int(float(v))  # type: ignore[arg-type]
-    return str(v).replace("|", "\\|")
+    return md_escape(v)
 
 
 def _member_table(members: pd.DataFrame, lang: str) -> list[str]:
@@ -170,6 +173,21 @@ def _member_table(members: pd.DataFrame, lang: str) -> list[str]:
                 cells.append(_cell(v, number=num))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def _wall_table(result: DistrictResult, did: str, lang: str) -> list[str]:
+    """Return the walls-to-open table of one district: which two compounds, metres, longest first."""
+    w = result.walls
+    if w is None or not len(w):
+        return []
+    w = w[w[DISTRICT_ID].astype(str) == did]
+    if not len(w):
+        return []
+    head = (["## 需打通的围墙", "", "| 小区 | 小区 | 围墙长度 (m) |"] if lang == "zh"
+            else ["## Walls to open", "", "| Compound | Compound | Wall (m) |"])
+    rows = [f"| {_cell(a)} | {_cell(b)} | {_int(float(m))} |"
+            for a, b, m in zip(w[WALL_COMPOUND_A], w[WALL_COMPOUND_B], w[WALL_M], strict=True)]
+    return [*head, "|---|---|---|", *rows, ""]
 
 
 def proposal_sheets(
@@ -224,12 +242,12 @@ def proposal_sheets(
         did = str(row[DISTRICT_ID])
         sd = row.get(SUBDISTRICT)
         if lang == "zh":
-            title = f"# 片区 {did}" + (f"（{sd}）" if not _missing(sd) else "")
+            title = f"# 片区 {md_escape(did)}" + (f"（{md_escape(sd)}）" if not _missing(sd) else "")
             reason_head, members_head, extra_head = "## 划定理由", "## 成员小区", "## 补充"
             reason = _reason_zh(row, lo, hi)
             flag_text = "标记：" + (str(row[FLAGS]) if row.get(FLAGS) else "无")
         else:
-            title = f"# District {did}" + (f" ({sd})" if not _missing(sd) else "")
+            title = f"# District {md_escape(did)}" + (f" ({md_escape(sd)})" if not _missing(sd) else "")
             reason_head, members_head, extra_head = (
                 "## Reason",
                 "## Member compounds",
@@ -243,10 +261,12 @@ def proposal_sheets(
             members = pd.DataFrame({COMPOUND_ID: order})
         else:
             members = members.set_index(members[COMPOUND_ID].astype(str)).reindex(order)
-        lines = [title, "", _summary(row, lang), "", flag_text, "", reason_head, "", reason, ""]
+        lines = [title, "", _summary(row, lang), "", md_escape(flag_text), "", reason_head, "",
+                 md_escape(reason), ""]
         lines += [members_head, "", *_member_table(members, lang), ""]
+        lines += _wall_table(result, did, lang)
         if did in extra and extra[did]:
-            lines += [extra_head, "", *[f"- {x}" for x in extra[did]], ""]
+            lines += [extra_head, "", *[f"- {md_escape(x)}" for x in extra[did]], ""]
         sheets[did] = "\n".join(lines)
     return sheets
 
