@@ -441,6 +441,7 @@ def build_walk_network(
         ``barrier_crossings`` (places where a street line crosses a barrier),
         ``nodes``, ``edges``, ``length_m``, ``components`` (connected parts),
         ``largest_share`` (share of the length in the largest part),
+        ``outside_largest_street_ids`` (streets with pieces outside the largest part),
         ``dropped_edges``, ``dropped_length_m``, ``dropped_street_ids`` (only with
         ``keep_largest``), ``kept_length_share``.
 
@@ -676,6 +677,9 @@ def build_walk_network(
     total_len = float(plen[keep_piece].sum())
     comp_len = np.bincount(labels[pu[keep_piece]], weights=plen[keep_piece], minlength=n_comp)
     report["largest_share"] = float(comp_len.max() / total_len) if total_len else 0.0
+    # streets with pieces outside the largest part (kept, but cut off from it): for the map
+    outside = keep_piece & (labels[pu] != int(np.argmax(comp_len))) if n_comp > 1 else keep_piece & False
+    report["outside_largest_street_ids"] = sorted(set(ids_in[src[pline[outside]]].tolist()))
     if keep_largest and n_comp > 1:
         # largest by total edge length (ties: node count)
         big = int(np.argmax(comp_len))

@@ -324,7 +324,8 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
                 streets = ds.get(schema.STREETS)
                 cut_off = None  # streets with pieces cut off from the walk network
                 if network is not None and streets is not None and schema.STREET_ID in streets:
-                    dropped = set(map(str, network.report.get("dropped_street_ids", [])))
+                    dropped = set(map(str, network.report.get("dropped_street_ids", [])
+                                      or network.report.get("outside_largest_street_ids", [])))
                     mask = streets[schema.STREET_ID].astype(str).isin(dropped)
                     cut_off = streets[mask] if mask.any() else None
                 map_path = write_map(
