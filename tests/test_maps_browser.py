@@ -121,6 +121,7 @@ def load(driver: Any, path: Path, *, timeout_s: float = 15.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if driver.execute_script("return !!(window.renogis && Object.keys(window.renogis).length)"):
+            _settle(driver)  # the initial fit may animate: clicks and labels need the final view
             return
         time.sleep(0.1)
     raise AssertionError(f"map in {path} did not draw within {timeout_s} s")
@@ -336,11 +337,16 @@ def test_click_district_label_opens_district_popup(driver: Any, map_html: Path) 
     from selenium.webdriver.support.ui import WebDriverWait
 
     load(driver, map_html)
-    label = [
-        e
-        for e in driver.find_elements("css selector", ".renogis-label div")
-        if e.text.startswith("D2")
-    ]
+    # labels are placed once the initial fit has settled: wait for D2's
+    label: list[Any] = []
+    deadline = time.monotonic() + 15
+    while not label and time.monotonic() < deadline:
+        label = [
+            e
+            for e in driver.find_elements("css selector", ".renogis-label div")
+            if e.text.startswith("D2")
+        ]
+        time.sleep(0.1)
     label[0].click()
     popup = WebDriverWait(driver, 5).until(
         ec.visibility_of_element_located(("css selector", ".leaflet-popup-content"))
