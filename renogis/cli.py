@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from renogis import __version__
 from renogis._errors import RenogisError
@@ -32,6 +35,13 @@ def _ids(value: str) -> tuple[str, ...]:
     return ids
 
 
+def _input(value: str) -> Path | str:
+    """A path, or a postgresql:// URL kept as text (a Path would fold its '//')."""
+    from renogis.postgis import is_postgis_url
+
+    return value if is_postgis_url(value) else Path(value)
+
+
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("input")
     g.add_argument("--column-map", action="append", metavar="SRC=DST",
@@ -42,6 +52,8 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--input-crs", metavar="EPSG", help="CRS for layers without one (e.g. CSV with WKT)")
     g.add_argument("--work-crs", metavar="EPSG",
                    help="metric CRS for all measuring (default: CGCS2000 3-degree GK zone of the data)")
+    g.add_argument("--layer-map", action="append", metavar="LAYER=TABLE",
+                   help="PostGIS input: the table or view holding a layer, e.g. compounds=my_table (repeatable)")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -75,6 +87,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     o.add_argument("--lang", choices=("zh", "en"), default="zh", help="table headers and map labels")
     o.add_argument("--tiles", choices=("osm", "cartodb", "amap", "tianditu", "none"), default="osm",
                    help="basemap of the HTML map; none = offline")
+    o.add_argument("--out-db", metavar="URL",
+                   help="also write every result table into PostGIS, in one transaction: "
+                        "postgresql://user@host:port/db?schema=renogis_run (password via PGPASSWORD, "
+                        "~/.pgpass or a service file)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tiles", choices=("osm", "cartodb", "amap", "tianditu", "none"), default="osm")
 
     p = sub.add_parser("validate", help="check an input and print every problem found")
-    p.add_argument("input", type=Path, help="GeoPackage, folder of layer files, or a compounds file")
+    p.add_argument("input", type=_input, help="GeoPackage, folder of layer files, a compounds file, "
+                   "or postgresql://user@host:port/db?schema=NAME")
     _add_input_options(p)
 
     for name, helptext in (("run", "load, propose districts, compute service gaps, site facilities, map"),
@@ -101,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
                            ("gaps", "service-circle gaps only"),
                            ("map", "the HTML map (with districts and gaps)")):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("input", type=Path, help="GeoPackage, folder of layer files, or a compounds file")
+        p.add_argument("input", type=_input, help="GeoPackage, folder of layer files, a compounds file, "
+                       "or postgresql://user@host:port/db?schema=NAME")
         p.add_argument("--out", type=Path, required=True, help="output folder")
         _add_input_options(p)
         _add_run_options(p)
@@ -119,6 +137,7 @@ _STEPS = {
 def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from renogis.io import parse_column_map
     from renogis.pipeline import RunConfig
+    from renogis.postgis import parse_layer_map
 
     return RunConfig(
         input=args.input, out=args.out, steps=_STEPS[args.command],
@@ -132,6 +151,7 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         detour_factor=args.detour_factor,
         sites_per_category=None if args.sites_per_category == 0 else args.sites_per_category,
         siting_method=args.siting_method, lang=args.lang, tiles=args.tiles,
+        layer_map=parse_layer_map(args.layer_map), out_db=args.out_db,
     )
 
 
@@ -179,6 +199,8 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
         out.write(_coverage_table(result.coverage, lang=lang) + "\n")
     if "sites" in s:
         out.write(f"siting: {s['sites']} facilities placed on idle parcels\n")
+    if "out_db" in s:
+        out.write(f"database: {len(s['out_db'])} tables written ({', '.join(s['out_db'])})\n")
     out.write(f"outputs in {result.out}:\n")
     for f in result.files:
         out.write(f"  {f.relative_to(result.out)}\n")
@@ -197,14 +219,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     def progress(msg: str) -> None:
         sys.stderr.write(f"[renogis] {msg}\n")
 
+    previous_sigterm = _sigterm_interrupts()
     try:
         if args.command == "validate":
             from renogis.io import parse_column_map
+            from renogis.postgis import parse_layer_map
             from renogis.validate import load
 
             ds = load(args.input, column_map=parse_column_map(args.column_map), encoding=args.encoding,
                       source_crs=args.source_crs, input_crs=args.input_crs, work_crs=args.work_crs,
-                      strict=False)
+                      strict=False, layer_map=parse_layer_map(args.layer_map))
             sys.stdout.write(ds.report.to_text() + "\n")
             return 0 if ds.report.ok else 2
         from renogis.pipeline import RunConfig, run
@@ -234,6 +258,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"renogis: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
                          "(no output written; rerun with -v for the traceback and please report it)\n")
         return 1
+    finally:
+        if previous_sigterm is not _OFF_MAIN_THREAD and previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
+
+
+_OFF_MAIN_THREAD = object()
+
+
+def _sigterm_interrupts() -> Any:
+    """Make SIGTERM (``kill PID``, a stopped job) end a run like Ctrl-C.
+
+    The temporary output folder is removed and an open database transaction rolled
+    back. Returns the previous handler, to be restored.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return _OFF_MAIN_THREAD
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, interrupt)
+    return previous
 
 
 if __name__ == "__main__":  # pragma: no cover

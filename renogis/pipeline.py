@@ -23,6 +23,7 @@ import pandas as pd
 from renogis import __version__, schema
 from renogis._errors import InputError
 from renogis.io import write_gpkg
+from renogis.postgis import is_postgis_url, redact_url
 from renogis.reports import file_sha256, gap_lines, library_versions, write_run_json
 from renogis.validate import Dataset, load
 
@@ -38,7 +39,7 @@ STEPS = ("load", "districts", "gaps", "siting", "map")
 class RunConfig:
     """Everything a run needs; recorded in ``run.json``."""
 
-    input: Path
+    input: Path | str  # a path, or a postgresql:// URL (see renogis.postgis)
     out: Path
     steps: tuple[str, ...] = STEPS
     # reading
@@ -68,6 +69,9 @@ class RunConfig:
     lang: str = "zh"
     tiles: str = "osm"
     map_copy: Path | None = None  # also copy the map here (the demo uses maps/)
+    # PostGIS (renogis.postgis)
+    layer_map: dict[str, str] = field(default_factory=dict)  # {layer: table} of a postgresql:// input
+    out_db: str | None = None  # also write the results into postgresql://...?schema=NAME, one transaction
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,10 @@ def _commit(tmp: Path, out: Path) -> None:
 
 
 def _input_hashes(ds: Dataset, config: RunConfig) -> dict[str, str]:
+    if is_postgis_url(config.input):
+        from renogis.postgis import input_hashes
+
+        return input_hashes(ds.sources)
     files: dict[str, str] = {}
     for src in sorted({Path(p) for p in ds.sources.values()}):
         members = [src]
@@ -161,6 +169,10 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
     if unknown:
         raise InputError(f"unknown steps {unknown}; choose from {', '.join(STEPS)}")
     started = datetime.now(UTC)
+    if config.out_db:
+        from renogis.postgis import check_out_db
+
+        check_out_db(config.out_db)  # before any computing: connection, rights, foreign tables
     timer = _Timer(progress)
     tmp = _prepare_out(config.out)
     files: list[Path] = []
@@ -177,7 +189,7 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
         with timer.step("load"):
             ds = load(config.input, column_map=config.column_map, encoding=config.encoding,
                       source_crs=config.source_crs, input_crs=config.input_crs,
-                      work_crs=config.work_crs, categories=categories)
+                      work_crs=config.work_crs, categories=categories, layer_map=config.layer_map)
             files.append(write_gpkg(tmp / "cleaned.gpkg", ds.layers))
             (tmp / "validation.txt").write_text(ds.report.to_text() + "\n", encoding="utf-8")
             files.append(tmp / "validation.txt")
@@ -281,7 +293,7 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
             "renogis": __version__,
             "started_utc": started.isoformat(timespec="seconds"),
             "versions": library_versions(),
-            "parameters": {k: v for k, v in asdict(config).items()},
+            "parameters": {k: redact_url(v) for k, v in asdict(config).items()},
             "work_crs": {"epsg": ds.work_crs.to_epsg(), "name": ds.work_crs.name,
                          "chosen": "given" if config.work_crs else "from the data"},
             "inputs": _input_hashes(ds, config),
@@ -293,6 +305,14 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
         if standards is not None:
             record["standards"] = {"name": standards.name, "source": str(standards.source_path)}
         files.append(write_run_json(tmp / "run.json", record))
+        if config.out_db:  # the folder is complete: the same results into the database, one transaction
+            from renogis.postgis import write_results
+
+            summary["out_db"] = write_results(
+                config.out_db, {"districts": districts, "compounds": compounds if districts is not None else None,
+                                "service_access": access, "service_gaps": gaps,
+                                "siting_plan": plan.plan if plan is not None else None},
+                run_json=(tmp / "run.json").read_text(encoding="utf-8"))
         out = config.out.resolve()
         _commit(tmp, out)
     except BaseException:

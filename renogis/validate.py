@@ -24,6 +24,7 @@ from renogis import schema
 from renogis._errors import CRSError, InputError
 from renogis.crs import choose_work_crs, in_china, parse_crs
 from renogis.io import RawLayer, as_numeric, parse_other_tags, read_layers
+from renogis.postgis import is_postgis_url
 
 logger = logging.getLogger(__name__)
 
@@ -662,6 +663,7 @@ def load(
     categories: Sequence[str] | None = None,
     persons_per_household: float = schema.DEFAULT_PERSONS_PER_HOUSEHOLD,
     strict: bool = True,
+    layer_map: Mapping[str, str] | None = None,
 ) -> Dataset:
     """Read, validate and reproject an input; raise one :class:`InputError` listing every error.
 
@@ -680,6 +682,9 @@ def load(
         Facility categories accepted (the keys of the standards in use).
     strict : bool
         Raise on errors (default). With False the dataset is returned with its report.
+    layer_map : mapping, optional
+        ``{layer: table}`` for a PostGIS input (``path`` a ``postgresql://`` URL); see
+        :func:`renogis.postgis.read_layers`.
 
     Returns
     -------
@@ -692,7 +697,15 @@ def load(
     >>> ds.work_crs.to_epsg(), len(ds.compounds)
     (4548, 65)
     """
-    raw = read_layers(path, column_map=column_map, encoding=encoding, source_crs=source_crs)
+    if is_postgis_url(path):  # PostGIS input: tables instead of files, everything after is the same
+        from renogis.postgis import read_layers as read_postgis_layers
+
+        raw = read_postgis_layers(str(path), layer_map=layer_map, column_map=column_map, source_crs=source_crs)
+    elif layer_map:
+        raise InputError("--layer-map applies to a PostGIS input (postgresql://...); name files and "
+                         "GeoPackage layers compounds, parcels, ... (or 小区, 闲置地块, ...)")
+    else:
+        raw = read_layers(path, column_map=column_map, encoding=encoding, source_crs=source_crs)
     layers, report, wcrs = validate_layers(raw, input_crs=input_crs, work_crs=work_crs,
                                            categories=categories,
                                            persons_per_household=persons_per_household)
