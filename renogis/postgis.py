@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote
 
 import pandas as pd
 
@@ -83,6 +83,24 @@ def is_postgis_url(value: object) -> bool:
     return isinstance(value, str) and value.strip().lower().startswith(_SCHEMES)
 
 
+def _split(url: str) -> tuple[str, str, str, list[tuple[str, str]]]:
+    """``scheme, netloc, path, [(raw key, raw param)]`` of a libpq URL, text kept as given.
+
+    (``urllib.parse.urlunsplit`` would fold ``postgresql:///db`` into ``postgresql:/db``.)
+    """
+    scheme, _, rest = url.strip().partition("://")
+    rest = rest.split("#", 1)[0]
+    head, _, query = rest.partition("?")
+    netloc, slash, path = head.partition("/")
+    params = [(unquote(p.split("=", 1)[0]), p) for p in query.split("&") if p]
+    return scheme, netloc, slash + path, params
+
+
+def _join(scheme: str, netloc: str, path: str, params: list[tuple[str, str]]) -> str:
+    query = "&".join(p for _, p in params)
+    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
+
+
 def redact_url(value: Any) -> Any:
     """The URL without any password (in the user part or a ``password`` parameter); other values as given.
 
@@ -95,13 +113,11 @@ def redact_url(value: Any) -> Any:
     """
     if not is_postgis_url(value):
         return value
-    parts = urlsplit(value.strip())
-    netloc = parts.netloc
+    scheme, netloc, path, params = _split(value)
     if "@" in netloc:
         user, host = netloc.rsplit("@", 1)
         netloc = f"{user.split(':', 1)[0]}@{host}"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != "password"]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="/:,"), parts.fragment))
+    return _join(scheme, netloc, path, [(k, p) for k, p in params if k.lower() != "password"])
 
 
 @dataclass(frozen=True)
@@ -132,18 +148,17 @@ def parse_url(url: str, *, what: str = "input") -> DbURL:
     """
     text = url.strip()
     display = redact_url(text)
-    parts = urlsplit(text)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    if parts.password is not None or any(k.lower() == "password" for k, _ in query):
+    scheme, netloc, path, params = _split(text)
+    if ":" in netloc.rsplit("@", 1)[0] and "@" in netloc or any(k.lower() == "password" for k, _ in params):
         raise InputError(f"{what} {display}: the URL holds a password; remove it and {_PASSWORD_HELP}")
-    schemas = [v for k, v in query if k == "schema"]
+    schemas = [unquote(p.split("=", 1)[1]) if "=" in p else "" for k, p in params if k == "schema"]
     if len(schemas) > 1 or (schemas and not schemas[0].strip()):
         raise InputError(f"{what} {display}: give one schema, e.g. ?schema=city")
-    rest = [(k, v) for k, v in query if k != "schema"]
-    conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest, safe="/:,"), ""))
-    database = parts.path.lstrip("/") or dict(rest).get("dbname", "") or "(default database)"
-    return DbURL(conninfo=conninfo, schema=schemas[0].strip() if schemas else None, display=display,
-                 database=database)
+    rest = [(k, p) for k, p in params if k != "schema"]
+    dbname = [unquote(p.split("=", 1)[1]) for k, p in rest if k == "dbname" and "=" in p]
+    database = unquote(path.lstrip("/")) or (dbname[0] if dbname else "") or "(default database)"
+    return DbURL(conninfo=_join(scheme, netloc, path, rest), schema=schemas[0].strip() if schemas else None,
+                 display=display, database=database)
 
 
 def parse_layer_map(items: list[str] | None) -> dict[str, str]:
