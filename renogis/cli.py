@@ -53,7 +53,8 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--work-crs", metavar="EPSG",
                    help="metric CRS for all measuring (default: CGCS2000 3-degree GK zone of the data)")
     g.add_argument("--layer-map", action="append", metavar="LAYER=TABLE",
-                   help="PostGIS input: the table or view holding a layer, e.g. compounds=my_table (repeatable)")
+                   help="PostGIS input: the table or view holding a layer, e.g. compounds=my_table "
+                        "(repeatable)")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:

@@ -309,7 +309,8 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
             from renogis.postgis import write_results
 
             summary["out_db"] = write_results(
-                config.out_db, {"districts": districts, "compounds": compounds if districts is not None else None,
+                config.out_db, {"districts": districts,
+                                "compounds": compounds if districts is not None else None,
                                 "service_access": access, "service_gaps": gaps,
                                 "siting_plan": plan.plan if plan is not None else None},
                 run_json=(tmp / "run.json").read_text(encoding="utf-8"))

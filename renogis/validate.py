@@ -700,7 +700,8 @@ def load(
     if is_postgis_url(path):  # PostGIS input: tables instead of files, everything after is the same
         from renogis.postgis import read_layers as read_postgis_layers
 
-        raw = read_postgis_layers(str(path), layer_map=layer_map, column_map=column_map, source_crs=source_crs)
+        raw = read_postgis_layers(str(path), layer_map=layer_map, column_map=column_map,
+                                  source_crs=source_crs)
     elif layer_map:
         raise InputError("--layer-map applies to a PostGIS input (postgresql://...); name files and "
                          "GeoPackage layers compounds, parcels, ... (or 小区, 闲置地块, ...)")

@@ -25,13 +25,12 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
-import shapely
 
 from renogis.cli import main
 from renogis.datasets import sample_path
 from renogis.postgis import parse_layer_map, parse_url, redact_url
 
-from .conftest import CRS, X0, Y0, grid_compounds, write_gpkg
+from .conftest import grid_compounds, write_gpkg
 
 pytestmark = pytest.mark.postgis
 
@@ -174,7 +173,8 @@ def _sql(pg: Server, db: str, sql: str, params: tuple = ()) -> list[tuple]:
 def _sample_layers() -> dict[str, gpd.GeoDataFrame]:
     import pyogrio
 
-    return {str(n): gpd.read_file(sample_path(), layer=str(n)) for n in pyogrio.list_layers(sample_path())[:, 0]}
+    names = pyogrio.list_layers(sample_path())[:, 0]
+    return {str(n): gpd.read_file(sample_path(), layer=str(n)) for n in names}
 
 
 def _one_line_error(capsys) -> str:  # type: ignore[no-untyped-def]
@@ -268,7 +268,10 @@ def _same_table(db_frame: pd.DataFrame, csv: pd.DataFrame, key: list[str]) -> No
             assert ((x.astype(float) - y.astype(float)).abs().fillna(0) < 1e-6).all() and (
                 x.isna() == y.isna()).all(), c
         else:
-            assert [None if pd.isna(v) else str(v) for v in x] == [None if pd.isna(v) else str(v) for v in y], c
+            def text(s: pd.Series) -> list:
+                return [None if pd.isna(v) else str(v) for v in s]
+
+            assert text(x) == text(y), c
 
 
 def test_round_trip_sample_gpkg_postgis_run_postgis(pg, sample_db, gpkg_run, tmp_path, capsys):
@@ -276,8 +279,8 @@ def test_round_trip_sample_gpkg_postgis_run_postgis(pg, sample_db, gpkg_run, tmp
     src = pg.url(sample_db, "city")
     dst = pg.url(sample_db, "renogis_run")
     assert main(["run", src, "--out", str(out), "--out-db", dst, "--tiles", "none", "--lang", "en"]) == 0
-    assert "database: 6 tables written (districts, compounds, service_access, service_gaps, siting_plan, run)" \
-        in capsys.readouterr().out
+    assert ("database: 6 tables written (districts, compounds, service_access, service_gaps, siting_plan, "
+            "run)") in capsys.readouterr().out
     # the folder outputs are those of the run on the GeoPackage, byte for byte
     for name in ("districts.csv", "service_gaps.csv", "service_access.csv", "siting_plan.csv"):
         assert (out / name).read_bytes() == (gpkg_run / name).read_bytes(), name
@@ -299,8 +302,8 @@ def test_round_trip_sample_gpkg_postgis_run_postgis(pg, sample_db, gpkg_run, tmp
     _same_table(siting, _read_csv(gpkg_run / "siting_plan.csv"), ["category", "parcel_id"])
     compounds = gpd.read_postgis("SELECT * FROM renogis_run.compounds", engine, geom_col="geometry")
     ref_c = gpd.read_file(gpkg_run / "districts.gpkg", layer="compounds")
-    assert dict(zip(compounds.compound_id, compounds.district_id)) == dict(zip(ref_c.compound_id,
-                                                                               ref_c.district_id))
+    assert dict(zip(compounds.compound_id, compounds.district_id, strict=True)) == dict(
+        zip(ref_c.compound_id, ref_c.district_id, strict=True))
     engine.dispose()
     # right SRID, a spatial index on every layer, a manifest of what renogis wrote, the run record
     for layer in ("districts", "compounds", "siting_plan"):
@@ -308,8 +311,8 @@ def test_round_trip_sample_gpkg_postgis_run_postgis(pg, sample_db, gpkg_run, tmp
         assert _sql(pg, sample_db, "SELECT indexdef FROM pg_indexes WHERE schemaname = 'renogis_run' AND "
                     "tablename = %s AND indexdef LIKE '%%USING gist (geometry)%%'", (layer,))
     manifest = dict(_sql(pg, sample_db, "SELECT table_name, rows FROM renogis_run.renogis_manifest"))
-    assert manifest == {"districts": 5, "compounds": 65, "service_access": len(access), "service_gaps": len(gaps),
-                        "siting_plan": len(siting), "run": 1}
+    assert manifest == {"districts": 5, "compounds": 65, "service_access": len(access),
+                        "service_gaps": len(gaps), "siting_plan": len(siting), "run": 1}
     (record,) = _sql(pg, sample_db, "SELECT record FROM renogis_run.run")[0]
     run_json = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert record == run_json
@@ -390,15 +393,15 @@ def test_bad_database_inputs_one_line_naming_the_table(pg, db, tiny_world, tmp_p
     url = pg.url(db, "city")
     cases = [
         (["--layer-map", "compounds=nope"],
-         f"renogis: error: {url}: table city.nope (--layer-map compounds=nope) does not exist; check the name "
-         "(tables and views in city: compounds, mixed, plain)"),
+         f"renogis: error: {url}: table city.nope (--layer-map compounds=nope) does not exist; check the "
+         "name (tables and views in city: compounds, mixed, plain)"),
         (["--layer-map", "compounds=plain"],
          "renogis: error: city.plain [compounds]: no geometry column (the layer needs geometries); add a "
          "PostGIS geometry column, or map a table or view that has one with --layer-map"),
         (["--layer-map", "compounds=mixed"],
          'renogis: error: city.mixed [compounds] column geom: mixed SRIDs (4326, 4548) in one column; '
-         'transform them to one (UPDATE "city"."mixed" SET "geom" = ST_Transform("geom", 4548)) or map a view '
-         "that does"),
+         'transform them to one (UPDATE "city"."mixed" SET "geom" = ST_Transform("geom", 4548)) or map a '
+         "view that does"),
     ]
     for extra, expected in cases:
         for command in (["validate", url], ["run", url, "--out", str(tmp_path / "o")]):
@@ -407,8 +410,8 @@ def test_bad_database_inputs_one_line_naming_the_table(pg, db, tiny_world, tmp_p
     assert not (tmp_path / "o").exists()
     assert main(["validate", pg.url(db, "empty")]) == 2
     assert _one_line_error(capsys) == (
-        f"renogis: error: {pg.url(db, 'empty')}: no compounds table in schema empty (the only required layer); "
-        "name it compounds (or 小区) or give --layer-map compounds=TABLE")
+        f"renogis: error: {pg.url(db, 'empty')}: no compounds table in schema empty (the only required "
+        "layer); name it compounds (or 小区) or give --layer-map compounds=TABLE")
     assert main(["validate", pg.url(db, "nowhere")]) == 2
     assert f"schema nowhere does not exist in database {db}" in _one_line_error(capsys)
     # no permission: role reader may log in but was granted nothing
@@ -485,7 +488,7 @@ def test_password_only_from_libpq_mechanisms(pg, db, tiny_world, tmp_path, monke
                         "'districts'") == [("planner",)]
 
 
-# --------------------------------------------------------------------------- output: replace, refuse, all or nothing
+# --------------------------------------------------------------------------- output: replace, refuse, all-or-none
 def test_rerun_replaces_only_what_renogis_wrote(pg, db, tiny_world, tmp_path, capsys):
     _put(pg, db, tiny_world)
     url, dst = pg.url(db, "city"), pg.url(db, "result")
@@ -512,9 +515,9 @@ def test_rerun_replaces_only_what_renogis_wrote(pg, db, tiny_world, tmp_path, ca
     capsys.readouterr()
     assert main(["run", url, "--out", str(tmp_path / "c"), "--tiles", "none", "--out-db", dst]) == 2
     assert _one_line_error(capsys) == (
-        f"renogis: error: --out-db {dst}: result.districts exists and renogis did not write it; renogis never "
-        "replaces such tables: choose another schema (e.g. ?schema=renogis_run) or drop or rename them "
-        "yourself")
+        f"renogis: error: --out-db {dst}: result.districts exists and renogis did not write it; renogis "
+        "never replaces such tables: choose another schema (e.g. ?schema=renogis_run) or drop or rename "
+        "them yourself")
     assert _tables(pg, db, "result") == before
     assert _sql(pg, db, "SELECT column_name FROM information_schema.columns WHERE table_schema = 'result' "
                         "AND table_name = 'districts'") == [("mine",)]
@@ -532,8 +535,8 @@ def test_out_db_needs_a_schema_and_the_right_to_write(pg, db, tiny_world, tmp_pa
                  "--out-db", pg.url(db, "result", user="reader")]) == 2
     assert _one_line_error(capsys) == (
         f"renogis: error: --out-db {pg.url(db, 'result', user='reader')}: user reader may not create schema "
-        'result; create it for them (CREATE SCHEMA "result" AUTHORIZATION reader) or choose an existing schema '
-        "they may write to")
+        'result; create it for them (CREATE SCHEMA "result" AUTHORIZATION reader) or choose an existing '
+        "schema they may write to")
     assert main(["districts", pg.url(db, "city", user="reader"), "--out", str(tmp_path / "o"),
                  "--out-db", pg.url(db, "city", user="reader")]) == 2
     assert "user reader may not create tables in schema city; GRANT USAGE, CREATE ON SCHEMA" in \
@@ -558,8 +561,10 @@ def test_killed_during_the_write_leaves_the_previous_result(pg, db, tiny_world, 
 
     def snapshot() -> tuple:
         return (_tables(pg, db, "result"),
-                _sql(pg, db, "SELECT table_name, table_oid::bigint, rows FROM result.renogis_manifest ORDER BY 1"),
-                _sql(pg, db, "SELECT district_id, households, ST_AsText(geometry) FROM result.districts ORDER BY 1"),
+                _sql(pg, db, "SELECT table_name, table_oid::bigint, rows FROM result.renogis_manifest "
+                             "ORDER BY 1"),
+                _sql(pg, db, "SELECT district_id, households, ST_AsText(geometry) FROM result.districts "
+                             "ORDER BY 1"),
                 _sql(pg, db, "SELECT * FROM result.service_gaps ORDER BY 1, 2, 4"))
 
     before = snapshot()
@@ -580,8 +585,8 @@ def test_killed_during_the_write_leaves_the_previous_result(pg, db, tiny_world, 
 
         _wait(waiting, what="renogis to block on the lock during its write")
         backend = _sql(pg, db, "SELECT pid FROM pg_stat_activity WHERE application_name = 'renogis'")[0][0]
-        written = _sql(pg, db, "SELECT count(*) FROM pg_locks WHERE pid = %s AND mode = 'AccessExclusiveLock' "
-                               "AND locktype = 'relation'", (backend,))[0][0]
+        written = _sql(pg, db, "SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'relation' "
+                               "AND mode = 'AccessExclusiveLock'", (backend,))[0][0]
         assert written >= 8  # old and new districts, compounds, service_access, service_gaps (and more)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
