@@ -62,6 +62,9 @@ MANIFEST = "renogis_manifest"
 #: Result tables renogis may write into an output schema, in writing order.
 RESULT_TABLES = ("districts", "compounds", "service_access", "service_gaps", "siting_plan", "run")
 
+#: Longest wait (s) for a lock on a table of the previous result (a viewer reading it) before giving up.
+LOCK_TIMEOUT_S = 120
+
 #: Column types read as they are; numeric becomes float8, anything else text.
 _PLAIN_TYPES = {"int2", "int4", "int8", "float4", "float8", "bool", "text", "varchar", "bpchar", "name",
                 "date", "timestamp", "timestamptz"}
@@ -629,6 +632,7 @@ def write_results(
     try:
         with _connection(target, what="--out-db") as conn:
             _require_postgis(conn, target, what="--out-db")
+            conn.execute(text(f"SET LOCAL lock_timeout = '{int(LOCK_TIMEOUT_S * 1000)}ms'"))
             conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {_q(sch)}"))
             conn.execute(text(
                 f"CREATE TABLE IF NOT EXISTS {_q(sch)}.{_q(MANIFEST)} (table_name text PRIMARY KEY, "
@@ -680,8 +684,13 @@ def write_results(
                               "srid, renogis_version, run_started_utc) VALUES (:n, :o, :k, :r, :s, :v, :t)"),
                          entries)
     except sa_exc.DBAPIError as exc:
+        psycopg, _ = _deps()
+        hint = ""
+        if isinstance(getattr(exc, "orig", None), psycopg.errors.LockNotAvailable):
+            hint = (f"; another session kept a table of schema {sch} locked for over {LOCK_TIMEOUT_S:g} s: "
+                    "close what reads it (e.g. a QGIS layer) and run again")
         raise InputError(f"--out-db {target.display}: writing the results failed ({_one_line(exc)}); nothing "
-                         f"was written, schema {sch} is as it was") from None
+                         f"was written, schema {sch} is as it was{hint}") from None
     logger.info("wrote %d tables into schema %s of %s: %s", len(written), sch, target.display,
                 ", ".join(f"{k} {v}" for k, v in written.items()))
     return written

@@ -361,6 +361,18 @@ def test_chinese_table_and_headers_a_view_and_layer_map_exact_values(pg, db, tin
     assert "city.v_poi [facilities]: read from PostGIS" in text
 
 
+@pytest.mark.parametrize("command, compare", [("gaps", "service_gaps.csv"), ("map", "service_access.csv")])
+def test_gaps_and_map_commands_read_postgis_like_files(pg, db, tiny_world, tiny_gpkg, tmp_path, command,
+                                                       compare):
+    _put(pg, db, tiny_world)
+    args = ["--tiles", "none"] if command == "map" else []
+    assert main([command, pg.url(db, "city"), "--out", str(tmp_path / "pg"), *args]) == 0
+    assert main([command, str(tiny_gpkg), "--out", str(tmp_path / "file"), *args]) == 0
+    for name in (compare, "districts.csv"):
+        assert (tmp_path / "pg" / name).read_bytes() == (tmp_path / "file" / name).read_bytes(), name
+    assert (tmp_path / "pg" / "map.html").exists() == (command == "map")
+
+
 def test_validation_messages_name_the_table_as_for_files(pg, db, tmp_path, capsys):
     c = grid_compounds()
     c.loc[1, "compound_id"] = "C1"
@@ -488,7 +500,7 @@ def test_password_only_from_libpq_mechanisms(pg, db, tiny_world, tmp_path, monke
                         "'districts'") == [("planner",)]
 
 
-# --------------------------------------------------------------------------- output: replace, refuse, all-or-none
+# ------------------------------------------------------------------- output: replace, refuse, all-or-none
 def test_rerun_replaces_only_what_renogis_wrote(pg, db, tiny_world, tmp_path, capsys):
     _put(pg, db, tiny_world)
     url, dst = pg.url(db, "city"), pg.url(db, "result")
@@ -543,6 +555,27 @@ def test_out_db_needs_a_schema_and_the_right_to_write(pg, db, tiny_world, tmp_pa
         _one_line_error(capsys)
     assert not (tmp_path / "o").exists()
     assert _sql(pg, db, "SELECT nspname FROM pg_namespace WHERE nspname = 'result'") == []
+
+
+def test_a_table_in_use_too_long_stops_the_write_cleanly(pg, db, tiny_world, tmp_path, monkeypatch,
+                                                        capsys):
+    _put(pg, db, tiny_world)
+    url, dst = pg.url(db, "city"), pg.url(db, "result")
+    assert main(["districts", url, "--out", str(tmp_path / "a"), "--out-db", dst]) == 0
+    before = (_tables(pg, db, "result"), _sql(pg, db, "SELECT * FROM result.renogis_manifest ORDER BY 1"))
+    monkeypatch.setattr("renogis.postgis.LOCK_TIMEOUT_S", 0.5)
+    capsys.readouterr()
+    with pg.connect(db, autocommit=False) as viewer:
+        viewer.execute("SELECT count(*) FROM result.compounds")  # a viewer with its transaction open
+        assert main(["districts", url, "--out", str(tmp_path / "b"), "--out-db", dst]) == 2
+        viewer.rollback()
+    assert _one_line_error(capsys) == (
+        f"renogis: error: --out-db {dst}: writing the results failed (canceling statement due to lock "
+        "timeout); nothing was written, schema result is as it was; another session kept a table of schema "
+        "result locked for over 0.5 s: close what reads it (e.g. a QGIS layer) and run again")
+    assert (_tables(pg, db, "result"), _sql(pg, db, "SELECT * FROM result.renogis_manifest ORDER BY 1")) \
+        == before
+    assert not (tmp_path / "b").exists()
 
 
 def _wait(predicate, timeout: float = 90.0, what: str = "") -> None:  # type: ignore[no-untyped-def]
