@@ -308,12 +308,13 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
         if config.out_db:  # the folder is complete: the same results into the database, one transaction
             from renogis.postgis import write_results
 
-            summary["out_db"] = write_results(
-                config.out_db, {"districts": districts,
-                                "compounds": compounds if districts is not None else None,
-                                "service_access": access, "service_gaps": gaps,
-                                "siting_plan": plan.plan if plan is not None else None},
-                run_json=(tmp / "run.json").read_text(encoding="utf-8"))
+            with timer.step("database"):
+                summary["out_db"] = write_results(
+                    config.out_db, {"districts": districts,
+                                    "compounds": compounds if districts is not None else None,
+                                    "service_access": access, "service_gaps": gaps,
+                                    "siting_plan": plan.plan if plan is not None else None},
+                    run_json=(tmp / "run.json").read_text(encoding="utf-8"))
         out = config.out.resolve()
         _commit(tmp, out)
     except BaseException:
