@@ -44,6 +44,7 @@ __all__ = [
     "DbURL",
     "MANIFEST",
     "RESULT_TABLES",
+    "changed_tables",
     "check_out_db",
     "input_hashes",
     "is_postgis_url",
@@ -486,6 +487,21 @@ def read_layers(
 def input_hashes(sources: Mapping[str, Any]) -> dict[str, str]:
     """``{"URL schema.table": sha256}`` of every table read (for ``run.json``)."""
     return {str(s): s.sha256 for s in sources.values() if isinstance(s, DbTable)}
+
+
+def changed_tables(url: str, recorded: Mapping[str, str], *, layer_map: Mapping[str, str]) -> list[str]:
+    """Tables of ``recorded`` (``run.json`` inputs) that are missing or whose rows differ now.
+
+    Returns ``["URL schema.table (changed)", ...]``; empty when every table is as it was.
+    """
+    now = input_hashes({k: r.source for k, r in read_layers(url, layer_map=layer_map).items()})
+    out = []
+    for name, digest in recorded.items():
+        if is_postgis_url(name):
+            state = "missing" if name not in now else ("changed" if now[name] != digest else "")
+            if state:
+                out.append(f"{name} ({state})")
+    return out
 
 
 # --------------------------------------------------------------------------- writing

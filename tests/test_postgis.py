@@ -224,7 +224,7 @@ def test_cli_keeps_the_url_whole(tmp_path, monkeypatch):
     monkeypatch.setattr("renogis.pipeline.run", fake_run)
     url = "postgresql://planner@db.example:5432/city?schema=old_town"
     assert main(["run", url, "--out", str(tmp_path / "o"), "--layer-map", "compounds=xiaoqu",
-                 "--out-db", url.replace("old_town", "renogis_run")]) == 130
+                 "--out-db", url.replace("old_town", "renogis_run")]) == 128 + 2
     cfg = seen["config"]
     assert cfg.input == url and cfg.layer_map == {"compounds": "xiaoqu"}
     assert cfg.out_db == "postgresql://planner@db.example:5432/city?schema=renogis_run"
@@ -371,6 +371,21 @@ def test_gaps_and_map_commands_read_postgis_like_files(pg, db, tiny_world, tiny_
     for name in (compare, "districts.csv"):
         assert (tmp_path / "pg" / name).read_bytes() == (tmp_path / "file" / name).read_bytes(), name
     assert (tmp_path / "pg" / "map.html").exists() == (command == "map")
+
+
+def test_rerun_of_a_postgis_run_checks_the_tables(pg, db, tiny_world, tmp_path, capsys):
+    _put(pg, db, tiny_world)
+    _sql(pg, db, "ALTER TABLE city.compounds RENAME TO xiaoqu")
+    url = pg.url(db, "city")
+    assert main(["districts", url, "--out", str(tmp_path / "a"), "--layer-map", "compounds=xiaoqu"]) == 0
+    assert main(["rerun", str(tmp_path / "a" / "run.json"), "--out", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / "districts.csv").read_bytes() == (tmp_path / "a" / "districts.csv").read_bytes()
+    _sql(pg, db, "UPDATE city.xiaoqu SET households = 201 WHERE compound_id = 'C5'")
+    capsys.readouterr()
+    assert main(["rerun", str(tmp_path / "a" / "run.json"), "--out", str(tmp_path / "c")]) == 2
+    assert _one_line_error(capsys) == (
+        f"renogis: error: rerun {tmp_path / 'a' / 'run.json'}: the inputs are not those of the original run: "
+        f"{url} city.xiaoqu (changed); a rerun repeats a run only on the same inputs")
 
 
 def test_validation_messages_name_the_table_as_for_files(pg, db, tmp_path, capsys):
@@ -624,7 +639,9 @@ def test_killed_during_the_write_leaves_the_previous_result(pg, db, tiny_world, 
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
         if sig == signal.SIGTERM:  # handled: the query is cancelled, the transaction rolled back
-            assert proc.returncode == 130 and err.strip().endswith("renogis: interrupted; no output written")
+            assert proc.returncode == 128 + signal.SIGTERM
+            assert err.strip().endswith(f"renogis: interrupted (signal {int(signal.SIGTERM)}); nothing written; "
+                                        f"{tmp_path / 'b'} is as it was before the run")
         else:
             assert proc.returncode == -signal.SIGKILL
     finally:
