@@ -204,7 +204,7 @@ def _deps(*, writing: bool = False) -> tuple[Any, Any]:
         import sqlalchemy
 
         if writing:
-            import geoalchemy2  # noqa: F401 - GeoDataFrame.to_postgis needs it
+            import geoalchemy2  # noqa: F401 - the geometry column type of the result tables
     except ImportError as exc:
         raise InputError(
             f"PostGIS needs the optional extra ({exc.name} is not installed): pip install 'renogis[postgis]'"
@@ -546,6 +546,26 @@ def _copy_rows(table: Any, conn: Any, keys: list[str], data_iter: Any) -> int:
     return n
 
 
+def _ewkb_frame(gdf: Any) -> tuple[int, pd.DataFrame, dict[str, Any]]:
+    """SRID, a plain frame with the geometry as hex EWKB, and the column type (GeoAlchemy2).
+
+    As ``GeoDataFrame.to_postgis`` does, but the rows then go through :func:`_copy_rows`,
+    which keeps an empty text apart from NULL (geopandas' CSV COPY makes both NULL).
+    GeoAlchemy2 adds the GIST index when the table is created.
+    """
+    import shapely
+    from geoalchemy2 import Geometry
+
+    srid = gdf.crs.to_epsg() or 0
+    geom = gdf.geometry.name
+    values = gdf.geometry.to_numpy()
+    kinds = sorted({t.upper() for t in gdf.geometry.geom_type.dropna().unique()})
+    gtype = kinds[0] if len(kinds) == 1 else "GEOMETRY"
+    ewkb = shapely.to_wkb(shapely.set_srid(values, srid), hex=True, include_srid=True)
+    frame = pd.DataFrame(gdf.drop(columns=geom)).assign(**{geom: ewkb})
+    return srid, frame, {geom: Geometry(geometry_type=gtype, srid=srid, spatial_index=True)}
+
+
 def _target(url: str) -> DbURL:
     target = parse_url(url, what="--out-db")
     if not target.schema:
@@ -687,13 +707,11 @@ def write_results(
                     rows = 1
                 else:
                     frame = _db_safe(frames[name])
+                    dtype = None
                     if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None:
-                        # geopandas COPYs the rows and GeoAlchemy2 adds a GIST index
-                        srid = frame.crs.to_epsg()
-                        frame.to_postgis(name, conn, schema=sch, if_exists="fail", index=False)
-                    else:
-                        pd.DataFrame(frame.drop(columns=[schema.GEOMETRY], errors="ignore")).to_sql(
-                            name, conn, schema=sch, if_exists="fail", index=False, method=_copy_rows)
+                        srid, frame, dtype = _ewkb_frame(frame)
+                    pd.DataFrame(frame).to_sql(name, conn, schema=sch, if_exists="fail", index=False,
+                                               dtype=dtype, method=_copy_rows)
                     rows = len(frame)
                 oid = _scalar(conn, "SELECT to_regclass(:r)::oid::bigint", r=relation)
                 entries.append({"n": name, "o": oid, "k": "layer" if srid else "table", "r": rows, "s": srid,
