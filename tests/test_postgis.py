@@ -642,8 +642,8 @@ def test_killed_during_the_write_leaves_the_previous_result(pg, db, tiny_world, 
         _, err = proc.communicate(timeout=60)
         if sig == signal.SIGTERM:  # handled: the query is cancelled, the transaction rolled back
             assert proc.returncode == 128 + signal.SIGTERM
-            assert err.strip().endswith(f"renogis: interrupted (signal {int(signal.SIGTERM)}); nothing written; "
-                                        f"{tmp_path / 'b'} is as it was before the run")
+            assert err.strip().endswith(f"renogis: interrupted (signal {int(signal.SIGTERM)}); nothing "
+                                        f"written; {tmp_path / 'b'} is as it was before the run")
         else:
             assert proc.returncode == -signal.SIGKILL
     finally:
