@@ -375,11 +375,12 @@ def test_gaps_and_map_commands_read_postgis_like_files(pg, db, tiny_world, tiny_
     assert (tmp_path / "pg" / "map.html").exists() == (command == "map")
 
 
-def test_rerun_of_a_postgis_run_checks_the_tables(pg, db, tiny_world, tmp_path, capsys):
+def test_config_file_and_rerun_of_a_postgis_run(pg, db, tiny_world, tmp_path, capsys):
     _put(pg, db, tiny_world)
     _sql(pg, db, "ALTER TABLE city.compounds RENAME TO xiaoqu")
     url = pg.url(db, "city")
-    assert main(["districts", url, "--out", str(tmp_path / "a"), "--layer-map", "compounds=xiaoqu"]) == 0
+    (tmp_path / "run.toml").write_text(f'input = "{url}"\nout = "a"\nlayer_map = ["compounds=xiaoqu"]\n')
+    assert main(["districts", "--config", str(tmp_path / "run.toml")]) == 0
     assert main(["rerun", str(tmp_path / "a" / "run.json"), "--out", str(tmp_path / "b")]) == 0
     assert (tmp_path / "b" / "districts.csv").read_bytes() == (tmp_path / "a" / "districts.csv").read_bytes()
     _sql(pg, db, "UPDATE city.xiaoqu SET households = 201 WHERE compound_id = 'C5'")
