@@ -354,15 +354,17 @@ def _crs_of(conn: Any, srid: int, label: str) -> Any:
     return wkt
 
 
-def _fingerprint(gdf: Any) -> str:
-    """SHA-256 of the rows (attributes and WKB), independent of row order."""
+def _fingerprint(attrs: pd.DataFrame, wkb: Any) -> str:
+    """SHA-256 of the rows as read (attributes and the WKB bytes), independent of row order."""
     import numpy as np
 
-    attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).astype(str)
-    wkb = gdf.geometry.to_wkb(hex=True).fillna("").astype(str)
-    frame = attrs.assign(__wkb__=wkb.to_numpy())
-    rows = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
-    return hashlib.sha256(rows.tobytes() + "|".join(map(str, frame.columns)).encode()).hexdigest()
+    try:
+        rows = pd.util.hash_pandas_object(attrs, index=False).to_numpy()
+    except TypeError:  # values pandas cannot hash as they are
+        rows = pd.util.hash_pandas_object(attrs.astype(str), index=False).to_numpy()
+    blobs = np.array([b"" if v is None else bytes(v) for v in wkb], dtype=object)
+    rows = np.sort(rows * np.uint64(31) ^ pd.util.hash_array(blobs))
+    return hashlib.sha256(rows.tobytes() + "|".join(map(str, attrs.columns)).encode()).hexdigest()
 
 
 def _read_table(conn: Any, url: DbURL, layer: str, sch: str, table: str, oid: int) -> Any:
@@ -421,8 +423,10 @@ def _read_table(conn: Any, url: DbURL, layer: str, sch: str, table: str, oid: in
     try:
         frame = pd.read_sql(text(sql), conn)
         # one vectorised WKB parse (geopandas.read_postgis parses row by row: 3x slower on 80k rows)
-        geoms = shapely.from_wkb(frame.pop(schema.GEOMETRY).to_numpy(dtype=object))
+        wkb = frame.pop(schema.GEOMETRY).to_numpy(dtype=object)
+        geoms = shapely.from_wkb(wkb)
         gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index, crs=crs))
+        digest = _fingerprint(frame, wkb)
     except sa_exc.DBAPIError as exc:
         raise InputError(f"{label}: cannot read the table ({_one_line(exc)}); check your permissions on "
                          "it") from None
@@ -430,7 +434,7 @@ def _read_table(conn: Any, url: DbURL, layer: str, sch: str, table: str, oid: in
     notes = [f"read from PostGIS {relation} (geometry column {geom}, SRID {srid})"]
     if others:
         notes.append(f"other geometry columns not read: {', '.join(others)}")
-    return gdf, notes
+    return gdf, notes, digest
 
 
 def read_layers(
@@ -468,8 +472,8 @@ def read_layers(
     with _connection(target, what="input", read_only=True) as conn:
         _require_postgis(conn, target, what="input")
         for layer, (sch, table, oid) in _resolve_tables(conn, target, dict(layer_map or {})).items():
-            gdf, notes = _read_table(conn, target, layer, sch, table, oid)
-            source = DbTable(url=target.display, schema=sch, table=table, sha256=_fingerprint(gdf))
+            gdf, notes, digest = _read_table(conn, target, layer, sch, table, oid)
+            source = DbTable(url=target.display, schema=sch, table=table, sha256=digest)
             gdf, renames = normalise_columns(gdf, column_map=column_map)
             notes.extend(renames)
             if source_crs:
