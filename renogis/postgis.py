@@ -250,6 +250,18 @@ def _connection(url: DbURL, *, what: str, read_only: bool = False) -> Iterator[A
         engine.dispose()
 
 
+@contextmanager
+def _database_errors(prefix: str) -> Iterator[None]:
+    """Turn any other database failure (connection lost, statement cancelled) into one line."""
+    _, sqlalchemy = _deps()
+    sa_exc = sqlalchemy.exc
+    try:
+        yield
+    except sa_exc.DBAPIError as exc:
+        raise InputError(f"{prefix}: the database reported an error ({_one_line(exc)}); check the server "
+                         "and your rights, and run again") from None
+
+
 def _q(name: str) -> str:
     """A quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
@@ -469,7 +481,8 @@ def read_layers(
     if not target.schema:
         raise InputError(f"{target.display}: give the schema that holds the layers, e.g. ?schema=city")
     out: dict[str, Any] = {}
-    with _connection(target, what="input", read_only=True) as conn:
+    with _database_errors(f"input {target.display}"), \
+            _connection(target, what="input", read_only=True) as conn:
         _require_postgis(conn, target, what="input")
         for layer, (sch, table, oid) in _resolve_tables(conn, target, dict(layer_map or {})).items():
             gdf, notes, digest = _read_table(conn, target, layer, sch, table, oid)
@@ -612,7 +625,8 @@ def check_out_db(url: str) -> None:
     """
     target = _target(url)
     assert target.schema is not None
-    with _connection(target, what="--out-db", read_only=True) as conn:
+    with _database_errors(f"--out-db {target.display}"), \
+            _connection(target, what="--out-db", read_only=True) as conn:
         _require_postgis(conn, target, what="--out-db")
         user = _scalar(conn, "SELECT current_user")
         if _scalar(conn, "SELECT 1 FROM pg_namespace WHERE nspname = :s", s=target.schema) is None:

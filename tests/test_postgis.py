@@ -455,6 +455,14 @@ def test_bad_database_inputs_one_line_naming_the_table(pg, db, tiny_world, tmp_p
     _sql(pg, db, "GRANT SELECT ON city.compounds TO reader")
     assert main(["validate", pg.url(db, "city", user="reader")]) == 0
     capsys.readouterr()
+    # any other database failure: a view too slow for the statement_timeout given in the URL
+    _sql(pg, db, "CREATE VIEW city.slow AS SELECT c.compound_id, c.households, c.geometry::geometry AS geom "
+                 "FROM city.compounds c, (SELECT pg_sleep(2)) s")
+    slow = f"{url}&options=-c%20statement_timeout%3D300"
+    assert main(["validate", slow, "--layer-map", "compounds=slow"]) == 2
+    assert _one_line_error(capsys) == (
+        f"renogis: error: input {slow}: the database reported an error (canceling statement due to statement "
+        "timeout); check the server and your rights, and run again")
     # no server on that port
     closed = _free_port()
     assert main(["validate", f"postgresql://postgres@127.0.0.1:{closed}/x?schema=city"]) == 2
