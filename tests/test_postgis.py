@@ -391,6 +391,28 @@ def test_config_file_and_rerun_of_a_postgis_run(pg, db, tiny_world, tmp_path, ca
         f"{url} city.xiaoqu (changed); a rerun repeats a run only on the same inputs")
 
 
+@pytest.mark.filterwarnings("ignore:Could not parse CRS from the GeoDataFrame")  # the SRID-0 table, on purpose
+def test_crs_from_the_srid_as_for_files(pg, db, tiny_world, tmp_path, capsys):
+    c = tiny_world["compounds"]
+    _put(pg, db, {"lonlat": c.to_crs(4326), "nosrid": c.set_crs(None, allow_override=True)})
+    url = pg.url(db, "city")
+    # lon/lat (SRID 4326) is measured in the work CRS chosen from the data, as for a lon/lat file
+    assert main(["districts", url, "--layer-map", "compounds=lonlat", "--out", str(tmp_path / "a")]) == 0
+    run_json = json.loads((tmp_path / "a" / "run.json").read_text(encoding="utf-8"))
+    assert run_json["work_crs"]["epsg"] == 4548
+    area = gpd.read_file(tmp_path / "a" / "districts.gpkg", layer="compounds").area
+    assert (abs(area - 100 * 100) < 0.5).all()  # the 100 m squares, back in metres
+    # SRID 0 is a layer without CRS: an error, unless --input-crs gives it
+    assert main(["validate", url, "--layer-map", "compounds=nosrid"]) == 2
+    assert "city.nosrid [compounds]: the layer has no CRS" in capsys.readouterr().out
+    assert main(["validate", url, "--layer-map", "compounds=nosrid", "--input-crs", "EPSG:4548"]) == 0
+    # Amap (GCJ-02) lon/lat are converted to WGS84 first, as for files
+    assert main(["districts", url, "--layer-map", "compounds=lonlat", "--source-crs", "gcj02",
+                 "--out", str(tmp_path / "b")]) == 0
+    text = (tmp_path / "b" / "validation.txt").read_text(encoding="utf-8")
+    assert "city.lonlat [compounds]: converted from GCJ02 to WGS84" in text
+
+
 def test_validation_messages_name_the_table_as_for_files(pg, db, tmp_path, capsys):
     c = grid_compounds()
     c.loc[1, "compound_id"] = "C1"
