@@ -391,7 +391,7 @@ def test_config_file_and_rerun_of_a_postgis_run(pg, db, tiny_world, tmp_path, ca
         f"{url} city.xiaoqu (changed); a rerun repeats a run only on the same inputs")
 
 
-@pytest.mark.filterwarnings("ignore:Could not parse CRS from the GeoDataFrame")  # the SRID-0 table, on purpose
+@pytest.mark.filterwarnings("ignore:Could not parse CRS from the GeoDataFrame")  # SRID 0, on purpose
 def test_crs_from_the_srid_as_for_files(pg, db, tiny_world, tmp_path, capsys):
     c = tiny_world["compounds"]
     _put(pg, db, {"lonlat": c.to_crs(4326), "nosrid": c.set_crs(None, allow_override=True)})
