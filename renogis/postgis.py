@@ -446,6 +446,9 @@ def _read_table(conn: Any, url: DbURL, layer: str, sch: str, table: str, oid: in
     notes = [f"read from PostGIS {relation} (geometry column {geom}, SRID {srid})"]
     if others:
         notes.append(f"other geometry columns not read: {', '.join(others)}")
+    if not srid and len(gdf):
+        notes.append(f"column {geom} has SRID 0 (no CRS): give --input-crs, or set it in the database with "
+                     f"SELECT UpdateGeometrySRID('{sch}', '{table}', '{geom}', EPSG_CODE)")
     return gdf, notes, digest
 
 

@@ -404,7 +404,10 @@ def test_crs_from_the_srid_as_for_files(pg, db, tiny_world, tmp_path, capsys):
     assert (abs(area - 100 * 100) < 0.5).all()  # the 100 m squares, back in metres
     # SRID 0 is a layer without CRS: an error, unless --input-crs gives it
     assert main(["validate", url, "--layer-map", "compounds=nosrid"]) == 2
-    assert "city.nosrid [compounds]: the layer has no CRS" in capsys.readouterr().out
+    report = capsys.readouterr().out
+    assert "city.nosrid [compounds]: the layer has no CRS" in report
+    assert ("city.nosrid [compounds]: column geometry has SRID 0 (no CRS): give --input-crs, or set it in "
+            "the database with SELECT UpdateGeometrySRID('city', 'nosrid', 'geometry', EPSG_CODE)") in report
     assert main(["validate", url, "--layer-map", "compounds=nosrid", "--input-crs", "EPSG:4548"]) == 0
     # Amap (GCJ-02) lon/lat are converted to WGS84 first, as for files
     assert main(["districts", url, "--layer-map", "compounds=lonlat", "--source-crs", "gcj02",
