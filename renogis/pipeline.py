@@ -24,7 +24,16 @@ from renogis._errors import InputError
 from renogis._outdir import MANIFEST, OutputFolder, RunInterrupted, handle_signals
 from renogis.io import write_gpkg
 from renogis.postgis import is_postgis_url, redact_url
-from renogis.reports import file_sha256, gap_lines, library_versions, write_run_json
+from renogis.reports import (
+    file_sha256,
+    gap_lines,
+    library_versions,
+    write_columns_md,
+    write_results_gpkg,
+    write_run_json,
+    write_siting_tables,
+    write_table,
+)
 from renogis.validate import Dataset, load
 
 logger = logging.getLogger(__name__)
@@ -69,6 +78,7 @@ class RunConfig:
     lang: str = "zh"
     tiles: str = "osm"
     map_copy: Path | None = None  # also copy the map here (the demo uses maps/)
+    ledger: Path | None = None  # compound ledger (XLSX/CSV, no geometry) joined to footprints by name
     # districts (appended): nested/duplicate compounds, split/rebalance options
     nested: str = "keep-children"  # or "keep-parent" (renogis.overlaps)
     max_span_m: float | None = None  # longest allowed district extent, m
@@ -142,7 +152,7 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "out"
     >>> res = run(RunConfig(input=sample_path(), out=out, steps=("load",)))
     >>> sorted(p.name for p in res.files)
-    ['cleaned.gpkg', 'renogis_manifest.json', 'run.json', 'validation.txt']
+    ['cleaned.gpkg', 'columns.md', 'renogis_manifest.json', 'run.json', 'validation.txt']
     """
     unknown = [s for s in config.steps if s not in STEPS]
     if unknown:
@@ -153,7 +163,8 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
 
         check_out_db(config.out_db)  # before any computing: connection, rights, foreign tables
     timer = _Timer(progress)
-    folder = OutputFolder(config.out, inputs=[] if is_postgis_url(config.input) else [Path(config.input)])
+    folder = OutputFolder(config.out, inputs=([] if is_postgis_url(config.input) else [Path(config.input)])
+                          + ([Path(config.ledger)] if config.ledger is not None else []))
     if config.map_copy is not None and config.map_copy.exists() and not config.map_copy.is_dir():
         raise InputError(f"--maps-dir {config.map_copy}: exists and is not a folder; choose a folder")
     with handle_signals():
@@ -177,8 +188,11 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
         with timer.step("load"):
             ds = load(config.input, column_map=config.column_map, encoding=config.encoding,
                       source_crs=config.source_crs, input_crs=config.input_crs,
-                      work_crs=config.work_crs, categories=categories, layer_map=config.layer_map)
+                      work_crs=config.work_crs, categories=categories, ledger=config.ledger,
+                      layer_map=config.layer_map)
             files.append(write_gpkg(tmp / "cleaned.gpkg", ds.layers))
+            if ds.ledger_match is not None:
+                files.extend(write_table(ds.ledger_match, tmp / "ledger_match", formats=("csv",)))
             (tmp / "validation.txt").write_text(ds.report.to_text() + "\n", encoding="utf-8")
             files.append(tmp / "validation.txt")
         summary["layers"] = dict(ds.report.counts)
@@ -188,7 +202,6 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
         compounds = ds.compounds
         if set(config.steps) & {"districts", "gaps", "siting", "map"}:
             from renogis.overlaps import OVERLAPS_FILE, resolve_overlaps
-            from renogis.reports import write_table
 
             with timer.step("overlaps"):
                 overlaps = resolve_overlaps(compounds, nested=config.nested)  # type: ignore[arg-type]
@@ -264,7 +277,7 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
                         compounds, parcels, access=access, standards=standards, network=network,
                         gates=ds.get(schema.GATES), sites_per_category=config.sites_per_category,
                         method=config.siting_method, districts=districts)
-                    files.extend(siting_mod.write_siting_outputs(plan, tmp))
+                    files.extend(write_siting_tables(plan.plan, tmp, lang=config.lang))
                     for did, lines in siting_mod.siting_lines(plan, lang=config.lang).items():
                         if isinstance(did, str):
                             extra_lines.setdefault(did, []).extend(lines)
@@ -299,6 +312,14 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
                     tiles=config.tiles, lang=config.lang)
                 files.append(map_path)
 
+        if districts is not None or access is not None:
+            with timer.step("results"):
+                files.append(write_results_gpkg(
+                    tmp / "results.gpkg", districts=districts, compounds=compounds, access=access, gaps=gaps,
+                    service_areas=service_areas, sites=plan.plan if plan is not None else None,
+                    categories=list(standards.categories) if standards is not None else None,
+                    lang=config.lang))
+        files.append(write_columns_md(tmp, files))
         record = {
             "renogis": __version__,
             "started_utc": started.isoformat(timespec="seconds"),

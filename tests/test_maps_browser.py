@@ -765,3 +765,30 @@ def test_duplicate_names_get_ids_in_search(driver: Any, tmp_path: Path) -> None:
         ".slice(0, 3).map(function (f) { return f.properties.s; })"
     )
     assert search == ["幸福小区 (C00)", "幸福小区 (C01)", "小区02"]
+
+
+def test_site_popup_shows_capacity_with_units(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    world = make_world()
+    comp = world.pop("compounds")
+    world["siting"] = world["siting"].assign(
+        capacity=[120.4],
+        capacity_unit=["m2"],
+        capacity_households=[412.6],
+        facility_area_m2=[120.0],
+        shortfall_after=[35.2],
+    )
+    load(driver, write_map(tmp_path / "site.html", comp, tiles="none", **world))
+    _settle(driver)
+    lat, lon = _feature_centre(driver, "siting", "i", "P2")
+    _click_at_latlng(driver, lat, lon)
+    popup = WebDriverWait(driver, 5).until(
+        ec.visibility_of_element_located(("css selector", ".leaflet-popup-content"))
+    )
+    text = _text(driver, popup)
+    assert "新覆盖户数 150 户" in text and "累计覆盖率 80%" in text
+    assert "规模 120 m²" in text and "可服务户数 413 户" in text
+    assert "设施占用面积 120 m²" in text and "选址后缺口 35 m²" in text
+    assert severe(driver) == []
