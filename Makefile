@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test browser bench clean
+.PHONY: demo test browser postgis bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,20 @@ browser:
 	  echo "chromium not found and cannot install it here (needs root + apt-get); the browser tests will be skipped"; \
 	fi
 
-test: $(VENV)/.installed-test browser
+# PostgreSQL + PostGIS for the database tests (the tests start their own throwaway server), from
+# Debian's packages, where this user may install them.
+postgis:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then \
+	  echo "postgis: $$(ls -d /usr/lib/postgresql/*/bin | tail -1)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update -qq && v=$$(apt-cache depends postgresql | sed -n 's/.*Depends: postgresql-\([0-9][0-9]*\)$$/\1/p' | head -1) \
+	   && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql "postgresql-$$v-postgis-3" >/dev/null) \
+	    || echo "could not install postgresql and postgis; the PostGIS tests will be skipped"; \
+	else \
+	  echo "PostgreSQL/PostGIS not found and cannot install them here (needs root + apt-get); the PostGIS tests will be skipped"; \
+	fi
+
+test: $(VENV)/.installed-test browser postgis
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/python

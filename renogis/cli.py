@@ -40,6 +40,13 @@ def _ids(value: str) -> tuple[str, ...]:
     return ids
 
 
+def _input(value: str) -> Path | str:
+    """A path, or a postgresql:// URL kept as text (a Path would fold its '//')."""
+    from renogis.postgis import is_postgis_url
+
+    return value if is_postgis_url(value) else Path(value)
+
+
 def _encoding(value: str) -> str:
     import codecs
 
@@ -147,6 +154,9 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ledger", type=Path, metavar="LEDGER.xlsx",
                    help="compound ledger (台账, XLSX/CSV without geometry) joined to the compound footprints "
                         "by name; its households and other columns are used (report: ledger_match.csv)")
+    g.add_argument("--layer-map", action="append", metavar="LAYER=TABLE",
+                   help="PostGIS input: the table or view holding a layer, e.g. compounds=my_table "
+                        "(repeatable)")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -201,6 +211,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     o.add_argument("--lang", choices=("zh", "en"), default="zh", help="table headers and map labels")
     o.add_argument("--tiles", choices=("osm", "cartodb", "amap", "tianditu", "none"), default="osm",
                    help="basemap of the HTML map; none = offline")
+    o.add_argument("--out-db", metavar="URL",
+                   help="also write every result table into PostGIS, in one transaction: "
+                        "postgresql://user@host:port/db?schema=renogis_run (password via PGPASSWORD, "
+                        "~/.pgpass or a service file)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tiles", choices=("osm", "cartodb", "amap", "tianditu", "none"), default="osm")
 
     p = sub.add_parser("validate", help="check an input and print every problem found")
-    p.add_argument("input", type=Path, help="GeoPackage, folder of layer files, or a compounds file")
+    p.add_argument("input", type=_input, help="GeoPackage, folder of layer files, a compounds file, "
+                   "or postgresql://user@host:port/db?schema=NAME")
     _add_input_options(p)
 
     for name, helptext in (("run", "load, propose districts, compute service gaps, site facilities, map"),
@@ -229,8 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
                            ("gaps", "service-circle gaps only"),
                            ("map", "the HTML map (with districts and gaps)")):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("input", type=Path, nargs="?",
-                       help="GeoPackage, folder of layer files, or a compounds file (or `input` in --config)")
+        p.add_argument("input", type=_input, nargs="?",
+                       help="GeoPackage, folder of layer files, a compounds file, or "
+                            "postgresql://user@host:port/db?schema=NAME (or `input` in --config)")
         p.add_argument("--out", type=Path, help="output folder (required here or as `out` in --config)")
         p.add_argument("--config", type=Path, metavar="RUN.toml",
                        help="take options from a TOML file (keys are the option names: input, out, "
@@ -353,7 +369,14 @@ def _rerun_config(path: Path, out: Path | None):  # type: ignore[no-untyped-def]
         if isinstance(kwargs.get(k), tuple):
             kwargs[k] = dict(kwargs[k])
     changed = []
+    from renogis.postgis import changed_tables, is_postgis_url
+
+    if is_postgis_url(kwargs.get("input")):  # tables: read them again and compare their SHA-256
+        changed += changed_tables(kwargs["input"], record.get("inputs") or {},
+                                  layer_map=kwargs.get("layer_map") or {})
     for name, digest in (record.get("inputs") or {}).items():
+        if is_postgis_url(name):
+            continue
         p = Path(name)
         if not p.is_file():
             changed.append(f"{name} (missing)")
@@ -380,6 +403,7 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from renogis._errors import InputError
     from renogis.io import parse_column_map
     from renogis.pipeline import RunConfig
+    from renogis.postgis import parse_layer_map
 
     if args.min_households > args.max_households:
         raise InputError(f"--min-households {args.min_households} is above --max-households "
@@ -400,6 +424,7 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         soft_barrier_classes=tuple(args.soft_barrier_classes),
         ledger=args.ledger,
         access=args.access, frontage_m=args.frontage_m, no_data=tuple(args.no_data),
+        layer_map=parse_layer_map(args.layer_map), out_db=args.out_db,
     )
 
 
@@ -475,6 +500,8 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
         out.write(console("all_excluded", lang, n=s["compounds_excluded"]) + "\n")
     if "sites" in s:
         out.write(console("sites", lang, n=s["sites"]) + "\n")
+    if "out_db" in s:
+        out.write(console("database", lang, n=len(s["out_db"]), tables=", ".join(s["out_db"])) + "\n")
     out.write(console("outputs", lang, out=result.out) + "\n")
     for f in result.files:
         out.write(f"  {f.relative_to(result.out)}\n")
@@ -512,11 +539,12 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         if args.command == "validate":
             from renogis.io import parse_column_map
+            from renogis.postgis import parse_layer_map
             from renogis.validate import load
 
             ds = load(args.input, column_map=parse_column_map(args.column_map), encoding=args.encoding,
                       source_crs=args.source_crs, input_crs=args.input_crs, work_crs=args.work_crs,
-                      strict=False, ledger=args.ledger)
+                      strict=False, ledger=args.ledger, layer_map=parse_layer_map(args.layer_map))
             sys.stdout.write(ds.report.to_text() + "\n")
             return 0 if ds.report.ok else 2
         from renogis.pipeline import RunConfig, run

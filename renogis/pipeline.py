@@ -23,6 +23,7 @@ from renogis import __version__, schema
 from renogis._errors import InputError
 from renogis._outdir import MANIFEST, OutputFolder, RunInterrupted, handle_signals
 from renogis.io import write_gpkg
+from renogis.postgis import is_postgis_url, redact_url
 from renogis.reports import (
     file_sha256,
     gap_lines,
@@ -47,7 +48,7 @@ STEPS = ("load", "districts", "gaps", "siting", "map")
 class RunConfig:
     """Everything a run needs; recorded in ``run.json``."""
 
-    input: Path
+    input: Path | str  # a path, or a postgresql:// URL (see renogis.postgis)
     out: Path
     steps: tuple[str, ...] = STEPS
     # reading
@@ -86,6 +87,9 @@ class RunConfig:
     access: str = "frontage"  # compounds without gates: "frontage" or "centroid"
     frontage_m: float = 15.0
     no_data: tuple[str, ...] = ()  # categories the facility data do not record
+    # PostGIS (renogis.postgis)
+    layer_map: dict[str, str] = field(default_factory=dict)  # {layer: table} of a postgresql:// input
+    out_db: str | None = None  # also write the results into postgresql://...?schema=NAME, one transaction
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,10 @@ class _Timer:
 
 
 def _input_hashes(ds: Dataset, config: RunConfig) -> dict[str, str]:
+    if is_postgis_url(config.input):
+        from renogis.postgis import input_hashes
+
+        return input_hashes(ds.sources)
     files: dict[str, str] = {}
     for src in sorted({Path(p) for p in ds.sources.values()}):
         members = [src]
@@ -188,8 +196,12 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
     if unknown:
         raise InputError(f"unknown steps {unknown}; choose from {', '.join(STEPS)}")
     started = datetime.now(UTC)
+    if config.out_db:
+        from renogis.postgis import check_out_db
+
+        check_out_db(config.out_db)  # before any computing: connection, rights, foreign tables
     timer = _Timer(progress)
-    folder = OutputFolder(config.out, inputs=[Path(config.input)]
+    folder = OutputFolder(config.out, inputs=([] if is_postgis_url(config.input) else [Path(config.input)])
                           + ([Path(config.ledger)] if config.ledger is not None else []))
     if config.map_copy is not None and config.map_copy.exists() and not config.map_copy.is_dir():
         raise InputError(f"--maps-dir {config.map_copy}: exists and is not a folder; choose a folder")
@@ -214,7 +226,8 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
         with timer.step("load"):
             ds = load(config.input, column_map=config.column_map, encoding=config.encoding,
                       source_crs=config.source_crs, input_crs=config.input_crs,
-                      work_crs=config.work_crs, categories=categories, ledger=config.ledger)
+                      work_crs=config.work_crs, categories=categories, ledger=config.ledger,
+                      layer_map=config.layer_map)
             files.append(write_gpkg(tmp / "cleaned.gpkg", ds.layers))
             if ds.ledger_match is not None:
                 files.extend(write_table(ds.ledger_match, tmp / "ledger_match", formats=("csv",)))
@@ -360,7 +373,7 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
             "renogis": __version__,
             "started_utc": started.isoformat(timespec="seconds"),
             "versions": library_versions(),
-            "parameters": {k: v for k, v in asdict(config).items()},
+            "parameters": {k: redact_url(v) for k, v in asdict(config).items()},
             "work_crs": {"epsg": ds.work_crs.to_epsg(), "name": ds.work_crs.name,
                          "chosen": "given" if config.work_crs else "from the data"},
             "inputs": _input_hashes(ds, config),
@@ -374,6 +387,16 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
         if network_block is not None:
             record["network"] = network_block
         files.append(write_run_json(tmp / "run.json", record))
+        if config.out_db:  # the folder is complete: the same results into the database, one transaction
+            from renogis.postgis import write_results
+
+            with timer.step("database"):
+                summary["out_db"] = write_results(
+                    config.out_db, {"districts": districts,
+                                    "compounds": compounds if districts is not None else None,
+                                    "service_access": access, "service_gaps": gaps,
+                                    "siting_plan": plan.plan if plan is not None else None},
+                    run_json=(tmp / "run.json").read_text(encoding="utf-8"))
         folder.commit()
     except RunInterrupted as exc:
         if folder.committed:

@@ -24,6 +24,7 @@ from renogis import schema
 from renogis._errors import CRSError, InputError
 from renogis.crs import check_work_crs, choose_work_crs, data_centre_lonlat, in_china, parse_crs
 from renogis.io import RawLayer, as_numeric, parse_other_tags, read_layers
+from renogis.postgis import is_postgis_url
 
 logger = logging.getLogger(__name__)
 
@@ -751,6 +752,7 @@ def load(
     strict: bool = True,
     ledger: str | Path | None = None,
     ledger_min_score: float = 85.0,
+    layer_map: Mapping[str, str] | None = None,
 ) -> Dataset:
     """Read, validate and reproject an input; raise one :class:`InputError` listing every error.
 
@@ -775,6 +777,9 @@ def load(
         footprints'. Footprints no ledger row names are left out (reported).
     ledger_min_score : float
         Lowest fuzzy name score (0-100) accepted as a match.
+    layer_map : mapping, optional
+        ``{layer: table}`` for a PostGIS input (``path`` a ``postgresql://`` URL); see
+        :func:`renogis.postgis.read_layers`.
 
     Returns
     -------
@@ -787,7 +792,16 @@ def load(
     >>> ds.work_crs.to_epsg(), len(ds.compounds)
     (4548, 65)
     """
-    raw = read_layers(path, column_map=column_map, encoding=encoding, source_crs=source_crs)
+    if is_postgis_url(path):  # PostGIS input: tables instead of files, everything after is the same
+        from renogis.postgis import read_layers as read_postgis_layers
+
+        raw = read_postgis_layers(str(path), layer_map=layer_map, column_map=column_map,
+                                  source_crs=source_crs)
+    elif layer_map:
+        raise InputError("--layer-map applies to a PostGIS input (postgresql://...); name files and "
+                         "GeoPackage layers compounds, parcels, ... (or 小区, 闲置地块, ...)")
+    else:
+        raw = read_layers(path, column_map=column_map, encoding=encoding, source_crs=source_crs)
     match = None
     ledger_problems: list[Problem] = []
     if ledger is not None:

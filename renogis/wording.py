@@ -267,6 +267,7 @@ CONSOLE: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
                      "--min-consent, --require-owners-committee): no district proposed; see the "
                      "excluded_reason column of districts.gpkg"),
     "sites": ("选址：在闲置地块上布置 {n} 处设施", "siting: {n} facilities placed on idle parcels"),
+    "database": ("数据库：写入 {n} 张表（{tables}）", "database: {n} tables written ({tables})"),
     "outputs": ("输出位于 {out}：", "outputs in {out}:"),
     "head": ("设施类别|服务半径|户数|覆盖率|统筹后|缺口",
              "category|radius|households|covered|after merging|shortfall"),
