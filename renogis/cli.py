@@ -6,15 +6,20 @@ Exit codes: 0 success; 2 bad input or usage (one line on stderr, no traceback).
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from renogis import __version__
 from renogis._errors import RenogisError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "barrier_classes"]
+
+#: Street classes that are barriers to districts unless ``--barrier-class none`` clears them.
+DEFAULT_BARRIER_CLASSES = ("arterial",)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,6 +37,80 @@ def _ids(value: str) -> tuple[str, ...]:
     return ids
 
 
+def _street_class(value: str) -> str:
+    """One --barrier-class value: a street class (English, Chinese or OSM highway) or ``none``."""
+    from renogis import schema
+
+    key = value.strip().lower()
+    if key in ("none", "无"):
+        return "none"
+    if key in schema.STREET_CLASSES:
+        return key
+    alias = schema.STREET_CLASS_ALIASES.get(value.strip()) or schema.OSM_HIGHWAY_CLASSES.get(key)
+    if alias:
+        return alias
+    known = (*schema.STREET_CLASSES, "none")
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise argparse.ArgumentTypeError(f"unknown street class {value!r}; {hint}choose from {', '.join(known)}")
+
+
+def _share(value: str) -> float:
+    """A share between 0 and 1, also written as a percentage (``67%``)."""
+    text = value.strip()
+    try:
+        v = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number; give a share such as 0.67 or 67%") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value!r} is outside 0-1; give a share such as 0.67 or 67%")
+    return v
+
+
+def _positive_int(value: str) -> int:
+    try:
+        v = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is negative; give 0 or more")
+    return v
+
+
+def _non_negative(value: str) -> float:
+    try:
+        v = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not v >= 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r}: give a finite number of 0 or more")
+    return v
+
+
+def _detour(value: str) -> float:
+    v = _non_negative(value)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: a detour factor is 1 or more (walking is never shorter "
+                                         "than the straight line)")
+    return v
+
+
+def barrier_classes(given: Sequence[str] | None) -> tuple[str, ...]:
+    """The street classes no district crosses: the default ``arterial`` plus those given; ``none`` clears.
+
+    Examples
+    --------
+    >>> barrier_classes(None), barrier_classes(["secondary"]), barrier_classes(["none", "local"])
+    (('arterial',), ('arterial', 'secondary'), ('local',))
+    """
+    given = list(given or [])
+    base = [] if "none" in given else list(DEFAULT_BARRIER_CLASSES)
+    for c in given:
+        if c != "none" and c not in base:
+            base.append(c)
+    return tuple(base)
+
+
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("input")
     g.add_argument("--column-map", action="append", metavar="SRC=DST",
@@ -46,17 +125,20 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     d = p.add_argument_group("districts")
-    d.add_argument("--min-households", type=int, default=1500, help="lower household bound (default 1500)")
-    d.add_argument("--max-households", type=int, default=4000, help="upper household bound (default 4000)")
-    d.add_argument("--gap-m", type=float, default=30.0,
+    d.add_argument("--min-households", type=_positive_int, default=1500, help="lower household bound (default 1500)")
+    d.add_argument("--max-households", type=_positive_int, default=4000, help="upper household bound (default 4000)")
+    d.add_argument("--gap-m", type=_non_negative, default=30.0,
                    help="compounds within this distance (m) can merge (default 30: a lane or local street)")
     d.add_argument("--barrier-class", action="append", dest="barrier_classes", metavar="CLASS",
-                   help="street class that no district crosses (default arterial; repeatable)")
+                   type=_street_class,
+                   help="street class that no district crosses, added to the default arterial "
+                        "(arterial, secondary, local, path; repeatable); 'none' clears the default")
     d.add_argument("--keep-together", action="append", type=_ids, default=[], metavar="ID,ID,...",
                    help="these compounds end up in one district (repeatable)")
     d.add_argument("--keep-apart", action="append", type=_ids, default=[], metavar="ID,ID",
                    help="these compounds never share a district (repeatable)")
-    d.add_argument("--min-consent", type=float, help="exclude compounds whose consent share is below this")
+    d.add_argument("--min-consent", type=_share,
+                   help="exclude compounds whose consent share is below this (0-1 or a percentage)")
     d.add_argument("--require-owners-committee", action="store_true",
                    help="exclude compounds without an owners' committee")
     d.add_argument("--built-before", type=int, metavar="YEAR",
@@ -65,9 +147,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     s = p.add_argument_group("service gaps and siting")
     s.add_argument("--standards", default="gb50180_2018",
                    help="standards profile (gb50180_2018, complete_community) or a TOML file of your city")
-    s.add_argument("--detour-factor", type=float, default=1.3,
+    s.add_argument("--detour-factor", type=_detour, default=1.3,
                    help="straight-line x factor used when there are no streets (default 1.3)")
-    s.add_argument("--sites-per-category", type=int, default=1,
+    s.add_argument("--sites-per-category", type=_positive_int, default=1,
                    help="idle parcels to choose per category; 0 = until every coverable household is covered")
     s.add_argument("--siting-method", choices=("greedy", "exact"), default="greedy",
                    help="greedy (fast) or exact integer programme (HiGHS)")
@@ -117,14 +199,18 @@ _STEPS = {
 
 
 def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from renogis._errors import InputError
     from renogis.io import parse_column_map
     from renogis.pipeline import RunConfig
 
+    if args.min_households > args.max_households:
+        raise InputError(f"--min-households {args.min_households} is above --max-households "
+                         f"{args.max_households}; give a lower bound below the upper one")
     return RunConfig(
         input=args.input, out=args.out, steps=_STEPS[args.command],
         column_map=parse_column_map(args.column_map), encoding=args.encoding,
         source_crs=args.source_crs, input_crs=args.input_crs, work_crs=args.work_crs,
-        gap_m=args.gap_m, barrier_classes=tuple(args.barrier_classes or ("arterial",)),
+        gap_m=args.gap_m, barrier_classes=barrier_classes(args.barrier_classes),
         min_households=args.min_households, max_households=args.max_households,
         keep_together=tuple(args.keep_together), keep_apart=tuple(args.keep_apart),
         min_consent=args.min_consent, require_owners_committee=args.require_owners_committee,
@@ -177,6 +263,10 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
     if result.coverage is not None and len(result.coverage):
         out.write(f"share of households covered, per category ({s.get('network', '')}):\n")
         out.write(_coverage_table(result.coverage, lang=lang) + "\n")
+    if s.get("districts") == 0 and s.get("compounds_excluded"):
+        out.write(f"warning: every compound ({s['compounds_excluded']}) was excluded by the options "
+                  "(--built-before, --min-consent, --require-owners-committee): no district proposed; "
+                  "see the excluded_reason column of districts.gpkg\n")
     if "sites" in s:
         out.write(f"siting: {s['sites']} facilities placed on idle parcels\n")
     out.write(f"outputs in {result.out}:\n")
@@ -190,6 +280,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING if args.verbose == 0 else (logging.INFO if args.verbose == 1 else logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # Library warnings (pyogrio, shapely, pandas) are for developers: shown with -v only. Everything a
+    # planner must know is a renogis warning, in validation.txt and run.json as well.
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.WARNING if args.verbose else logging.ERROR)
     if args.command is None:
         parser.print_help()
         return 2
@@ -225,9 +319,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = " ".join(str(exc).split())
         sys.stderr.write(f"renogis: error: {text}\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("renogis: interrupted; no output written\n")
-        return 130
+    except KeyboardInterrupt as exc:
+        from renogis._outdir import RunInterrupted
+
+        signum = exc.signum if isinstance(exc, RunInterrupted) else 2
+        out = getattr(args, "out", None)
+        if isinstance(exc, RunInterrupted) and exc.committed:
+            sys.stderr.write(f"renogis: interrupted (signal {signum}) after the output was complete in {out}\n")
+        else:
+            where = f"; {out} is as it was before the run" if out is not None else ""
+            sys.stderr.write(f"renogis: interrupted (signal {signum}); nothing written{where}\n")
+        return 128 + signum
     except Exception as exc:  # a bug in renogis, not the user's input
         if args.verbose:
             raise
