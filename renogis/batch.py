@@ -339,16 +339,17 @@ def read_manifest(path: str | Path, *, out: str | Path, defaults: RunConfig | No
     cities: list[City] = []
     seen: dict[str, str] = {}
     for origin, raw in rows:
+        name = _first(raw, _NAME_KEYS)
+        if name is not None:
+            key = _text(name).casefold()
+            if key in seen:
+                problems.append(f"{origin}: city {_text(name)!r} is already declared at {seen[key]}; city "
+                                "names name output folders and must be unique (case does not count)")
+                continue
+            seen[key] = origin
         city = _city(origin, raw, root=root, out=out, base=base, problems=problems)
-        if city is None:
-            continue
-        key = city.name.casefold()
-        if key in seen:
-            problems.append(f"{origin}: city {city.name!r} is already declared at {seen[key]}; city names "
-                            "name output folders and must be unique (case does not count)")
-            continue
-        seen[key] = origin
-        cities.append(city)
+        if city is not None:
+            cities.append(city)
     if not rows and not problems:
         problems.append("no city is listed")
     if problems:
@@ -604,10 +605,12 @@ def _row_from_result(result: Any, config: RunConfig) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- resume
-def _parameters(config: RunConfig) -> Any:
+def _parameters(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Run parameters as JSON holds them, less where the output went (a batch folder may be moved)."""
     from renogis.reports import _jsonable
 
-    return json.loads(json.dumps(_jsonable(dataclasses.asdict(config)), ensure_ascii=False))
+    params = json.loads(json.dumps(_jsonable(record), ensure_ascii=False))
+    return {k: v for k, v in params.items() if k not in ("out", "map_copy")}
 
 
 def city_complete(city: City, *, started_utc: str | None = None) -> bool:
@@ -615,7 +618,7 @@ def city_complete(city: City, *, started_utc: str | None = None) -> bool:
 
     Complete means: ``run.json`` is present (the pipeline writes it last and moves
     the folder into place in one rename), its parameters equal the city's
-    configuration, every input file still has the SHA-256 recorded there, no file
+    configuration (except the output path), every input file still has the SHA-256 recorded there, no file
     of the output was edited since (the run's manifest), and, when
     ``started_utc`` is given, it is the run the batch recorded.
     """
@@ -627,7 +630,7 @@ def city_complete(city: City, *, started_utc: str | None = None) -> bool:
         record = json.loads((out / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    if record.get("parameters") != _parameters(city.config):
+    if _parameters(record.get("parameters") or {}) != _parameters(dataclasses.asdict(city.config)):
         return False
     if started_utc is not None and record.get("started_utc") != started_utc:
         return False
