@@ -329,6 +329,11 @@ def _batch(args: argparse.Namespace) -> int:
         result = batch.run_batch(cities, args.out, workers=args.workers, scheduler=args.scheduler,
                                  resume=args.resume, lang=args.lang, dashboard=not args.quiet,
                                  on_start=on_start, on_done=on_done, extra_record={"command": options})
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", 2)
+        sys.stderr.write(f"renogis: interrupted (signal {signum}); the cities that finished are complete in "
+                         f"{args.out}: rerun with --resume to go on\n")
+        return 128 + signum
     finally:
         if bar is not None:
             bar.close()

@@ -54,6 +54,11 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def child(mode: str, manifest: Path, out: Path) -> dict:
     from renogis import batch
     from renogis.pipeline import RunConfig, run
@@ -68,13 +73,15 @@ def child(mode: str, manifest: Path, out: Path) -> dict:
             run(c.config)
             per_city[c.name] = round(time.perf_counter() - t, 3)
         wall = time.perf_counter() - t0
-        return {"mode": mode, "wall_s": round(wall, 2), "peak_mb": [round(_peak_mb())], "per_city_s": per_city}
+        return {"mode": mode, "wall_s": round(wall, 2), "peak_mb": [round(_peak_mb())],
+                "cpu_s": round(_cpu_s(), 1), "per_city_s": per_city}
     n = int(mode.split("-")[1])
     client, cluster, _ = batch._make_client(n, None, dashboard=False)
     t_started = time.perf_counter() - t0
     result = batch.run_batch(cities, out, client=client)
     t_run = time.perf_counter()
-    peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    peaks = client.run(_peak_mb)
+    cpu = client.run(_cpu_s)
     client.close()
     cluster.close()
     wall = time.perf_counter() - t0
@@ -82,6 +89,7 @@ def child(mode: str, manifest: Path, out: Path) -> dict:
     return {"mode": mode, "wall_s": round(wall, 2), "cluster_start_s": round(t_started, 2),
             "cluster_close_s": round(time.perf_counter() - t_run, 2),
             "peak_mb": sorted(round(v) for v in peaks.values()), "client_peak_mb": round(_peak_mb()),
+            "cpu_s": round(sum(cpu.values()) + _cpu_s(), 1),
             "failed": failed["city"].tolist(),
             "per_city_s": dict(zip(result.summary["city"], result.summary["run_time_s"], strict=True))}
 
@@ -130,7 +138,8 @@ def main() -> None:
             results[m].append(res)
             extra = (f", cluster start {res['cluster_start_s']} s, close {res['cluster_close_s']} s"
                      if "cluster_start_s" in res else "")
-            print(f"round {r + 1} {m:7s}: {res['wall_s']:7.1f} s wall, peak memory {res['peak_mb']} MB"
+            print(f"round {r + 1} {m:7s}: {res['wall_s']:7.1f} s wall, {res['cpu_s']:6.1f} s CPU, "
+                  f"peak memory {res['peak_mb']} MB"
                   f"{extra} (load average before {load:.1f})", flush=True)
             if m in outs:
                 shutil.rmtree(out)
@@ -138,13 +147,13 @@ def main() -> None:
                 outs[m] = out
     print()
     med = {m: statistics.median(x["wall_s"] for x in results[m]) for m in modes}
-    print("| mode | wall time (median of %d) | all rounds | peak memory per process (median, MB) |"
-          % args.repeat)
-    print("|---|---|---|---|")
+    print("| mode | wall time (median of %d) | all rounds | CPU time (median) | peak memory per process "
+          "(median, MB) |" % args.repeat)
+    print("|---|---|---|---|---|")
     for m in modes:
         peaks = [max(x["peak_mb"]) for x in results[m]]
         print(f"| {m} | {med[m]:.1f} s | {', '.join(str(x['wall_s']) for x in results[m])} | "
-              f"{statistics.median(peaks):.0f} |")
+              f"{statistics.median(x['cpu_s'] for x in results[m]):.0f} s | {statistics.median(peaks):.0f} |")
     if "seq" in med:
         for m in modes:
             if m != "seq":

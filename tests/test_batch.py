@@ -150,8 +150,12 @@ def test_resume_skips_complete_cities_and_reruns_changed_ones(world, tmp_path):
         encoding="utf-8")
     before = {c: json.loads((out / c / "run.json").read_text("utf-8"))["started_utc"] for c in ("alpha", "gamma")}
     alpha_mtime = (out / "alpha" / "run.json").stat().st_mtime_ns
-    code = main(["batch", str(manifest), "--out", str(out), "--workers", "1", "--quiet", "--tiles", "none",
-                 "--resume"])
+    from distributed import LocalCluster
+
+    # an existing cluster, reached by its address as on a real cluster
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        code = main(["batch", str(manifest), "--out", str(out), "--scheduler", cluster.scheduler_address,
+                     "--quiet", "--tiles", "none", "--resume"])
     assert code == batch.EXIT_OK
     s = pd.read_csv(out / "summary.csv", encoding="utf-8-sig").set_index("city")
     assert s["status"].to_dict() == {"alpha": "resumed", "beta": "ok", "gamma": "ok"}
@@ -160,6 +164,8 @@ def test_resume_skips_complete_cities_and_reruns_changed_ones(world, tmp_path):
     assert before["alpha"] == json.loads((out / "alpha" / "run.json").read_text("utf-8"))["started_utc"]
     g = pyogrio.read_dataframe(out / "summary.gpkg", layer="districts", read_geometry=False)
     assert set(g["city"]) == {"alpha", "beta", "gamma"}
+    record = json.loads((out / "batch.json").read_text(encoding="utf-8"))
+    assert record["cluster"]["scheduler"] == cluster.scheduler_address and record["cluster"]["workers"] == 1
 
 
 # --------------------------------------------------------------------------- no cluster needed
