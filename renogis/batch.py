@@ -739,7 +739,10 @@ def _make_client(workers: int | None, scheduler: str | None, *, dashboard: bool)
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+    # The worker's statistical profiler samples the task's stack every 10 ms and so takes the GIL from
+    # it: 2.66 s against 2.98 s CPU per city here. The dashboard's profile page stays empty.
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ,
+                          "distributed.worker.profile.enabled": False}):
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                dashboard_address=":8787" if dashboard else None,
                                silence_logs=logging.CRITICAL if quiet else logging.WARNING)
