@@ -203,8 +203,8 @@ def _groups(value: Any) -> tuple[tuple[str, ...], ...]:
     """Compound id groups: ``C1,C2;C3,C4`` in CSV, a list of lists in TOML."""
     out = []
     for group in _items(value, ";"):
-        ids = tuple(str(s).strip() for s in (group if isinstance(group, list | tuple)
-                                              else str(group).replace("，", ",").split(",")) if str(s).strip())
+        parts = group if isinstance(group, list | tuple) else str(group).replace("，", ",").split(",")
+        ids = tuple(str(s).strip() for s in parts if str(s).strip())
         if len(ids) < 2:
             raise ValueError(f"group {group!r}: give at least two compound ids separated by commas")
         out.append(ids)
@@ -277,7 +277,7 @@ class City:
 
 # --------------------------------------------------------------------------- reading the manifest
 def read_manifest(path: str | Path, *, out: str | Path, defaults: RunConfig | None = None) -> list[City]:
-    """Read a batch manifest into one :class:`City` per city.
+    r"""Read a batch manifest into one :class:`City` per city.
 
     Parameters
     ----------
@@ -814,7 +814,8 @@ def run_batch(
         if (resume and isinstance(prev, dict) and prev.get("row", {}).get(STATUS) in ("ok", "resumed")
                 and city_complete(c, started_utc=prev.get("started_utc"))):
             row = {**prev["row"], STATUS: "resumed"}
-            outcomes[c.name] = CityOutcome(c.name, row, tuple(prev.get("warnings", ())), prev.get("started_utc"))
+            outcomes[c.name] = CityOutcome(c.name, row, tuple(prev.get("warnings", ())),
+                                           prev.get("started_utc"))
         else:
             todo.append(c)
     if resume:
@@ -894,8 +895,14 @@ def _input_size(city: City) -> int:
         return 0
 
 
-def _submit_and_collect(client: Any, todo: Sequence[City], outcomes: dict[str, CityOutcome], *,
-                        on_done: Callable[[CityOutcome], None] | None, save_state: Callable[[], None]) -> None:
+def _submit_and_collect(
+    client: Any,
+    todo: Sequence[City],
+    outcomes: dict[str, CityOutcome],
+    *,
+    on_done: Callable[[CityOutcome], None] | None,
+    save_state: Callable[[], None],
+) -> None:
     from distributed import as_completed
 
     # Largest input first (its size stands for its run time): the long cities do not end up last,
@@ -932,8 +939,8 @@ def _summary_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                 cov.append(k)
     columns = [*SUMMARY_COLUMNS, *cov, *merged]
     df = pd.DataFrame([{k: r.get(k) for k in columns} for r in rows], columns=columns)
-    for col in (COMPOUNDS_COUNT, schema.HOUSEHOLDS, DISTRICTS_COUNT, DISTRICTS_IN_BAND, COMPOUNDS_IN_DISTRICTS,
-                COMPOUNDS_EXCLUDED, SITES, WARNINGS):
+    for col in (COMPOUNDS_COUNT, schema.HOUSEHOLDS, DISTRICTS_COUNT, DISTRICTS_IN_BAND,
+                COMPOUNDS_IN_DISTRICTS, COMPOUNDS_EXCLUDED, SITES, WARNINGS):
         df[col] = pd.array(df[col].tolist(), dtype="Int64")
     for col in (SHARE_IN_BAND, RUN_TIME_S, *cov, *merged):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
@@ -1024,7 +1031,7 @@ def _write_summary_gpkg(out: Path, names: Iterable[str]) -> Path | None:
 
 
 def summary_text(result: BatchResult) -> str:
-    """The console report of a batch: counts, failed cities with their error, where the outputs are."""
+    """Return the console report of a batch: counts, failed cities with their error, the outputs."""
     s = result.summary
     n_ok = int((s[STATUS] == "ok").sum())
     n_res = int((s[STATUS] == "resumed").sum())

@@ -191,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("batch", help="many cities at once on Dask: one renogis run per city, plus a summary")
     p.add_argument("manifest", type=Path,
-                   help="CSV or TOML manifest (city, input, per-city options) or a folder of city GeoPackages")
+                   help="CSV or TOML manifest (city, input, per-city options) or a folder of city "
+                        "GeoPackages")
     p.add_argument("--out", type=Path, required=True, help="batch output folder: <city>/ and summary files")
     _add_input_options(p)
     _add_run_options(p)

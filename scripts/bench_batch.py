@@ -147,8 +147,8 @@ def main() -> None:
                 outs[m] = out
     print()
     med = {m: statistics.median(x["wall_s"] for x in results[m]) for m in modes}
-    print("| mode | wall time (median of %d) | all rounds | CPU time (median) | peak memory per process "
-          "(median, MB) |" % args.repeat)
+    print(f"| mode | wall time (median of {args.repeat}) | all rounds | CPU time (median) | peak memory per "
+          "process (median, MB) |")
     print("|---|---|---|---|---|")
     for m in modes:
         peaks = [max(x["peak_mb"]) for x in results[m]]
@@ -167,7 +167,8 @@ def main() -> None:
     for m, out in outs.items():
         if out is not base:
             diff = same_outputs(base, out, names)
-            print(f"outputs of {m} equal to {modes[0]}: " + ("yes, all 16 cities" if not diff else f"NO: {diff}"))
+            verdict = "yes, all 16 cities" if not diff else f"NO: {diff}"
+            print(f"outputs of {m} equal to {modes[0]}: {verdict}")
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -148,7 +148,8 @@ def test_resume_skips_complete_cities_and_reruns_changed_ones(world, tmp_path):
         "beta,beta_fixed.gpkg,,\n"              # failed before: runs
         "gamma,gamma.gpkg,1200,\n",             # an option changed: runs again
         encoding="utf-8")
-    before = {c: json.loads((out / c / "run.json").read_text("utf-8"))["started_utc"] for c in ("alpha", "gamma")}
+    before = {c: json.loads((out / c / "run.json").read_text("utf-8"))["started_utc"]
+              for c in ("alpha", "gamma")}
     alpha_mtime = (out / "alpha" / "run.json").stat().st_mtime_ns
     from distributed import LocalCluster
 
