@@ -841,24 +841,21 @@ def write_gap_outputs(
     out_dir : str or Path
         Output folder (created if missing).
     lang : {"zh", "en"}
-        Header language; a category-name column in that language is added after
-        ``category``. Missing distances are written as empty cells.
+        Language of the XLSX (headers, category names, levels, units); the CSV files
+        keep the canonical columns and codes whatever ``lang``. Missing distances are
+        written as empty cells.
 
     Returns
     -------
     list of Path
         The files written.
     """
-    translate_columns(access.iloc[:0], lang)  # validates lang before writing anything
+    from renogis.wording import check_lang
+
+    check_lang(lang)  # before writing anything
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = write_table(
-        translate_columns(_with_names(access, lang), lang), out / "service_access", formats=("csv",)
-    )
-    written += write_table(
-        translate_columns(_with_names(gaps, lang), lang),
-        out / "service_gaps",
-        formats=("csv", "xlsx"),
-        sheet_name="service_gaps",
-    )
+    written = write_table(access, out / "service_access", formats=("csv",))
+    written += write_table(gaps, out / "service_gaps", formats=("csv", "xlsx"), sheet_name="service_gaps",
+                           lang=lang)
     return written

@@ -229,6 +229,26 @@ def _barrier_classes(value: Any) -> tuple[str, ...]:
     return barrier_classes(given)
 
 
+def _classes(value: Any) -> tuple[str, ...]:
+    """Street classes (``secondary;path`` in CSV, a list in TOML), e.g. soft barriers."""
+    out: list[str] = []
+    for item in _items(value, ";"):
+        cls = schema.normalise_street_class(_text(item))
+        if cls is None:
+            raise ValueError(f"unknown street class {_text(item)!r}; choose from "
+                             f"{', '.join(schema.STREET_CLASSES)}")
+        if cls not in out:
+            out.append(cls)
+    return tuple(out)
+
+
+def _positive(value: Any) -> float:
+    v = _float(value)
+    if v <= 0:
+        raise ValueError(f"{v}: give a length above 0 m")
+    return v
+
+
 def _column_map(value: Any) -> dict[str, str]:
     from renogis.io import parse_column_map
 
@@ -260,6 +280,10 @@ OPTION_FIELDS: dict[str, Callable[[Any], Any]] = {
     "siting_method": _choice("greedy", "exact"),
     "lang": _choice("zh", "en"),
     "tiles": _choice("osm", "cartodb", "amap", "tianditu", "none"),
+    "ledger": _text,
+    "nested": _choice("keep-children", "keep-parent"),
+    "max_span_m": _positive,
+    "soft_barrier_classes": _classes,
 }
 _NAME_KEYS = ("city", "name")
 _INPUT_KEYS = ("input", "path")
@@ -458,6 +482,9 @@ def _city(origin: str, raw: Mapping[str, Any], *, root: Path, out: Path, base: R
         candidate = Path(std).expanduser()
         if not candidate.is_absolute() and (std.lower().endswith(".toml") or "/" in std or "\\" in std):
             options["standards"] = str((root / candidate).resolve())
+    if "ledger" in options:
+        led = Path(options["ledger"]).expanduser()
+        options["ledger"] = Path(os.path.abspath(led if led.is_absolute() else root / led))
     if options.get("sites_per_category") == 0:
         options["sites_per_category"] = None  # as on the command line: 0 = until all covered
     lo = options.get("min_households", base.min_households)

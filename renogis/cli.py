@@ -35,7 +35,26 @@ def _ids(value: str) -> tuple[str, ...]:
     ids = tuple(s.strip() for s in value.replace("，", ",").split(",") if s.strip())
     if len(ids) < 2:
         raise argparse.ArgumentTypeError(f"{value!r}: give at least two compound ids separated by commas")
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise argparse.ArgumentTypeError(f"{value!r}: {', '.join(twice)} given twice; list each compound once")
     return ids
+
+
+def _encoding(value: str) -> str:
+    import codecs
+
+    try:
+        return codecs.lookup(value.strip()).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown text encoding {value!r}; use e.g. GBK, GB18030 or UTF-8") from None
+
+
+def _column_pair(value: str) -> str:
+    src, sep, dst = value.partition("=")
+    if not sep or not src.strip() or not dst.strip():
+        raise argparse.ArgumentTypeError(f"{value!r}: expected SOURCE=CANONICAL, e.g. 户数合计=households")
+    return value
 
 
 def _street_class(value: str) -> str:
@@ -114,14 +133,17 @@ def barrier_classes(given: Sequence[str] | None) -> tuple[str, ...]:
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("input")
-    g.add_argument("--column-map", action="append", metavar="SRC=DST",
+    g.add_argument("--column-map", action="append", metavar="SRC=DST", type=_column_pair,
                    help="map your header to a canonical column, e.g. 户数合计=households (repeatable)")
-    g.add_argument("--encoding", help="text encoding of Shapefiles/CSV, e.g. GBK (default: .cpg, UTF-8, GB18030)")
+    g.add_argument("--encoding", type=_encoding, help="text encoding of Shapefiles/CSV, e.g. GBK (default: .cpg, UTF-8, GB18030)")
     g.add_argument("--source-crs", choices=("gcj02", "bd09"),
                    help="input lon/lat are Amap/Gaode (gcj02) or Baidu (bd09) coordinates")
     g.add_argument("--input-crs", metavar="EPSG", help="CRS for layers without one (e.g. CSV with WKT)")
     g.add_argument("--work-crs", metavar="EPSG",
                    help="metric CRS for all measuring (default: CGCS2000 3-degree GK zone of the data)")
+    g.add_argument("--ledger", type=Path, metavar="LEDGER.xlsx",
+                   help="compound ledger (台账, XLSX/CSV without geometry) joined to the compound footprints "
+                        "by name; its households and other columns are used (report: ledger_match.csv)")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -145,6 +167,17 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     d.add_argument("--built-before", type=int, metavar="YEAR",
                    help="exclude compounds built in or after YEAR (e.g. 2001: only pre-2001 stock)")
     d.add_argument("--seed", type=int, default=0, help="seed for tie-breaking (default 0)")
+    d.add_argument("--max-span-m", type=float, metavar="M",
+                   help="no district extends further than this (largest distance between two of its "
+                        "compounds' footprints, m); default no limit")
+    d.add_argument("--soft-barrier-class", action="append", dest="soft_barrier_classes", metavar="CLASS",
+                   default=[], choices=("arterial", "secondary", "local", "path"),
+                   help="street class crossed only when no in-band district is possible otherwise "
+                        "(e.g. secondary; repeatable)")
+    d.add_argument("--nested", choices=("keep-children", "keep-parent"), default="keep-children",
+                   help="compounds inside another (nested AOIs): keep the inner ones and drop a parent "
+                        "they mostly cover (default), or keep the parent; every overlap goes to "
+                        "overlaps.csv")
     s = p.add_argument_group("service gaps and siting")
     s.add_argument("--standards", default="gb50180_2018",
                    help="standards profile (gb50180_2018, complete_community) or a TOML file of your city")
@@ -166,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "residential compounds (老旧小区片区统筹改造).")
     parser.add_argument("--version", action="version", version=f"renogis {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress lines or bars on stderr (warnings and errors still show)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("demo", help="run everything on the bundled synthetic sample")
@@ -184,10 +219,18 @@ def build_parser() -> argparse.ArgumentParser:
                            ("gaps", "service-circle gaps only"),
                            ("map", "the HTML map (with districts and gaps)")):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("input", type=Path, help="GeoPackage, folder of layer files, or a compounds file")
-        p.add_argument("--out", type=Path, required=True, help="output folder")
+        p.add_argument("input", type=Path, nargs="?",
+                       help="GeoPackage, folder of layer files, or a compounds file (or `input` in --config)")
+        p.add_argument("--out", type=Path, help="output folder (required here or as `out` in --config)")
+        p.add_argument("--config", type=Path, metavar="RUN.toml",
+                       help="take options from a TOML file (keys are the option names: input, out, "
+                            "min_households, barrier_class = [...], ...); command-line options win")
         _add_input_options(p)
         _add_run_options(p)
+
+    p = sub.add_parser("rerun", help="repeat a run exactly from its run.json (same inputs, same options)")
+    p.add_argument("run_json", type=Path, metavar="OUT/run.json", help="the run.json of a previous run")
+    p.add_argument("--out", type=Path, help="output folder (default: the folder of the original run)")
 
     p = sub.add_parser("batch", help="many cities at once on Dask: one renogis run per city, plus a summary")
     p.add_argument("manifest", type=Path,
@@ -203,8 +246,133 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use an existing Dask cluster, e.g. tcp://host:8786 (workers must see the paths)")
     b.add_argument("--resume", action="store_true",
                    help="skip cities whose output is complete with the same options and unchanged inputs")
-    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="no progress bar (as renogis -q)")
     return parser
+
+
+_RUN_COMMANDS = ("run", "districts", "gaps", "map")
+
+
+def _config_tokens(path: Path, parser: argparse.ArgumentParser, command: str) -> tuple[list[str], dict]:
+    """Command-line tokens for the options of a ``--config`` TOML file, and its ``input``/``out`` values."""
+    import tomllib
+
+    from renogis._errors import InputError
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"--config {path}: no such file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"--config {path}: not a valid TOML file ({exc}); see the README for an example") from None
+    sub = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
+    cmd_parser = sub.choices[command]
+    options = {}
+    for action in cmd_parser._actions:
+        for opt in action.option_strings:
+            if opt.startswith("--"):
+                options[opt[2:].replace("-", "_")] = (opt, action)
+    base = path.resolve().parent
+    tokens: list[str] = []
+    paths: dict[str, Path] = {}
+    for key, value in data.items():
+        k = key.replace("-", "_")
+        if k in ("input", "out"):
+            paths[k] = value if "://" in str(value) else base / str(value)
+            continue
+        if k in ("barrier_classes", "soft_barrier_classes"):
+            k = k[: -len("es")]
+        if k not in options or k in ("config", "help"):
+            known = sorted(set(options) - {"config", "help"} | {"input", "out"})
+            close = difflib.get_close_matches(k, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InputError(f"--config {path}: unknown option {key!r}; {hint}see renogis {command} --help")
+        opt, action = options[k]
+        if isinstance(action, argparse._StoreTrueAction):
+            if value is True:
+                tokens.append(opt)
+            continue
+        values = value if isinstance(value, list) else [value]
+        if not isinstance(action, argparse._AppendAction) and len(values) != 1:
+            raise InputError(f"--config {path}: option {key!r} takes one value, got {len(values)}")
+        for v in values:
+            if isinstance(v, list):  # keep_together = [["C1", "C2"], ...]
+                v = ",".join(str(x) for x in v)
+            if k in ("standards", "ledger") and (base / str(v)).is_file():
+                v = base / str(v)
+            tokens += [opt, str(v)]
+    return tokens, paths
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line; merge a ``--config`` file under the options given on the command line."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    if args.command not in _RUN_COMMANDS:
+        return args
+    if args.config is not None:
+        at = argv.index(args.command)
+        tokens, paths = _config_tokens(args.config, parser, args.command)
+        args = parser.parse_args(argv[: at + 1] + tokens + argv[at + 1:])
+        if args.input is None and "input" in paths:
+            args.input = paths["input"]
+        if args.out is None and "out" in paths:
+            args.out = paths["out"]
+    if args.input is None or args.out is None:
+        missing = " and ".join(n for n, v in (("INPUT", args.input), ("--out", args.out)) if v is None)
+        sub = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
+        sub.choices[args.command].error(f"{missing} required (on the command line or in --config)")
+    return args
+
+
+def _rerun_config(path: Path, out: Path | None):  # type: ignore[no-untyped-def]
+    """The RunConfig recorded in a run.json, checked against the inputs as they are now."""
+    import dataclasses
+    import json
+
+    from renogis._errors import InputError
+    from renogis.pipeline import RunConfig
+    from renogis.reports import file_sha256
+
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        params = dict(record["parameters"])
+    except FileNotFoundError:
+        raise InputError(f"rerun {path}: no such file") from None
+    except (ValueError, KeyError, TypeError):
+        raise InputError(f"rerun {path}: not a renogis run.json (no 'parameters'); give OUT/run.json") from None
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    unknown = sorted(set(params) - fields)
+    if unknown:
+        raise InputError(f"rerun {path}: options {', '.join(unknown)} are unknown to renogis "
+                         f"{__version__} (the run was made by renogis {record.get('renogis')}); "
+                         "rerun with that version")
+
+    def tuples(v):  # type: ignore[no-untyped-def]
+        return tuple(tuples(x) for x in v) if isinstance(v, list) else v
+
+    kwargs = {k: tuples(v) for k, v in params.items()}
+    for k in ("input", "out", "map_copy", "ledger"):
+        if kwargs.get(k) is not None and "://" not in str(kwargs[k]):
+            kwargs[k] = Path(kwargs[k])
+    for k in ("column_map",):
+        if isinstance(kwargs.get(k), tuple):
+            kwargs[k] = dict(kwargs[k])
+    changed = []
+    for name, digest in (record.get("inputs") or {}).items():
+        p = Path(name)
+        if not p.is_file():
+            changed.append(f"{name} (missing)")
+        elif file_sha256(p) != digest:
+            changed.append(f"{name} (changed)")
+    if changed:
+        raise InputError(f"rerun {path}: the inputs are not those of the original run: "
+                         f"{', '.join(changed[:5])}; a rerun repeats a run only on the same inputs")
+    if out is not None:
+        kwargs["out"] = out
+    kwargs["map_copy"] = None
+    return RunConfig(**kwargs)
 
 
 _STEPS = {
@@ -235,22 +403,28 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         detour_factor=args.detour_factor,
         sites_per_category=None if args.sites_per_category == 0 else args.sites_per_category,
         siting_method=args.siting_method, lang=args.lang, tiles=args.tiles,
+        nested=args.nested, max_span_m=args.max_span_m,
+        soft_barrier_classes=tuple(args.soft_barrier_classes),
+        ledger=args.ledger,
     )
 
 
 def _coverage_table(cov, *, lang: str) -> str:  # type: ignore[no-untyped-def]
     """Compact per-category coverage: before merging (compounds alone) and after (districts)."""
-    name = "category_name" if "category_name" in cov.columns else "category"
-    rows = [("category", "radius", "households", "covered", "after merging", "shortfall")]
+    from renogis.wording import category_name, console, value_label
+
+    rows = [tuple(console("head", lang).split("|"))]
+    metre = "米" if lang == "zh" else "m"
     for r in cov.to_dict("records"):
         short = r.get("shortfall")
+        unit = value_label("demand_unit", r.get("demand_unit") or "", lang)
         rows.append((
-            f"{r['category']} {r[name]}" if name != "category" else r["category"],
-            f"{r['radius_m']:.0f} m",
+            category_name(r["category"], lang),
+            f"{r['radius_m']:.0f} {metre}",
             f"{r['households']:,.0f}",
             f"{r['coverage_share']:.0%}",
             f"{r.get('coverage_share_merged', float('nan')):.0%}",
-            "" if short is None or short != short else f"{short:,.0f} {r.get('demand_unit') or ''}".strip(),
+            "" if short is None or short != short else f"{short:,.0f} {unit}".strip(),
         ))
     widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
@@ -269,24 +443,30 @@ def _width(text: str) -> int:
 
 
 def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    from renogis.wording import console, layer_name
+
     s = result.summary
     out = sys.stdout
-    layers = ", ".join(f"{k} {v}" for k, v in s.get("layers", {}).items())
-    out.write(f"input: {layers}; work CRS {s.get('work_crs')}; {s.get('warnings', 0)} warnings "
-              f"(see validation.txt)\n")
+    sep = "，" if lang == "zh" else ", "
+    layers = sep.join(f"{layer_name(k, lang)} {v}" for k, v in s.get("layers", {}).items())
+    out.write(console("input", lang, layers=layers, crs=s.get("work_crs"),
+                      warnings=s.get("warnings", 0)) + "\n")
     if "districts" in s:
-        out.write(f"districts: {s['districts']} proposed covering {s['compounds_in_districts']} compounds; "
-                  f"{s['compounds_excluded']} excluded\n")
+        out.write(console("districts", lang, n=s["districts"], inside=s["compounds_in_districts"],
+                          excluded=s["compounds_excluded"]) + "\n")
     if result.coverage is not None and len(result.coverage):
-        out.write(f"share of households covered, per category ({s.get('network', '')}):\n")
+        net = str(s.get("network", ""))
+        m = re.search(r"x ([\d.]+)$", net)
+        network = console("straight", lang, f=m.group(1)) if m else console("network", lang)
+        out.write(console("coverage", lang, network=network) + "\n")
         out.write(_coverage_table(result.coverage, lang=lang) + "\n")
     if s.get("districts") == 0 and s.get("compounds_excluded"):
-        out.write(f"warning: every compound ({s['compounds_excluded']}) was excluded by the options "
-                  "(--built-before, --min-consent, --require-owners-committee): no district proposed; "
-                  "see the excluded_reason column of districts.gpkg\n")
+        out.write(console("all_excluded", lang, n=s["compounds_excluded"]) + "\n")
     if "sites" in s:
-        out.write(f"siting: {s['sites']} facilities placed on idle parcels\n")
-    out.write(f"outputs in {result.out}:\n")
+        out.write(console("sites", lang, n=s["sites"]) + "\n")
+    out.write(console("outputs", lang, out=result.out) + "\n")
     for f in result.files:
         out.write(f"  {f.relative_to(result.out)}\n")
 
@@ -344,8 +524,20 @@ def _batch(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``renogis`` console script. Returns the exit code."""
+    from renogis._outdir import handle_signals
+
+    # SIGTERM and SIGHUP end a command as cleanly as Ctrl-C does
+    with handle_signals():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = _parse(parser, argv)
+    except RenogisError as exc:
+        sys.stderr.write(f"renogis: error: {' '.join(str(exc).split())}\n")
+        return 2
     level = logging.WARNING if args.verbose == 0 else (logging.INFO if args.verbose == 1 else logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # Library warnings (pyogrio, shapely, pandas) are for developers: shown with -v only. Everything a
@@ -366,7 +558,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             ds = load(args.input, column_map=parse_column_map(args.column_map), encoding=args.encoding,
                       source_crs=args.source_crs, input_crs=args.input_crs, work_crs=args.work_crs,
-                      strict=False)
+                      strict=False, ledger=args.ledger)
             sys.stdout.write(ds.report.to_text() + "\n")
             return 0 if ds.report.ok else 2
         if args.command == "batch":
@@ -378,9 +570,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             config = RunConfig(input=sample_path(), out=args.out, lang=args.lang, tiles=args.tiles,
                                map_copy=args.maps_dir)
+        elif args.command == "rerun":
+            config = _rerun_config(args.run_json, args.out)
         else:
             config = _config(args)
-        result = run(config, progress=progress if args.verbose or sys.stderr.isatty() else None)
+        from renogis._progress import reporting
+
+        show = not args.quiet and (bool(args.verbose) or sys.stderr.isatty())
+        with reporting(show and sys.stderr.isatty()):
+            result = run(config, progress=progress if show else None)
         _print_result(result, lang=config.lang)
         if args.command == "demo" and config.map_copy is not None:
             sys.stdout.write(f"map also copied to {config.map_copy / 'demo_map.html'}\n")

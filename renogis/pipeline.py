@@ -23,7 +23,16 @@ from renogis import __version__, schema
 from renogis._errors import InputError
 from renogis._outdir import MANIFEST, OutputFolder, RunInterrupted, handle_signals
 from renogis.io import write_gpkg
-from renogis.reports import file_sha256, gap_lines, library_versions, write_run_json
+from renogis.reports import (
+    file_sha256,
+    gap_lines,
+    library_versions,
+    write_columns_md,
+    write_results_gpkg,
+    write_run_json,
+    write_siting_tables,
+    write_table,
+)
 from renogis.validate import Dataset, load
 
 logger = logging.getLogger(__name__)
@@ -68,6 +77,11 @@ class RunConfig:
     lang: str = "zh"
     tiles: str = "osm"
     map_copy: Path | None = None  # also copy the map here (the demo uses maps/)
+    ledger: Path | None = None  # compound ledger (XLSX/CSV, no geometry) joined to footprints by name
+    # districts (appended): nested/duplicate compounds, split/rebalance options
+    nested: str = "keep-children"  # or "keep-parent" (renogis.overlaps)
+    max_span_m: float | None = None  # longest allowed district extent, m
+    soft_barrier_classes: tuple[str, ...] = ()  # street classes crossed only when no in-band alternative
 
 
 @dataclass(frozen=True)
@@ -130,14 +144,15 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "out"
     >>> res = run(RunConfig(input=sample_path(), out=out, steps=("load",)))
     >>> sorted(p.name for p in res.files)
-    ['cleaned.gpkg', 'renogis_manifest.json', 'run.json', 'validation.txt']
+    ['cleaned.gpkg', 'columns.md', 'renogis_manifest.json', 'run.json', 'validation.txt']
     """
     unknown = [s for s in config.steps if s not in STEPS]
     if unknown:
         raise InputError(f"unknown steps {unknown}; choose from {', '.join(STEPS)}")
     started = datetime.now(UTC)
     timer = _Timer(progress)
-    folder = OutputFolder(config.out, inputs=[Path(config.input)])
+    folder = OutputFolder(config.out, inputs=[Path(config.input)]
+                          + ([Path(config.ledger)] if config.ledger is not None else []))
     if config.map_copy is not None and config.map_copy.exists() and not config.map_copy.is_dir():
         raise InputError(f"--maps-dir {config.map_copy}: exists and is not a folder; choose a folder")
     with handle_signals():
@@ -161,8 +176,10 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
         with timer.step("load"):
             ds = load(config.input, column_map=config.column_map, encoding=config.encoding,
                       source_crs=config.source_crs, input_crs=config.input_crs,
-                      work_crs=config.work_crs, categories=categories)
+                      work_crs=config.work_crs, categories=categories, ledger=config.ledger)
             files.append(write_gpkg(tmp / "cleaned.gpkg", ds.layers))
+            if ds.ledger_match is not None:
+                files.extend(write_table(ds.ledger_match, tmp / "ledger_match", formats=("csv",)))
             (tmp / "validation.txt").write_text(ds.report.to_text() + "\n", encoding="utf-8")
             files.append(tmp / "validation.txt")
         summary["layers"] = dict(ds.report.counts)
@@ -170,6 +187,17 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
         summary["work_crs"] = f"EPSG:{ds.work_crs.to_epsg()}" if ds.work_crs.to_epsg() else ds.work_crs.name
 
         compounds = ds.compounds
+        if set(config.steps) & {"districts", "gaps", "siting", "map"}:
+            from renogis.overlaps import OVERLAPS_FILE, resolve_overlaps
+
+            with timer.step("overlaps"):
+                overlaps = resolve_overlaps(compounds, nested=config.nested)  # type: ignore[arg-type]
+                compounds = overlaps.compounds
+                files.extend(write_table(overlaps.pairs, tmp / OVERLAPS_FILE, formats=("csv",)))
+                if overlaps.report_lines():
+                    with (tmp / "validation.txt").open("a", encoding="utf-8") as fh:
+                        fh.write("\n".join(overlaps.report_lines()) + "\n")
+            summary["overlaps"] = overlaps.summary()
         districts = None
         district_result = None
         extra_lines: dict[str, list[str]] = {}
@@ -185,14 +213,15 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
             with timer.step("districts"):
                 graph = build_adjacency(compounds, parcels=ds.get(schema.PARCELS),
                                         streets=ds.get(schema.STREETS), barriers=ds.get(schema.BARRIERS),
-                                        gap_m=config.gap_m, barrier_classes=config.barrier_classes)
+                                        gap_m=config.gap_m, barrier_classes=config.barrier_classes,
+                                        soft_barrier_classes=config.soft_barrier_classes)
                 district_result = propose_districts(
                     compounds, graph, parcels=ds.get(schema.PARCELS),
                     min_households=config.min_households, max_households=config.max_households,
                     keep_together=config.keep_together, keep_apart=config.keep_apart,
                     min_consent=config.min_consent,
                     require_owners_committee=config.require_owners_committee,
-                    built_before=config.built_before, seed=config.seed)
+                    built_before=config.built_before, seed=config.seed, max_span_m=config.max_span_m)
                 districts = district_result.districts
                 compounds = district_result.compounds
             summary["districts"] = int(len(districts))
@@ -235,11 +264,12 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
                         compounds, parcels, access=access, standards=standards, network=network,
                         gates=ds.get(schema.GATES), sites_per_category=config.sites_per_category,
                         method=config.siting_method, districts=districts)
-                    files.extend(siting_mod.write_siting_outputs(plan, tmp))
+                    files.extend(write_siting_tables(plan.plan, tmp, lang=config.lang))
                     for did, lines in siting_mod.siting_lines(plan, lang=config.lang).items():
                         if isinstance(did, str):
                             extra_lines.setdefault(did, []).extend(lines)
                     summary["sites"] = int(len(plan.plan))
+                    summary["siting"] = siting_mod.summary_record(plan)
                 else:
                     summary["sites"] = 0
                     logger.warning("no parcels layer: nothing to site")
@@ -255,14 +285,28 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
             from renogis.maps import write_map
 
             with timer.step("map"):
+                streets = ds.get(schema.STREETS)
+                cut_off = None  # streets with pieces cut off from the walk network
+                if network is not None and streets is not None and schema.STREET_ID in streets:
+                    dropped = set(map(str, network.report.get("dropped_street_ids", [])))
+                    mask = streets[schema.STREET_ID].astype(str).isin(dropped)
+                    cut_off = streets[mask] if mask.any() else None
                 map_path = write_map(
                     tmp / "map.html", compounds, districts=districts, parcels=ds.get(schema.PARCELS),
                     facilities=ds.get(schema.FACILITIES), access=access, gaps=gaps,
                     service_areas=service_areas, siting=plan.plan if plan is not None else None,
-                    streets=ds.get(schema.STREETS), barriers=ds.get(schema.BARRIERS),
+                    streets=streets, barriers=ds.get(schema.BARRIERS), network_parts=cut_off,
                     tiles=config.tiles, lang=config.lang)
                 files.append(map_path)
 
+        if districts is not None or access is not None:
+            with timer.step("results"):
+                files.append(write_results_gpkg(
+                    tmp / "results.gpkg", districts=districts, compounds=compounds, access=access, gaps=gaps,
+                    service_areas=service_areas, sites=plan.plan if plan is not None else None,
+                    categories=list(standards.categories) if standards is not None else None,
+                    lang=config.lang))
+        files.append(write_columns_md(tmp, files))
         record = {
             "renogis": __version__,
             "started_utc": started.isoformat(timespec="seconds"),

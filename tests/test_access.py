@@ -449,19 +449,18 @@ def test_write_gap_outputs(world, line_net, tmp_path):
         "service_gaps.xlsx",
     ]
     text = files[0].read_text(encoding="utf-8-sig")
-    assert (
-        text.splitlines()[0]
-        == "小区编号,设施类别,设施名称,步行距离(米),服务半径(米),半径内,距离算法,最近设施编号"
-    )
-    assert "A,clinic,社区卫生服务站,,300.0,False,network," in text  # no facility: empty cells
+    # machine outputs: canonical columns and codes whatever the language
+    assert text.splitlines()[0] == ",".join(acc.ACCESS_COLUMNS)
+    assert "A,clinic,,300.0,False,network," in text  # no facility: empty cells
     g = pd.read_csv(files[1], encoding="utf-8-sig")
-    assert len(g) == len(gaps)
-    assert {"户数", "覆盖户数", "未覆盖户数", "覆盖率", "需求", "供给", "缺口"} <= set(g.columns)
-    assert set(g["统计层级"]) == {"小区", "片区"}
-    x = pd.read_excel(files[2])
+    assert len(g) == len(gaps) and list(g.columns) == list(gaps.columns)
+    assert set(g["level"]) == {"compound", "district"}
+    x = pd.read_excel(files[2])  # people: Chinese headers and codes
     assert len(x) == len(gaps)
+    assert {"户数", "覆盖户数", "未覆盖户数", "覆盖率", "需求", "供给", "缺口"} <= set(x.columns)
+    assert set(x["统计层级"]) == {"小区", "片区"}
     en = acc.write_gap_outputs(access, gaps, tmp_path / "en", lang="en")
-    assert pd.read_csv(en[0], encoding="utf-8-sig").columns[0] == "compound_id"
+    assert en[0].read_bytes() == files[0].read_bytes() and en[1].read_bytes() == files[1].read_bytes()
     with pytest.raises(InputError, match="unknown language"):
         acc.write_gap_outputs(access, gaps, tmp_path / "bad", lang="de")
     assert not (tmp_path / "bad").exists()

@@ -197,12 +197,16 @@ def test_csv_manifest_options_and_relative_paths(tmp_path):
 def test_toml_manifest_defaults_and_command_line_defaults(tmp_path):
     m = tmp_path / "m.toml"
     m.write_text('[defaults]\nmax_households = 3000\n\n[[city]]\ncity = "x"\ninput = "x.gpkg"\n'
-                 'keep_together = [["C1", "C2", "C3"]]\n\n[[city]]\ncity = "y"\ninput = "y"\n'
+                 'keep_together = [["C1", "C2", "C3"]]\nsoft_barrier_classes = ["secondary"]\n'
+                 'ledger = "ledgers/x.xlsx"\nmax_span_m = 800\nnested = "keep-parent"\n\n[[city]]\ncity = "y"\ninput = "y"\n'
                  'max_households = 5000\n', encoding="utf-8")
     base = RunConfig(input=m, out=tmp_path, min_households=900, lang="en")
     x, y = batch.read_manifest(m, out=tmp_path / "o", defaults=base)
     assert (x.config.min_households, x.config.max_households, x.config.lang) == (900, 3000, "en")
     assert x.config.keep_together == (("C1", "C2", "C3"),)
+    assert x.config.soft_barrier_classes == ("secondary",)
+    assert x.config.ledger == tmp_path / "ledgers" / "x.xlsx"
+    assert (x.config.max_span_m, x.config.nested) == (800.0, "keep-parent")
     assert y.config.max_households == 5000 and y.config.input == tmp_path / "y"
 
 
