@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -52,7 +54,10 @@ def world(tmp_path_factory):
     assert main(["run", str(data / "alpha.gpkg"), "--out", str(single / "alpha"), "--tiles", "none",
                  "--min-households", "1000", "--max-households", "3000"]) == 0
     assert main(["run", str(data / "gamma.gpkg"), "--out", str(single / "gamma"), "--tiles", "none"]) == 0
-    return {"root": root, "data": data, "manifest": manifest, "out": out, "code": code, "single": single}
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["run", str(data / "beta.gpkg"), "--out", str(single / "beta"), "--tiles", "none"]) == 2
+    return {"beta_error": err.getvalue(), "root": root, "data": data, "manifest": manifest, "out": out, "code": code, "single": single}
 
 
 def test_exit_code_says_a_city_failed(world):
@@ -71,8 +76,9 @@ def test_bad_city_records_its_error_and_the_others_go_on(world):
     assert s["status"].tolist() == ["ok", "failed", "ok"]
     bad = s.set_index("city").loc["beta"]
     assert bad["failure"] == "input_error"
-    assert bad["error"] == ("beta.gpkg [compounds] column households: required column missing; households "
-                            "must be whole numbers >= 0")
+    # the very line `renogis run` prints for that city alone
+    assert world["beta_error"] == f"renogis: error: {bad['error']}\n"
+    assert bad["error"].startswith("beta.gpkg [compounds] column households: required column missing")
     assert pd.isna(bad["compounds"]) and pd.isna(bad["districts"])
     assert not (world["out"] / "beta").exists()  # a failed city leaves no output folder
     leftovers = [p.name for p in world["out"].iterdir() if p.name.startswith(".")]
@@ -109,10 +115,10 @@ def test_summary_figures_match_the_city_outputs(world, city, lo, hi):
     assert s["work_crs"] == "EPSG:4548"
     # coverage share per category: covered households / households over the compound rows of service_gaps
     gaps = pd.read_csv(world["single"] / city / "service_gaps.csv", encoding="utf-8-sig")
-    comp = gaps[gaps["统计层级"] == "小区"]  # compound rows (headers follow --lang zh)
+    comp = gaps[gaps["level"] == "compound"]
     for cat in ("kindergarten", "clinic"):
-        rows = comp[comp["设施类别"] == cat]
-        share = rows["覆盖户数"].sum() / rows["户数"].sum()
+        rows = comp[comp["category"] == cat]
+        share = rows["covered_households"].sum() / rows["households"].sum()
         assert s[f"coverage_share_{cat}"] == pytest.approx(share, abs=1e-6)
 
 
@@ -198,7 +204,8 @@ def test_toml_manifest_defaults_and_command_line_defaults(tmp_path):
     m = tmp_path / "m.toml"
     m.write_text('[defaults]\nmax_households = 3000\n\n[[city]]\ncity = "x"\ninput = "x.gpkg"\n'
                  'keep_together = [["C1", "C2", "C3"]]\nsoft_barrier_classes = ["secondary"]\n'
-                 'ledger = "ledgers/x.xlsx"\nmax_span_m = 800\nnested = "keep-parent"\n\n[[city]]\ncity = "y"\ninput = "y"\n'
+                 'ledger = "ledgers/x.xlsx"\nmax_span_m = 800\nnested = "keep-parent"\n\n'
+                 '[[city]]\ncity = "y"\ninput = "y"\n'
                  'max_households = 5000\n', encoding="utf-8")
     base = RunConfig(input=m, out=tmp_path, min_households=900, lang="en")
     x, y = batch.read_manifest(m, out=tmp_path / "o", defaults=base)
