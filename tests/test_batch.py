@@ -57,7 +57,8 @@ def world(tmp_path_factory):
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         assert main(["run", str(data / "beta.gpkg"), "--out", str(single / "beta"), "--tiles", "none"]) == 2
-    return {"beta_error": err.getvalue(), "root": root, "data": data, "manifest": manifest, "out": out, "code": code, "single": single}
+    return {"beta_error": err.getvalue(), "root": root, "data": data, "manifest": manifest, "out": out,
+            "code": code, "single": single}
 
 
 def test_exit_code_says_a_city_failed(world):
