@@ -287,3 +287,28 @@ def test_city_complete_checks_options_inputs_and_edits(tmp_path):
     assert not batch.city_complete(other)  # options changed
     (city.config.out / "districts.csv").write_text("edited")
     assert not batch.city_complete(city)  # an output edited since
+
+
+def test_summary_text_and_exit_code(tmp_path):
+    rows = [
+        {"city": "a", "status": "ok", "compounds": 10, "households": 1200, "run_time_s": 1.5,
+         "coverage_share_clinic": 0.5, "coverage_share_merged_clinic": 0.75},
+        {"city": "b", "status": "failed", "failure": "input_error", "error": "b.gpkg: cannot open",
+         "run_time_s": 0.1},
+        {"city": "c", "status": "resumed", "compounds": 5, "households": 600, "run_time_s": 2.0},
+    ]
+    summary = batch._summary_frame(rows)
+    assert list(summary.columns) == [*batch.SUMMARY_COLUMNS, "coverage_share_clinic",
+                                     "coverage_share_merged_clinic"]
+    assert summary["compounds"].tolist()[0] == 10 and pd.isna(summary["compounds"].tolist()[1])
+    result = batch.BatchResult(out=tmp_path, summary=summary, files=(), wall_time_s=12.34, workers=2,
+                               warnings={"a": ("one", "two")})
+    assert result.exit_code == batch.EXIT_CITY_FAILED
+    assert batch.summary_text(result).splitlines() == [
+        "3 cities: 1 ok, 1 already complete (--resume), 1 failed; 12.3 s on 2 workers",
+        "  FAILED b (input_error): b.gpkg: cannot open",
+        f"2 warnings from 1 cities: see {tmp_path / 'warnings.txt'}",
+        f"outputs in {tmp_path}: summary.csv, summary.xlsx, summary.gpkg, <city>/",
+    ]
+    ok = batch.BatchResult(out=tmp_path, summary=summary.iloc[[0, 2]], files=(), wall_time_s=1, workers=0)
+    assert ok.exit_code == batch.EXIT_OK == 0
