@@ -131,6 +131,10 @@ def barrier_classes(given: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(base)
 
 
+def _categories(value: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in value.replace("，", ",").split(",") if s.strip())
+
+
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("input")
     g.add_argument("--column-map", action="append", metavar="SRC=DST", type=_column_pair,
@@ -187,6 +191,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="idle parcels to choose per category; 0 = until every coverable household is covered")
     s.add_argument("--siting-method", choices=("greedy", "exact"), default="greedy",
                    help="greedy (fast) or exact integer programme (HiGHS)")
+    s.add_argument("--access", choices=("frontage", "centroid"), default="frontage",
+                   help="how a compound without gates reaches the street: frontage (default; every "
+                   "street point within the nearest distance + --frontage-m) or centroid")
+    s.add_argument("--frontage-m", type=_non_negative, default=15.0,
+                   help="frontage model margin in metres (default 15)")
+    s.add_argument("--no-data", type=_categories, default=(), metavar="CAT,CAT",
+                   help="categories your facility data do not record: reported as no data, not 0%%")
     o = p.add_argument_group("output")
     o.add_argument("--lang", choices=("zh", "en"), default="zh", help="table headers and map labels")
     o.add_argument("--tiles", choices=("osm", "cartodb", "amap", "tianditu", "none"), default="osm",
@@ -406,6 +417,7 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         nested=args.nested, max_span_m=args.max_span_m,
         soft_barrier_classes=tuple(args.soft_barrier_classes),
         ledger=args.ledger,
+        access=args.access, frontage_m=args.frontage_m, no_data=tuple(args.no_data),
     )
 
 
@@ -418,12 +430,13 @@ def _coverage_table(cov, *, lang: str) -> str:  # type: ignore[no-untyped-def]
     for r in cov.to_dict("records"):
         short = r.get("shortfall")
         unit = value_label("demand_unit", r.get("demand_unit") or "", lang)
+        no_data = r.get("data_status") == "no_data"
         rows.append((
             category_name(r["category"], lang),
             f"{r['radius_m']:.0f} {metre}",
             f"{r['households']:,.0f}",
-            f"{r['coverage_share']:.0%}",
-            f"{r.get('coverage_share_merged', float('nan')):.0%}",
+            console("no_data", lang) if no_data else f"{r['coverage_share']:.0%}",
+            console("no_data", lang) if no_data else f"{r.get('coverage_share_merged', float('nan')):.0%}",
             "" if short is None or short != short else f"{short:,.0f} {unit}".strip(),
         ))
     widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -445,14 +458,14 @@ def _width(text: str) -> int:
 def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
     import re
 
-    from renogis.wording import console, layer_name
+    from renogis.wording import category_name, console, layer_name
 
     s = result.summary
     out = sys.stdout
     sep = "，" if lang == "zh" else ", "
     layers = sep.join(f"{layer_name(k, lang)} {v}" for k, v in s.get("layers", {}).items())
-    out.write(console("input", lang, layers=layers, crs=s.get("work_crs"),
-                      warnings=s.get("warnings", 0)) + "\n")
+    n_warn = s.get("warnings", 0) + len(s.get("network_warnings", []))
+    out.write(console("input", lang, layers=layers, crs=s.get("work_crs"), warnings=n_warn) + "\n")
     if "districts" in s:
         out.write(console("districts", lang, n=s["districts"], inside=s["compounds_in_districts"],
                           excluded=s["compounds_excluded"]) + "\n")
@@ -462,6 +475,20 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
         network = console("straight", lang, f=m.group(1)) if m else console("network", lang)
         out.write(console("coverage", lang, network=network) + "\n")
         out.write(_coverage_table(result.coverage, lang=lang) + "\n")
+        status = result.coverage.get("data_status")
+        if status is not None:
+            nd = result.coverage.loc[status == "no_data", "category"].tolist()
+            absent = result.coverage.loc[status == "absent", "category"].tolist()
+            names = "、" if lang == "zh" else ", "
+            if nd:
+                cats = names.join(category_name(c, lang) for c in nd)
+                out.write(console("no_data_line", lang, cats=cats) + "\n")
+            if absent:
+                cats = names.join(category_name(c, lang) for c in absent)
+                out.write(console("absent_line", lang, cats=cats) + "\n")
+        out.write(console("after_merging", lang) + "\n")
+    for w in s.get("network_warnings", []):
+        out.write(console("warning", lang, text=w) + "\n")
     if s.get("districts") == 0 and s.get("compounds_excluded"):
         out.write(console("all_excluded", lang, n=s["compounds_excluded"]) + "\n")
     if "sites" in s:

@@ -82,6 +82,10 @@ class RunConfig:
     nested: str = "keep-children"  # or "keep-parent" (renogis.overlaps)
     max_span_m: float | None = None  # longest allowed district extent, m
     soft_barrier_classes: tuple[str, ...] = ()  # street classes crossed only when no in-band alternative
+    # access model (issue 10)
+    access: str = "frontage"  # compounds without gates: "frontage" or "centroid"
+    frontage_m: float = 15.0
+    no_data: tuple[str, ...] = ()  # categories the facility data do not record
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,40 @@ def _input_hashes(ds: Dataset, config: RunConfig) -> dict[str, str]:
         for m in members:
             files[str(m)] = file_sha256(m)
     return files
+
+
+def _append_network_section(path: Path, block: dict[str, Any]) -> None:
+    """Add the walk network and access diagnostics to validation.txt (nothing only in the log)."""
+    lines = ["", "walk network and access"]
+    if block.get("nodes") is not None:
+        lines.append(
+            f"  {block['nodes']:,} nodes, {block['edges']:,} edges, {block['length_m'] / 1000:,.1f} km; "
+            f"{block['components']} connected parts, the largest holds {block['largest_share']:.1%} "
+            f"of the length; {block.get('barrier_crossings', 0)} places where a street line crosses "
+            "a barrier (kept: a street drawn across a river is its crossing)")
+        lines.append(f"  {block.get('compounds_on_small_parts', 0)} compounds reach the network on parts "
+                     f"holding less than 5% of its length; {block.get('compounds_off_network', 0)} "
+                     "reach no street")
+        for cat, count in sorted(block.get("compounds_on_parts_without_facility", {}).items()):
+            shown = ", ".join(block.get("compounds_on_parts_without_facility_ids", {}).get(cat, [])[:10])
+            lines.append(f"  {cat}: {count} compounds on parts of the network holding no such facility "
+                         f"({shown})")
+    else:
+        lines.append("  no streets layer: distances are straight lines x the detour factor")
+    if block.get("connector_median_m") is not None:
+        lines.append(f"  access connectors (compound or gate to the street): median "
+                     f"{block['connector_median_m']:,.0f} m, longest {block['connector_max_m']:,.0f} m")
+    lines.append(f"  access model of compounds without gates: {block.get('access_model')} "
+                 f"(frontage {block.get('frontage_m')} m)")
+    if block.get("no_data_categories"):
+        lines.append(f"  no data (not reported as 0%): {', '.join(block['no_data_categories'])}")
+    if block.get("absent_categories"):
+        lines.append("  no facility of these categories in the facilities layer (reported as 0% covered): "
+                     + ", ".join(block["absent_categories"]))
+    for w in block.get("warnings", []):
+        lines.append(f"  WARNING: {w}")
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
 
 
 def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> RunResult:
@@ -202,6 +240,7 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
         district_result = None
         extra_lines: dict[str, list[str]] = {}
         network = None
+        network_block: dict[str, Any] | None = None
         access = gaps = service_areas = None
         plan = None
 
@@ -238,7 +277,10 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
                     network = build_walk_network(streets, barriers=ds.get(schema.BARRIERS))
                 access = access_mod.compute_access(
                     compounds, ds.get(schema.FACILITIES), network=network, standards=standards,
-                    gates=ds.get(schema.GATES), detour_factor=config.detour_factor)
+                    gates=ds.get(schema.GATES), detour_factor=config.detour_factor,
+                    access=config.access, frontage_m=config.frontage_m, no_data=config.no_data,
+                    barriers=ds.get(schema.BARRIERS))
+                net_report = access_mod.access_report(access)
                 gaps = access_mod.compute_gaps(compounds, access, facilities=ds.get(schema.FACILITIES),
                                                standards=standards, districts=districts, network=network,
                                                gates=ds.get(schema.GATES),
@@ -253,6 +295,12 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
                         extra_lines.setdefault(did, []).extend(lines)
             summary["network"] = "walk network" if network is not None else (
                 f"no streets: straight line x {config.detour_factor}")
+            summary["network_warnings"] = list(net_report.get("warnings", []))
+            network_block = {k: v for k, v in net_report.items() if k != "warnings"}
+            network_block["warnings"] = summary["network_warnings"]
+            network_block["access_model"] = config.access
+            network_block["frontage_m"] = config.frontage_m
+            _append_network_section(tmp / "validation.txt", network_block)
 
         if "siting" in config.steps and standards is not None and access is not None:
             from renogis import siting as siting_mod
@@ -288,7 +336,8 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
                 streets = ds.get(schema.STREETS)
                 cut_off = None  # streets with pieces cut off from the walk network
                 if network is not None and streets is not None and schema.STREET_ID in streets:
-                    dropped = set(map(str, network.report.get("dropped_street_ids", [])))
+                    dropped = set(map(str, network.report.get("dropped_street_ids", [])
+                                      or network.report.get("outside_largest_street_ids", [])))
                     mask = streets[schema.STREET_ID].astype(str).isin(dropped)
                     cut_off = streets[mask] if mask.any() else None
                 map_path = write_map(
@@ -322,6 +371,8 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
         }
         if standards is not None:
             record["standards"] = {"name": standards.name, "source": str(standards.source_path)}
+        if network_block is not None:
+            record["network"] = network_block
         files.append(write_run_json(tmp / "run.json", record))
         folder.commit()
     except RunInterrupted as exc:

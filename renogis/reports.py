@@ -430,7 +430,9 @@ def gap_lines(gaps: pd.DataFrame, *, standards: Any, lang: str = "zh") -> dict[s
     """Per district, one line per category whose households are not all covered after merging.
 
     Lines for the district proposal sheets, e.g.
-    ``"托儿所 (300 m): 1,200 of 1,759 households uncovered after merging (before: 1,450)"``.
+    ``"托儿所 (300 m): 1,200 of 1,759 households uncovered after merging (before: 1,450)"``,
+    after a first line saying what "after merging" means (walked through the opened walls);
+    a category without data gets a "no data" line instead of figures.
 
     Parameters
     ----------
@@ -448,19 +450,25 @@ def gap_lines(gaps: pd.DataFrame, *, standards: Any, lang: str = "zh") -> dict[s
     out: dict[str, list[str]] = {}
     for row in d.itertuples(index=False):
         rec = row._asdict()
-        unc_after = rec.get(acc.UNCOVERED_HOUSEHOLDS_MERGED)
-        if unc_after is None or pd.isna(unc_after) or unc_after <= 0:
-            continue
         cat = rec[acc.CATEGORY]
         rule = standards.categories.get(cat)
         name = (rule.name_zh if lang == "zh" else rule.name_en) if rule is not None else cat
         radius = (f"{rule.radius_m:,.0f} 米" if lang == "zh" else f"{rule.radius_m:,.0f} m") if (
             rule is not None) else ""
+        if rec.get(acc.DATA_STATUS) == acc.METHOD_NO_DATA:
+            out.setdefault(str(rec[acc.UNIT_ID]), []).append(
+                f"{name}（{radius}）：无数据（缺少设施图层或标记为无数据），不计覆盖与缺口" if lang == "zh"
+                else f"{name} ({radius}): no data (no facilities layer, or marked as not recorded); "
+                "no coverage or shortfall given")
+            continue
+        unc_after = rec.get(acc.UNCOVERED_HOUSEHOLDS_MERGED)
+        if unc_after is None or pd.isna(unc_after) or unc_after <= 0:
+            continue
         hh = rec[acc.HOUSEHOLDS]
         before = rec.get(acc.UNCOVERED_HOUSEHOLDS)
         short = rec.get(acc.SHORTFALL)
         if lang == "zh":
-            line = (f"{name}（{radius}）：{hh:,.0f} 户中 {unc_after:,.0f} 户未覆盖（统筹前 {before:,.0f} 户）")
+            line = (f"{name}（{radius}）：{hh:,.0f} 户中 {unc_after:,.0f} 户统筹后仍未覆盖（统筹前 {before:,.0f} 户）")
             if short is not None and not pd.isna(short) and short > 0:
                 unit = wording.value_label(acc.DEMAND_UNIT, rec.get(acc.DEMAND_UNIT) or "", "zh")
                 line += f"，缺口 {short:,.0f} {unit}".rstrip()
@@ -471,7 +479,11 @@ def gap_lines(gaps: pd.DataFrame, *, standards: Any, lang: str = "zh") -> dict[s
                 unit = wording.value_label(acc.DEMAND_UNIT, rec.get(acc.DEMAND_UNIT) or "", "en")
                 line += f", shortfall {short:,.0f} {unit}".rstrip()
         out.setdefault(str(rec[acc.UNIT_ID]), []).append(line)
-    return out
+    note = ("统筹后：打通片区内相邻且未被道路分隔的小区之间的围墙后，按实际步行距离重新计算（不是“片区内任一小区覆盖即全覆盖”）"
+            if lang == "zh" else
+            "after merging: walking distances recomputed with the walls opened between members that share "
+            "a boundary not separated by a street (not 'covered if any member is')")
+    return {did: [note, *lines] for did, lines in out.items()}
 
 
 def write_siting_tables(plan: pd.DataFrame, out_dir: str | Path, *, lang: str = "zh") -> list[Path]:

@@ -619,12 +619,19 @@ def test_district_palette_disjoint_from_every_other_layer(
         "Object.keys(r.groups).forEach(function (k) { r.map.addLayer(r.groups[k]); });"
     )
     colors = driver.execute_script(COLORS_JS)
-    # facility clusters (zoom 14: the three facilities in one cluster): their CSS colours too
-    driver.execute_script(
-        "var m = window.renogis[Object.keys(window.renogis)[0]].map;"
-        "m.setView(m.getCenter(), 14, {animate: false});"
-    )
-    _settle(driver)
+    # facility clusters (zoom 14: the three facilities in one cluster): their CSS colours too.
+    # The initial fit may still be animating: set the view until it holds and the cluster icon is drawn.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        _settle(driver)
+        driver.execute_script(
+            "var m = window.renogis[Object.keys(window.renogis)[0]].map;"
+            "m.setView(m.getCenter(), 14, {animate: false});"
+        )
+        _settle(driver)
+        if driver.execute_script("return document.querySelectorAll('.marker-cluster').length"):
+            break
+        time.sleep(0.2)
     css = driver.execute_script(
         """var out = [];
         document.querySelectorAll(".marker-cluster, .marker-cluster div").forEach(function (e) {

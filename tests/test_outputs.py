@@ -63,7 +63,7 @@ def test_csv_identical_under_both_languages(runs):
     for rel in csvs:
         assert (runs["zh"] / rel).read_bytes() == (runs["en"] / rel).read_bytes(), rel
     head = (runs["zh"] / "service_access.csv").read_text(encoding="utf-8-sig").splitlines()[0]
-    assert head == "compound_id,category,distance_m,radius_m,within_radius,method,nearest_facility_id"
+    assert head == "compound_id,category,distance_m,radius_m,within_radius,method,access_m,nearest_facility_id"
 
 
 def test_chinese_xlsx_has_no_english_header_flag_or_unit(runs):

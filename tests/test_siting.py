@@ -925,7 +925,9 @@ def test_real_nanjing_plan_respects_capacity_and_co_location():
         crs=crs,
     )
     std = load_standards()
-    acc = compute_access(comp, None, network=net, standards=std)  # no facility: all uncovered
+    no_fac = gpd.GeoDataFrame({"facility_id": [], "category": []}, geometry=[], crs=crs)
+    # an empty facilities layer: every category absent, all uncovered (no layer at all is no data)
+    acc = compute_access(comp, no_fac, network=net, standards=std)
     plan = site_facilities(comp, parcels, access=acc, standards=std, network=net)
     _check_plan_invariants(plan, std)
     t = plan.plan.set_index(schema.CATEGORY)
