@@ -1,6 +1,7 @@
 """The ``renogis`` command line: thin argument parsing over :mod:`renogis.pipeline`.
 
-Exit codes: 0 success; 2 bad input or usage (one line on stderr, no traceback).
+Exit codes: 0 success; 2 bad input or usage (one line on stderr, no traceback);
+``renogis batch`` also 3 when some city failed (the others ran; see summary.csv).
 """
 
 from __future__ import annotations
@@ -257,6 +258,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rerun", help="repeat a run exactly from its run.json (same inputs, same options)")
     p.add_argument("run_json", type=Path, metavar="OUT/run.json", help="the run.json of a previous run")
     p.add_argument("--out", type=Path, help="output folder (default: the folder of the original run)")
+
+    p = sub.add_parser("batch", help="many cities at once on Dask: one renogis run per city, plus a summary")
+    p.add_argument("manifest", type=Path,
+                   help="CSV or TOML manifest (city, input, per-city options) or a folder of city "
+                        "GeoPackages")
+    p.add_argument("--out", type=Path, required=True, help="batch output folder: <city>/ and summary files")
+    _add_input_options(p)
+    _add_run_options(p)
+    b = p.add_argument_group("batch (options above are every city's defaults; the manifest overrides them)")
+    b.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="local process workers (default: one per CPU core)")
+    b.add_argument("--scheduler", metavar="ADDRESS",
+                   help="use an existing Dask cluster, e.g. tcp://host:8786 (workers must see the paths)")
+    b.add_argument("--resume", action="store_true",
+                   help="skip cities whose output is complete with the same options and unchanged inputs")
+    b.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="no progress bar (as renogis -q)")
     return parser
 
 
@@ -507,6 +525,57 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
         out.write(f"  {f.relative_to(result.out)}\n")
 
 
+def _batch(args: argparse.Namespace) -> int:
+    """``renogis batch``: read the manifest, run every city on Dask, print the summary."""
+    from renogis import batch
+    from renogis._errors import InputError
+
+    if args.workers == 0:
+        raise InputError("--workers 0: give 1 or more workers (or leave it out: one per CPU core)")
+    try:
+        import distributed  # noqa: F401  (sets up its loggers on import; quiet them below)
+    except ImportError:
+        pass
+    logging.getLogger("distributed").setLevel(
+        logging.ERROR if args.verbose == 0 else (logging.WARNING if args.verbose == 1 else logging.INFO))
+    template = _config(argparse.Namespace(**{**vars(args), "command": "run", "input": args.manifest}))
+    cities = batch.read_manifest(args.manifest, out=args.out, defaults=template)
+    show = not args.quiet and sys.stderr.isatty()
+    bar = None
+
+    def on_start(n: int, link: str | None) -> None:
+        nonlocal bar
+        if link:
+            sys.stderr.write(f"[renogis] Dask dashboard: {link}\n")
+        if show and n:
+            from tqdm import tqdm
+
+            bar = tqdm(total=n, unit="city", desc="cities", file=sys.stderr, dynamic_ncols=True)
+
+    def on_done(outcome) -> None:  # type: ignore[no-untyped-def]
+        if bar is not None:
+            bar.set_postfix_str(f"{outcome.city} {outcome.row.get('status')}", refresh=False)
+            bar.update(1)
+        elif args.verbose:
+            sys.stderr.write(f"[renogis] {outcome.city}: {outcome.row.get('status')}\n")
+
+    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    try:
+        result = batch.run_batch(cities, args.out, workers=args.workers, scheduler=args.scheduler,
+                                 resume=args.resume, lang=args.lang, dashboard=not args.quiet,
+                                 on_start=on_start, on_done=on_done, extra_record={"command": options})
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", 2)
+        sys.stderr.write(f"renogis: interrupted (signal {signum}); the cities that finished are complete in "
+                         f"{args.out}: rerun with --resume to go on\n")
+        return 128 + signum
+    finally:
+        if bar is not None:
+            bar.close()
+    sys.stdout.write(batch.summary_text(result) + "\n")
+    return result.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``renogis`` console script. Returns the exit code."""
     from renogis._outdir import handle_signals
@@ -547,6 +616,8 @@ def _main(argv: Sequence[str] | None) -> int:
                       strict=False, ledger=args.ledger, layer_map=parse_layer_map(args.layer_map))
             sys.stdout.write(ds.report.to_text() + "\n")
             return 0 if ds.report.ok else 2
+        if args.command == "batch":
+            return _batch(args)
         from renogis.pipeline import RunConfig, run
 
         if args.command == "demo":
