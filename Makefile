@@ -55,6 +55,7 @@ bench: $(BIN)/python
 	$(BIN)/python scripts/bench_siting.py
 	$(BIN)/python scripts/bench_gaps.py
 	$(BIN)/python scripts/bench_map.py
+	$(BIN)/python scripts/bench_batch.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache
