@@ -37,6 +37,7 @@ import shapely
 from renogis import network as walknet
 from renogis import schema
 from renogis._errors import InputError
+from renogis._progress import track
 from renogis.reports import write_table
 from renogis.schema import (
     CAPACITY,
@@ -601,7 +602,7 @@ def compute_access(
         model.inside_pt = np.asarray(fac_pts.values)[ifac[keep]]
         inside_fac = ifac[keep]
         model.inside_fac = inside_fac
-        for k, rule in enumerate(rules):
+        for k, rule in track(list(enumerate(rules)), desc="walking distances", unit="category"):
             if status[k] != "ok":
                 continue
             mask = fac_cat == rule.key
@@ -1419,7 +1420,7 @@ def service_areas(
     if fac is not None:
         pts = _facility_points(fac)
         cat = fac[CATEGORY].to_numpy()
-        for rule in rules:
+        for rule in track(rules, desc="service areas", unit="category"):
             mask = cat == rule.key
             if not mask.any():
                 continue
