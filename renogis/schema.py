@@ -414,3 +414,12 @@ BREAK_EVEN_FEE: Final = "break_even_fee"  # yuan per m2 of floor area and month
 VIABLE_ALONE: Final = "viable_alone"
 VIABLE_MERGED: Final = "viable_merged"
 VIABLE_ONLY_MERGED: Final = "viable_only_merged"
+# optional layer ``buildings`` (read by renogis.renovation): one row per residential building
+BUILDINGS_LAYER: Final = "buildings"
+FLOORS: Final = "floors"
+HAS_LIFT: Final = "has_lift"
+#: Chinese headers of the buildings layer.
+BUILDING_ALIASES: Final[Mapping[str, str]] = MappingProxyType(
+    {"楼层数": FLOORS, "层数": FLOORS, "楼层": FLOORS, "电梯": HAS_LIFT, "有无电梯": HAS_LIFT,
+     "是否有电梯": HAS_LIFT, "小区编号": COMPOUND_ID, "户数": HOUSEHOLDS, "楼栋编号": "building_id"}
+)
