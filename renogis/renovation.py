@@ -259,9 +259,19 @@ class _Rows:
             S.VERIFIED: it.verified, S.EVIDENCE: evidence, S.SOURCE: it.source})
 
 
+def closed_outline(geoms: Any, gap_m: float) -> Any:
+    """District outlines with the lanes between members (up to ``gap_m`` wide) closed.
+
+    A morphological closing (buffer out by half the gap, then back in): once the walls are opened,
+    the lanes between member compounds are inside the district.
+    """
+    r = gap_m / 2.0 + 0.5
+    return shapely.buffer(shapely.buffer(np.asarray(geoms), r, join_style="mitre"), -r, join_style="mitre")
+
+
 def _gate_split(gates: gpd.GeoDataFrame | None, districts: gpd.GeoDataFrame,
-                compounds: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Per district: gates on its outline (entrances) and gates on inner walls."""
+                compounds: gpd.GeoDataFrame, gap_m: float) -> pd.DataFrame:
+    """Per district: gates on its closed outline (entrances) and gates on inner walls and lanes."""
     out = pd.DataFrame({GATES_BOUNDARY: 0, GATES_INNER: 0}, index=districts[S.DISTRICT_ID].astype(str))
     if gates is None or not len(gates):
         return out
@@ -269,7 +279,8 @@ def _gate_split(gates: gpd.GeoDataFrame | None, districts: gpd.GeoDataFrame,
         compounds.set_index(compounds[S.COMPOUND_ID].astype(str))[S.DISTRICT_ID])
     g = gates[did.notna().to_numpy()]
     did = did[did.notna()]
-    outline = districts.set_index(districts[S.DISTRICT_ID].astype(str)).geometry.boundary
+    closed = closed_outline(districts.geometry.to_numpy(), gap_m)
+    outline = pd.Series(shapely.boundary(closed), index=districts[S.DISTRICT_ID].astype(str).to_numpy())
     lines = outline.reindex(did.to_numpy()).to_numpy()
     d = shapely.distance(g.geometry.to_numpy(), lines)
     on = d <= GATE_ON_BOUNDARY_M
@@ -293,6 +304,7 @@ def plan_renovation(
     standards: Any = None,
     heating_region: bool | None = None,
     old_before: int = DEFAULT_OLD_BEFORE,
+    gap_m: float = 30.0,
     lang: str = "zh",
 ) -> RenovationPlan:
     """Renovation items per district with class, evidence, quantity, cost range and funding.
@@ -320,6 +332,9 @@ def plan_renovation(
         Force the heating region on or off; default: latitude >= the cost file's ``min_latitude``.
     old_before : int
         Compounds built before this year get the basic works.
+    gap_m : float
+        Lanes up to this width between members are closed into the district (as in districting);
+        gates on them are inner gates, the others are the district's entrances.
     lang : {"zh", "en"}
         Language of item names and evidence.
 
@@ -389,7 +404,7 @@ def plan_renovation(
                                    geometry=pk.geometry.representative_point().to_numpy(), crs=pk.crs)
             j = gpd.sjoin(pts, d[[S.DISTRICT_ID, "geometry"]].reset_index(drop=True), predicate="within")
             pub = j.groupby(S.DISTRICT_ID)["cap"].sum().reindex(d.index, fill_value=0.0)
-    gates_split = _gate_split(gates, d.reset_index(drop=True), comp)
+    gates_split = _gate_split(gates, d.reset_index(drop=True), comp, gap_m)
 
     # ---- service gaps and sites per district
     uncovered: dict[str, dict[str, tuple[float, float, float]]] = {}
@@ -500,9 +515,9 @@ def plan_renovation(
         gi = int(gates_split.at[did, GATES_INNER]) if did in gates_split.index else 0
         if gb > 0:
             rows.add(did, "gate_access", gb,
-                     (f"片区边界上出入口 {gb} 处加装门禁；内部围墙上出入口 {gi} 处随围墙拆除取消" if zh else
-                      f"{gb} entrances on the district outline get access control; {gi} gates on inner "
-                      "walls go with the walls"))
+                     (f"片区外边界上出入口 {gb} 处整合并加装门禁；内部围墙及巷道上出入口 {gi} 处随围墙打通取消" if zh else
+                      f"{gb} entrances on the district's outer edge get access control; {gi} gates on inner "
+                      "walls and lanes go with the walls"))
         # 提升类: missing facilities
         cats = list(dict.fromkeys(list(uncovered.get(did, {})) + list(sites.get(did, {}))))
         for cat in cats:
