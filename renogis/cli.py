@@ -75,6 +75,29 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     o.add_argument("--lang", choices=("zh", "en"), default="zh", help="table headers and map labels")
     o.add_argument("--tiles", choices=("osm", "cartodb", "amap", "tianditu", "none"), default="osm",
                    help="basemap of the HTML map; none = offline")
+    _add_proposal_options(p)
+
+
+def _add_proposal_options(p: argparse.ArgumentParser) -> None:
+    r = p.add_argument_group("proposals (renovation content, cost, funding, property viability, documents)")
+    r.add_argument("--costs", default="renovation_2021",
+                   help="cost profile (renovation_2021, every number unverified) or a TOML file of your city")
+    r.add_argument("--documents", choices=("auto", "all", "summary", "none"), default="auto",
+                   help="Word/PDF proposals: all districts, the city summary only, none; auto = all up to 60 "
+                        "districts, else summary")
+    r.add_argument("--property-fee", type=float, metavar="YUAN",
+                   help="property fee residents pay, yuan per m2 and month (default from the cost file: 0.5)")
+    r.add_argument("--collection-rate", type=float, metavar="SHARE",
+                   help="share of the fee collected (default from the cost file: 0.85)")
+    r.add_argument("--parking-per-household", type=float, metavar="N",
+                   help="car spaces per household targeted by the renovation (default from the cost file: 0.5)")
+    r.add_argument("--funding-share", action="append", metavar="KEY:SOURCE=SHARE",
+                   help="funding share of a source for a class (basic, complete, upgrade) or item, e.g. "
+                        "basic:residents=0.1; the other shares are scaled (repeatable)")
+    r.add_argument("--heating-region", choices=("auto", "yes", "no"), default="auto",
+                   help="in the central-heating region (energy retrofit, heating pipes); auto = by latitude")
+    r.add_argument("--viability-groups", metavar="COLUMN",
+                   help="also assess property viability for the groups of this compounds column (e.g. area)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also copy the map here as demo_map.html (default maps/)")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
     p.add_argument("--tiles", choices=("osm", "cartodb", "amap", "tianditu", "none"), default="osm")
+
+    p = sub.add_parser("compare", help="two runs of the same city side by side (table and map)")
+    p.add_argument("run_a", type=Path, help="output folder of the first run")
+    p.add_argument("run_b", type=Path, help="output folder of the second run")
+    p.add_argument("--out", type=Path, required=True, help="output folder for compare.csv/.xlsx/.md and the map")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh")
 
     p = sub.add_parser("validate", help="check an input and print every problem found")
     p.add_argument("input", type=Path, help="GeoPackage, folder of layer files, or a compounds file")
@@ -117,6 +146,7 @@ _STEPS = {
 
 
 def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from renogis.costs import parse_funding_shares
     from renogis.io import parse_column_map
     from renogis.pipeline import RunConfig
 
@@ -132,6 +162,11 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         detour_factor=args.detour_factor,
         sites_per_category=None if args.sites_per_category == 0 else args.sites_per_category,
         siting_method=args.siting_method, lang=args.lang, tiles=args.tiles,
+        costs=args.costs, documents=args.documents, property_fee=args.property_fee,
+        collection_rate=args.collection_rate, parking_per_household=args.parking_per_household,
+        funding_shares=parse_funding_shares(args.funding_share),
+        heating_region=None if args.heating_region == "auto" else args.heating_region == "yes",
+        viability_groups=args.viability_groups,
     )
 
 
@@ -179,6 +214,14 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
         out.write(_coverage_table(result.coverage, lang=lang) + "\n")
     if "sites" in s:
         out.write(f"siting: {s['sites']} facilities placed on idle parcels\n")
+    if "proposals" in s:
+        pr = s["proposals"]
+        out.write(f"proposals: cost {pr['cost_low_yuan'] / 1e6:,.1f}-{pr['cost_high_yuan'] / 1e6:,.1f} million yuan"
+                  f"{'' if pr['costs_verified'] else ' (unit costs unverified)'}; property management at "
+                  f"{pr['property_fee']:.2f} yuan/m2: {pr['districts_viable_merged']} districts viable merged, "
+                  f"{pr['districts_viable_only_merged']} only when merged\n")
+        if pr.get("groups_viable_only_merged"):
+            out.write(f"  groups viable only when merged: {', '.join(pr['groups_viable_only_merged'])}\n")
     out.write(f"outputs in {result.out}:\n")
     for f in result.files:
         out.write(f"  {f.relative_to(result.out)}\n")
@@ -207,13 +250,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                       strict=False)
             sys.stdout.write(ds.report.to_text() + "\n")
             return 0 if ds.report.ok else 2
+        if args.command == "compare":
+            from renogis.compare import write_comparison
+
+            files, _table, warns = write_comparison(args.run_a, args.run_b, args.out, lang=args.lang)
+            for w in warns:
+                sys.stderr.write(f"renogis: warning: {w}\n")
+            sys.stdout.write(f"comparison in {args.out}:\n" + "".join(f"  {f.name}\n" for f in files))
+            return 0
         from renogis.pipeline import RunConfig, run
 
         if args.command == "demo":
             from renogis.datasets import sample_path
 
             config = RunConfig(input=sample_path(), out=args.out, lang=args.lang, tiles=args.tiles,
-                               map_copy=args.maps_dir)
+                               map_copy=args.maps_dir, documents="all", viability_groups="area")
         else:
             config = _config(args)
         result = run(config, progress=progress if args.verbose or sys.stderr.isatty() else None)

@@ -541,7 +541,7 @@ def city_map(path: Path, *, compounds: gpd.GeoDataFrame, districts: gpd.GeoDataF
                   loc="upper left", fontsize=7)
     for did, pt in zip(ds[S.DISTRICT_ID], ds.geometry.representative_point(), strict=True):
         ax.text(pt.x, pt.y, str(did), fontsize=7, ha="center", va="center", color="#1f77b4" if outlines_b
-                is not None else "black", fontweight="bold")
+                is not None else "black")
     if outlines_b is not None:
         for did, pt in zip(outlines_b[S.DISTRICT_ID], outlines_b.geometry.centroid, strict=True):
             ax.text(pt.x, pt.y, str(did), fontsize=6, ha="left", va="top", color="#d62728")

@@ -68,6 +68,16 @@ class RunConfig:
     lang: str = "zh"
     tiles: str = "osm"
     map_copy: Path | None = None  # also copy the map here (the demo uses maps/)
+    # proposals: renovation content, costs, viability, documents (renogis.deliverables)
+    proposals: bool = True
+    costs: str = "renovation_2021"
+    documents: str = "auto"  # auto | all | summary | none
+    property_fee: float | None = None
+    collection_rate: float | None = None
+    parking_per_household: float | None = None
+    funding_shares: tuple[tuple[str, str, float], ...] = ()
+    heating_region: bool | None = None
+    viability_groups: str | None = None
 
 
 @dataclass(frozen=True)
@@ -264,6 +274,18 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
             with timer.step("tables"):
                 files.extend(write_district_outputs(district_result, tmp, lang=config.lang,
                                                     extra_lines=extra_lines))
+
+        if district_result is not None and "districts" in config.steps and config.proposals:
+            from renogis.deliverables import write_proposal_outputs
+
+            with timer.step("proposals"):
+                pfiles, summary["proposals"], pnotes = write_proposal_outputs(
+                    tmp, config=config, ds=ds, district_result=district_result, access=access, gaps=gaps,
+                    plan=plan, standards=standards, extra_lines=extra_lines)
+                files.extend(pfiles)
+                if pnotes:
+                    with (tmp / "validation.txt").open("a", encoding="utf-8") as fh:
+                        fh.write("".join(f"proposals: {n}\n" for n in pnotes))
 
         if "map" in config.steps:
             from renogis.maps import write_map
