@@ -228,5 +228,7 @@ def write_comparison(run_a: str | Path, run_b: str | Path, out: str | Path, *, l
     files.append(md)
     db = b.districts.to_crs(a.districts.crs) if b.districts.crs != a.districts.crs else b.districts
     files.append(city_map(o / "compare_map.png", compounds=a.compounds, districts=a.districts, outlines_b=db,
-                          lang=lang, font=find_cjk_font(), labels=(f"A: {a.path.name}", f"B: {b.path.name}")))
+                          lang=lang, font=find_cjk_font(), labels=(f"A: {a.path.name}", f"B: {b.path.name}"),
+                          gap_m=(float(a.record.get("parameters", {}).get("gap_m", 30.0)),
+                                 float(b.record.get("parameters", {}).get("gap_m", 30.0)))))
     return files, table, warnings

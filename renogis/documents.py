@@ -521,16 +521,26 @@ def district_map(
 
 def city_map(path: Path, *, compounds: gpd.GeoDataFrame, districts: gpd.GeoDataFrame,
              outlines_b: gpd.GeoDataFrame | None = None, lang: str = "zh", font: Path | None = None,
-             labels: tuple[str, str] = ("A", "B")) -> Path:
-    """Static PNG of all districts (and, for a comparison, a second set of outlines)."""
+             labels: tuple[str, str] = ("A", "B"), gap_m: tuple[float, float] = (30.0, 30.0)) -> Path:
+    """Static PNG of all districts (and, for a comparison, a second set of outlines).
+
+    Outlines are closed over the lanes between members (``gap_m`` of each run).
+    """
     plt = _mpl(font)
     from matplotlib.lines import Line2D
 
     zh = lang == "zh" and bool(_MPL_FONT)
     fig, ax = plt.subplots(figsize=(7.0, 6.0), dpi=150)
     _plot(ax, compounds.geometry, color="#eeeeee", edgecolor="#bbbbbb", linewidth=0.4)
+    from renogis.renovation import closed_outline
+
     cmap = plt.get_cmap("tab20")
     ds = districts.reset_index(drop=True)
+    ds = ds.set_geometry(closed_outline(ds.geometry.to_numpy(), gap_m[0]), crs=districts.crs)
+    if outlines_b is not None:
+        outlines_b = outlines_b.reset_index(drop=True)
+        outlines_b = outlines_b.set_geometry(closed_outline(outlines_b.geometry.to_numpy(), gap_m[1]),
+                                             crs=outlines_b.crs)
     if outlines_b is None:
         ds.plot(ax=ax, color=[cmap(i % 20) for i in range(len(ds))], alpha=0.45, edgecolor="#222222", linewidth=1.2)
     else:
@@ -543,11 +553,13 @@ def city_map(path: Path, *, compounds: gpd.GeoDataFrame, districts: gpd.GeoDataF
         ax.text(pt.x, pt.y, str(did), fontsize=7, ha="center", va="center", color="#1f77b4" if outlines_b
                 is not None else "black")
     if outlines_b is not None:
-        for did, pt in zip(outlines_b[S.DISTRICT_ID], outlines_b.geometry.centroid, strict=True):
+        for did, pt in zip(outlines_b[S.DISTRICT_ID], outlines_b.geometry.representative_point(), strict=True):
             ax.text(pt.x, pt.y, str(did), fontsize=6, ha="left", va="top", color="#d62728")
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
+    ax.set_xlabel("")
+    ax.set_ylabel("")
     _scalebar(ax, lang)
     ax.set_title("片区划定" if zh else "Districts", fontsize=10)
     fig.tight_layout()
