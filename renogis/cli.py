@@ -98,6 +98,9 @@ def _add_proposal_options(p: argparse.ArgumentParser) -> None:
                    help="in the central-heating region (energy retrofit, heating pipes); auto = by latitude")
     r.add_argument("--viability-groups", metavar="COLUMN",
                    help="also assess property viability for the groups of this compounds column (e.g. area)")
+    r.add_argument("--buildings", type=Path, metavar="FILE",
+                   help="buildings layer (floors, has_lift, households; lift-retrofit candidates) when it is "
+                        "not a layer 'buildings' of the input")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,7 +169,7 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         collection_rate=args.collection_rate, parking_per_household=args.parking_per_household,
         funding_shares=parse_funding_shares(args.funding_share),
         heating_region=None if args.heating_region == "auto" else args.heating_region == "yes",
-        viability_groups=args.viability_groups,
+        viability_groups=args.viability_groups, buildings=args.buildings,
     )
 
 
@@ -264,7 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from renogis.datasets import sample_path
 
             config = RunConfig(input=sample_path(), out=args.out, lang=args.lang, tiles=args.tiles,
-                               map_copy=args.maps_dir, documents="all", viability_groups="area")
+                               map_copy=args.maps_dir, documents="all", viability_groups="area",
+                               buildings=sample_path().with_name("sample_buildings.gpkg"))
         else:
             config = _config(args)
         result = run(config, progress=progress if args.verbose or sys.stderr.isatty() else None)

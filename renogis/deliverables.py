@@ -69,8 +69,12 @@ def write_proposal_outputs(
         collection_rate=config.collection_rate, parking_per_household=config.parking_per_household)
     compounds = district_result.compounds
     districts = district_result.districts
-    buildings, notes = read_buildings(config.input, compounds=compounds, column_map=config.column_map,
-                                      encoding=config.encoding)
+    buildings, notes = read_buildings(config.buildings or config.input, compounds=compounds,
+                                      column_map=config.column_map, encoding=config.encoding,
+                                      explicit=config.buildings is not None)
+    if buildings is not None and ds.work_crs is not None:
+        logger.info("buildings: %d read, %d lift-retrofit candidates", len(buildings),
+                    int(((buildings[S.FLOORS] >= 4) & ~buildings[S.HAS_LIFT]).sum()))
     siting = plan.plan if plan is not None else None
     reno = plan_renovation(compounds, districts, costs=costs, buildings=buildings, gaps=gaps, siting=siting,
                            gates=ds.get(S.GATES), facilities=ds.get(S.FACILITIES), standards=standards,

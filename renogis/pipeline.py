@@ -78,6 +78,7 @@ class RunConfig:
     funding_shares: tuple[tuple[str, str, float], ...] = ()
     heating_region: bool | None = None
     viability_groups: str | None = None
+    buildings: Path | None = None  # buildings layer file, when not a layer of the input
 
 
 @dataclass(frozen=True)

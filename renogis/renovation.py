@@ -114,10 +114,13 @@ def read_buildings(
     compounds: gpd.GeoDataFrame,
     column_map: Mapping[str, str] | None = None,
     encoding: str | None = None,
+    explicit: bool = False,
 ) -> tuple[pd.DataFrame | None, list[str]]:
     """Read the optional ``buildings`` layer (楼栋) of an input, if there is one.
 
-    A GeoPackage layer ``buildings`` (or 楼栋), or a file ``buildings.*`` in an input folder.
+    A GeoPackage layer ``buildings`` (or 楼栋), or a file ``buildings.*`` in an input folder; with
+    ``explicit=True`` (a file the user named, ``--buildings``) also a single-layer file of any name,
+    and its absence is an error.
     Columns: ``floors`` (层数, integer >= 1, required), ``has_lift`` (电梯, yes/no, required),
     ``households`` (optional), ``compound_id`` (optional: else the compound containing the
     building's representative point).
@@ -144,12 +147,19 @@ def read_buildings(
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VECTOR_SUFFIXES
                        and (p.stem.lower() in names or p.stem in names))
         file = files[0] if files else None
-    elif path.suffix.lower() == ".gpkg":
+    elif path.suffix.lower() == ".gpkg" and path.is_file():
         available = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
         hits = [n for n in available if n.lower() in names or n in names]
         if hits:
             file, layer = path, hits[0]
+        elif explicit and len(available) == 1:
+            file, layer = path, available[0]
+    elif explicit and path.is_file() and path.suffix.lower() in VECTOR_SUFFIXES:
+        file = path
     if file is None:
+        if explicit:
+            raise InputError(f"--buildings {path}: no buildings layer found; give a GeoPackage with a layer "
+                             "'buildings' (or 楼栋), or a GeoJSON/Shapefile/CSV of buildings")
         return None, []
     gdf, _ = read_layer_file(file, layer_name=S.BUILDINGS_LAYER, gpkg_layer=layer, encoding=encoding)
     cmap = {**{k: v for k, v in S.BUILDING_ALIASES.items()}, **dict(column_map or {})}
