@@ -90,7 +90,8 @@ def _add_proposal_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--collection-rate", type=float, metavar="SHARE",
                    help="share of the fee collected (default from the cost file: 0.85)")
     r.add_argument("--parking-per-household", type=float, metavar="N",
-                   help="car spaces per household targeted by the renovation (default from the cost file: 0.5)")
+                   help="car spaces per household targeted by the renovation (default from the cost file: "
+                        "0.5)")
     r.add_argument("--funding-share", action="append", metavar="KEY:SOURCE=SHARE",
                    help="funding share of a source for a class (basic, complete, upgrade) or item, e.g. "
                         "basic:residents=0.1; the other shares are scaled (repeatable)")
@@ -121,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="two runs of the same city side by side (table and map)")
     p.add_argument("run_a", type=Path, help="output folder of the first run")
     p.add_argument("run_b", type=Path, help="output folder of the second run")
-    p.add_argument("--out", type=Path, required=True, help="output folder for compare.csv/.xlsx/.md and the map")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output folder for compare.csv/.xlsx/.md and the map")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
 
     p = sub.add_parser("validate", help="check an input and print every problem found")
@@ -219,9 +221,11 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
         out.write(f"siting: {s['sites']} facilities placed on idle parcels\n")
     if "proposals" in s:
         pr = s["proposals"]
-        out.write(f"proposals: cost {pr['cost_low_yuan'] / 1e6:,.1f}-{pr['cost_high_yuan'] / 1e6:,.1f} million yuan"
+        out.write(f"proposals: cost {pr['cost_low_yuan'] / 1e6:,.1f}-{pr['cost_high_yuan'] / 1e6:,.1f} "
+                  "million yuan"
                   f"{'' if pr['costs_verified'] else ' (unit costs unverified)'}; property management at "
-                  f"{pr['property_fee']:.2f} yuan/m2: {pr['districts_viable_merged']} districts viable merged, "
+                  f"{pr['property_fee']:.2f} yuan/m2: {pr['districts_viable_merged']} districts viable "
+                  "merged, "
                   f"{pr['districts_viable_only_merged']} only when merged\n")
         if pr.get("groups_viable_only_merged"):
             out.write(f"  groups viable only when merged: {', '.join(pr['groups_viable_only_merged'])}\n")

@@ -34,8 +34,16 @@ from renogis._errors import InputError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RunOutputs", "read_run", "compare_runs", "write_comparison", "METRIC", "RUN_A", "RUN_B",
-           "DIFFERENCE"]
+__all__ = [
+    "RunOutputs",
+    "read_run",
+    "compare_runs",
+    "write_comparison",
+    "METRIC",
+    "RUN_A",
+    "RUN_B",
+    "DIFFERENCE",
+]
 
 METRIC, RUN_A, RUN_B, DIFFERENCE = "metric", "run_a", "run_b", "difference"
 
@@ -79,17 +87,27 @@ def read_run(path: str | Path) -> RunOutputs:
     """
     p = Path(path)
     if not (p / "run.json").is_file():
-        raise InputError(f"{p}: not a renogis run folder (no run.json); give the --out folder of `renogis run`")
+        raise InputError(
+            f"{p}: not a renogis run folder (no run.json); give the --out folder of `renogis run`"
+        )
     if not (p / "districts.gpkg").is_file():
-        raise InputError(f"{p}: no districts.gpkg; compare needs runs with the districts step (`renogis run`)")
+        raise InputError(
+            f"{p}: no districts.gpkg; compare needs runs with the districts step (`renogis run`)"
+        )
     record = json.loads((p / "run.json").read_text(encoding="utf-8"))
     districts = gpd.read_file(p / "districts.gpkg", layer="districts", engine="pyogrio")
     compounds = gpd.read_file(p / "districts.gpkg", layer="compounds", engine="pyogrio")
     gaps = _csv(p / "service_gaps.csv")
-    return RunOutputs(path=p, record=record, districts=districts, compounds=compounds,
-                      gaps=_english_gaps(gaps) if gaps is not None else None,
-                      siting=_csv(p / "siting_plan.csv"), renovation=_csv(p / "renovation_districts.csv"),
-                      viability=_csv(p / "viability_districts.csv"))
+    return RunOutputs(
+        path=p,
+        record=record,
+        districts=districts,
+        compounds=compounds,
+        gaps=_english_gaps(gaps) if gaps is not None else None,
+        siting=_csv(p / "siting_plan.csv"),
+        renovation=_csv(p / "renovation_districts.csv"),
+        viability=_csv(p / "viability_districts.csv"),
+    )
 
 
 def _figures(r: RunOutputs) -> dict[str, float]:
@@ -106,18 +124,29 @@ def _figures(r: RunOutputs) -> dict[str, float]:
         "in_band_household_share": float(hh[band].sum() / hh.sum()) if hh.sum() else np.nan,
         "flagged_districts": float(d[S.FLAGS].fillna("").astype(str).str.len().gt(0).sum()),
         "wall_m": float(pd.to_numeric(d[S.WALL_M], errors="coerce").sum()),
-        "idle_area_m2": float(pd.to_numeric(d.get(S.IDLE_AREA_M2, pd.Series(dtype=float)), errors="coerce").sum()),
+        "idle_area_m2": float(
+            pd.to_numeric(d.get(S.IDLE_AREA_M2, pd.Series(dtype=float)), errors="coerce").sum()
+        ),
     }
     if r.gaps is not None and S.LEVEL in r.gaps:
         c = r.gaps[r.gaps[S.LEVEL] == "compound"]
         sums = c.groupby(S.CATEGORY, sort=True)[[S.HOUSEHOLDS, "covered_households_merged"]].sum()
         for cat, row in sums.iterrows():
-            out[f"coverage_merged:{cat}"] = (float(row["covered_households_merged"] / row[S.HOUSEHOLDS])
-                                             if row[S.HOUSEHOLDS] else np.nan)
+            out[f"coverage_merged:{cat}"] = (
+                float(row["covered_households_merged"] / row[S.HOUSEHOLDS]) if row[S.HOUSEHOLDS] else np.nan
+            )
     out["sites"] = float(len(r.siting)) if r.siting is not None else np.nan
     if r.renovation is not None:
-        for col in ("basic_low_yuan", "basic_high_yuan", "complete_low_yuan", "complete_high_yuan",
-                    "upgrade_low_yuan", "upgrade_high_yuan", S.COST_LOW_YUAN, S.COST_HIGH_YUAN):
+        for col in (
+            "basic_low_yuan",
+            "basic_high_yuan",
+            "complete_low_yuan",
+            "complete_high_yuan",
+            "upgrade_low_yuan",
+            "upgrade_high_yuan",
+            S.COST_LOW_YUAN,
+            S.COST_HIGH_YUAN,
+        ):
             out[col] = float(r.renovation[col].sum())
         out["parking_shortfall"] = float(r.renovation[S.PARKING_SHORTFALL].sum())
     if r.viability is not None:
@@ -132,8 +161,9 @@ def compare_runs(a: RunOutputs, b: RunOutputs) -> pd.DataFrame:
     """Table of figures of both runs: ``metric``, ``run_a``, ``run_b``, ``difference``."""
     fa, fb = _figures(a), _figures(b)
     keys = list(dict.fromkeys(list(fa) + list(fb)))
-    t = pd.DataFrame({METRIC: keys, RUN_A: [fa.get(k, np.nan) for k in keys],
-                      RUN_B: [fb.get(k, np.nan) for k in keys]})
+    t = pd.DataFrame(
+        {METRIC: keys, RUN_A: [fa.get(k, np.nan) for k in keys], RUN_B: [fb.get(k, np.nan) for k in keys]}
+    )
     t[DIFFERENCE] = t[RUN_B] - t[RUN_A]
     return t
 
@@ -159,7 +189,10 @@ _LABELS = {
     "parking_shortfall": ("停车缺口 (个)", "parking shortfall (spaces)"),
     "districts_viable_merged": ("合并后物业可保本的片区", "districts viable merged"),
     "districts_viable_only_merged": ("仅合并后可保本的片区", "districts viable only merged"),
-    "median_break_even_fee": ("合并后保本物业费中位数 (元/m²·月)", "median break-even fee merged (yuan/m²/month)"),
+    "median_break_even_fee": (
+        "合并后保本物业费中位数 (元/m²·月)",
+        "median break-even fee merged (yuan/m²/month)",
+    ),
 }
 
 
@@ -167,8 +200,11 @@ def _label(metric: str, lang: str) -> str:
     i = 0 if lang == "zh" else 1
     if metric.startswith("coverage_merged:"):
         cat = metric.split(":", 1)[1]
-        return (f"统筹后覆盖率：{S.CATEGORIES.get(cat, cat)}" if lang == "zh"
-                else f"coverage after merging: {cat.replace('_', ' ')}")
+        return (
+            f"统筹后覆盖率：{S.CATEGORIES.get(cat, cat)}"
+            if lang == "zh"
+            else f"coverage after merging: {cat.replace('_', ' ')}"
+        )
     return _LABELS.get(metric, (metric, metric))[i]
 
 
@@ -182,8 +218,9 @@ def _cell(metric: str, v: float) -> str:
     return f"{v:,.0f}"
 
 
-def write_comparison(run_a: str | Path, run_b: str | Path, out: str | Path, *, lang: str = "zh"
-                     ) -> tuple[list[Path], pd.DataFrame, list[str]]:
+def write_comparison(
+    run_a: str | Path, run_b: str | Path, out: str | Path, *, lang: str = "zh"
+) -> tuple[list[Path], pd.DataFrame, list[str]]:
     """Compare two run folders and write the table, a Markdown page and a map into ``out``.
 
     Returns
@@ -197,8 +234,10 @@ def write_comparison(run_a: str | Path, run_b: str | Path, out: str | Path, *, l
     a, b = read_run(run_a), read_run(run_b)
     warnings: list[str] = []
     if sorted((a.record.get("inputs") or {}).values()) != sorted((b.record.get("inputs") or {}).values()):
-        warnings.append(f"the two runs read different input files or versions ({a.path} vs {b.path}); "
-                        "the comparison assumes the same city")
+        warnings.append(
+            f"the two runs read different input files or versions ({a.path} vs {b.path}); "
+            "the comparison assumes the same city"
+        )
         logger.warning("%s", warnings[-1])
     table = compare_runs(a, b)
     o = Path(out)
@@ -206,29 +245,56 @@ def write_comparison(run_a: str | Path, run_b: str | Path, out: str | Path, *, l
         raise InputError(f"--out {o}: exists and is not a folder; choose another path")
     o.mkdir(parents=True, exist_ok=True)
     files = write_table(table, o / "compare", sheet_name="compare")
-    head = ("指标", "方案 A", "方案 B", "差值 (B−A)") if lang == "zh" else ("Figure", "Run A", "Run B", "B − A")
-    lines = [("# 方案比较" if lang == "zh" else "# Scenario comparison"), "",
-             f"A: `{a.path}`  ", f"B: `{b.path}`", ""]
+    head = (
+        ("指标", "方案 A", "方案 B", "差值 (B−A)") if lang == "zh" else ("Figure", "Run A", "Run B", "B − A")
+    )
+    lines = [
+        ("# 方案比较" if lang == "zh" else "# Scenario comparison"),
+        "",
+        f"A: `{a.path}`  ",
+        f"B: `{b.path}`",
+        "",
+    ]
     for pa, name in ((a, "A"), (b, "B")):
         p = pa.record.get("parameters", {})
-        lines.append(f"- {name}: min_households {p.get('min_households')}, max_households "
-                     f"{p.get('max_households')}, keep_together {p.get('keep_together')}, keep_apart "
-                     f"{p.get('keep_apart')}")
+        lines.append(
+            f"- {name}: min_households {p.get('min_households')}, max_households "
+            f"{p.get('max_households')}, keep_together {p.get('keep_together')}, keep_apart "
+            f"{p.get('keep_apart')}"
+        )
     lines += [""] + [f"> {w}" for w in warnings] + ([""] if warnings else [])
     lines += ["| " + " | ".join(head) + " |", "|---|---:|---:|---:|"]
     for r in table.to_dict("records"):
         m = r[METRIC]
         diff = r[DIFFERENCE]
-        dtext = ("—" if diff != diff else (f"{diff * 100:+.1f} pp" if ("share" in m or m.startswith("coverage"))
-                                           else (f"{diff:+.2f}" if "fee" in m else f"{diff:+,.0f}")))
+        dtext = (
+            "—"
+            if diff != diff
+            else (
+                f"{diff * 100:+.1f} pp"
+                if ("share" in m or m.startswith("coverage"))
+                else (f"{diff:+.2f}" if "fee" in m else f"{diff:+,.0f}")
+            )
+        )
         lines.append(f"| {_label(m, lang)} | {_cell(m, r[RUN_A])} | {_cell(m, r[RUN_B])} | {dtext} |")
     md = o / "compare.md"
     lines += ["", "![](compare_map.png)", ""]
     md.write_text("\n".join(lines), encoding="utf-8")
     files.append(md)
     db = b.districts.to_crs(a.districts.crs) if b.districts.crs != a.districts.crs else b.districts
-    files.append(city_map(o / "compare_map.png", compounds=a.compounds, districts=a.districts, outlines_b=db,
-                          lang=lang, font=find_cjk_font(), labels=(f"A: {a.path.name}", f"B: {b.path.name}"),
-                          gap_m=(float(a.record.get("parameters", {}).get("gap_m", 30.0)),
-                                 float(b.record.get("parameters", {}).get("gap_m", 30.0)))))
+    files.append(
+        city_map(
+            o / "compare_map.png",
+            compounds=a.compounds,
+            districts=a.districts,
+            outlines_b=db,
+            lang=lang,
+            font=find_cjk_font(),
+            labels=(f"A: {a.path.name}", f"B: {b.path.name}"),
+            gap_m=(
+                float(a.record.get("parameters", {}).get("gap_m", 30.0)),
+                float(b.record.get("parameters", {}).get("gap_m", 30.0)),
+            ),
+        )
+    )
     return files, table, warnings

@@ -51,22 +51,26 @@ __all__ = [
 
 #: Renovation classes of 国办发〔2020〕23号, in the order "先民生、后提升".
 CLASSES: Final = ("basic", "complete", "upgrade")
-CLASS_NAMES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType({
-    "basic": {"zh": "基础类", "en": "basic"},
-    "complete": {"zh": "完善类", "en": "complete"},
-    "upgrade": {"zh": "提升类", "en": "upgrade"},
-})
+CLASS_NAMES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
+    {
+        "basic": {"zh": "基础类", "en": "basic"},
+        "complete": {"zh": "完善类", "en": "complete"},
+        "upgrade": {"zh": "提升类", "en": "upgrade"},
+    }
+)
 #: Units a cost item may be priced in, with display names.
-UNITS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType({
-    "m2_floor_area": {"zh": "m² 建筑面积", "en": "m² floor area"},
-    "m2_facility": {"zh": "m² 设施建筑面积", "en": "m² facility floor area"},
-    "m2_land": {"zh": "m² 场地", "en": "m² ground"},
-    "lift": {"zh": "部", "en": "lifts"},
-    "parking_space": {"zh": "个车位", "en": "spaces"},
-    "m_wall": {"zh": "m 围墙", "en": "m of wall"},
-    "gate": {"zh": "处出入口", "en": "entrances"},
-    "household": {"zh": "户", "en": "households"},
-})
+UNITS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
+    {
+        "m2_floor_area": {"zh": "m² 建筑面积", "en": "m² floor area"},
+        "m2_facility": {"zh": "m² 设施建筑面积", "en": "m² facility floor area"},
+        "m2_land": {"zh": "m² 场地", "en": "m² ground"},
+        "lift": {"zh": "部", "en": "lifts"},
+        "parking_space": {"zh": "个车位", "en": "spaces"},
+        "m_wall": {"zh": "m 围墙", "en": "m of wall"},
+        "gate": {"zh": "处出入口", "en": "entrances"},
+        "household": {"zh": "户", "en": "households"},
+    }
+)
 DEFAULT_COSTS: Final = "renovation_2021"
 _PACKAGE: Final = "renogis.data.costs"
 
@@ -154,8 +158,9 @@ class CostProfile:
     @property
     def all_verified(self) -> bool:
         """True only when every number of the profile was checked."""
-        return (all(i.verified for i in self.items.values()) and self.property.verified
-                and self.funding_verified)
+        return (
+            all(i.verified for i in self.items.values()) and self.property.verified and self.funding_verified
+        )
 
     def with_options(
         self,
@@ -178,7 +183,8 @@ class CostProfile:
         Examples
         --------
         >>> p = load_costs().with_options(funding_shares=[("basic", "residents", 0.25)])
-        >>> round(p.funding_shares["basic"]["residents"], 2), round(sum(p.funding_shares["basic"].values()), 9)
+        >>> s = p.funding_shares["basic"]
+        >>> round(s["residents"], 2), round(sum(s.values()), 9)
         (0.25, 1.0)
         """
         shares = {k: dict(v) for k, v in self.funding_shares.items()}
@@ -187,11 +193,13 @@ class CostProfile:
                 raise InputError(
                     f"--funding-share {key}:{src}={share}: unknown key {key!r}; use a class "
                     f"({', '.join(CLASSES)}) or an item with its own share table "
-                    f"({', '.join(k for k in shares if k not in CLASSES)})")
+                    f"({', '.join(k for k in shares if k not in CLASSES)})"
+                )
             if src not in self.funding_sources:
                 raise InputError(
                     f"--funding-share {key}:{src}={share}: unknown source {src!r}; use one of "
-                    f"{', '.join(self.funding_sources)}")
+                    f"{', '.join(self.funding_sources)}"
+                )
             if not 0.0 <= share <= 1.0:
                 raise InputError(f"--funding-share {key}:{src}={share}: a share lies between 0 and 1")
             table = shares[key]
@@ -202,19 +210,26 @@ class CostProfile:
             if rest <= 0 and share < 1.0:
                 raise InputError(
                     f"--funding-share {key}:{src}={share}: no other source of {key} has a share to "
-                    "scale; give the other shares too")
+                    "scale; give the other shares too"
+                )
             table[src] = share
         prop = self.property
         if fee_yuan_m2_month is not None:
             if not fee_yuan_m2_month > 0:
                 raise InputError(f"--property-fee {fee_yuan_m2_month}: give a fee above 0 (yuan/m² a month)")
-            prop = replace(prop, fee_yuan_m2_month=float(fee_yuan_m2_month),
-                           fee_source="given by the run (--property-fee)")
+            prop = replace(
+                prop,
+                fee_yuan_m2_month=float(fee_yuan_m2_month),
+                fee_source="given by the run (--property-fee)",
+            )
         if collection_rate is not None:
             if not 0 < collection_rate <= 1:
                 raise InputError(f"--collection-rate {collection_rate}: give a share in (0, 1]")
-            prop = replace(prop, collection_rate=float(collection_rate),
-                           collection_source="given by the run (--collection-rate)")
+            prop = replace(
+                prop,
+                collection_rate=float(collection_rate),
+                collection_source="given by the run (--collection-rate)",
+            )
         parking = self.parking_per_household
         parking_source = self.parking_source
         if parking_per_household is not None:
@@ -222,9 +237,13 @@ class CostProfile:
                 raise InputError(f"--parking-per-household {parking_per_household}: give 0 or more")
             parking = float(parking_per_household)
             parking_source = "given by the run (--parking-per-household)"
-        return replace(self, funding_shares=MappingProxyType(
-            {k: MappingProxyType(v) for k, v in shares.items()}), property=prop,
-            parking_per_household=parking, parking_source=parking_source)
+        return replace(
+            self,
+            funding_shares=MappingProxyType({k: MappingProxyType(v) for k, v in shares.items()}),
+            property=prop,
+            parking_per_household=parking,
+            parking_source=parking_source,
+        )
 
 
 def list_cost_profiles() -> tuple[str, ...]:
@@ -244,7 +263,8 @@ def _read(source: str | Path, relative_to: Path | None, seen: tuple[str, ...]) -
         if not path.is_file():
             raise InputError(
                 f"cost file {str(source)!r} not found: pass a bundled profile "
-                f"({', '.join(list_cost_profiles())}) or the path of a TOML file")
+                f"({', '.join(list_cost_profiles())}) or the path of a TOML file"
+            )
         res, display = path, str(path)
     if display in seen:
         raise InputError(f"cost file {display}: 'base' chain loops back; remove the cycle")
@@ -274,8 +294,9 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _num(table: Mapping[str, Any], key: str, where: str, problems: list[str], *,
-         default: float | None = None) -> float:
+def _num(
+    table: Mapping[str, Any], key: str, where: str, problems: list[str], *, default: float | None = None
+) -> float:
     v = table.get(key, default)
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
         problems.append(f"{where}.{key}: expected a number, got {v!r}")
@@ -283,8 +304,9 @@ def _num(table: Mapping[str, Any], key: str, where: str, problems: list[str], *,
     return float(v)
 
 
-def _str(table: Mapping[str, Any], key: str, where: str, problems: list[str], default: str | None = None
-         ) -> str:
+def _str(
+    table: Mapping[str, Any], key: str, where: str, problems: list[str], default: str | None = None
+) -> str:
     v = table.get(key, default)
     if not isinstance(v, str):
         problems.append(f"{where}.{key}: expected a string, got {v!r}")
@@ -326,10 +348,17 @@ def load_costs(source: str | Path = DEFAULT_COSTS) -> CostProfile:
         low, high = _num(t, "low", w, problems), _num(t, "high", w, problems)
         if low < 0 or high < low:
             problems.append(f"{w}: need 0 <= low <= high, got low={low}, high={high}")
-        items[key] = CostItem(key=key, cls=cls, name_zh=_str(t, "name_zh", w, problems),
-                              name_en=_str(t, "name_en", w, problems), unit=unit, low=low, high=high,
-                              source=_str(t, "source", w, problems),
-                              verified=_bool(t, "verified", w, problems))
+        items[key] = CostItem(
+            key=key,
+            cls=cls,
+            name_zh=_str(t, "name_zh", w, problems),
+            name_en=_str(t, "name_en", w, problems),
+            unit=unit,
+            low=low,
+            high=high,
+            source=_str(t, "source", w, problems),
+            verified=_bool(t, "verified", w, problems),
+        )
     if not items:
         problems.append("items: no cost items")
     facilities: dict[str, Mapping[str, Any]] = {}
@@ -344,9 +373,14 @@ def load_costs(source: str | Path = DEFAULT_COSTS) -> CostProfile:
         area = _num(t, "area_m2", w, problems, default=0.0)
         facilities[cat] = MappingProxyType({"class": cls, "item": item, "area_m2": area})
     funding = raw.get("funding") or {}
-    sources = {k: FundingSource(k, _str(v, "name_zh", f"funding.sources.{k}", problems),
-                                _str(v, "name_en", f"funding.sources.{k}", problems))
-               for k, v in (funding.get("sources") or {}).items()}
+    sources = {
+        k: FundingSource(
+            k,
+            _str(v, "name_zh", f"funding.sources.{k}", problems),
+            _str(v, "name_en", f"funding.sources.{k}", problems),
+        )
+        for k, v in (funding.get("sources") or {}).items()
+    }
     shares: dict[str, Mapping[str, float]] = {}
     for key, t in (funding.get("shares") or {}).items():
         w = f"funding.shares.{key}"
@@ -373,26 +407,37 @@ def load_costs(source: str | Path = DEFAULT_COSTS) -> CostProfile:
         source=_str(p, "source", "property", problems, ""),
         fee_source=_str(p, "fee_source", "property", problems, ""),
         collection_source=_str(p, "collection_source", "property", problems, ""),
-        verified=_bool(p, "verified", "property", problems))
+        verified=_bool(p, "verified", "property", problems),
+    )
     if not 0 < prop.collection_rate <= 1:
         problems.append(f"property.collection_rate: give a share in (0, 1], got {prop.collection_rate}")
     heating = raw.get("heating") or {}
     parking = raw.get("parking") or {}
     if problems:
-        raise InputError(f"cost file {display}: " + "; ".join(problems[:8])
-                         + (f" (+{len(problems) - 8} more)" if len(problems) > 8 else ""))
+        raise InputError(
+            f"cost file {display}: "
+            + "; ".join(problems[:8])
+            + (f" (+{len(problems) - 8} more)" if len(problems) > 8 else "")
+        )
     unverified = sum(not i.verified for i in items.values())
     if unverified:
         logger.info("cost profile %s: %d of %d items unverified", display, unverified, len(items))
     return CostProfile(
-        name=str(raw.get("name", Path(str(source)).stem)), source_path=display,
-        items=MappingProxyType(items), facilities=MappingProxyType(facilities),
-        funding_sources=MappingProxyType(sources), funding_shares=MappingProxyType(shares),
-        property=prop, heating_min_latitude=float(heating.get("min_latitude", 33.0)),
+        name=str(raw.get("name", Path(str(source)).stem)),
+        source_path=display,
+        items=MappingProxyType(items),
+        facilities=MappingProxyType(facilities),
+        funding_sources=MappingProxyType(sources),
+        funding_shares=MappingProxyType(shares),
+        property=prop,
+        heating_min_latitude=float(heating.get("min_latitude", 33.0)),
         parking_per_household=float(parking.get("spaces_per_household", 0.5)),
-        title=str(raw.get("title", "")), price_year=raw.get("price_year"),
+        title=str(raw.get("title", "")),
+        price_year=raw.get("price_year"),
         funding_verified=bool(funding.get("verified", False)),
-        heating_source=str(heating.get("source", "")), parking_source=str(parking.get("source", "")))
+        heating_source=str(heating.get("source", "")),
+        parking_source=str(parking.get("source", "")),
+    )
 
 
 def parse_funding_shares(items: Iterable[str] | None) -> tuple[tuple[str, str, float], ...]:
@@ -410,7 +455,8 @@ def parse_funding_shares(items: Iterable[str] | None) -> tuple[tuple[str, str, f
             key, src = left.split(":", 1)
             value = float(share.strip().rstrip("%")) / (100.0 if share.strip().endswith("%") else 1.0)
         except ValueError:
-            raise InputError(f"--funding-share {text!r}: write KEY:SOURCE=SHARE, e.g. basic:residents=0.1"
-                             ) from None
+            raise InputError(
+                f"--funding-share {text!r}: write KEY:SOURCE=SHARE, e.g. basic:residents=0.1"
+            ) from None
         out.append((key.strip(), src.strip(), value))
     return tuple(out)

@@ -50,9 +50,21 @@ from renogis.schema import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["site_cost", "break_even", "assess_viability", "Viability", "COMPOUND_COLUMNS",
-           "DISTRICT_COLUMNS", "GROUP", "BREAK_EVEN_MIN", "BREAK_EVEN_MAX", "MEMBERS_VIABLE_ALONE",
-           "COST_ALONE_YUAN_MONTH", "FEE", "COLLECTION_RATE"]
+__all__ = [
+    "site_cost",
+    "break_even",
+    "assess_viability",
+    "Viability",
+    "COMPOUND_COLUMNS",
+    "DISTRICT_COLUMNS",
+    "GROUP",
+    "BREAK_EVEN_MIN",
+    "BREAK_EVEN_MAX",
+    "MEMBERS_VIABLE_ALONE",
+    "COST_ALONE_YUAN_MONTH",
+    "FEE",
+    "COLLECTION_RATE",
+]
 
 GROUP = "group"
 BREAK_EVEN_MIN = "break_even_fee_alone_min"
@@ -62,24 +74,51 @@ COST_ALONE_YUAN_MONTH = "cost_alone_yuan_month"
 FEE = "fee_yuan_m2_month"
 COLLECTION_RATE = "collection_rate"
 
-COMPOUND_COLUMNS = (COMPOUND_ID, DISTRICT_ID, HOUSEHOLDS, FLOOR_AREA_M2, COST_YUAN_MONTH,
-                    INCOME_YUAN_MONTH, BREAK_EVEN_FEE, VIABLE_ALONE)
-DISTRICT_COLUMNS = (GROUP, N_COMPOUNDS, HOUSEHOLDS, FLOOR_AREA_M2, COST_ALONE_YUAN_MONTH,
-                    COST_YUAN_MONTH, INCOME_YUAN_MONTH, BREAK_EVEN_FEE, BREAK_EVEN_MIN, BREAK_EVEN_MAX,
-                    MEMBERS_VIABLE_ALONE, VIABLE_MERGED, VIABLE_ONLY_MERGED, FEE, COLLECTION_RATE)
+COMPOUND_COLUMNS = (
+    COMPOUND_ID,
+    DISTRICT_ID,
+    HOUSEHOLDS,
+    FLOOR_AREA_M2,
+    COST_YUAN_MONTH,
+    INCOME_YUAN_MONTH,
+    BREAK_EVEN_FEE,
+    VIABLE_ALONE,
+)
+DISTRICT_COLUMNS = (
+    GROUP,
+    N_COMPOUNDS,
+    HOUSEHOLDS,
+    FLOOR_AREA_M2,
+    COST_ALONE_YUAN_MONTH,
+    COST_YUAN_MONTH,
+    INCOME_YUAN_MONTH,
+    BREAK_EVEN_FEE,
+    BREAK_EVEN_MIN,
+    BREAK_EVEN_MAX,
+    MEMBERS_VIABLE_ALONE,
+    VIABLE_MERGED,
+    VIABLE_ONLY_MERGED,
+    FEE,
+    COLLECTION_RATE,
+)
 
 
-def site_cost(households: npt.ArrayLike, floor_area_m2: npt.ArrayLike, *, model: PropertyModel,
-              sites: npt.ArrayLike = 1) -> np.ndarray:
+def site_cost(
+    households: npt.ArrayLike, floor_area_m2: npt.ArrayLike, *, model: PropertyModel, sites: npt.ArrayLike = 1
+) -> np.ndarray:
     """Monthly cost (yuan) of managing ``sites`` sites with these households and floor area."""
     hh = np.asarray(households, dtype=float)
     fa = np.asarray(floor_area_m2, dtype=float)
-    return (np.asarray(sites, dtype=float) * model.fixed_yuan_per_site_month
-            + model.per_household_yuan_month * hh + model.per_m2_yuan_month * fa)
+    return (
+        np.asarray(sites, dtype=float) * model.fixed_yuan_per_site_month
+        + model.per_household_yuan_month * hh
+        + model.per_m2_yuan_month * fa
+    )
 
 
-def break_even(households: npt.ArrayLike, floor_area_m2: npt.ArrayLike, *, model: PropertyModel
-               ) -> np.ndarray:
+def break_even(
+    households: npt.ArrayLike, floor_area_m2: npt.ArrayLike, *, model: PropertyModel
+) -> np.ndarray:
     """Fee (yuan per m² and month) at which one site's income equals its cost.
 
     NaN where the floor area is missing or zero.
@@ -112,8 +151,7 @@ class Viability:
     missing_floor_area: tuple[str, ...] = ()
 
 
-def assess_viability(compounds: pd.DataFrame, *, model: PropertyModel, by: str = DISTRICT_ID
-                     ) -> Viability:
+def assess_viability(compounds: pd.DataFrame, *, model: PropertyModel, by: str = DISTRICT_ID) -> Viability:
     """Break-even property fee of each compound alone and of each group merged.
 
     Parameters
@@ -143,20 +181,28 @@ def assess_viability(compounds: pd.DataFrame, *, model: PropertyModel, by: str =
     """
     for col in (COMPOUND_ID, HOUSEHOLDS, FLOOR_AREA_M2, by):
         if col not in compounds.columns:
-            raise InputError(f"compounds: column {col!r} missing; viability needs households, "
-                             "floor_area_m2 and the grouping column")
-    c = pd.DataFrame({
-        COMPOUND_ID: compounds[COMPOUND_ID].astype(str).to_numpy(),
-        GROUP: compounds[by].to_numpy(),
-        HOUSEHOLDS: pd.to_numeric(compounds[HOUSEHOLDS], errors="coerce").to_numpy(dtype=float),
-        FLOOR_AREA_M2: pd.to_numeric(compounds[FLOOR_AREA_M2], errors="coerce").to_numpy(dtype=float),
-    })
+            raise InputError(
+                f"compounds: column {col!r} missing; viability needs households, "
+                "floor_area_m2 and the grouping column"
+            )
+    c = pd.DataFrame(
+        {
+            COMPOUND_ID: compounds[COMPOUND_ID].astype(str).to_numpy(),
+            GROUP: compounds[by].to_numpy(),
+            HOUSEHOLDS: pd.to_numeric(compounds[HOUSEHOLDS], errors="coerce").to_numpy(dtype=float),
+            FLOOR_AREA_M2: pd.to_numeric(compounds[FLOOR_AREA_M2], errors="coerce").to_numpy(dtype=float),
+        }
+    )
     fee, rate = model.fee_yuan_m2_month, model.collection_rate
     bad = ~(c[FLOOR_AREA_M2] > 0)
     missing = tuple(c.loc[bad, COMPOUND_ID])
     if missing:
-        logger.warning("viability: %d compounds without floor area (%s); their break-even fee and their "
-                       "district's are left empty", len(missing), ", ".join(missing[:5]))
+        logger.warning(
+            "viability: %d compounds without floor area (%s); their break-even fee and their "
+            "district's are left empty",
+            len(missing),
+            ", ".join(missing[:5]),
+        )
     c[COST_YUAN_MONTH] = site_cost(c[HOUSEHOLDS], c[FLOOR_AREA_M2], model=model)
     c[INCOME_YUAN_MONTH] = c[FLOOR_AREA_M2] * fee * rate
     c[BREAK_EVEN_FEE] = break_even(c[HOUSEHOLDS], c[FLOOR_AREA_M2], model=model)
@@ -165,22 +211,33 @@ def assess_viability(compounds: pd.DataFrame, *, model: PropertyModel, by: str =
 
     members = c[c[GROUP].notna()]
     g = members.groupby(GROUP, sort=False)
-    t = pd.DataFrame({
-        N_COMPOUNDS: g.size(),
-        HOUSEHOLDS: g[HOUSEHOLDS].sum(),
-        FLOOR_AREA_M2: g[FLOOR_AREA_M2].sum(min_count=1),
-        COST_ALONE_YUAN_MONTH: g[COST_YUAN_MONTH].sum(min_count=1),
-        BREAK_EVEN_MIN: g[BREAK_EVEN_FEE].min(),
-        BREAK_EVEN_MAX: g[BREAK_EVEN_FEE].max(),
-        MEMBERS_VIABLE_ALONE: g[VIABLE_ALONE].sum(),
-        "_missing": g[FLOOR_AREA_M2].apply(lambda s: bool((~(s > 0)).any())),
-    })
+    t = pd.DataFrame(
+        {
+            N_COMPOUNDS: g.size(),
+            HOUSEHOLDS: g[HOUSEHOLDS].sum(),
+            FLOOR_AREA_M2: g[FLOOR_AREA_M2].sum(min_count=1),
+            COST_ALONE_YUAN_MONTH: g[COST_YUAN_MONTH].sum(min_count=1),
+            BREAK_EVEN_MIN: g[BREAK_EVEN_FEE].min(),
+            BREAK_EVEN_MAX: g[BREAK_EVEN_FEE].max(),
+            MEMBERS_VIABLE_ALONE: g[VIABLE_ALONE].sum(),
+            "_missing": g[FLOOR_AREA_M2].apply(lambda s: bool((~(s > 0)).any())),
+        }
+    )
     t[COST_YUAN_MONTH] = site_cost(t[HOUSEHOLDS], t[FLOOR_AREA_M2], model=model)
     t[INCOME_YUAN_MONTH] = t[FLOOR_AREA_M2] * fee * rate
     t[BREAK_EVEN_FEE] = break_even(t[HOUSEHOLDS], t[FLOOR_AREA_M2], model=model)
     incomplete = t.pop("_missing").to_numpy(dtype=bool)
-    t.loc[incomplete, [COST_ALONE_YUAN_MONTH, COST_YUAN_MONTH, INCOME_YUAN_MONTH, BREAK_EVEN_FEE,
-                       BREAK_EVEN_MIN, BREAK_EVEN_MAX]] = np.nan
+    t.loc[
+        incomplete,
+        [
+            COST_ALONE_YUAN_MONTH,
+            COST_YUAN_MONTH,
+            INCOME_YUAN_MONTH,
+            BREAK_EVEN_FEE,
+            BREAK_EVEN_MIN,
+            BREAK_EVEN_MAX,
+        ],
+    ] = np.nan
     merged_ok = t[BREAK_EVEN_FEE] <= fee + 1e-12
     t[VIABLE_MERGED] = merged_ok.where(~incomplete, pd.NA).astype("boolean")
     only = merged_ok & (t[MEMBERS_VIABLE_ALONE] < t[N_COMPOUNDS])
@@ -191,6 +248,11 @@ def assess_viability(compounds: pd.DataFrame, *, model: PropertyModel, by: str =
     out_c = c.rename(columns={GROUP: by})
     cols = [COMPOUND_ID, by] + [x for x in COMPOUND_COLUMNS if x not in (COMPOUND_ID, DISTRICT_ID)]
     n_only = int(t[VIABLE_ONLY_MERGED].fillna(False).sum())
-    logger.info("viability at %.2f yuan/m2: %d of %d groups viable merged, %d only when merged",
-                fee, int(t[VIABLE_MERGED].fillna(False).sum()), len(t), n_only)
+    logger.info(
+        "viability at %.2f yuan/m2: %d of %d groups viable merged, %d only when merged",
+        fee,
+        int(t[VIABLE_MERGED].fillna(False).sum()),
+        len(t),
+        n_only,
+    )
     return Viability(compounds=out_c[cols], groups=t, model=model, missing_floor_area=missing)

@@ -52,21 +52,36 @@ def make_buildings(compounds: gpd.GeoDataFrame, *, seed: int = SEED) -> gpd.GeoD
         for i in range(n):
             if wide:
                 w = (maxx - minx) / n
-                cell = shapely.box(minx + i * w + 0.2 * w, miny + 0.15 * (maxy - miny),
-                                   minx + (i + 1) * w - 0.2 * w, maxy - 0.15 * (maxy - miny))
+                cell = shapely.box(
+                    minx + i * w + 0.2 * w,
+                    miny + 0.15 * (maxy - miny),
+                    minx + (i + 1) * w - 0.2 * w,
+                    maxy - 0.15 * (maxy - miny),
+                )
             else:
                 h = (maxy - miny) / n
-                cell = shapely.box(minx + 0.15 * (maxx - minx), miny + i * h + 0.2 * h,
-                                   maxx - 0.15 * (maxx - minx), miny + (i + 1) * h - 0.2 * h)
+                cell = shapely.box(
+                    minx + 0.15 * (maxx - minx),
+                    miny + i * h + 0.2 * h,
+                    maxx - 0.15 * (maxx - minx),
+                    miny + (i + 1) * h - 0.2 * h,
+                )
             part = shapely.intersection(cell, geom)
             if part.is_empty or part.area < 1.0:
                 part = shapely.buffer(geom.representative_point(), 3.0 + i)  # odd shapes: a small marker
                 part = shapely.intersection(part, geom)
             if part.geom_type != "Polygon":
                 part = max(getattr(part, "geoms", [part]), key=lambda g: g.area)
-            rows.append({"building_id": f"{rec['compound_id']}-{i + 1}", "compound_id": rec["compound_id"],
-                         "floors": int(floors[i]), "has_lift": bool(lift[i]), "households": int(hh[i]),
-                         "geometry": part})
+            rows.append(
+                {
+                    "building_id": f"{rec['compound_id']}-{i + 1}",
+                    "compound_id": rec["compound_id"],
+                    "floors": int(floors[i]),
+                    "has_lift": bool(lift[i]),
+                    "households": int(hh[i]),
+                    "geometry": part,
+                }
+            )
     return gpd.GeoDataFrame(rows, crs=compounds.crs)
 
 
@@ -80,8 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         args.out.unlink()
     b.to_file(args.out, layer="buildings", driver="GPKG", engine="pyogrio")
     cand = int(((b["floors"] >= 4) & ~b["has_lift"]).sum())
-    print(f"wrote {args.out}: {len(b)} buildings, {int(b['households'].sum())} households, "
-          f"{int(b['has_lift'].sum())} with lifts, {cand} lift-retrofit candidates (>= 4 floors, no lift)")
+    print(
+        f"wrote {args.out}: {len(b)} buildings, {int(b['households'].sum())} households, "
+        f"{int(b['has_lift'].sum())} with lifts, {cand} lift-retrofit candidates (>= 4 floors, no lift)"
+    )
     return 0
 
 

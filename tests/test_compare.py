@@ -19,19 +19,65 @@ def two_runs(tmp_path_factory):
     comp["parking_spaces"] = 40
     gpkg = write_gpkg({"compounds": comp}, tmp / "city.gpkg")
     a, b = tmp / "a", tmp / "b"
-    assert main(["run", str(gpkg), "--out", str(a), "--tiles", "none", "--documents", "none",
-                 "--min-households", "1500", "--max-households", "4000"]) == 0
-    assert main(["run", str(gpkg), "--out", str(b), "--tiles", "none", "--documents", "summary", "--lang", "en",
-                 "--min-households", "300", "--max-households", "700", "--property-fee", "0.4",
-                 "--funding-share", "basic:residents=0.1"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(gpkg),
+                "--out",
+                str(a),
+                "--tiles",
+                "none",
+                "--documents",
+                "none",
+                "--min-households",
+                "1500",
+                "--max-households",
+                "4000",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "run",
+                str(gpkg),
+                "--out",
+                str(b),
+                "--tiles",
+                "none",
+                "--documents",
+                "summary",
+                "--lang",
+                "en",
+                "--min-households",
+                "300",
+                "--max-households",
+                "700",
+                "--property-fee",
+                "0.4",
+                "--funding-share",
+                "basic:residents=0.1",
+            ]
+        )
+        == 0
+    )
     return tmp, a, b
 
 
 def test_run_writes_proposal_tables(two_runs):
     _, a, b = two_runs
     items = pd.read_csv(a / "renovation_items.csv", encoding="utf-8-sig")
-    assert {"district_id", "renovation_class", "item", "quantity", "cost_low_yuan", "verified", "evidence"} <= set(
-        items.columns)
+    assert {
+        "district_id",
+        "renovation_class",
+        "item",
+        "quantity",
+        "cost_low_yuan",
+        "verified",
+        "evidence",
+    } <= set(items.columns)
     # 9 compounds x 200 households, 40 own spaces each: shortfall ceil(0.5 x 200) - 40 = 60 per compound
     d = pd.read_csv(a / "renovation_districts.csv", encoding="utf-8-sig")
     assert d["parking_shortfall"].sum() == 9 * 60
@@ -75,8 +121,18 @@ def test_bad_funding_share_is_a_usage_error(tmp_path, capsys):
     from tests.conftest import grid_compounds, write_gpkg
 
     gpkg = write_gpkg({"compounds": grid_compounds()}, tmp_path / "c.gpkg")
-    code = main(["run", str(gpkg), "--out", str(tmp_path / "o"), "--tiles", "none",
-                 "--funding-share", "basic:banks=0.2"])
+    code = main(
+        [
+            "run",
+            str(gpkg),
+            "--out",
+            str(tmp_path / "o"),
+            "--tiles",
+            "none",
+            "--funding-share",
+            "basic:banks=0.2",
+        ]
+    )
     assert code == 2
     assert "unknown source 'banks'" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

@@ -29,11 +29,14 @@ def test_funding_share_option_rescales_the_others():
     assert load_costs().funding_shares["basic"]["residents"] == pytest.approx(0.05)  # original untouched
 
 
-@pytest.mark.parametrize("share, match", [
-    (("nope", "residents", 0.1), "unknown key 'nope'"),
-    (("basic", "banks", 0.1), "unknown source 'banks'"),
-    (("basic", "residents", 1.5), "between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    "share, match",
+    [
+        (("nope", "residents", 0.1), "unknown key 'nope'"),
+        (("basic", "banks", 0.1), "unknown source 'banks'"),
+        (("basic", "residents", 1.5), "between 0 and 1"),
+    ],
+)
 def test_bad_funding_share(share, match):
     with pytest.raises(InputError, match=match):
         load_costs().with_options(funding_shares=[share])
@@ -41,26 +44,39 @@ def test_bad_funding_share(share, match):
 
 def test_parse_funding_shares():
     assert parse_funding_shares(["complete:residents=30%", "basic:utilities=0.2"]) == (
-        ("complete", "residents", 0.3), ("basic", "utilities", 0.2))
+        ("complete", "residents", 0.3),
+        ("basic", "utilities", 0.2),
+    )
     with pytest.raises(InputError, match="KEY:SOURCE=SHARE"):
         parse_funding_shares(["residents=0.2"])
 
 
 def test_city_file_overrides_a_base(tmp_path):
     f = tmp_path / "city.toml"
-    f.write_text('base = "renovation_2021"\nname = "city"\n[items.lift_retrofit]\nlow = 300000.0\n'
-                 'high = 350000.0\nverified = true\nsource = "city price list 2024"\n', encoding="utf-8")
+    f.write_text(
+        'base = "renovation_2021"\nname = "city"\n[items.lift_retrofit]\nlow = 300000.0\n'
+        'high = 350000.0\nverified = true\nsource = "city price list 2024"\n',
+        encoding="utf-8",
+    )
     p = load_costs(f)
-    assert p.name == "city" and p.items["lift_retrofit"].low == 300_000.0 and p.items["lift_retrofit"].verified
+    assert (
+        p.name == "city" and p.items["lift_retrofit"].low == 300_000.0 and p.items["lift_retrofit"].verified
+    )
     assert p.items["utilities"].low == 150.0  # from the base
 
 
 def test_bad_cost_file_lists_problems(tmp_path):
     f = tmp_path / "bad.toml"
-    f.write_text('base = "renovation_2021"\n[items.utilities]\nlow = 500.0\nhigh = 100.0\nclass = "luxury"\n'
-                 '[funding.shares.basic]\nresidents = 0.9\n', encoding="utf-8")
-    with pytest.raises(InputError, match=r"bad.toml.*items.utilities.class: 'luxury'.*low <= high.*"
-                                         r"funding.shares.basic: shares must be >= 0 and sum to 1"):
+    f.write_text(
+        'base = "renovation_2021"\n[items.utilities]\nlow = 500.0\nhigh = 100.0\nclass = "luxury"\n'
+        "[funding.shares.basic]\nresidents = 0.9\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        InputError,
+        match=r"bad.toml.*items.utilities.class: 'luxury'.*low <= high.*"
+        r"funding.shares.basic: shares must be >= 0 and sum to 1",
+    ):
         load_costs(f)
     with pytest.raises(InputError, match="cost file 'missing.toml' not found"):
         load_costs("missing.toml")

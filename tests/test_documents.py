@@ -27,13 +27,31 @@ def _docx_text(path):
 def docs(tmp_path_factory):
     comp, districts, buildings, gates, facilities, gaps, siting = world()
     costs = load_costs()
-    plan = plan_renovation(comp, districts, costs=costs, buildings=buildings, gaps=gaps, siting=siting,
-                           gates=gates, facilities=facilities, standards=load_standards(), lang="zh")
+    plan = plan_renovation(
+        comp,
+        districts,
+        costs=costs,
+        buildings=buildings,
+        gaps=gaps,
+        siting=siting,
+        gates=gates,
+        facilities=facilities,
+        standards=load_standards(),
+        lang="zh",
+    )
     viab = assess_viability(comp, model=costs.property)
     out = tmp_path_factory.mktemp("docs")
-    files, warnings = write_documents(out, compounds=comp, districts=districts, plan=plan, viability=viab,
-                                      evidence={"D1": ["托儿所（300 m）：600 户中 600 户未覆盖"]}, gates=gates,
-                                      facilities=facilities, lang="zh")
+    files, warnings = write_documents(
+        out,
+        compounds=comp,
+        districts=districts,
+        plan=plan,
+        viability=viab,
+        evidence={"D1": ["托儿所（300 m）：600 户中 600 户未覆盖"]},
+        gates=gates,
+        facilities=facilities,
+        lang="zh",
+    )
     return out, files, warnings, plan, viab
 
 
@@ -64,7 +82,9 @@ def test_pdf_opens_with_embedded_cjk_font_and_figures(docs):
     if find_cjk_font() is None:
         assert any("no CJK TrueType font" in w for w in warnings)
         assert not (out / "D1.pdf").exists()
-        pytest.skip("no CJK font installed (Debian: fonts-wqy-microhei); PDF not written, as the warning says")
+        pytest.skip(
+            "no CJK font installed (Debian: fonts-wqy-microhei); PDF not written, as the warning says"
+        )
     from pypdf import PdfReader
 
     r = PdfReader(str(out / "D1.pdf"))

@@ -38,7 +38,11 @@ def test_every_district_has_its_documents(demo):
         doc = Document(str(demo / "proposals" / f"{did}.docx"))
         assert doc.paragraphs[0].text.startswith(f"片区 {did} 改造方案")
         assert len(doc.inline_shapes) == 1
-        assert set(items.loc[items["district_id"] == did, "renovation_class"]) == {"basic", "complete", "upgrade"}
+        assert set(items.loc[items["district_id"] == did, "renovation_class"]) == {
+            "basic",
+            "complete",
+            "upgrade",
+        }
         if find_cjk_font() is not None:
             assert (demo / "proposals" / f"{did}.pdf").stat().st_size > 20_000
     assert (demo / "proposals" / "summary.docx").exists()

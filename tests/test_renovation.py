@@ -23,39 +23,83 @@ def box(x0, y0, x1, y1):
 
 def world():
     # C1, C2, C3: 100 m squares with 10 m lanes (district D1); C4 50 m further east (D2)
-    comp = gpd.GeoDataFrame({
-        "compound_id": ["C1", "C2", "C3", "C4"], "name": ["甲", "乙", "丙", "丁"],
-        "households": [200, 200, 200, 100], "floor_area_m2": [20_000.0, 20_000.0, 20_000.0, 10_000.0],
-        "built_year": [1990, 1999, 2003, np.nan], "parking_spaces": [100, 50, np.nan, 20],
-        "district_id": ["D1", "D1", "D1", "D2"]},
+    comp = gpd.GeoDataFrame(
+        {
+            "compound_id": ["C1", "C2", "C3", "C4"],
+            "name": ["甲", "乙", "丙", "丁"],
+            "households": [200, 200, 200, 100],
+            "floor_area_m2": [20_000.0, 20_000.0, 20_000.0, 10_000.0],
+            "built_year": [1990, 1999, 2003, np.nan],
+            "parking_spaces": [100, 50, np.nan, 20],
+            "district_id": ["D1", "D1", "D1", "D2"],
+        },
         geometry=[box(0, 0, 100, 100), box(110, 0, 210, 100), box(220, 0, 320, 100), box(370, 0, 470, 100)],
-        crs=CRS)
+        crs=CRS,
+    )
     districts = gpd.GeoDataFrame(
         {"district_id": ["D1", "D2"], "wall_m": [200.0, 0.0], "households": [600, 100]},
-        geometry=[shapely.union_all(comp.geometry[:3].to_numpy()), comp.geometry[3]], crs=CRS)
-    buildings = pd.DataFrame({"compound_id": ["C1", "C1", "C1", "C2", "C2", "C3"],
-                              "floors": [6, 6, 3, 4, 5, 7],
-                              "has_lift": [False, True, False, False, False, False]})
-    gates = gpd.GeoDataFrame({"gate_id": ["G1", "G2", "G3", "G4"], "compound_id": ["C1", "C1", "C3", "C4"]},
-                             geometry=[shapely.Point(X0 + 50, Y0), shapely.Point(X0 + 100, Y0 + 50),
-                                       shapely.Point(X0 + 320, Y0 + 50), shapely.Point(X0 + 420, Y0)], crs=CRS)
-    facilities = gpd.GeoDataFrame({"facility_id": ["F1", "F2"], "category": ["parking", "parking"],
-                                   "capacity": [30, 500]},
-                                  geometry=[shapely.Point(X0 + 150, Y0 + 50), shapely.Point(X0 + 600, Y0 + 50)],
-                                  crs=CRS)
-    gaps = pd.DataFrame({"level": ["district", "district"], "unit_id": ["D1", "D1"],
-                         "category": ["elderly_day_care", "kindergarten"], "households": [600, 600],
-                         "uncovered_households": [600, 0], "uncovered_households_merged": [600, 0]})
-    siting = pd.DataFrame({"parcel_id": ["P1"], "category": ["elderly_day_care"], "district_id": ["D1"],
-                           "kind": ["idle_building"], "newly_covered_households": [600.0]})
+        geometry=[shapely.union_all(comp.geometry[:3].to_numpy()), comp.geometry[3]],
+        crs=CRS,
+    )
+    buildings = pd.DataFrame(
+        {
+            "compound_id": ["C1", "C1", "C1", "C2", "C2", "C3"],
+            "floors": [6, 6, 3, 4, 5, 7],
+            "has_lift": [False, True, False, False, False, False],
+        }
+    )
+    gates = gpd.GeoDataFrame(
+        {"gate_id": ["G1", "G2", "G3", "G4"], "compound_id": ["C1", "C1", "C3", "C4"]},
+        geometry=[
+            shapely.Point(X0 + 50, Y0),
+            shapely.Point(X0 + 100, Y0 + 50),
+            shapely.Point(X0 + 320, Y0 + 50),
+            shapely.Point(X0 + 420, Y0),
+        ],
+        crs=CRS,
+    )
+    facilities = gpd.GeoDataFrame(
+        {"facility_id": ["F1", "F2"], "category": ["parking", "parking"], "capacity": [30, 500]},
+        geometry=[shapely.Point(X0 + 150, Y0 + 50), shapely.Point(X0 + 600, Y0 + 50)],
+        crs=CRS,
+    )
+    gaps = pd.DataFrame(
+        {
+            "level": ["district", "district"],
+            "unit_id": ["D1", "D1"],
+            "category": ["elderly_day_care", "kindergarten"],
+            "households": [600, 600],
+            "uncovered_households": [600, 0],
+            "uncovered_households_merged": [600, 0],
+        }
+    )
+    siting = pd.DataFrame(
+        {
+            "parcel_id": ["P1"],
+            "category": ["elderly_day_care"],
+            "district_id": ["D1"],
+            "kind": ["idle_building"],
+            "newly_covered_households": [600.0],
+        }
+    )
     return comp, districts, buildings, gates, facilities, gaps, siting
 
 
 @pytest.fixture(scope="module")
 def plan():
     comp, districts, buildings, gates, facilities, gaps, siting = world()
-    return plan_renovation(comp, districts, costs=load_costs(), buildings=buildings, gaps=gaps, siting=siting,
-                           gates=gates, facilities=facilities, standards=load_standards(), lang="zh")
+    return plan_renovation(
+        comp,
+        districts,
+        costs=load_costs(),
+        buildings=buildings,
+        gaps=gaps,
+        siting=siting,
+        gates=gates,
+        facilities=facilities,
+        standards=load_standards(),
+        lang="zh",
+    )
 
 
 def _item(plan, did, item):
@@ -86,7 +130,10 @@ def test_basic_works_only_for_old_compounds(plan):
 
 def test_complete_items(plan):
     lift = _item(plan, "D1", "lift_retrofit")
-    assert lift["quantity"] == 4 and (lift["cost_low_yuan"], lift["cost_high_yuan"]) == (1_600_000.0, 2_800_000.0)
+    assert lift["quantity"] == 4 and (lift["cost_low_yuan"], lift["cost_high_yuan"]) == (
+        1_600_000.0,
+        2_800_000.0,
+    )
     # parking: need ceil(0.5 x 600) = 300; supply = own 100 + 50 (+ C3 unknown as 0) + public 30 = 180
     p = _item(plan, "D1", "parking")
     assert p["quantity"] == 120 and (p["cost_low_yuan"], p["cost_high_yuan"]) == (1_200_000.0, 7_200_000.0)
@@ -142,9 +189,11 @@ def test_read_buildings_layer(tmp_path):
     comp, *_ = world()
     gpkg = tmp_path / "city.gpkg"
     comp.to_file(gpkg, layer="compounds")
-    b = gpd.GeoDataFrame({"层数": [6, 3, 5], "电梯": ["否", "否", "是"]},
-                         geometry=[box(10, 10, 30, 30), box(120, 10, 140, 30), box(1000, 1000, 1020, 1020)],
-                         crs=CRS)
+    b = gpd.GeoDataFrame(
+        {"层数": [6, 3, 5], "电梯": ["否", "否", "是"]},
+        geometry=[box(10, 10, 30, 30), box(120, 10, 140, 30), box(1000, 1000, 1020, 1020)],
+        crs=CRS,
+    )
     b.to_file(gpkg, layer="buildings")
     got, notes = read_buildings(gpkg, compounds=comp)
     assert got["compound_id"].tolist() == ["C1", "C2"] and got["floors"].tolist() == [6, 3]

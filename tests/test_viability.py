@@ -12,8 +12,13 @@ from renogis.datasets import sample_path
 from renogis.viability import assess_viability, break_even, site_cost
 
 # fixed 10,000 yuan per site, 20 yuan per household, 0.08 yuan per m2 (per month); fee 0.5, 80% collected
-MODEL = PropertyModel(fee_yuan_m2_month=0.5, collection_rate=0.8, fixed_yuan_per_site_month=10_000.0,
-                      per_household_yuan_month=20.0, per_m2_yuan_month=0.08)
+MODEL = PropertyModel(
+    fee_yuan_m2_month=0.5,
+    collection_rate=0.8,
+    fixed_yuan_per_site_month=10_000.0,
+    per_household_yuan_month=20.0,
+    per_m2_yuan_month=0.08,
+)
 
 
 def cluster() -> pd.DataFrame:
@@ -22,8 +27,9 @@ def cluster() -> pd.DataFrame:
     ids = [f"K{i}" for i in range(1, 10)] + ["L1"]
     hh = [100] * 8 + [200, 500]
     fa = [10_000.0] * 8 + [20_000.0, 80_000.0]
-    return pd.DataFrame({"compound_id": ids, "households": hh, "floor_area_m2": fa,
-                         "district_id": ["D1"] * 9 + ["D2"]})
+    return pd.DataFrame(
+        {"compound_id": ids, "households": hh, "floor_area_m2": fa, "district_id": ["D1"] * 9 + ["D2"]}
+    )
 
 
 def test_site_cost_and_break_even_by_hand():
