@@ -386,8 +386,8 @@ def district_blocks(
                 f"{pm.collection_rate:.0%}。每个小区单独管理为一个项目；合并后片区为一个项目。",
                 f"Model: monthly cost = {pm.fixed_yuan_per_site_month:,.0f} yuan per site + "
                 f"{pm.per_household_yuan_month:g} yuan per household + {pm.per_m2_yuan_month:g} yuan "
-                f"per m² of floor area; income = floor area x fee {pm.fee_yuan_m2_month:.2f} yuan/m² x collection "
-                f"{pm.collection_rate:.0%}. A compound alone is one site; "
+                f"per m² of floor area; income = floor area x fee {pm.fee_yuan_m2_month:.2f} yuan/m² x "
+                f"collection {pm.collection_rate:.0%}. A compound alone is one site; "
                 "the merged district is one site.",
             ),
         )
