@@ -108,3 +108,22 @@ def test_summary_document(docs):
     text, _ = _docx_text(out / "summary.docx")
     assert "2 个片区" in text and "D1" in text and "D2" in text
     assert {p.name for p in files} >= {"D1.docx", "D2.docx", "summary.docx", "D1_map.png", "summary_map.png"}
+
+
+def test_without_cjk_font_pdf_is_skipped_with_a_warning(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("RENOGIS_CJK_FONT", str(tmp_path / "missing.ttc"))
+    comp, districts, buildings, gates, facilities, gaps, siting = world()
+    costs = load_costs()
+    plan = plan_renovation(comp, districts, costs=costs, buildings=buildings, lang="en")
+    viab = assess_viability(comp, model=costs.property)
+    files, warnings = write_documents(
+        tmp_path / "o", compounds=comp, districts=districts, plan=plan, viability=viab, lang="en"
+    )
+    assert any("no CJK TrueType font" in w for w in warnings) and "no CJK TrueType font" in caplog.text
+    assert not list((tmp_path / "o").glob("*.pdf"))
+    text, _ = _docx_text(tmp_path / "o" / "D1.docx")
+    assert "District D1: renovation proposal" in text and "Phase 1: basic" in text
+    # D1 without gaps, sites, gates and public parking: no day-care fit-out (-525,000 / -875,000), no
+    # gate access control (-60,000 / -160,000), 30 more spaces (+300,000 / +1,800,000) with chargers
+    # (+90,000 / +240,000): 18,990,000 - 45,060,000 yuan
+    assert "18.99–45.06" in text and "19.19–44.05" not in text
