@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import builtins
 import logging
 import math
 import tomllib
@@ -155,7 +156,7 @@ class CostProfile:
             return self.funding_shares[item]
         return self.funding_shares[self.items[item].cls]
 
-    @property
+    @builtins.property
     def all_verified(self) -> bool:
         """True only when every number of the profile was checked."""
         return (

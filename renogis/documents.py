@@ -236,7 +236,7 @@ def district_blocks(
     blocks.append(Block("h1", _T(lang, "一、成员小区", "1. Member compounds")))
     vc = viability.compounds.set_index(S.COMPOUND_ID)
     rc = plan.compounds.set_index(S.COMPOUND_ID)
-    rows = []
+    rows: Any = []
     for m in members.to_dict("records"):
         cid = str(m[S.COMPOUND_ID])
         be = vc[S.BREAK_EVEN_FEE].get(cid, np.nan)
@@ -539,7 +539,7 @@ def summary_blocks(
     if map_path is not None:
         blocks.append(Block("image", path=map_path))
     blocks.append(Block("h1", _T(lang, "片区一览", "Districts")))
-    rows = []
+    rows: Any = []
     for r in d.to_dict("records"):
         v = vg.loc[r[S.DISTRICT_ID]] if r[S.DISTRICT_ID] in vg.index else None
         rows.append(
