@@ -6,15 +6,20 @@ Exit codes: 0 success; 2 bad input or usage (one line on stderr, no traceback).
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from renogis import __version__
 from renogis._errors import RenogisError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "barrier_classes"]
+
+#: Street classes that are barriers to districts unless ``--barrier-class none`` clears them.
+DEFAULT_BARRIER_CLASSES = ("arterial",)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,14 +34,107 @@ def _ids(value: str) -> tuple[str, ...]:
     ids = tuple(s.strip() for s in value.replace("，", ",").split(",") if s.strip())
     if len(ids) < 2:
         raise argparse.ArgumentTypeError(f"{value!r}: give at least two compound ids separated by commas")
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise argparse.ArgumentTypeError(f"{value!r}: {', '.join(twice)} given twice; list each compound once")
     return ids
+
+
+def _encoding(value: str) -> str:
+    import codecs
+
+    try:
+        return codecs.lookup(value.strip()).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown text encoding {value!r}; use e.g. GBK, GB18030 or UTF-8") from None
+
+
+def _column_pair(value: str) -> str:
+    src, sep, dst = value.partition("=")
+    if not sep or not src.strip() or not dst.strip():
+        raise argparse.ArgumentTypeError(f"{value!r}: expected SOURCE=CANONICAL, e.g. 户数合计=households")
+    return value
+
+
+def _street_class(value: str) -> str:
+    """One --barrier-class value: a street class (English, Chinese or OSM highway) or ``none``."""
+    from renogis import schema
+
+    key = value.strip().lower()
+    if key in ("none", "无"):
+        return "none"
+    if key in schema.STREET_CLASSES:
+        return key
+    alias = schema.STREET_CLASS_ALIASES.get(value.strip()) or schema.OSM_HIGHWAY_CLASSES.get(key)
+    if alias:
+        return alias
+    known = (*schema.STREET_CLASSES, "none")
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise argparse.ArgumentTypeError(f"unknown street class {value!r}; {hint}choose from {', '.join(known)}")
+
+
+def _share(value: str) -> float:
+    """A share between 0 and 1, also written as a percentage (``67%``)."""
+    text = value.strip()
+    try:
+        v = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number; give a share such as 0.67 or 67%") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value!r} is outside 0-1; give a share such as 0.67 or 67%")
+    return v
+
+
+def _positive_int(value: str) -> int:
+    try:
+        v = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is negative; give 0 or more")
+    return v
+
+
+def _non_negative(value: str) -> float:
+    try:
+        v = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not v >= 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r}: give a finite number of 0 or more")
+    return v
+
+
+def _detour(value: str) -> float:
+    v = _non_negative(value)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: a detour factor is 1 or more (walking is never shorter "
+                                         "than the straight line)")
+    return v
+
+
+def barrier_classes(given: Sequence[str] | None) -> tuple[str, ...]:
+    """The street classes no district crosses: the default ``arterial`` plus those given; ``none`` clears.
+
+    Examples
+    --------
+    >>> barrier_classes(None), barrier_classes(["secondary"]), barrier_classes(["none", "local"])
+    (('arterial',), ('arterial', 'secondary'), ('local',))
+    """
+    given = list(given or [])
+    base = [] if "none" in given else list(DEFAULT_BARRIER_CLASSES)
+    for c in given:
+        if c != "none" and c not in base:
+            base.append(c)
+    return tuple(base)
 
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("input")
-    g.add_argument("--column-map", action="append", metavar="SRC=DST",
+    g.add_argument("--column-map", action="append", metavar="SRC=DST", type=_column_pair,
                    help="map your header to a canonical column, e.g. 户数合计=households (repeatable)")
-    g.add_argument("--encoding", help="text encoding of Shapefiles/CSV, e.g. GBK (default: .cpg, UTF-8, GB18030)")
+    g.add_argument("--encoding", type=_encoding, help="text encoding of Shapefiles/CSV, e.g. GBK (default: .cpg, UTF-8, GB18030)")
     g.add_argument("--source-crs", choices=("gcj02", "bd09"),
                    help="input lon/lat are Amap/Gaode (gcj02) or Baidu (bd09) coordinates")
     g.add_argument("--input-crs", metavar="EPSG", help="CRS for layers without one (e.g. CSV with WKT)")
@@ -46,17 +144,20 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     d = p.add_argument_group("districts")
-    d.add_argument("--min-households", type=int, default=1500, help="lower household bound (default 1500)")
-    d.add_argument("--max-households", type=int, default=4000, help="upper household bound (default 4000)")
-    d.add_argument("--gap-m", type=float, default=30.0,
+    d.add_argument("--min-households", type=_positive_int, default=1500, help="lower household bound (default 1500)")
+    d.add_argument("--max-households", type=_positive_int, default=4000, help="upper household bound (default 4000)")
+    d.add_argument("--gap-m", type=_non_negative, default=30.0,
                    help="compounds within this distance (m) can merge (default 30: a lane or local street)")
     d.add_argument("--barrier-class", action="append", dest="barrier_classes", metavar="CLASS",
-                   help="street class that no district crosses (default arterial; repeatable)")
+                   type=_street_class,
+                   help="street class that no district crosses, added to the default arterial "
+                        "(arterial, secondary, local, path; repeatable); 'none' clears the default")
     d.add_argument("--keep-together", action="append", type=_ids, default=[], metavar="ID,ID,...",
                    help="these compounds end up in one district (repeatable)")
     d.add_argument("--keep-apart", action="append", type=_ids, default=[], metavar="ID,ID",
                    help="these compounds never share a district (repeatable)")
-    d.add_argument("--min-consent", type=float, help="exclude compounds whose consent share is below this")
+    d.add_argument("--min-consent", type=_share,
+                   help="exclude compounds whose consent share is below this (0-1 or a percentage)")
     d.add_argument("--require-owners-committee", action="store_true",
                    help="exclude compounds without an owners' committee")
     d.add_argument("--built-before", type=int, metavar="YEAR",
@@ -65,9 +166,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     s = p.add_argument_group("service gaps and siting")
     s.add_argument("--standards", default="gb50180_2018",
                    help="standards profile (gb50180_2018, complete_community) or a TOML file of your city")
-    s.add_argument("--detour-factor", type=float, default=1.3,
+    s.add_argument("--detour-factor", type=_detour, default=1.3,
                    help="straight-line x factor used when there are no streets (default 1.3)")
-    s.add_argument("--sites-per-category", type=int, default=1,
+    s.add_argument("--sites-per-category", type=_positive_int, default=1,
                    help="idle parcels to choose per category; 0 = until every coverable household is covered")
     s.add_argument("--siting-method", choices=("greedy", "exact"), default="greedy",
                    help="greedy (fast) or exact integer programme (HiGHS)")
@@ -110,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "residential compounds (老旧小区片区统筹改造).")
     parser.add_argument("--version", action="version", version=f"renogis {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress lines or bars on stderr (warnings and errors still show)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("demo", help="run everything on the bundled synthetic sample")
@@ -135,11 +238,143 @@ def build_parser() -> argparse.ArgumentParser:
                            ("gaps", "service-circle gaps only"),
                            ("map", "the HTML map (with districts and gaps)")):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("input", type=Path, help="GeoPackage, folder of layer files, or a compounds file")
-        p.add_argument("--out", type=Path, required=True, help="output folder")
+        p.add_argument("input", type=Path, nargs="?",
+                       help="GeoPackage, folder of layer files, or a compounds file (or `input` in --config)")
+        p.add_argument("--out", type=Path, help="output folder (required here or as `out` in --config)")
+        p.add_argument("--config", type=Path, metavar="RUN.toml",
+                       help="take options from a TOML file (keys are the option names: input, out, "
+                            "min_households, barrier_class = [...], ...); command-line options win")
         _add_input_options(p)
         _add_run_options(p)
+
+    p = sub.add_parser("rerun", help="repeat a run exactly from its run.json (same inputs, same options)")
+    p.add_argument("run_json", type=Path, metavar="OUT/run.json", help="the run.json of a previous run")
+    p.add_argument("--out", type=Path, help="output folder (default: the folder of the original run)")
     return parser
+
+
+_RUN_COMMANDS = ("run", "districts", "gaps", "map")
+
+
+def _config_tokens(path: Path, parser: argparse.ArgumentParser, command: str) -> tuple[list[str], dict]:
+    """Command-line tokens for the options of a ``--config`` TOML file, and its ``input``/``out`` values."""
+    import tomllib
+
+    from renogis._errors import InputError
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"--config {path}: no such file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"--config {path}: not a valid TOML file ({exc}); see the README for an example") from None
+    sub = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
+    cmd_parser = sub.choices[command]
+    options = {}
+    for action in cmd_parser._actions:
+        for opt in action.option_strings:
+            if opt.startswith("--"):
+                options[opt[2:].replace("-", "_")] = (opt, action)
+    base = path.resolve().parent
+    tokens: list[str] = []
+    paths: dict[str, Path] = {}
+    for key, value in data.items():
+        k = key.replace("-", "_")
+        if k in ("input", "out"):
+            paths[k] = value if "://" in str(value) else base / str(value)
+            continue
+        if k in ("barrier_classes",):
+            k = "barrier_class"
+        if k not in options or k in ("config", "help"):
+            known = sorted(set(options) - {"config", "help"} | {"input", "out"})
+            close = difflib.get_close_matches(k, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InputError(f"--config {path}: unknown option {key!r}; {hint}see renogis {command} --help")
+        opt, action = options[k]
+        if isinstance(action, argparse._StoreTrueAction):
+            if value is True:
+                tokens.append(opt)
+            continue
+        values = value if isinstance(value, list) else [value]
+        if not isinstance(action, argparse._AppendAction) and len(values) != 1:
+            raise InputError(f"--config {path}: option {key!r} takes one value, got {len(values)}")
+        for v in values:
+            if isinstance(v, list):  # keep_together = [["C1", "C2"], ...]
+                v = ",".join(str(x) for x in v)
+            if k == "standards" and (base / str(v)).is_file():
+                v = base / str(v)
+            tokens += [opt, str(v)]
+    return tokens, paths
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line; merge a ``--config`` file under the options given on the command line."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    if args.command not in _RUN_COMMANDS:
+        return args
+    if args.config is not None:
+        at = argv.index(args.command)
+        tokens, paths = _config_tokens(args.config, parser, args.command)
+        args = parser.parse_args(argv[: at + 1] + tokens + argv[at + 1:])
+        if args.input is None and "input" in paths:
+            args.input = paths["input"]
+        if args.out is None and "out" in paths:
+            args.out = paths["out"]
+    if args.input is None or args.out is None:
+        missing = " and ".join(n for n, v in (("INPUT", args.input), ("--out", args.out)) if v is None)
+        sub = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
+        sub.choices[args.command].error(f"{missing} required (on the command line or in --config)")
+    return args
+
+
+def _rerun_config(path: Path, out: Path | None):  # type: ignore[no-untyped-def]
+    """The RunConfig recorded in a run.json, checked against the inputs as they are now."""
+    import dataclasses
+    import json
+
+    from renogis._errors import InputError
+    from renogis.pipeline import RunConfig
+    from renogis.reports import file_sha256
+
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        params = dict(record["parameters"])
+    except FileNotFoundError:
+        raise InputError(f"rerun {path}: no such file") from None
+    except (ValueError, KeyError, TypeError):
+        raise InputError(f"rerun {path}: not a renogis run.json (no 'parameters'); give OUT/run.json") from None
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    unknown = sorted(set(params) - fields)
+    if unknown:
+        raise InputError(f"rerun {path}: options {', '.join(unknown)} are unknown to renogis "
+                         f"{__version__} (the run was made by renogis {record.get('renogis')}); "
+                         "rerun with that version")
+
+    def tuples(v):  # type: ignore[no-untyped-def]
+        return tuple(tuples(x) for x in v) if isinstance(v, list) else v
+
+    kwargs = {k: tuples(v) for k, v in params.items()}
+    for k in ("input", "out", "map_copy"):
+        if kwargs.get(k) is not None and "://" not in str(kwargs[k]):
+            kwargs[k] = Path(kwargs[k])
+    for k in ("column_map",):
+        if isinstance(kwargs.get(k), tuple):
+            kwargs[k] = dict(kwargs[k])
+    changed = []
+    for name, digest in (record.get("inputs") or {}).items():
+        p = Path(name)
+        if not p.is_file():
+            changed.append(f"{name} (missing)")
+        elif file_sha256(p) != digest:
+            changed.append(f"{name} (changed)")
+    if changed:
+        raise InputError(f"rerun {path}: the inputs are not those of the original run: "
+                         f"{', '.join(changed[:5])}; a rerun repeats a run only on the same inputs")
+    if out is not None:
+        kwargs["out"] = out
+    kwargs["map_copy"] = None
+    return RunConfig(**kwargs)
 
 
 _STEPS = {
@@ -151,15 +386,19 @@ _STEPS = {
 
 
 def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from renogis._errors import InputError
     from renogis.costs import parse_funding_shares
     from renogis.io import parse_column_map
     from renogis.pipeline import RunConfig
 
+    if args.min_households > args.max_households:
+        raise InputError(f"--min-households {args.min_households} is above --max-households "
+                         f"{args.max_households}; give a lower bound below the upper one")
     return RunConfig(
         input=args.input, out=args.out, steps=_STEPS[args.command],
         column_map=parse_column_map(args.column_map), encoding=args.encoding,
         source_crs=args.source_crs, input_crs=args.input_crs, work_crs=args.work_crs,
-        gap_m=args.gap_m, barrier_classes=tuple(args.barrier_classes or ("arterial",)),
+        gap_m=args.gap_m, barrier_classes=barrier_classes(args.barrier_classes),
         min_households=args.min_households, max_households=args.max_households,
         keep_together=tuple(args.keep_together), keep_apart=tuple(args.keep_apart),
         min_consent=args.min_consent, require_owners_committee=args.require_owners_committee,
@@ -217,6 +456,10 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
     if result.coverage is not None and len(result.coverage):
         out.write(f"share of households covered, per category ({s.get('network', '')}):\n")
         out.write(_coverage_table(result.coverage, lang=lang) + "\n")
+    if s.get("districts") == 0 and s.get("compounds_excluded"):
+        out.write(f"warning: every compound ({s['compounds_excluded']}) was excluded by the options "
+                  "(--built-before, --min-consent, --require-owners-committee): no district proposed; "
+                  "see the excluded_reason column of districts.gpkg\n")
     if "sites" in s:
         out.write(f"siting: {s['sites']} facilities placed on idle parcels\n")
     if "proposals" in s:
@@ -237,9 +480,17 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``renogis`` console script. Returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = _parse(parser, argv)
+    except RenogisError as exc:
+        sys.stderr.write(f"renogis: error: {' '.join(str(exc).split())}\n")
+        return 2
     level = logging.WARNING if args.verbose == 0 else (logging.INFO if args.verbose == 1 else logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # Library warnings (pyogrio, shapely, pandas) are for developers: shown with -v only. Everything a
+    # planner must know is a renogis warning, in validation.txt and run.json as well.
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.WARNING if args.verbose else logging.ERROR)
     if args.command is None:
         parser.print_help()
         return 2
@@ -273,9 +524,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = RunConfig(input=sample_path(), out=args.out, lang=args.lang, tiles=args.tiles,
                                map_copy=args.maps_dir, documents="all", viability_groups="area",
                                buildings=sample_path().with_name("sample_buildings.gpkg"))
+        elif args.command == "rerun":
+            config = _rerun_config(args.run_json, args.out)
         else:
             config = _config(args)
-        result = run(config, progress=progress if args.verbose or sys.stderr.isatty() else None)
+        from renogis._progress import reporting
+
+        show = not args.quiet and (bool(args.verbose) or sys.stderr.isatty())
+        with reporting(show and sys.stderr.isatty()):
+            result = run(config, progress=progress if show else None)
         _print_result(result, lang=config.lang)
         if args.command == "demo" and config.map_copy is not None:
             sys.stdout.write(f"map also copied to {config.map_copy / 'demo_map.html'}\n")
@@ -284,9 +541,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = " ".join(str(exc).split())
         sys.stderr.write(f"renogis: error: {text}\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("renogis: interrupted; no output written\n")
-        return 130
+    except KeyboardInterrupt as exc:
+        from renogis._outdir import RunInterrupted
+
+        signum = exc.signum if isinstance(exc, RunInterrupted) else 2
+        out = getattr(args, "out", None)
+        if isinstance(exc, RunInterrupted) and exc.committed:
+            sys.stderr.write(f"renogis: interrupted (signal {signum}) after the output was complete in {out}\n")
+        else:
+            where = f"; {out} is as it was before the run" if out is not None else ""
+            sys.stderr.write(f"renogis: interrupted (signal {signum}); nothing written{where}\n")
+        return 128 + signum
     except Exception as exc:  # a bug in renogis, not the user's input
         if args.verbose:
             raise

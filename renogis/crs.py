@@ -40,6 +40,8 @@ __all__ = [
     "transform_geometries",
     "to_latlon",
     "parse_crs",
+    "check_work_crs",
+    "MAX_SCALE_ERROR",
 ]
 
 #: lon_min, lat_min, lon_max, lat_max of mainland China with margin (for sanity checks).
@@ -62,6 +64,54 @@ def parse_crs(value: object, *, what: str = "--work-crs") -> CRS:
         raise CRSError(
             f"{what}: cannot read CRS {value!r} ({exc}); give an EPSG code such as EPSG:4548"
         ) from None
+
+
+#: Largest scale error |k - 1| a work CRS may have at the data's centre (0.1%).
+MAX_SCALE_ERROR = 0.001
+
+
+def check_work_crs(crs: CRS, lon: float, lat: float, *, what: str = "--work-crs") -> CRS:
+    """Check that ``crs`` measures true metres at (``lon``, ``lat``): projected, in metres, scale error < 0.1%.
+
+    The scale factors come from pyproj (``Proj.get_factors``); a conformal projection such as Gauss-Kruger
+    or UTM has one scale in every direction, others (Web Mercator far from the equator) fail here.
+
+    Raises
+    ------
+    CRSError
+        Naming the CRS, what is wrong and a CRS that fits the data.
+
+    Examples
+    --------
+    >>> check_work_crs(CRS.from_epsg(4548), 117.25, 34.8).to_epsg()
+    4548
+    >>> check_work_crs(CRS.from_epsg(3857), 117.25, 34.8)
+    Traceback (most recent call last):
+    ...
+    renogis._errors.CRSError: --work-crs EPSG:3857: WGS 84 / Pseudo-Mercator stretches distances by 21.78% ...
+    """
+    good = cgcs2000_gk_zone(lon) if bool(in_china(lon, lat)) else _utm(lon, lat)
+    hint = f"give one such as EPSG:{good.to_epsg()} ({good.name}), or leave --work-crs out to choose it"
+    label = f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else crs.name
+    if not crs.is_projected:
+        raise CRSError(f"{what} {label}: {crs.name} is not a projected metric CRS; {hint}")
+    units = {(a.unit_name or "").lower() for a in crs.axis_info}
+    if not units or not units <= {"metre", "meter"}:
+        raise CRSError(f"{what} {label}: {crs.name} measures in {', '.join(sorted(units)) or 'unknown units'}, "
+                       f"not metres; {hint}")
+    try:
+        f = pyproj.Proj(crs).get_factors(lon, lat)
+        scales = np.array([f.meridional_scale, f.parallel_scale], dtype=float)
+    except Exception:  # noqa: BLE001 - a projection pyproj cannot evaluate here
+        scales = np.array([np.nan])
+    if not np.all(np.isfinite(scales)):
+        raise CRSError(f"{what} {label}: the data's centre (lon {lon:.4f}, lat {lat:.4f}) lies outside "
+                       f"the area {crs.name} can measure; {hint}")
+    err = float(np.max(np.abs(scales - 1.0)))
+    if err >= MAX_SCALE_ERROR:
+        raise CRSError(f"{what} {label}: {crs.name} stretches distances by {err:.2%} at the data's centre "
+                       f"(lon {lon:.4f}, lat {lat:.4f}; at most {MAX_SCALE_ERROR:.1%} is allowed); {hint}")
+    return crs
 
 
 def cgcs2000_gk_zone(lon: float) -> CRS:
@@ -90,6 +140,14 @@ def in_china(lon: np.ndarray | float, lat: np.ndarray | float) -> np.ndarray:
     return (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
 
 
+def data_centre_lonlat(gdf: gpd.GeoDataFrame) -> tuple[float, float]:
+    """Lon/lat (WGS84) of the centre of a layer's bounding box."""
+    x0, y0, x1, y1 = gdf.total_bounds
+    centre = gpd.GeoSeries([shapely.Point((x0 + x1) / 2, (y0 + y1) / 2)], crs=gdf.crs)
+    lonlat = centre.to_crs(4326).iloc[0]
+    return float(lonlat.x), float(lonlat.y)
+
+
 def choose_work_crs(gdf: gpd.GeoDataFrame) -> CRS:
     """Choose the metric work CRS for a layer from the lon/lat of its centre.
 
@@ -107,10 +165,7 @@ def choose_work_crs(gdf: gpd.GeoDataFrame) -> CRS:
     """
     if gdf.crs is None:
         raise CRSError("cannot choose a work CRS: the layer has no CRS")
-    x0, y0, x1, y1 = gdf.total_bounds
-    centre = gpd.GeoSeries([shapely.Point((x0 + x1) / 2, (y0 + y1) / 2)], crs=gdf.crs)
-    lonlat = centre.to_crs(4326).iloc[0]
-    lon, lat = float(lonlat.x), float(lonlat.y)
+    lon, lat = data_centre_lonlat(gdf)
     if bool(in_china(lon, lat)):
         crs = cgcs2000_gk_zone(lon)
     else:

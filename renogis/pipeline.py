@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ import pandas as pd
 
 from renogis import __version__, schema
 from renogis._errors import InputError
+from renogis._outdir import MANIFEST, OutputFolder, RunInterrupted, handle_signals
 from renogis.io import write_gpkg
 from renogis.reports import file_sha256, gap_lines, library_versions, write_run_json
 from renogis.validate import Dataset, load
@@ -109,31 +109,6 @@ class _Timer:
             self.progress(f"{name} done in {self.timings[name]:.1f} s")
 
 
-def _prepare_out(out: Path) -> Path:
-    out = out.resolve()
-    if out.exists():
-        if not out.is_dir():
-            raise InputError(f"--out {out}: exists and is not a folder; choose another output path")
-        if any(out.iterdir()) and not (out / "run.json").exists():
-            raise InputError(
-                f"--out {out}: the folder holds files that renogis did not write; choose an empty or "
-                "new folder (a previous renogis output is replaced)"
-            )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-
-
-def _commit(tmp: Path, out: Path) -> None:
-    out = out.resolve()
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{int(time.time() * 1000)}")
-        out.rename(old)
-    tmp.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _input_hashes(ds: Dataset, config: RunConfig) -> dict[str, str]:
     files: dict[str, str] = {}
     for src in sorted({Path(p) for p in ds.sources.values()}):
@@ -142,6 +117,8 @@ def _input_hashes(ds: Dataset, config: RunConfig) -> dict[str, str]:
             members += [src.with_suffix(s) for s in (".dbf", ".shx", ".prj", ".cpg") if src.with_suffix(s).exists()]
         for m in members:
             files[str(m)] = file_sha256(m)
+    if config.buildings is not None and Path(config.buildings).is_file():  # --buildings FILE
+        files[str(config.buildings)] = file_sha256(config.buildings)
     return files
 
 
@@ -166,18 +143,27 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "out"
     >>> res = run(RunConfig(input=sample_path(), out=out, steps=("load",)))
     >>> sorted(p.name for p in res.files)
-    ['cleaned.gpkg', 'run.json', 'validation.txt']
+    ['cleaned.gpkg', 'renogis_manifest.json', 'run.json', 'validation.txt']
     """
     unknown = [s for s in config.steps if s not in STEPS]
     if unknown:
         raise InputError(f"unknown steps {unknown}; choose from {', '.join(STEPS)}")
     started = datetime.now(UTC)
     timer = _Timer(progress)
-    tmp = _prepare_out(config.out)
+    folder = OutputFolder(config.out, inputs=[Path(config.input)])
+    if config.map_copy is not None and config.map_copy.exists() and not config.map_copy.is_dir():
+        raise InputError(f"--maps-dir {config.map_copy}: exists and is not a folder; choose a folder")
+    with handle_signals():
+        return _run(config, folder, started, timer)
+
+
+def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Timer) -> RunResult:
     files: list[Path] = []
     summary: dict[str, Any] = {}
     coverage = None
+    tmp = Path()
     try:
+        tmp = folder.open()
         standards = None
         categories = None
         if "gaps" in config.steps or "siting" in config.steps or "map" in config.steps:
@@ -247,7 +233,8 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
                     service_areas = access_mod.service_areas(network, ds.get(schema.FACILITIES),
                                                              standards=standards)
                 for did, lines in gap_lines(gaps, standards=standards, lang=config.lang).items():
-                    extra_lines.setdefault(did, []).extend(lines)
+                    if isinstance(did, str):  # compounds outside every district have no sheet
+                        extra_lines.setdefault(did, []).extend(lines)
             summary["network"] = "walk network" if network is not None else (
                 f"no streets: straight line x {config.detour_factor}")
 
@@ -263,7 +250,8 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
                         method=config.siting_method, districts=districts)
                     files.extend(siting_mod.write_siting_outputs(plan, tmp))
                     for did, lines in siting_mod.siting_lines(plan, lang=config.lang).items():
-                        extra_lines.setdefault(did, []).extend(lines)
+                        if isinstance(did, str):
+                            extra_lines.setdefault(did, []).extend(lines)
                     summary["sites"] = int(len(plan.plan))
                 else:
                     summary["sites"] = 0
@@ -316,13 +304,22 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
         if standards is not None:
             record["standards"] = {"name": standards.name, "source": str(standards.source_path)}
         files.append(write_run_json(tmp / "run.json", record))
-        out = config.out.resolve()
-        _commit(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        folder.commit()
+    except RunInterrupted as exc:
+        if folder.committed:
+            raise RunInterrupted(exc.signum, committed=True) from None
+        folder.abort()
         raise
-    final = tuple(out / p.relative_to(tmp) for p in files)
+    except BaseException:
+        folder.abort()
+        raise
+    out = folder.out
+    final = tuple(out / p.relative_to(tmp) for p in files) + (out / MANIFEST,)
     if config.map_copy is not None and "map" in config.steps:
-        config.map_copy.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(out / "map.html", config.map_copy / "demo_map.html")
+        try:
+            config.map_copy.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(out / "map.html", config.map_copy / "demo_map.html")
+        except OSError as exc:
+            logger.warning("could not copy the map to %s (%s); it is in %s", config.map_copy, exc.strerror,
+                           out / "map.html")
     return RunResult(out=out, files=final, timings_s=timer.timings, summary=summary, coverage=coverage)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from renogis._errors import InputError
+from renogis._inert import md_escape
 from renogis.districting import (
     COMPOUND_IDS,
     FLAG_ABOVE_MAX,
@@ -149,7 +150,7 @@ def _cell(v: object, *, number: bool = False) -> str:
         return "—"
     if number:
         return _int(float(v))  # type: ignore[arg-type]
-    return str(v).replace("|", "\\|")
+    return md_escape(v)
 
 
 def _member_table(members: pd.DataFrame, lang: str) -> list[str]:
@@ -224,12 +225,12 @@ def proposal_sheets(
         did = str(row[DISTRICT_ID])
         sd = row.get(SUBDISTRICT)
         if lang == "zh":
-            title = f"# 片区 {did}" + (f"（{sd}）" if not _missing(sd) else "")
+            title = f"# 片区 {md_escape(did)}" + (f"（{md_escape(sd)}）" if not _missing(sd) else "")
             reason_head, members_head, extra_head = "## 划定理由", "## 成员小区", "## 补充"
             reason = _reason_zh(row, lo, hi)
             flag_text = "标记：" + (str(row[FLAGS]) if row.get(FLAGS) else "无")
         else:
-            title = f"# District {did}" + (f" ({sd})" if not _missing(sd) else "")
+            title = f"# District {md_escape(did)}" + (f" ({md_escape(sd)})" if not _missing(sd) else "")
             reason_head, members_head, extra_head = (
                 "## Reason",
                 "## Member compounds",
@@ -243,10 +244,11 @@ def proposal_sheets(
             members = pd.DataFrame({COMPOUND_ID: order})
         else:
             members = members.set_index(members[COMPOUND_ID].astype(str)).reindex(order)
-        lines = [title, "", _summary(row, lang), "", flag_text, "", reason_head, "", reason, ""]
+        lines = [title, "", _summary(row, lang), "", md_escape(flag_text), "", reason_head, "",
+                 md_escape(reason), ""]
         lines += [members_head, "", *_member_table(members, lang), ""]
         if did in extra and extra[did]:
-            lines += [extra_head, "", *[f"- {x}" for x in extra[did]], ""]
+            lines += [extra_head, "", *[f"- {md_escape(x)}" for x in extra[did]], ""]
         sheets[did] = "\n".join(lines)
     return sheets
 

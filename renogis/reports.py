@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from renogis._inert import csv_safe
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["write_table", "file_sha256", "library_versions", "write_run_json"]
@@ -55,7 +57,8 @@ def write_table(
     for fmt in formats:
         out = base.with_suffix(f".{fmt}")
         if fmt == "csv":
-            table.to_csv(out, index=False, encoding="utf-8-sig")
+            # CSV is the one format a spreadsheet evaluates: no cell may start a formula.
+            csv_safe(table).to_csv(out, index=False, encoding="utf-8-sig")
         elif fmt == "xlsx":
             _write_xlsx(table, out, sheet_name=sheet_name)
         else:

@@ -22,7 +22,7 @@ from pyproj import CRS
 
 from renogis import schema
 from renogis._errors import CRSError, InputError
-from renogis.crs import choose_work_crs, in_china, parse_crs
+from renogis.crs import check_work_crs, choose_work_crs, data_centre_lonlat, in_china, parse_crs
 from renogis.io import RawLayer, as_numeric, parse_other_tags, read_layers
 
 logger = logging.getLogger(__name__)
@@ -625,9 +625,7 @@ def validate_layers(
     if crs_ok and schema.COMPOUNDS in cleaned:
         if work_crs is not None:
             wcrs = parse_crs(work_crs)
-            if not wcrs.is_projected:
-                raise CRSError(f"--work-crs {work_crs}: {wcrs.name} is not a projected metric CRS; "
-                               "give one such as EPSG:4548")
+            check_work_crs(wcrs, *data_centre_lonlat(cleaned[schema.COMPOUNDS]))
             logger.info("work CRS %s (given)", wcrs.name)
         else:
             wcrs = choose_work_crs(cleaned[schema.COMPOUNDS])
