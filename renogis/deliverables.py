@@ -9,6 +9,8 @@ Files written into the run folder:
     per district and item: class, phase, quantity, unit, cost low/high, verified, evidence, source
 ``renovation_districts.csv``
     per district: evidence figures and cost low/high per class
+``renovation_compounds.csv``
+    per compound: old or not, lift candidates, parking spaces, need and shortfall alone
 ``funding.csv``
     per district and funding source: amount low/high
 ``viability_compounds.csv``, ``viability_districts.csv`` (and ``viability_groups.csv``)
@@ -129,6 +131,7 @@ def write_proposal_outputs(
     xl = reno.items.rename(columns=_ZH) if config.lang == "zh" else reno.items
     files += write_table(xl, out / "renovation_items", sheet_name="renovation_items", formats=("xlsx",))
     files += write_table(reno.districts, out / "renovation_districts", formats=("csv",))
+    files += write_table(reno.compounds, out / "renovation_compounds", formats=("csv",))
     files += write_table(reno.funding, out / "funding", formats=("csv",))
     files += write_table(viab.compounds, out / "viability_compounds", formats=("csv",))
     files += write_table(

@@ -932,8 +932,23 @@ def write_docx(blocks: Sequence[Block], path: Path, *, lang: str = "zh") -> Path
                     for row in t.rows:
                         row.cells[j].width = Cm(17.4 * w / total)
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc.save(str(path))
+    _save_reproducible(doc, path)
     return path
+
+
+def _save_reproducible(doc: Any, path: Path) -> None:
+    """Save a python-docx document with fixed zip timestamps, so equal content gives equal bytes."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    doc.save(buf)
+    buf.seek(0)
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(fixed, src.read(info.filename))
 
 
 _PDF_FONT = "RenogisCJK"
@@ -1008,6 +1023,7 @@ def write_pdf(blocks: Sequence[Block], path: Path, *, font: Path, title: str = "
         bottomMargin=1.6 * cm,
         title=title,
         author="renogis",
+        invariant=1,  # fixed dates and ids: equal content gives equal bytes
     )
 
     def _page(canvas: Any, d: Any) -> None:

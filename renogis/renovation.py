@@ -88,6 +88,11 @@ GATES_BOUNDARY = "gates_on_boundary"
 GATES_INNER = "gates_inner"
 OLD_FLOOR_AREA = "old_floor_area_m2"
 LATITUDE = "latitude"
+DISTRICT_SUMMARY_COLUMNS = (
+    S.DISTRICT_ID, S.N_COMPOUNDS, S.HOUSEHOLDS, S.FLOOR_AREA_M2, "old_compounds", "old_floor_area_m2",
+    S.HEATED, S.LIFT_CANDIDATES, "buildings_assessed", S.PARKING_NEED, "parking_supply",
+    S.PARKING_SHORTFALL, S.WALL_M, "gates_on_boundary", "gates_inner",
+)
 
 
 @dataclass(frozen=True)
@@ -757,7 +762,7 @@ def plan_renovation(
 
     items = pd.DataFrame(rows.rows, columns=list(ITEM_COLUMNS))
     items = items.sort_values([S.DISTRICT_ID, PHASE], kind="stable").reset_index(drop=True)
-    summ = pd.DataFrame(dist_rows)
+    summ = pd.DataFrame(dist_rows, columns=list(DISTRICT_SUMMARY_COLUMNS))
     for c in CLASSES:
         sub = items[items[S.RENO_CLASS] == c].groupby(S.DISTRICT_ID)
         summ[f"{c}_low_yuan"] = summ[S.DISTRICT_ID].map(sub[S.COST_LOW_YUAN].sum()).fillna(0.0)

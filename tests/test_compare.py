@@ -81,6 +81,8 @@ def test_run_writes_proposal_tables(two_runs):
     # 9 compounds x 200 households, 40 own spaces each: shortfall ceil(0.5 x 200) - 40 = 60 per compound
     d = pd.read_csv(a / "renovation_districts.csv", encoding="utf-8-sig")
     assert d["parking_shortfall"].sum() == 9 * 60
+    c = pd.read_csv(a / "renovation_compounds.csv", encoding="utf-8-sig")
+    assert len(c) == 9 and (c["parking_need"] == 100).all() and (c["parking_shortfall"] == 60).all()
     assert not (a / "proposals" / "summary.docx").exists()  # --documents none
     assert (b / "proposals" / "summary.docx").exists() and not (b / "proposals" / "D001.docx").exists()
     rec = json.loads((b / "run.json").read_text(encoding="utf-8"))

@@ -127,3 +127,14 @@ def test_without_cjk_font_pdf_is_skipped_with_a_warning(tmp_path, monkeypatch, c
     # gate access control (-60,000 / -160,000), 30 more spaces (+300,000 / +1,800,000) with chargers
     # (+90,000 / +240,000): 18,990,000 - 45,060,000 yuan
     assert "18.99–45.06" in text and "19.19–44.05" not in text
+
+
+def test_documents_are_reproducible(docs, tmp_path):
+    """Same content, same bytes (fixed PDF dates and ids, fixed zip times in the DOCX)."""
+    out, files, _, plan, viab = docs
+    comp, districts, buildings, gates, facilities, gaps, siting = world()
+    again, _ = write_documents(tmp_path, compounds=comp, districts=districts, plan=plan, viability=viab,
+                               evidence={"D1": ["托儿所（300 m）：600 户中 600 户未覆盖"]}, gates=gates,
+                               facilities=facilities, lang="zh")
+    for f in again:
+        assert f.read_bytes() == (out / f.name).read_bytes(), f.name

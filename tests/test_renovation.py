@@ -208,3 +208,11 @@ def test_read_buildings_layer(tmp_path):
     with pytest.raises(InputError, match="has_lift: 1 buildings with a value that is not yes/no"):
         read_buildings(tmp_path / "bad2.gpkg", compounds=comp)
     assert read_buildings(tmp_path / "nothing", compounds=comp) == (None, [])
+
+
+def test_no_districts_gives_empty_tables():
+    comp, districts, *_ = world()
+    comp = comp.assign(district_id=None)
+    p = plan_renovation(comp, districts.iloc[:0], costs=load_costs())
+    assert p.items.empty and p.districts.empty and "cost_low_yuan" in p.districts.columns
+    assert p.funding.empty
