@@ -9,8 +9,8 @@ Definitions
 -----------
 gap_m (edge)
     Shortest distance between the two boundaries, m (0 for touching compounds).
-wall_m (edge)
-    Length of the wall that would be opened (拆墙互通), m. For each side, the
+facing_m (edge)
+    Length of facing boundary, m, whatever lies between. For each side, the
     length of its boundary lying within ``gap + wall_tolerance_m`` of the other
     side's boundary is measured (exactly, segment by segment, no buffering);
     the two lengths are averaged and ``2 * wall_tolerance_m``
@@ -18,7 +18,17 @@ wall_m (edge)
     walls at the ends), floored at 0. The result is exact for parallel facing
     walls with right-angled corners (two touching 100 m squares give 100.0, two
     squares touching only at a corner give 0.0) and an estimate otherwise
-    (walls diverging by more than the tolerance are under-counted).
+    (walls diverging by more than the tolerance are under-counted). The
+    districting stage uses it for compactness.
+wall_m (edge)
+    Length of the wall that would be opened (拆墙互通), m: the facing boundary
+    with no street of any class (tunnels excepted) between the two sides. Each
+    facing piece's strip to the other side is intersected with the streets, and
+    the part of the boundary under a street is street frontage, not wall: two
+    compounds across a public street (of any class) share no wall, a lane inside
+    a block (no street line in it) counts in full, and a footpath crossing the
+    lane from gate to gate takes (almost) nothing off. Measured like
+    ``facing_m`` (same band, same tails), so ``wall_m <= facing_m``.
 street_between (edge)
     True when a street that is not a barrier (class not in ``barrier_classes``,
     or a tunnel) intersects the nearest-point link.
@@ -58,6 +68,8 @@ __all__ = [
     "KIND_PARCEL",
     "EDGE_GAP_M",
     "EDGE_WALL_M",
+    "EDGE_FACING_M",
+    "EDGE_SOFT_BARRIER",
     "EDGE_STREET_BETWEEN",
     "NODE_PERIMETER_M",
     "NODE_AREA_M2",
@@ -73,10 +85,20 @@ NODE_AREA_M2 = AREA_M2
 NODE_PERIMETER_M = "perimeter_m"
 #: Edge attribute: shortest distance between the two boundaries, m.
 EDGE_GAP_M = "gap_m"
-#: Edge attribute: length of wall to open, m (see module docstring).
+#: Edge attribute: length of wall to open, m: facing boundary with no street between (see module docstring).
 EDGE_WALL_M = "wall_m"
+#: Edge attribute: length of facing boundary whatever lies between, m (see module docstring).
+EDGE_FACING_M = "facing_m"
 #: Edge attribute: a non-barrier street crosses the nearest-point link.
 EDGE_STREET_BETWEEN = "street_between"
+#: Edge attribute (only on such edges): a street of a soft-barrier class crosses the link;
+#: districting crosses it only when no in-band district is possible otherwise.
+EDGE_SOFT_BARRIER = "soft_barrier"
+
+
+#: Half-width of the strip between two facing walls that is tested against streets, m
+#: (so that a street drawn on the shared boundary of two touching compounds is found).
+_STRIP_EPS_M = 0.5
 
 
 def _check_crs(layer: gpd.GeoDataFrame | None, name: str, ref: gpd.GeoDataFrame) -> None:
@@ -180,15 +202,170 @@ def _capsule_interval(
     return lo, hi
 
 
+def _envelopes(lo_xy: np.ndarray, hi_xy: np.ndarray) -> np.ndarray:
+    """Build stand-ins for boxes in STRtree envelope queries: the boxes' diagonals.
+
+    Same envelopes, about twice as fast to build as polygons. Only for queries
+    without a predicate.
+    """
+    return shapely.linestrings(np.stack([lo_xy, hi_xy], axis=1))
+
+
+def _union_length(key: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per group ``key``: the length of the union of the intervals [lo, hi] (any units).
+
+    Returns the sorted unique keys and the union length of each (vectorised sweep).
+    """
+    if len(key) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    o = np.lexsort((lo, key))
+    key, lo, hi = key[o], lo[o], hi[o]
+    start = np.r_[True, key[1:] != key[:-1]]
+    gid = np.cumsum(start) - 1
+    # offset groups so that one running maximum serves every group (intervals lie in [0, 1])
+    off = 2.0 * gid
+    hi_o = hi + off
+    runmax = np.maximum.accumulate(hi_o)
+    prev = np.where(start, -np.inf, np.r_[-np.inf, runmax[:-1]])
+    add = np.maximum(0.0, hi_o - np.maximum(lo + off, prev))
+    return key[start], np.bincount(gid, weights=add)
+
+
+def _street_blocked(
+    p0: np.ndarray,
+    p1: np.ndarray,
+    sa: np.ndarray,
+    sb: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    streets: np.ndarray,
+    *,
+    eps: float = _STRIP_EPS_M,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parts of facing intervals that a street separates from the facing segment.
+
+    For each facing interval (segment ``sa`` over [lo, hi], facing segment ``sb``)
+    the strip between the interval and its nearest points on ``sb`` (widened by
+    ``eps`` on both sides so that touching walls give a strip too) is intersected
+    with the streets; the part of the interval under a street's projection onto
+    ``sa`` is street frontage, not wall. A street running along a lane blocks the
+    whole lane; a path crossing the lane from one gate to the other blocks
+    (almost) nothing.
+
+    Candidate street pieces are found per boundary segment (one envelope around
+    all its strips, STRtree), then clipped exactly per interval (numpy,
+    Liang-Barsky on the strip's four sides).
+
+    Returns (interval index, blocked lo, blocked hi), parameters on segment ``sa``.
+    """
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
+    if len(streets) == 0 or len(sa) == 0:
+        return empty
+    a0, d = p0[sa], p1[sa] - p0[sa]
+    b0, e = p0[sb], p1[sb] - p0[sb]
+    dd = np.einsum("ij,ij->i", d, d)
+    ee = np.einsum("ij,ij->i", e, e)
+    P = np.stack([a0 + lo[:, None] * d, a0 + hi[:, None] * d], axis=1)  # (k, 2, 2)
+
+    def nearest_on_b(pt: np.ndarray) -> np.ndarray:
+        t = np.clip(np.einsum("ij,ij->i", pt - b0, e) / np.where(ee > 0, ee, 1.0), 0.0, 1.0)
+        return b0 + t[:, None] * e
+
+    Q = np.stack([nearest_on_b(P[:, 0]), nearest_on_b(P[:, 1])], axis=1)
+    # local frame of segment sa: u along it (its parameter), t across it (m, towards sb)
+    ln = np.sqrt(dd)
+    nrm = np.c_[-d[:, 1], d[:, 0]] / np.where(ln > 0, ln, 1.0)[:, None]
+    towards = np.einsum("ij,ij->i", Q.mean(axis=1) - P.mean(axis=1), nrm)
+    nrm = np.where((towards < 0)[:, None], -nrm, nrm)
+    tq_lo = np.maximum(np.einsum("ij,ij->i", Q[:, 0] - a0, nrm), 0.0)
+    tq_hi = np.maximum(np.einsum("ij,ij->i", Q[:, 1] - a0, nrm), 0.0)
+    # long unsplit street lines (OSM ways) become their straight pieces
+    xy, which = shapely.get_coordinates(shapely.get_parts(streets), return_index=True)
+    same = which[:-1] == which[1:]
+    s0, s1 = xy[:-1][same], xy[1:][same]
+    pieces = shapely.linestrings(np.stack([s0, s1], axis=1))
+    # envelope of each strip, and per segment the envelope of all its strips (tight: a touching
+    # pair's strips are 2 * eps wide)
+    box_lo = np.minimum(P.min(axis=1), Q.min(axis=1)) - eps
+    box_hi = np.maximum(P.max(axis=1), Q.max(axis=1)) + eps
+    order = np.argsort(sa, kind="stable")
+    sa_sorted = sa[order]
+    head = np.flatnonzero(np.r_[True, sa_sorted[1:] != sa_sorted[:-1]])
+    segs = sa_sorted[head]
+    seg_lo = np.minimum.reduceat(box_lo[order], head, axis=0)
+    seg_hi = np.maximum.reduceat(box_hi[order], head, axis=0)
+    # candidate (street piece, segment) pairs, then every interval of that segment
+    s_cand, j = STRtree(_envelopes(seg_lo, seg_hi)).query(pieces)
+    seg_cand = segs[j]
+    first = np.searchsorted(sa_sorted, seg_cand, side="left")
+    count = np.searchsorted(sa_sorted, seg_cand, side="right") - first
+    if count.sum() == 0:
+        return empty
+    rep_pair = np.repeat(np.arange(len(seg_cand)), count)
+    within = np.arange(len(rep_pair)) - np.repeat(np.cumsum(count) - count, count)
+    k_idx = order[first[rep_pair] + within]
+    s_idx = s_cand[rep_pair]
+    # cheap envelope test per (interval, piece) before the exact clipping
+    pc_lo = np.minimum(s0, s1)
+    pc_hi = np.maximum(s0, s1)
+    near = (
+        (pc_lo[s_idx, 0] <= box_hi[k_idx, 0])
+        & (pc_hi[s_idx, 0] >= box_lo[k_idx, 0])
+        & (pc_lo[s_idx, 1] <= box_hi[k_idx, 1])
+        & (pc_hi[s_idx, 1] >= box_lo[k_idx, 1])
+    )
+    k_idx, s_idx = k_idx[near], s_idx[near]
+    # clip each street piece to the strip (Liang-Barsky on four half-planes), in (u, t)
+    dk = ln[k_idx]
+    nk = nrm[k_idx]
+    tk = d[k_idx] / np.where(dk > 0, dk, 1.0)[:, None]
+    w0 = s0[s_idx] - a0[k_idx]
+    w1 = s1[s_idx] - a0[k_idx]
+    u0 = np.einsum("ij,ij->i", w0, tk) / np.where(dk > 0, dk, 1.0)
+    u1 = np.einsum("ij,ij->i", w1, tk) / np.where(dk > 0, dk, 1.0)
+    t0 = np.einsum("ij,ij->i", w0, nk)
+    t1 = np.einsum("ij,ij->i", w1, nk)
+    lk, hk = lo[k_idx], hi[k_idx]
+    span = np.where(hk > lk, hk - lk, 1.0)
+    slope = (tq_hi[k_idx] - tq_lo[k_idx]) / span
+    # t <= tq_lo + slope * (u - lo) + eps  <=>  t - slope*u - (tq_lo - slope*lo + eps) <= 0
+    c_top = tq_lo[k_idx] - slope * lk + eps
+    g_lo, g_hi = np.zeros(len(k_idx)), np.ones(len(k_idx))
+    for f0, df in (
+        (lk - u0, -(u1 - u0)),  # u >= lo
+        (u0 - hk, u1 - u0),  # u <= hi
+        (-eps - t0, -(t1 - t0)),  # t >= -eps
+        (t0 - slope * u0 - c_top, (t1 - t0) - slope * (u1 - u0)),  # t <= top
+    ):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lam = -f0 / df
+        flat = df == 0
+        g_lo = np.where(~flat & (df < 0), np.maximum(g_lo, lam), g_lo)
+        g_hi = np.where(~flat & (df > 0), np.minimum(g_hi, lam), g_hi)
+        g_hi = np.where(flat & (f0 > 0), -1.0, g_hi)
+    inside = g_lo <= g_hi
+    ua = u0 + g_lo * (u1 - u0)
+    ub = u0 + g_hi * (u1 - u0)
+    blo = np.clip(np.minimum(ua, ub), lk, hk)
+    bhi = np.clip(np.maximum(ua, ub), lk, hk)
+    ok = inside & (bhi > blo)
+    return k_idx[ok], blo[ok], bhi[ok]
+
+
 def _wall_lengths(
     geoms: np.ndarray,
     left: np.ndarray,
     right: np.ndarray,
     radius: np.ndarray,
     *,
+    streets: np.ndarray | None = None,
     chunk: int = 1_000_000,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Length of left's boundary within ``radius`` of right's boundary, and vice versa, m.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Facing boundary and wall (facing minus street frontage) of each pair, both sides, m.
+
+    Returns ``(facing_left, facing_right, wall_left, wall_right)``: the length of
+    left's boundary within ``radius`` of right's boundary (and vice versa), and
+    the same with the parts a street separates (:func:`_street_blocked`) taken off.
 
     Overlay-free: boundary segments are paired through an STRtree of their
     envelopes, the parameter interval of each segment inside the capsule of
@@ -197,16 +374,12 @@ def _wall_lengths(
     """
     n_pairs = len(left)
     if n_pairs == 0:
-        return np.zeros(0), np.zeros(0)
+        z = np.zeros(0)
+        return z, z, z, z
     p0, p1, sg = _segments(geoms)
     lines = shapely.linestrings(np.stack([p0, p1], axis=1))
     rmax = float(radius.max())
-    env = shapely.box(
-        np.minimum(p0[:, 0], p1[:, 0]) - rmax,
-        np.minimum(p0[:, 1], p1[:, 1]) - rmax,
-        np.maximum(p0[:, 0], p1[:, 0]) + rmax,
-        np.maximum(p0[:, 1], p1[:, 1]) + rmax,
-    )
+    env = _envelopes(np.minimum(p0, p1) - rmax, np.maximum(p0, p1) + rmax)
     sa, sb = STRtree(lines).query(env)
     ga, gb = sg[sa], sg[sb]
     keep = ga != gb
@@ -222,9 +395,6 @@ def _wall_lengths(
     hit = ekey[pos] == key
     sa, sb, slot = sa[hit], sb[hit], eslot[pos[hit]]
     seglen = np.hypot(*(p1 - p0).T)
-    # group by (slot, sa): union of intervals
-    o = np.lexsort((sa, slot))
-    sa, sb, slot = sa[o], sb[o], slot[o]
     lo = np.empty(len(sa))
     hi = np.empty(len(sa))
     for s in range(0, len(sa), chunk):
@@ -233,21 +403,20 @@ def _wall_lengths(
             p0[sa[e]], p1[sa[e]], p0[sb[e]], p1[sb[e]], radius[slot[e] // 2]
         )
     valid = lo <= hi
-    sa, slot, lo, hi = sa[valid], slot[valid], lo[valid], hi[valid]
-    gkey = slot.astype(np.int64) * len(p0) + sa
-    o = np.lexsort((lo, gkey))
-    gkey, slot, sa, lo, hi = gkey[o], slot[o], sa[o], lo[o], hi[o]
-    grp_start = np.r_[True, gkey[1:] != gkey[:-1]]
-    gid = np.cumsum(grp_start) - 1
-    off = 2.0 * gid
-    hi_o = hi + off
-    runmax = np.maximum.accumulate(hi_o)
-    prev = np.r_[-np.inf, runmax[:-1]]
-    prev = np.where(grp_start, -np.inf, prev)
-    add = np.maximum(0.0, hi_o - np.maximum(lo + off, prev))
-    lens = add * seglen[sa]
-    out = np.bincount(slot, weights=lens, minlength=2 * n_pairs)
-    return out[0::2], out[1::2]
+    sa, sb, slot, lo, hi = sa[valid], sb[valid], slot[valid], lo[valid], hi[valid]
+    nseg = np.int64(len(p0))
+    gkey = slot.astype(np.int64) * nseg + sa
+    ukey, ulen = _union_length(gkey, lo, hi)
+    facing = np.bincount(ukey // nseg, weights=ulen * seglen[ukey % nseg], minlength=2 * n_pairs)
+    blocked = np.zeros(2 * n_pairs)
+    if streets is not None and len(streets):
+        k, blo, bhi = _street_blocked(p0, p1, sa, sb, lo, hi, streets)
+        bkey, blen = _union_length(gkey[k], blo, bhi)
+        blocked = np.bincount(
+            bkey // nseg, weights=blen * seglen[bkey % nseg], minlength=2 * n_pairs
+        )
+    wall = np.maximum(0.0, facing - blocked)
+    return facing[0::2], facing[1::2], wall[0::2], wall[1::2]
 
 
 def build_adjacency(
@@ -260,6 +429,7 @@ def build_adjacency(
     barrier_classes: Iterable[str] = ("arterial",),
     subdistrict_barrier: bool = True,
     wall_tolerance_m: float = 2.0,
+    soft_barrier_classes: Iterable[str] = (),
 ) -> nx.Graph:
     """Build the adjacency graph of compounds and idle parcels.
 
@@ -285,13 +455,19 @@ def build_adjacency(
         If True, two compounds with different non-null ``subdistrict`` never get an edge.
     wall_tolerance_m : float
         Band width used to measure facing walls, m (see module docstring).
+    soft_barrier_classes : iterable of str
+        Street classes (not in ``barrier_classes``) that separate compounds only
+        softly: an edge whose link crosses one (tunnels excepted) is kept with
+        ``soft_barrier=True``; districting crosses it only when no in-band
+        district is possible otherwise.
 
     Returns
     -------
     networkx.Graph
         Node key: the id string. Node attributes: ``kind``, ``households`` (0 for
         parcels), ``area_m2``, ``perimeter_m``, ``subdistrict`` (compounds; None
-        if missing). Edge attributes: ``gap_m``, ``wall_m``, ``street_between``.
+        if missing). Edge attributes: ``gap_m``, ``wall_m`` (walls to open: no street
+        between), ``facing_m`` (facing boundary whatever lies between), ``street_between``.
         ``G.graph`` holds ``crs``, ``gap_m``, ``barrier_classes``,
         ``subdistrict_barrier`` and ``wall_tolerance_m``.
 
@@ -326,6 +502,7 @@ def build_adjacency(
     if wall_tolerance_m <= 0:
         raise InputError(f"wall_tolerance_m must be > 0, got {wall_tolerance_m!r}")
     barrier_classes = tuple(barrier_classes)
+    soft_barrier_classes = tuple(c for c in soft_barrier_classes if c not in barrier_classes)
 
     c_ids = _ids(compounds, COMPOUND_ID, COMPOUNDS)
     if HOUSEHOLDS not in compounds.columns:
@@ -378,6 +555,7 @@ def build_adjacency(
         barrier_classes=barrier_classes,
         subdistrict_barrier=bool(subdistrict_barrier),
         wall_tolerance_m=float(wall_tolerance_m),
+        soft_barrier_classes=soft_barrier_classes,
     )
     kinds = [KIND_PARCEL if x else KIND_COMPOUND for x in is_parcel]
     G.add_nodes_from(
@@ -406,6 +584,8 @@ def build_adjacency(
     # ---------------------------------------------------------------- barriers
     barrier_geoms = [_geoms(barriers)]
     other_streets = np.empty(0, dtype=object)
+    surface_streets = np.empty(0, dtype=object)
+    soft_streets = np.empty(0, dtype=object)
     if streets is not None and not streets.empty:
         cls = (
             streets[STREET_CLASS].astype("string").fillna("").to_numpy(dtype=object)
@@ -422,6 +602,8 @@ def build_adjacency(
         is_bar = np.isin(cls, barrier_classes) & ~tun & ok
         barrier_geoms.append(sg[is_bar])
         other_streets = sg[~is_bar & ok]
+        soft_streets = sg[np.isin(cls, soft_barrier_classes) & ~tun & ok]
+        surface_streets = sg[ok & ~tun]
     bgeom = np.concatenate(barrier_geoms)
     blocked = np.zeros(len(links), bool)
     if len(bgeom) and len(links):
@@ -432,24 +614,39 @@ def build_adjacency(
         hit, _ = STRtree(other_streets).query(links, predicate="intersects")
         street_between[hit] = True
 
+    soft = np.zeros(len(links), bool)
+    if len(soft_streets) and len(links):
+        hit, _ = STRtree(soft_streets).query(links, predicate="intersects")
+        soft[hit] = True
+
     sel = ~blocked
     left, right, dist = left[sel], right[sel], dist[sel]
     street_between = street_between[sel]
+    soft = soft[sel]
 
     # ---------------------------------------------------------------- walls
     tol = float(wall_tolerance_m)
-    la, lb = _wall_lengths(geoms, left, right, dist + tol)
-    wall = np.maximum(0.0, (la + lb) / 2.0 - 2.0 * tol)
-    wall = np.round(wall, 3)
+    fa, fb, wa, wb = _wall_lengths(geoms, left, right, dist + tol, streets=surface_streets)
+    facing = np.round(np.maximum(0.0, (fa + fb) / 2.0 - 2.0 * tol), 3)
+    wall = np.minimum(np.round(np.maximum(0.0, (wa + wb) / 2.0 - 2.0 * tol), 3), facing)
 
     G.add_edges_from(
         (
             str(ids[a]),
             str(ids[b]),
-            {EDGE_GAP_M: float(d), EDGE_WALL_M: float(w), EDGE_STREET_BETWEEN: bool(s)},
+            {
+                EDGE_GAP_M: float(d),
+                EDGE_WALL_M: float(w),
+                EDGE_FACING_M: float(f),
+                EDGE_STREET_BETWEEN: bool(s),
+            },
         )
-        for a, b, d, w, s in zip(left, right, np.round(dist, 3), wall, street_between, strict=False)
+        for a, b, d, w, f, s in zip(
+            left, right, np.round(dist, 3), wall, facing, street_between, strict=False
+        )
     )
+    for a, b in zip(left[soft], right[soft], strict=True):
+        G.edges[str(ids[a]), str(ids[b])][EDGE_SOFT_BARRIER] = True
     logger.info(
         "adjacency: %d compounds, %d parcels, %d edges (%d links blocked by barriers, "
         "%d pairs split by subdistrict)",

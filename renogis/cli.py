@@ -163,6 +163,17 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     d.add_argument("--built-before", type=int, metavar="YEAR",
                    help="exclude compounds built in or after YEAR (e.g. 2001: only pre-2001 stock)")
     d.add_argument("--seed", type=int, default=0, help="seed for tie-breaking (default 0)")
+    d.add_argument("--max-span-m", type=float, metavar="M",
+                   help="no district extends further than this (largest distance between two of its "
+                        "compounds' footprints, m); default no limit")
+    d.add_argument("--soft-barrier-class", action="append", dest="soft_barrier_classes", metavar="CLASS",
+                   default=[], choices=("arterial", "secondary", "local", "path"),
+                   help="street class crossed only when no in-band district is possible otherwise "
+                        "(e.g. secondary; repeatable)")
+    d.add_argument("--nested", choices=("keep-children", "keep-parent"), default="keep-children",
+                   help="compounds inside another (nested AOIs): keep the inner ones and drop a parent "
+                        "they mostly cover (default), or keep the parent; every overlap goes to "
+                        "overlaps.csv")
     s = p.add_argument_group("service gaps and siting")
     s.add_argument("--standards", default="gb50180_2018",
                    help="standards profile (gb50180_2018, complete_community) or a TOML file of your city")
@@ -283,8 +294,8 @@ def _config_tokens(path: Path, parser: argparse.ArgumentParser, command: str) ->
         if k in ("input", "out"):
             paths[k] = value if "://" in str(value) else base / str(value)
             continue
-        if k in ("barrier_classes",):
-            k = "barrier_class"
+        if k in ("barrier_classes", "soft_barrier_classes"):
+            k = k[: -len("es")]
         if k not in options or k in ("config", "help"):
             known = sorted(set(options) - {"config", "help"} | {"input", "out"})
             close = difflib.get_close_matches(k, known, n=1)
@@ -406,6 +417,8 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         detour_factor=args.detour_factor,
         sites_per_category=None if args.sites_per_category == 0 else args.sites_per_category,
         siting_method=args.siting_method, lang=args.lang, tiles=args.tiles,
+        nested=args.nested, max_span_m=args.max_span_m,
+        soft_barrier_classes=tuple(args.soft_barrier_classes),
         costs=args.costs, documents=args.documents, property_fee=args.property_fee,
         collection_rate=args.collection_rate, parking_per_household=args.parking_per_household,
         funding_shares=parse_funding_shares(args.funding_share),

@@ -20,9 +20,27 @@ Algorithm (per connected component, all components at once)
 3. Rebalancing: a region still below the minimum takes border compounds from an
    adjacent region as long as that region stays connected and >= min and the
    receiver stays <= max (longest wall first).
-4. Whatever is still below the minimum stays one district flagged
+   Steps 2-3 run first without the edges that cross a soft-barrier street
+   (``soft_barrier_classes`` of the graph), then again with them for the regions
+   still below the minimum: such a street is crossed only when no in-band
+   district is possible otherwise (flag ``soft_barrier``).
+4. Split/rebalance: a region still below the minimum is re-cut together with
+   its adjacent regions, and a lopsided pair of adjacent regions (one holding at
+   least 1.5 times the other's households) together, into k connected parts
+   (k = households / mid-band, rounded into the feasible range) by recursive
+   bisection of a spanning tree over centroid distances (SKATER-like; jittered
+   trees are tried when the first fails). The new parts replace the old regions
+   only when fewer are out of band, or the spread of households at least
+   halves. A group of 3,600 + 1,800 households becomes 2,700 + 2,700 where the
+   compounds allow it.
+5. Whatever is still below the minimum stays one district flagged
    ``below_min`` with the reason; a single compound above the maximum is its own
    district flagged ``above_max``.
+
+``max_span_m`` bounds every district's extent (the diagonal of its bounding
+box) in steps 2-4. Walls to open (``wall_m``) count only boundary with no
+street between (:mod:`renogis.adjacency`); the merge order uses the facing
+boundary (``facing_m``) for compactness.
 
 Missing values under exclusion rules (a documented choice): when a rule is set,
 a compound whose value is unknown is excluded with reason "consent unknown",
@@ -51,7 +69,14 @@ from scipy.sparse import csgraph
 
 from renogis import schema
 from renogis._errors import InfeasibleError, InputError
-from renogis.adjacency import EDGE_WALL_M, KIND_PARCEL, NODE_AREA_M2, NODE_KIND
+from renogis.adjacency import (
+    EDGE_FACING_M,
+    EDGE_SOFT_BARRIER,
+    EDGE_WALL_M,
+    KIND_PARCEL,
+    NODE_AREA_M2,
+    NODE_KIND,
+)
 from renogis.schema import (
     AREA_M2,
     BUILDINGS,
@@ -85,8 +110,11 @@ __all__ = [
     "FLAG_ABOVE_MAX",
     "FLAG_KEEP_TOGETHER",
     "FLAG_KEEP_APART",
+    "FLAG_SOFT_BARRIER",
     "DEFAULT_MIN_HOUSEHOLDS",
     "DEFAULT_MAX_HOUSEHOLDS",
+    "WALL_COMPOUND_A",
+    "WALL_COMPOUND_B",
 ]
 
 # ----------------------------------------------------------------- output columns
@@ -98,11 +126,15 @@ WALL_M = schema.WALL_M  # sum of wall_m over internal edges: walls to open, m
 FLAGS = schema.FLAGS
 REASON = schema.REASON
 GROUP_HOUSEHOLDS = "group_households"  # households of the whole connected group (component)
+# columns of DistrictResult.walls: one row per wall to open (district_id, the two compounds, wall_m)
+WALL_COMPOUND_A = "compound_id_a"
+WALL_COMPOUND_B = "compound_id_b"
 
 FLAG_BELOW_MIN = "below_min"
 FLAG_ABOVE_MAX = "above_max"
 FLAG_KEEP_TOGETHER = "keep_together"
 FLAG_KEEP_APART = "keep_apart"
+FLAG_SOFT_BARRIER = "soft_barrier"
 
 #: Dwellings of a 5-minute life circle, GB 50180-2018 table 3.0.4 (RECALL, unverified).
 DEFAULT_MIN_HOUSEHOLDS = 1500
@@ -126,12 +158,18 @@ class DistrictResult:
         The bounds, planner rules and seed used.
     parcels : GeoDataFrame or None
         The input parcels plus ``district_id`` (None when no district touches them).
+    walls : DataFrame or None
+        One row per wall to open inside a district: ``district_id``,
+        ``compound_id_a``, ``compound_id_b`` (a < b) and ``wall_m`` (shared
+        boundary with no street between, m; see :mod:`renogis.adjacency`), by
+        district, then longest first. Their sum per district is its ``wall_m``.
     """
 
     districts: gpd.GeoDataFrame
     compounds: gpd.GeoDataFrame
     parameters: dict[str, Any] = field(default_factory=dict)
     parcels: gpd.GeoDataFrame | None = None
+    walls: pd.DataFrame | None = None
 
 
 # ============================================================== input checking
@@ -218,18 +256,24 @@ def _partition(
     ka_groups: list[list[int]],
     rank: np.ndarray,
     ids: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Partition nodes 0..n-1; return (region label per node, kt membership mask)."""
-    # CSR adjacency (both directions)
-    src = np.concatenate([eu, ev])
-    dst = np.concatenate([ev, eu])
-    wts = np.concatenate([ew, ew])
-    order = np.lexsort((dst, src))
-    src, dst, wts = src[order], dst[order], wts[order]
-    indptr = np.searchsorted(src, np.arange(n + 1)).tolist()
-    nbr = dst.tolist()
-    nbw = wts.tolist()
-    adj = sparse.csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+    soft: np.ndarray | None = None,
+    bbox: np.ndarray | None = None,
+    cxy: np.ndarray | None = None,
+    max_span: float | None = None,
+    split: bool = True,
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Partition nodes 0..n-1; return (region label per node, kt membership mask, step counts).
+
+    Phases: keep_together contraction, growth without soft-barrier edges
+    (:func:`_grow`), growth again with them for what is still below the minimum,
+    then the split/rebalance step (:func:`_split`).
+    """
+    soft = np.zeros(len(eu), bool) if soft is None else soft
+    if bbox is None:
+        bbox = np.zeros((n, 4))
+    if cxy is None:
+        cxy = np.zeros((n, 2))
+    adj = sparse.csr_matrix((np.ones(2 * len(eu)), (np.r_[eu, ev], np.r_[ev, eu])), shape=(n, n))
     _, comp = csgraph.connected_components(adj, directed=False)
 
     # ---- keep_together: contract (with shortest connecting paths)
@@ -272,8 +316,69 @@ def _partition(
             roots[r] = i
             ka_label[i] = (ka_label[i] or frozenset()) | {k}
 
-    # ---- initial regions
     root_of = np.fromiter((_find(parent, i) for i in range(n)), dtype=np.int64, count=n)
+    hard = ~soft
+    grow_kw: dict[str, Any] = dict(min_h=min_h, max_h=max_h, rank=rank, ka_label=ka_label,
+                                   kt_mask=kt_mask, bbox=bbox, max_span=max_span)  # fmt: skip
+    lab, stats = _grow(n, eu[hard], ev[hard], ew[hard], hh, perim, root_of, **grow_kw)
+    if soft.any():
+        lab, st2 = _grow(n, eu, ev, ew, hh, perim, lab, **grow_kw)
+        stats = {k: stats[k] + st2[k] for k in stats}
+    stats["splits"] = 0
+    if split:
+        fixed = kt_mask | np.asarray([x is not None for x in ka_label], dtype=bool)
+        lab, stats["splits"] = _split(
+            n, eu[hard], ev[hard], hh, lab, min_h=min_h, max_h=max_h, fixed=fixed, bbox=bbox,
+            cxy=cxy, max_span=max_span, rank=rank, ew=ew[hard],
+        )
+    logger.debug("districting: %s", stats)
+    return lab, kt_mask, stats
+
+
+def _span(bb: Sequence[float]) -> float:
+    """Diagonal of a bounding box (xmin, ymin, xmax, ymax), m."""
+    return float(np.hypot(bb[2] - bb[0], bb[3] - bb[1]))
+
+
+def _bb_union(a: Sequence[float], b: Sequence[float]) -> list[float]:
+    return [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+
+
+def _grow(
+    n: int,
+    eu: np.ndarray,
+    ev: np.ndarray,
+    ew: np.ndarray,
+    hh: np.ndarray,
+    perim: np.ndarray,
+    root_of: np.ndarray,
+    *,
+    min_h: int,
+    max_h: int,
+    rank: np.ndarray,
+    ka_label: list[frozenset[int] | None],
+    kt_mask: np.ndarray,
+    bbox: np.ndarray,
+    max_span: float | None,
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Greedy agglomeration then border moves, from the regions ``root_of`` (a node id per region)."""
+    src = np.concatenate([eu, ev])
+    dst = np.concatenate([ev, eu])
+    wts = np.concatenate([ew, ew])
+    order = np.lexsort((dst, src))
+    src, dst, wts = src[order], dst[order], wts[order]
+    indptr = np.searchsorted(src, np.arange(n + 1)).tolist()
+    nbr = dst.tolist()
+    nbw = wts.tolist()
+    adj = sparse.csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+    _, comp = csgraph.connected_components(adj, directed=False)
+    track = max_span is not None  # region bounding boxes are kept only under a span limit
+    span_max = float(max_span) if max_span is not None else np.inf
+    reg_bb: list[list[float]] = [[np.inf, np.inf, -np.inf, -np.inf] for _ in range(n)]
+    node_bb = bbox.tolist()
+    if track:
+        for i, r in enumerate(root_of.tolist()):
+            reg_bb[r] = _bb_union(reg_bb[r], node_bb[i])
     reg_h = np.bincount(root_of, weights=hh, minlength=n).astype(np.int64).tolist()
     internal = root_of[eu] == root_of[ev]
     p = np.bincount(root_of, weights=perim, minlength=n).astype(float)
@@ -306,7 +411,12 @@ def _partition(
 
     def eligible(r: int, s: int) -> bool:
         hr, hs = reg_h[r], reg_h[s]
-        return (hr < min_h or hs < min_h) and hr + hs <= max_h and not (apart[r] & apart[s])
+        return (
+            (hr < min_h or hs < min_h)
+            and hr + hs <= max_h
+            and not (apart[r] & apart[s])
+            and (not track or _span(_bb_union(reg_bb[r], reg_bb[s])) <= span_max)
+        )
 
     heap: list[tuple[float, int, int, int, int, int, int]] = []
     for r in range(n):
@@ -327,6 +437,8 @@ def _partition(
         w_rs = nb[r][s]
         keep, other = (r, s) if len(nb[r]) >= len(nb[s]) else (s, r)
         reg_h[keep] += reg_h[other]
+        if track:
+            reg_bb[keep] = _bb_union(reg_bb[keep], reg_bb[other])
         reg_p[keep] = reg_p[keep] + reg_p[other] - 2.0 * w_rs
         members[keep].extend(members[other])
         members[other] = []
@@ -399,6 +511,8 @@ def _partition(
                 s = lab_l[j]
                 if kt_mask[j] or reg_h[r] + hh_l[j] > max_h or reg_h[s] - hh_l[j] < min_h:
                     continue
+                if track and _span(_bb_union(reg_bb[r], node_bb[j])) > span_max:
+                    continue
                 kj = ka_label[j]
                 if kj is not None and (kj & apart[r]):
                     continue
@@ -409,6 +523,8 @@ def _partition(
                 lab_l[j] = r
                 reg_h[s] -= hh_l[j]
                 reg_h[r] += hh_l[j]
+                if track:
+                    reg_bb[r] = _bb_union(reg_bb[r], node_bb[j])
                 apart[r] = apart[r] | (ka_label[j] or frozenset())
                 apart[s] = frozenset().union(*(ka_label[x] or frozenset() for x in members[s]))
                 moved = True
@@ -416,8 +532,250 @@ def _partition(
                 break
             if not moved:
                 break
-    logger.debug("districting: %d merges, %d rebalancing moves", n_merge, n_moved)
-    return np.asarray(lab_l, dtype=np.int64), kt_mask
+    return np.asarray(lab_l, dtype=np.int64), {"merges": n_merge, "moves": n_moved}
+
+
+def _tree_split(
+    nodes: np.ndarray,
+    k: int,
+    local: tuple[np.ndarray, np.ndarray, np.ndarray],
+    hh: np.ndarray,
+    *,
+    min_h: int,
+    max_h: int,
+    rng: np.random.Generator,
+    tries: int = 6,
+) -> list[np.ndarray] | None:
+    """Split connected ``nodes`` into ``k`` connected parts within [min_h, max_h] households.
+
+    Recursive bisection of a spanning tree (SKATER-like): the minimum spanning
+    tree over centroid distances (compact parts) is cut at the edge whose side
+    is closest to a whole number of equal shares; other spanning trees (the
+    distances jittered, seeded) are tried when that fails. ``local`` holds the
+    edges among ``nodes`` (local index a < b, distance m; see :func:`_local_edges`).
+    Returns the parts (global node ids) or None.
+    """
+    m = len(nodes)
+    a, b, d = local
+    h = hh[nodes].astype(float).tolist()
+    for t in range(tries):
+        w = d if t == 0 else d * rng.uniform(0.5, 1.5, len(d))
+        order = np.argsort(w, kind="stable")
+        parent = list(range(m))
+        adj: list[list[int]] = [[] for _ in range(m)]
+        n_tree = 0
+        for x, y in zip(a[order].tolist(), b[order].tolist(), strict=True):
+            rx, ry = _find(parent, x), _find(parent, y)
+            if rx != ry:
+                parent[rx] = ry
+                adj[x].append(y)
+                adj[y].append(x)
+                n_tree += 1
+                if n_tree == m - 1:
+                    break
+        if n_tree != m - 1:
+            return None
+        parts = _bisect(list(range(m)), k, adj, h, min_h=min_h, max_h=max_h)
+        if parts is not None:
+            return [nodes[np.asarray(p, dtype=np.int64)] for p in parts]
+    return None
+
+
+def _local_edges(
+    nodes: np.ndarray, indptr: np.ndarray, indices: np.ndarray, scratch: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges among ``nodes`` of a CSR adjacency: (local a, local b, CSR position), a < b.
+
+    ``scratch`` is an all -1 array of length n, left as it was found.
+    """
+    m = len(nodes)
+    starts, counts = indptr[nodes], indptr[nodes + 1] - indptr[nodes]
+    rows = np.repeat(np.arange(m), counts)
+    pos = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    ptr = np.repeat(starts, counts) + pos
+    scratch[nodes] = np.arange(m)
+    loc = scratch[indices[ptr]]
+    scratch[nodes] = -1
+    keep = loc > rows
+    return rows[keep], loc[keep], ptr[keep]
+
+
+def _bisect(
+    idx: list[int], k: int, adj: list[list[int]], h: list[float], *, min_h: int, max_h: int
+) -> list[list[int]] | None:
+    """Cut the subtree spanned by ``idx`` into ``k`` in-band parts (None when no cut works)."""
+    H = float(sum(h[i] for i in idx))
+    if k == 1:
+        return [idx] if min_h <= H <= max_h else None
+    allowed = set(idx)
+    root = idx[0]
+    order = [root]
+    pred = {root: -1}
+    for u in order:  # breadth-first, the list grows while it is read
+        for v in adj[u]:
+            if v in allowed and v not in pred:
+                pred[v] = u
+                order.append(v)
+    if len(order) != len(idx):
+        return None
+    w = {u: h[u] for u in order}
+    for v in reversed(order[1:]):
+        w[pred[v]] += w[v]
+    share = H / k
+    best, best_dev, best_k = -1, np.inf, 0
+    for v in order[1:]:
+        sv = w[v]
+        k1 = min(max(round(sv / share), 1), k - 1)
+        k2 = k - k1
+        if k1 * min_h <= sv <= k1 * max_h and k2 * min_h <= H - sv <= k2 * max_h:
+            dev = abs(sv - k1 * share)
+            if dev < best_dev:
+                best, best_dev, best_k = v, dev, k1
+    if best < 0:
+        return None
+    inside = {best}
+    for u in order:
+        if pred[u] in inside:
+            inside.add(u)
+    left = _bisect([u for u in order if u in inside], best_k, adj, h, min_h=min_h, max_h=max_h)
+    if left is None:
+        return None
+    right = _bisect([u for u in order if u not in inside], k - best_k, adj, h,
+                    min_h=min_h, max_h=max_h)  # fmt: skip
+    if right is None:
+        return None
+    return left + right
+
+
+def _split(
+    n: int,
+    eu: np.ndarray,
+    ev: np.ndarray,
+    hh: np.ndarray,
+    lab: np.ndarray,
+    *,
+    min_h: int,
+    max_h: int,
+    fixed: np.ndarray,
+    bbox: np.ndarray,
+    cxy: np.ndarray,
+    max_span: float | None,
+    rank: np.ndarray,
+    ew: np.ndarray | None = None,
+    lopsided: float = 1.5,
+    max_cut_ratio: float = 1.5,
+    passes: int = 2,
+) -> tuple[np.ndarray, int]:
+    """Split/rebalance step: re-cut out-of-band districts and lopsided pairs with their neighbours.
+
+    A district out of band is re-partitioned together with its neighbours, and a
+    lopsided pair of adjacent districts together, when that gives more in-band
+    or better balanced districts.
+
+    Candidates, in order: each district below the minimum (smallest first) with
+    all its adjacent districts; then each pair of adjacent in-band districts
+    whose larger holds at least ``lopsided`` times the households of the
+    smaller (most lopsided first). The union (households H) is re-cut into k
+    connected parts, k = H / mid-band rounded into [H / max, H / min], by
+    :func:`_tree_split`. The new parts replace the old districts only when fewer
+    of them are out of band, or as many (none) and the spread of households
+    (largest - smallest) at least halves, and for a lopsided pair only when the
+    facing boundary cut between the new parts is at most ``max_cut_ratio`` times
+    the old one (compact parts); every part must stay within ``max_span``.
+    Districts holding planner-rule compounds (``fixed``) are left as they are.
+    """
+    lab = lab.copy()
+    if max_h <= 0 or n == 0:
+        return lab, 0
+    rng = np.random.default_rng(0)
+    cd = np.hypot(*(cxy[eu] - cxy[ev]).T) + 1e-3  # centroid distances, m (never 0: kept by csgraph)
+    fw = np.ones(len(eu)) if ew is None else np.asarray(ew, dtype=float)
+    # one CSR adjacency whose data is the edge number + 1 (distances and facing looked up by it)
+    eid = np.arange(1, len(eu) + 1, dtype=np.float64)
+    adj = sparse.csr_matrix((np.r_[eid, eid], (np.r_[eu, ev], np.r_[ev, eu])), shape=(n, n))
+    indptr, indices = adj.indptr.astype(np.int64), adj.indices.astype(np.int64)
+    edge_of = adj.data.astype(np.int64) - 1
+    scratch = np.full(n, -1, dtype=np.int64)
+    mid = (min_h + max_h) / 2.0
+    span_max = float(max_span) if max_span is not None else np.inf
+    n_split = 0
+    next_label = int(lab.max()) + 1 if n else 0
+    for _ in range(passes):
+        regions, inv = np.unique(lab, return_inverse=True)
+        nr = len(regions)
+        rh = np.bincount(inv, weights=hh, minlength=nr)
+        rfixed = np.bincount(inv, weights=fixed.astype(float), minlength=nr) > 0
+        cross = inv[eu] != inv[ev]
+        ra, rb = inv[eu][cross], inv[ev][cross]
+        key = np.unique(np.minimum(ra, rb).astype(np.int64) * nr + np.maximum(ra, rb))
+        pa, pb = key // nr, key % nr
+        nbrs: list[set[int]] = [set() for _ in range(nr)]
+        for x, y in zip(pa.tolist(), pb.tolist(), strict=True):
+            nbrs[x].add(y)
+            nbrs[y].add(x)
+        order_nodes = np.argsort(inv, kind="stable")
+        bounds = np.searchsorted(inv[order_nodes], np.arange(nr + 1))
+        mem = [order_nodes[bounds[r]:bounds[r + 1]] for r in range(nr)]
+        rrank = np.asarray([int(rank[m[0]]) for m in mem]) if nr else np.zeros(0, int)
+        cands: list[list[int]] = []
+        small = [r for r in range(nr) if rh[r] < min_h and not rfixed[r] and nbrs[r]]
+        small.sort(key=lambda r: (rh[r], rrank[r]))
+        for r in small:
+            cands.append([r, *sorted(x for x in nbrs[r] if not rfixed[x])])
+        inb = (rh >= min_h) & (rh <= max_h) & ~rfixed
+        lop = inb[pa] & inb[pb] & (np.maximum(rh[pa], rh[pb]) >= lopsided * np.minimum(rh[pa], rh[pb]))
+        ratio = np.maximum(rh[pa], rh[pb]) / np.maximum(np.minimum(rh[pa], rh[pb]), 1.0)
+        for j in np.lexsort((rrank[pa], -ratio))[: int(lop.sum())] if lop.any() else []:
+            if lop[j]:
+                cands.append([int(pa[j]), int(pb[j])])
+        touched = np.zeros(nr, bool)
+        changed = 0
+        for group in cands:
+            if len(group) < 2 or touched[group].any():
+                continue
+            nodes = np.concatenate([mem[r] for r in group])
+            H = float(hh[nodes].sum())
+            kmin, kmax = int(np.ceil(H / max_h)), int(np.floor(H / min_h)) if min_h > 0 else len(nodes)
+            if kmin > kmax or kmin > len(nodes):
+                continue
+            k = int(min(max(round(H / mid), kmin), kmax, len(nodes)))
+            old_h = rh[group]
+            old_oob = int(((old_h < min_h) | (old_h > max_h)).sum())
+            # an out-of-band district is worth several spanning trees; a lopsided pair one
+            la, lb, lp = _local_edges(nodes, indptr, indices, scratch)
+            le = edge_of[lp]
+            parts = _tree_split(nodes, k, (la, lb, cd[le]), hh, min_h=min_h, max_h=max_h, rng=rng,
+                                tries=6 if old_oob else 1)  # fmt: skip
+            if parts is None:
+                continue
+            new_h = np.asarray([hh[p].sum() for p in parts])
+            spans = [
+                _span([bbox[p, 0].min(), bbox[p, 1].min(), bbox[p, 2].max(), bbox[p, 3].max()])
+                for p in parts
+            ]
+            if max(spans) > span_max:
+                continue
+            better = old_oob > 0 or (np.ptp(new_h) <= 0.5 * np.ptp(old_h))
+            if not better:
+                continue
+            if old_oob == 0:
+                part_of = np.empty(n, dtype=np.int64)
+                for i, part in enumerate(parts):
+                    part_of[part] = i
+                ga, gb = nodes[la], nodes[lb]
+                cut_old = fw[le][lab[ga] != lab[gb]].sum()
+                cut_new = fw[le][part_of[ga] != part_of[gb]].sum()
+                if cut_new > max_cut_ratio * cut_old + 1e-9:
+                    continue
+            for p in parts:
+                lab[p] = next_label
+                next_label += 1
+            touched[group] = True
+            changed += 1
+        n_split += changed
+        if not changed:
+            break
+    return lab, n_split
 
 
 def propose_districts(
@@ -433,6 +791,8 @@ def propose_districts(
     require_owners_committee: bool = False,
     built_before: int | None = None,
     seed: int = 0,
+    max_span_m: float | None = None,
+    split: bool = True,
 ) -> DistrictResult:
     """Propose renovation districts of adjacent compounds.
 
@@ -465,6 +825,11 @@ def propose_districts(
         Exclude compounds with ``built_year >= built_before`` (or unknown).
     seed : int
         Seed for the tie-break order of equal merge keys.
+    max_span_m : float, optional
+        Largest district extent (diagonal of its bounding box), m; default no limit.
+    split : bool
+        Run the split/rebalance step (default True; False gives the growth
+        result alone, for comparison).
 
     Returns
     -------
@@ -492,6 +857,8 @@ def propose_districts(
     >>> res = propose_districts(compounds, G, parcels=parcels, min_consent=0.67)  # doctest: +SKIP
     >>> res.districts[["district_id", "households", "flags"]].head()  # doctest: +SKIP
     """
+    if max_span_m is not None and not (np.isfinite(max_span_m) and max_span_m > 0):
+        raise InputError(f"max_span_m must be a number > 0 (m), got {max_span_m!r}")
     if min_households < 0 or max_households < min_households:
         raise InputError(
             f"household bounds must satisfy 0 <= min_households <= max_households, "
@@ -543,24 +910,35 @@ def propose_districts(
     geoms = np.asarray(compounds.geometry.array, dtype=object)
     perim = shapely.length(geoms[inc_pos])
 
-    # edges among included compounds / parcel links
-    edges = list(graph.edges(data=EDGE_WALL_M, default=0.0))
+    # edges among included compounds / parcel links; the merge order uses the facing
+    # boundary (compactness), the district's walls to open only the walls (no street between)
+    edges = list(graph.edges(data=True))
     e_u = np.asarray([e[0] for e in edges], dtype=object)
     e_v = np.asarray([e[1] for e in edges], dtype=object)
-    e_w = np.asarray([e[2] for e in edges], dtype=float)
+    e_wall = np.asarray([float(e[2].get(EDGE_WALL_M, 0.0)) for e in edges], dtype=float)
+    e_soft = np.asarray([bool(e[2].get(EDGE_SOFT_BARRIER, False)) for e in edges], dtype=bool)
+    e_face = np.asarray(
+        [float(e[2].get(EDGE_FACING_M, e[2].get(EDGE_WALL_M, 0.0))) for e in edges], dtype=float
+    )
     iu = inc_index.get_indexer(e_u)
     iv = inc_index.get_indexer(e_v)
     cc = (iu >= 0) & (iv >= 0)
-    eu, ev, ew = iu[cc].astype(np.int64), iv[cc].astype(np.int64), e_w[cc]
+    eu, ev, ew = iu[cc].astype(np.int64), iv[cc].astype(np.int64), e_face[cc]
+    e_wall_in = e_wall[cc]
 
     rng = np.random.default_rng(seed)
     rank = rng.permutation(n) if seed else np.arange(n)
     kt_local = [[int(inc_index.get_loc(x)) for x in g] for g in kt]
     ka_local = [[int(inc_index.get_loc(x)) for x in g if x in inc_index] for g in ka]
-    lab, kt_mask = _partition(
+    inc_geoms = geoms[inc_pos]
+    bbox = shapely.bounds(inc_geoms).reshape(-1, 4) if n else np.zeros((0, 4))
+    cent = shapely.centroid(inc_geoms)
+    cxy = np.c_[shapely.get_x(cent), shapely.get_y(cent)] if n else np.zeros((0, 2))
+    lab, kt_mask, stats = _partition(
         n, eu, ev, ew, hh, perim,
         min_h=int(min_households), max_h=int(max_households),
         kt_groups=kt_local, ka_groups=ka_local, rank=rank, ids=inc_ids,
+        soft=e_soft[cc], bbox=bbox, cxy=cxy, max_span=max_span_m, split=split,
     )  # fmt: skip
     adj = sparse.csr_matrix((np.ones(len(eu)), (eu, ev)), shape=(n, n))
     _, comp = csgraph.connected_components(adj, directed=False)
@@ -592,7 +970,8 @@ def propose_districts(
     d_h = np.bincount(dl, weights=hh, minlength=nd).astype(np.int64)
     d_n = np.bincount(dl, minlength=nd)
     same = lab[eu] == lab[ev]
-    d_wall = np.bincount(dl[eu[same]], weights=ew[same], minlength=nd)
+    d_wall = np.bincount(dl[eu[same]], weights=e_wall_in[same], minlength=nd)
+    walls = _walls_table(inc_ids, eu[same], ev[same], e_wall_in[same], node_did[eu[same]])
     d_gh = comp_h[comp[np.unique(dl, return_index=True)[1]]] if nd else np.empty(0)
     member_ids = pd.Series(inc_ids).groupby(dl).agg(",".join).reindex(range(nd)).to_numpy()
     if SUBDISTRICT in inc.columns:
@@ -611,6 +990,8 @@ def propose_districts(
         if len(g_loc) > 1:
             ka_nodes[g_loc] = True
     ka_any = np.bincount(dl, weights=ka_nodes.astype(float), minlength=nd) > 0
+    soft_in = e_soft[cc] & same
+    soft_any = np.bincount(dl[eu[soft_in]], minlength=nd) > 0 if nd else np.zeros(0, bool)
 
     # ---------------------------------------------------------------- parcels
     p_ids_all, p_area_all, p_to_region = _assign_parcels(graph, parcels, inc_index, lab, dl)
@@ -622,7 +1003,9 @@ def propose_districts(
             d_pids[r].append(pid)
 
     flags, reason = _explain(
-        d_n, d_h, d_wall, d_gh, kt_any, ka_any, member_ids, min_households, max_households
+        d_n, d_h, d_wall, d_gh, kt_any, ka_any, member_ids, min_households, max_households,
+        soft_any=soft_any, soft_classes=tuple(graph.graph.get("soft_barrier_classes", ())),
+        max_span_m=max_span_m,
     )
     districts = gpd.GeoDataFrame(
         {
@@ -674,6 +1057,10 @@ def propose_districts(
         "require_owners_committee": bool(require_owners_committee),
         "built_before": built_before,
         "seed": int(seed),
+        "max_span_m": max_span_m,
+        "soft_barrier_classes": list(graph.graph.get("soft_barrier_classes", ())),
+        "split": bool(split),
+        "steps": stats,
         "gap_m": graph.graph.get("gap_m"),
         "n_compounds": len(ids),
         "n_excluded": int(excluded.sum()),
@@ -684,7 +1071,32 @@ def propose_districts(
         len(ids), int(excluded.sum()), nd, int((d_h < min_households).sum()),
         int((d_h > max_households).sum()),
     )  # fmt: skip
-    return DistrictResult(districts=districts, compounds=out_c, parameters=params, parcels=out_p)
+    return DistrictResult(
+        districts=districts, compounds=out_c, parameters=params, parcels=out_p, walls=walls
+    )
+
+
+def _walls_table(
+    ids: np.ndarray, eu: np.ndarray, ev: np.ndarray, wall_m: np.ndarray, did: np.ndarray
+) -> pd.DataFrame:
+    """One row per wall to open (wall_m > 0) between two compounds of one district."""
+    a = ids[eu].astype(str) if len(eu) else np.empty(0, dtype=object)
+    b = ids[ev].astype(str) if len(ev) else np.empty(0, dtype=object)
+    swap = a > b
+    a, b = np.where(swap, b, a), np.where(swap, a, b)
+    df = pd.DataFrame(
+        {
+            DISTRICT_ID: pd.Series(did, dtype=object),
+            WALL_COMPOUND_A: pd.Series(a, dtype=object),
+            WALL_COMPOUND_B: pd.Series(b, dtype=object),
+            WALL_M: np.round(np.asarray(wall_m, dtype=float), 3),
+        }
+    )
+    df = df[df[WALL_M] > 0]
+    df = df.sort_values(
+        [DISTRICT_ID, WALL_M, WALL_COMPOUND_A, WALL_COMPOUND_B], ascending=[True, False, True, True]
+    )
+    return df.reset_index(drop=True)
 
 
 def _union_by(geoms: np.ndarray, labels: np.ndarray, n: int) -> list[Any]:
@@ -750,11 +1162,18 @@ def _explain(
     member_ids: np.ndarray,
     min_h: int,
     max_h: int,
+    *,
+    soft_any: np.ndarray | None = None,
+    soft_classes: tuple[str, ...] = (),
+    max_span_m: float | None = None,
 ) -> tuple[list[str], list[str]]:
     flags: list[str] = []
     reasons: list[str] = []
-    for n, h, w, gh, kt, ka in zip(
-        d_n.tolist(), d_h.tolist(), d_wall.tolist(), d_gh.tolist(), kt_any, ka_any, strict=False
+    soft_l = soft_any.tolist() if soft_any is not None else [False] * len(d_n)
+    span_note = f" or span more than {max_span_m:,.0f} m" if max_span_m is not None else ""
+    for n, h, w, gh, kt, ka, soft in zip(
+        d_n.tolist(), d_h.tolist(), d_wall.tolist(), d_gh.tolist(), kt_any, ka_any, soft_l,
+        strict=False,
     ):
         f: list[str] = []
         parts: list[str] = []
@@ -773,8 +1192,8 @@ def _explain(
             else:
                 parts.append(
                     f"below_min: {h:,} households < {min_h:,}; every adjacent district would "
-                    f"exceed {max_h:,} or fall below {min_h:,} (or break a planner rule) if "
-                    "merged or rebalanced"
+                    f"exceed {max_h:,} or fall below {min_h:,}{span_note} (or break a planner "
+                    "rule) if merged or rebalanced"
                 )
         elif h > max_h:
             f.append(FLAG_ABOVE_MAX)
@@ -794,6 +1213,12 @@ def _explain(
         if ka:
             f.append(FLAG_KEEP_APART)
             parts.append("holds a keep_apart compound (planner rule respected)")
+        if soft:
+            f.append(FLAG_SOFT_BARRIER)
+            parts.append(
+                f"crosses a {'/'.join(soft_classes) or 'soft-barrier'} street (soft barrier): no "
+                "in-band district was possible without crossing it"
+            )
         flags.append(";".join(f))
         reasons.append("; ".join(parts))
     return flags, reasons

@@ -7,8 +7,16 @@ about 0.1 m and embedded once as compact GeoJSON. The map layers are built from
 that data in the browser, so the gap layers cost nothing until they are switched
 on. Streets and barriers (rivers, railways) are drawn as context below the
 compounds, which matters with ``tiles="none"``. For a whole city (more than
-``CANVAS_MARKER_THRESHOLD`` facilities, ``LABEL_ALL_MAX`` districts) facilities
-become canvas circles and district labels appear only from ``LABEL_MIN_ZOOM`` up.
+``CANVAS_MARKER_THRESHOLD`` facilities) facilities become canvas circles.
+
+Made to be read in a meeting: a district label is shown only where it fits (inside
+its district's on-screen box, clear of other labels; larger districts first), so
+labels appear as one zooms in; the district fills use a palette that shares no
+colour with any other layer (``PALETTE`` vs ``OTHER_LAYER_COLORS``); coverage is
+drawn over the fill as outlines (covered) and hatching (not covered); street
+classes differ in width and shade and hovering a street shows its name; numbers in
+popups and tooltips are rounded and carry their unit (households whole, m², m, %);
+streets cut off from the walk network can be shown as their own layer.
 
 The Leaflet library and its plugins (MarkerCluster, Fullscreen, Search) are
 inlined from ``renogis/_vendor`` so the map opens with no network: with
@@ -59,11 +67,15 @@ CLUSTER_THRESHOLD = 500
 #: Above this many facilities they are drawn as canvas circles (one shared canvas, no
 #: clustering, no DOM element per facility) instead of glyph markers in a cluster.
 CANVAS_MARKER_THRESHOLD = 5000
-#: Above this many districts, district labels are drawn only from ``LABEL_MIN_ZOOM`` up and only
-#: inside the view (one DOM element per label otherwise slows loading a whole city).
-LABEL_ALL_MAX = 300
-#: Zoom level from which labels are shown when there are more than ``LABEL_ALL_MAX`` districts.
-LABEL_MIN_ZOOM = 15
+#: Font of the district labels. A label is shown only where it fits: its box (measured in the
+#: browser in this font) lies within its district's on-screen bounding box and overlaps no label
+#: already placed (larger districts first). So a whole city at a low zoom shows few labels, and
+#: more appear as one zooms in.
+LABEL_FONT = "bold 12px sans-serif"
+#: Pixels kept free around each label.
+LABEL_MARGIN_PX = 2
+#: From this zoom level up, hovering a street shows its name and class.
+STREET_HOVER_MIN_ZOOM = 14
 
 # column names of the result tables (defined by the analysis stages)
 _ACC_DISTANCE = "distance_m"
@@ -71,35 +83,45 @@ _ACC_RADIUS = "radius_m"
 _ACC_WITHIN = "within_radius"
 _GAP_LEVEL = "level"
 _GAP_UNIT = "unit_id"
+_GAP_DEMAND_UNIT = "demand_unit"
 _SITING_NEW = "newly_covered_households"
 _SITING_CUM = "cumulative_coverage"
 
-#: Paul Tol's "muted" qualitative scheme (colour-blind safe), for districts.
+#: Light fills for districts, from ColorBrewer Set3 and Paired: no colour is shared with any
+#: other layer, every one lies at least 20 CIELAB units (Delta E 1976) from every other layer's
+#: colour (``OTHER_LAYER_COLORS``) and from each other. Neighbouring districts differ.
 PALETTE = (
-    "#CC6677",
-    "#332288",
-    "#DDCC77",
-    "#117733",
-    "#88CCEE",
-    "#882255",
-    "#44AA99",
-    "#999933",
-    "#AA4499",
+    "#8DD3C7",
+    "#FFFFB3",
+    "#FB8072",
+    "#FDB462",
+    "#AAAA00",
+    "#FFAABB",
+    "#B2DF8A",
+    "#E5C494",
+    "#A6D854",
 )
-#: Okabe-Ito colours, for categories (cycled) and coverage.
+#: Okabe-Ito colours, for categories (cycled): facility markers, service areas, proposed sites.
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
+#: Coverage layers draw over the district fill: covered compounds as a thick outline,
+#: compounds not covered hatched, compounds without data with a dotted outline.
 COVERED_COLOR = "#0072B2"
 UNCOVERED_COLOR = "#D55E00"
 NODATA_COLOR = "#BBBBBB"
 EXCLUDED_COLOR = "#AAAAAA"
-PARCEL_COLORS = {"vacant_land": "#999933", "idle_building": "#AA4499"}
-#: Street styles by class (order of ``schema.STREET_CLASSES``): colour, width (px), dashes.
+OUTLINE_COLOR = "#222222"
+COMPOUND_EDGE_COLOR = "#444444"
+PARCEL_COLORS = {"vacant_land": "#8C510A", "idle_building": "#6A3D9A"}
+#: Street styles by class (order of ``schema.STREET_CLASSES``): darker and wider for higher
+#: classes: colour, width (px), dashes.
 STREET_STYLES = (
-    {"color": "#777777", "weight": 3.0},
+    {"color": "#555555", "weight": 5.0},
+    {"color": "#777777", "weight": 3.5},
     {"color": "#999999", "weight": 2.0},
-    {"color": "#AAAAAA", "weight": 1.2},
-    {"color": "#BBBBBB", "weight": 0.8, "dashArray": "3 3"},
+    {"color": "#999999", "weight": 1.2, "dashArray": "4 3"},
 )
+#: Parts of the street network not connected to the walk network (nobody reaches them).
+NETWORK_PART_STYLE = {"color": "#E7298A", "weight": 4.0, "dashArray": "2 5", "opacity": 0.9}
 #: Barrier styles by kind: water (also the default when undescribed), railway, other.
 BARRIER_STYLES = (
     {"color": "#3A7BD5", "weight": 2.5, "fillColor": "#D4EAF7", "fillOpacity": 0.9},
@@ -111,6 +133,25 @@ BARRIER_STYLES = (
         "fillOpacity": 0.3,
     },
     {"color": "#555555", "weight": 2.0, "fillColor": "#CCCCCC", "fillOpacity": 0.5},
+)
+#: Every colour a layer other than the district fill draws with (the palette avoids them all).
+OTHER_LAYER_COLORS = tuple(
+    dict.fromkeys(
+        [
+            *OKABE_ITO,
+            COVERED_COLOR,
+            UNCOVERED_COLOR,
+            NODATA_COLOR,
+            EXCLUDED_COLOR,
+            OUTLINE_COLOR,
+            COMPOUND_EDGE_COLOR,
+            "#FFFFFF",
+            *PARCEL_COLORS.values(),
+            *(st["color"] for st in STREET_STYLES),
+            *(st[k] for st in BARRIER_STYLES for k in ("color", "fillColor")),
+            NETWORK_PART_STYLE["color"],
+        ]
+    )
 )
 _DEFAULT_STREET_CLASS = "local"
 #: Barrier columns read (if present) to tell railways and water apart.
@@ -141,7 +182,7 @@ GLYPHS: Mapping[str, tuple[str, str]] = {
     "public_toilet": ("厕", "WC"),
 }
 
-_TEXT: Mapping[str, Mapping[str, str]] = {
+_TEXT: Mapping[str, Mapping[str, Any]] = {
     "zh": {
         "title": "老旧小区片区统筹改造规划图",
         "compounds": "小区(按片区着色)",
@@ -161,16 +202,16 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "name": "名称",
         "households": "户数",
         "buildings": "楼栋数",
-        "floor_area": "建筑面积(m²)",
+        "floor_area": "建筑面积",
         "year": "建成年份",
         "district": "片区",
         "reason": "未纳入原因",
         "n_compounds": "小区数",
-        "idle_area": "闲置面积(m²)",
-        "wall_m": "共享边界(m)",
+        "idle_area": "闲置面积",
+        "wall_m": "共享边界",
         "flags": "提示",
         "category": "设施类别",
-        "distance": "步行距离(m)",
+        "distance": "步行距离",
         "within": "达标",
         "uncovered": "未覆盖户数",
         "coverage": "覆盖率",
@@ -178,9 +219,9 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "supply": "供给",
         "shortfall": "缺口",
         "kind": "类型",
-        "area": "用地面积(m²)",
+        "area": "用地面积",
         "capacity": "规模",
-        "radius": "服务半径(m)",
+        "radius": "服务半径",
         "newly": "新覆盖户数",
         "cumulative": "累计覆盖率",
         "sites": "片区内拟选址",
@@ -200,6 +241,15 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "proposed": "拟建",
         "streets": "道路",
         "barriers": "河流与障碍",
+        "district_area": "片区面积",
+        "network_parts": "步行网络不连通部分",
+        "network_part": "不连通道路",
+        "length": "长度",
+        "street_classes": ["主干路", "次干路", "支路", "步行道"],
+        "street": "道路",
+        "units": {"m2": "m²", "seats": "座", "beds": "床", "places": "位", "spaces": "车位",
+                  "points": "个", "households": "户"},
+        "sep": "，",
     },
     "en": {
         "title": "Renovation districts of old residential compounds",
@@ -220,16 +270,16 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "name": "Name",
         "households": "Households",
         "buildings": "Buildings",
-        "floor_area": "Floor area (m²)",
+        "floor_area": "Floor area",
         "year": "Built",
         "district": "District",
         "reason": "Excluded because",
         "n_compounds": "Compounds",
-        "idle_area": "Idle area (m²)",
-        "wall_m": "Shared boundary (m)",
+        "idle_area": "Idle area",
+        "wall_m": "Shared boundary",
         "flags": "Flags",
         "category": "Category",
-        "distance": "Walk (m)",
+        "distance": "Walk",
         "within": "OK",
         "uncovered": "Uncovered households",
         "coverage": "Coverage",
@@ -237,9 +287,9 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "supply": "Supply",
         "shortfall": "Shortfall",
         "kind": "Kind",
-        "area": "Land area (m²)",
+        "area": "Land area",
         "capacity": "Capacity",
-        "radius": "Radius (m)",
+        "radius": "Radius",
         "newly": "Newly covered households",
         "cumulative": "Cumulative coverage",
         "sites": "Proposed sites in district",
@@ -259,6 +309,15 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "proposed": "Proposed",
         "streets": "Streets",
         "barriers": "Rivers and barriers",
+        "district_area": "District area",
+        "network_parts": "Streets cut off from the walk network",
+        "network_part": "Cut-off street",
+        "length": "Length",
+        "street_classes": ["Arterial", "Secondary street", "Local street", "Path"],
+        "street": "Street",
+        "units": {"m2": "m²", "seats": "seats", "beds": "beds", "places": "places",
+                  "spaces": "spaces", "points": "points", "households": "households"},
+        "sep": ", ",
     },
 }
 
@@ -513,9 +572,8 @@ def _compound_data(
         else pd.Series([None] * len(ids), index=compounds.index, dtype=object)
     )
     names = names.where(names.notna() & (names.astype(str).str.len() > 0), ids)
-    search = names.where(~names.duplicated(keep=False), names + " (" + ids + ")")
     props = pd.DataFrame(
-        {"i": ids, "n": names, "s": search, "h": _nullable_int(compounds[S.HOUSEHOLDS])},
+        {"i": ids, "n": names, "h": _nullable_int(compounds[S.HOUSEHOLDS])},
         index=compounds.index,
     )
     for key, col in (("b", S.BUILDINGS), ("a", S.FLOOR_AREA_M2), ("y", S.BUILT_YEAR)):
@@ -569,7 +627,14 @@ def _district_data(
     gcj02: bool,
 ) -> str:
     ids = districts[S.DISTRICT_ID].astype(str)
-    props = pd.DataFrame({"i": ids, "c": colors.astype("Int64")}, index=districts.index)
+    props = pd.DataFrame(
+        {
+            "i": ids,
+            "c": colors.astype("Int64"),
+            "ar": _nullable_int(pd.Series(districts.geometry.area, index=districts.index)),
+        },
+        index=districts.index,
+    )
     for key, col in (
         ("h", S.HOUSEHOLDS),
         ("n", "n_compounds"),
@@ -602,39 +667,70 @@ def _district_data(
     cat_index = {c: i for i, c in enumerate(categories)}
     if gaps is not None and len(gaps):
         dg = gaps[gaps[_GAP_LEVEL] == "district"]
+        # [category index, coverage share (0-1, 3 decimals), uncovered households, demand,
+        # supply, shortfall (whole units), demand unit]
         cols = ["coverage_share", "uncovered_households", "demand", "supply", "shortfall"]
         rows: dict[str, list[Any]] = {}
         for rec in dg.to_dict("records"):  # a few rows per district
             cat = str(rec[S.CATEGORY])
-            vals = [None if pd.isna(rec.get(c)) else round(float(rec[c]), 3) for c in cols]
-            rows.setdefault(str(rec[_GAP_UNIT]), []).append([cat_index.get(cat, -1), *vals])
+            vals = [
+                None if pd.isna(rec.get(c)) else round(float(rec[c]), 3 if j == 0 else None)
+                for j, c in enumerate(cols)
+            ]
+            unit = rec.get(_GAP_DEMAND_UNIT)
+            unit = None if unit is None or pd.isna(unit) else str(unit)
+            rows.setdefault(str(rec[_GAP_UNIT]), []).append([cat_index.get(cat, -1), *vals, unit])
         extra["g"] = pd.Series([json.dumps(rows.get(i, [])) for i in ids], dtype=object)
     if siting is not None and len(siting):
-        pts = gpd.GeoDataFrame(
-            siting.drop(columns=siting.geometry.name),
-            geometry=siting.geometry.representative_point(),
-            crs=siting.crs,
-        )
-        joined = gpd.sjoin(
-            pts,
-            districts[[S.DISTRICT_ID, districts.geometry.name]],
-            how="inner",
-            predicate="within",
-        )
+        site_district = _site_districts(siting, districts)
         sites: dict[str, list[Any]] = {}
-        for rec in joined.to_dict("records"):  # one row per chosen site
-            newly = rec.get(_SITING_NEW)
-            sites.setdefault(str(rec[S.DISTRICT_ID]), []).append(
-                [
-                    str(rec[S.PARCEL_ID]),
-                    cat_index.get(str(rec[S.CATEGORY]), -1),
-                    None if newly is None or pd.isna(newly) else int(round(float(newly))),
-                ]
+        newly = (
+            _nullable_int(siting[_SITING_NEW])
+            if _SITING_NEW in siting.columns
+            else pd.Series(pd.NA, index=siting.index, dtype="Int64")
+        )
+        for did, pid, cat, nc in zip(  # one row per chosen site
+            site_district, siting[S.PARCEL_ID], siting[S.CATEGORY], newly, strict=True
+        ):
+            if did is None:
+                continue
+            sites.setdefault(did, []).append(
+                [str(pid), cat_index.get(str(cat), -1), None if pd.isna(nc) else int(nc)]
             )
         extra["st"] = pd.Series(
             [json.dumps(sites.get(i, []), ensure_ascii=False) for i in ids], dtype=object
         )
     return _feature_collection(geoms, props, extra)
+
+
+def _site_districts(siting: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> list[str | None]:
+    """District of each chosen site (aligned to ``siting`` rows; None when in none).
+
+    The siting table's own ``district_id`` wins when it has one (the proposal sheets list
+    the site there); otherwise the district containing the site's representative point,
+    the lowest id when districts overlap (a compound covering others). Only the id and
+    geometry columns take part in the join, so no column of ``siting`` (``district_id``
+    included) gets suffixed.
+    """
+    own = (
+        siting[S.DISTRICT_ID]
+        if S.DISTRICT_ID in siting.columns
+        else pd.Series([None] * len(siting), index=siting.index, dtype=object)
+    )
+    pts = gpd.GeoDataFrame(
+        {"_pos": np.arange(len(siting))},
+        geometry=siting.geometry.representative_point().to_numpy(),
+        crs=siting.crs,
+    )
+    area = gpd.GeoDataFrame(
+        {"_did": districts[S.DISTRICT_ID].astype(str).to_numpy()},
+        geometry=districts.geometry.to_numpy(),
+        crs=districts.crs,
+    )
+    joined = gpd.sjoin(pts, area, how="inner", predicate="within")
+    first = joined.sort_values(["_pos", "_did"]).drop_duplicates("_pos")
+    inside = dict(zip(first["_pos"].tolist(), first["_did"].tolist(), strict=True))
+    return [inside.get(i) if pd.isna(o) else str(o) for i, o in enumerate(own.tolist())]
 
 
 def _simple_data(
@@ -661,10 +757,12 @@ def _simple_data(
 
 
 def _street_data(streets: gpd.GeoDataFrame, *, gcj02: bool) -> str:
-    """Streets as one line-merged MultiLineString per class (``k``: index in STREET_CLASSES).
+    """Merge the streets into one feature per class and name.
 
-    The layer only gives context (no popups), so merging keeps the HTML small and
-    the canvas fast: no per-street properties, no repeated junction vertices.
+    Properties: ``k`` (index in STREET_CLASSES) and ``n`` (the name, None when unnamed).
+    The layer takes no clicks (hovering shows the name and class), so merging keeps the
+    HTML small and the canvas fast: no per-way properties, no repeated junction vertices.
+    Higher classes come last so they are drawn on top.
     """
     if S.STREET_CLASS in streets.columns:
         raw = streets[S.STREET_CLASS]
@@ -672,18 +770,56 @@ def _street_data(streets: gpd.GeoDataFrame, *, gcj02: bool) -> str:
         cls = raw.map(lookup).fillna(_DEFAULT_STREET_CLASS)
     else:
         cls = pd.Series(_DEFAULT_STREET_CLASS, index=streets.index)
+    rank = {name: k for k, name in enumerate(S.STREET_CLASSES)}
+    key = cls.map(rank).fillna(rank[_DEFAULT_STREET_CLASS]).astype("int64").to_numpy()
+    if S.NAME in streets.columns:
+        names = _text_or_none(streets[S.NAME]).to_numpy(dtype=object)
+        names = np.array(
+            ["" if n is None or pd.isna(n) else str(n).strip() for n in names], dtype=object
+        )
+    else:
+        names = np.full(len(streets), "", dtype=object)
     geoms = np.asarray(streets.geometry.values, dtype=object)
-    merged, keys = [], []
-    for k, name in enumerate(S.STREET_CLASSES):
-        parts = shapely.get_parts(geoms[(cls == name).to_numpy()])
+    order = pd.DataFrame({"k": key, "n": names}).groupby(["k", "n"], sort=False).indices
+    merged, keys, labels = [], [], []
+    for k, name in sorted(order, key=lambda kn: (-int(kn[0]), kn[1])):
+        parts = shapely.get_parts(geoms[order[(k, name)]])
         parts = parts[shapely.get_type_id(parts) == 1]  # LineStrings only
         if len(parts):
             merged.append(shapely.line_merge(shapely.multilinestrings(parts)))
-            keys.append(k)
+            keys.append(int(k))
+            labels.append(name or None)
     if not merged:
         return _EMPTY_FC
-    frame = gpd.GeoDataFrame({"k": keys}, geometry=merged, crs=streets.crs)
-    return _feature_collection(_display_geometry(frame, gcj02=gcj02), frame[["k"]])
+    frame = gpd.GeoDataFrame({"k": keys, "n": labels}, geometry=merged, crs=streets.crs)
+    props = frame[["k", "n"]] if frame["n"].notna().any() else frame[["k"]]
+    return _feature_collection(_display_geometry(frame, gcj02=gcj02), props)
+
+
+def _network_part_data(parts: gpd.GeoDataFrame, *, gcj02: bool) -> str:
+    """Cut-off parts of the street network: lines (or areas) with whatever describes them.
+
+    Optional columns: ``street_id`` (or ``part_id``/``component``), ``name``, ``length_m``
+    (else measured), ``households`` and ``n_compounds`` (who are stranded there).
+    """
+    props = pd.DataFrame(index=parts.index)
+    for key, cols in (
+        ("i", (S.STREET_ID, "part_id", "component")),
+        ("n", (S.NAME,)),
+    ):
+        col = next((c for c in cols if c in parts.columns), None)
+        if col is not None:
+            props[key] = _text_or_none(parts[col])
+    length = (
+        parts["length_m"]
+        if "length_m" in parts.columns
+        else pd.Series(parts.geometry.length, index=parts.index)
+    )
+    props["l"] = _nullable_int(length)
+    for key, col in (("h", S.HOUSEHOLDS), ("nc", "n_compounds")):
+        if col in parts.columns:
+            props[key] = _nullable_int(parts[col])
+    return _feature_collection(_display_geometry(parts, gcj02=gcj02), props)
 
 
 def _barrier_kinds(barriers: gpd.GeoDataFrame) -> pd.Series:
@@ -718,16 +854,21 @@ _SCRIPT = Template("""
  color:#fff;font:bold 11px/20px sans-serif;text-align:center;border:1px solid #333}
 .renogis-label{width:0;height:0}
 .renogis-label div{position:absolute;transform:translate(-50%,-50%);white-space:nowrap;
- background:rgba(255,255,255,.8);border:1px solid #555;font:bold 12px/1.3 sans-serif;
- padding:1px 4px;border-radius:3px;cursor:pointer}
+ background:rgba(255,255,255,.85);border:1px solid #555;font:bold 12px/15px sans-serif;
+ padding:1px 4px;border-radius:3px;cursor:pointer;text-align:center}
 .renogis-legend{background:#fff;padding:6px 8px;font:12px/1.5 sans-serif;border-radius:4px;
  box-shadow:0 0 4px rgba(0,0,0,.3);max-height:45vh;overflow:auto}
 .renogis-legend i{display:inline-block;width:14px;height:10px;margin-right:4px;
  border:1px solid #555;vertical-align:middle}
+.renogis-legend i.line{height:0;border:0;width:18px}
 .renogis-title{background:rgba(255,255,255,.9);padding:4px 10px;font:bold 15px sans-serif;
  border-radius:4px}
 .renogis-popup table{border-collapse:collapse;font-size:12px}
 .renogis-popup td,.renogis-popup th{border:1px solid #ccc;padding:1px 4px;text-align:left}
+.renogis-popup td.num{text-align:right}
+.marker-cluster-small,.marker-cluster-medium,.marker-cluster-large{background:rgba(51,51,51,.35)}
+.marker-cluster-small div,.marker-cluster-medium div,.marker-cluster-large div{
+ background:rgba(255,255,255,.92);border:1px solid #333333;color:#000000;font-weight:bold}
 </style>
 {% endmacro %}
 {% macro script(this, kwargs) %}
@@ -735,7 +876,7 @@ _SCRIPT = Template("""
   var map = {{ this.map_name }};
   var G = {{ this.groups_js }};
   var D = JSON.parse(document.getElementById("{{ this.data_id }}").textContent);
-  var M = D.meta, T = M.text, CAT = M.categories;
+  var M = D.meta, T = M.text, CAT = M.categories, U = T.units;
   var renderer = L.canvas({padding: 0.5});
   // context (barriers, streets) in their own panes below the overlay pane: they stay under the
   // compounds whatever is toggled, and never take clicks
@@ -746,16 +887,48 @@ _SCRIPT = Template("""
   }
   if (!isFinite(map.getMaxZoom())) { map.setMaxZoom(20); }  // no tiles: MarkerCluster needs it
   var reg = window.renogis = window.renogis || {};
-  reg["{{ this.map_name }}"] = {map: map, groups: G, data: D, built: {}};
+  var R = reg["{{ this.map_name }}"] = {map: map, groups: G, data: D, built: {}};
   function esc(v) {
     return String(v).replace(/[&<>"']/g, function (c) {
       return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]; });
   }
-  function val(v) { return (v === null || v === undefined) ? "–" : esc(v); }
+  function missing(v) { return v === null || v === undefined || (typeof v === "number" && isNaN(v)); }
+  // numbers: rounded, thousands grouped, with their unit
+  function num(v, d) {
+    if (missing(v)) { return null; }
+    var parts = Number(v).toFixed(d || 0).split(".");
+    parts[0] = parts[0].replace(/\\B(?=(\\d{3})+(?!\\d))/g, ",");
+    return parts.join(".");
+  }
+  function withUnit(v, unit) { var s = num(v, 0); return s === null ? null : s + (unit ? " " + unit : ""); }
+  function hh(v) { return withUnit(v, U.households); }
+  function m2(v) { return withUnit(v, "m²"); }
+  function metres(v) { return withUnit(v, "m"); }
+  function pct(v) { return missing(v) ? null : Math.round(v * 100) + "%"; }
+  function val(v) { return missing(v) ? "–" : esc(v); }
   function row(k, v) { return "<tr><th>" + esc(k) + "</th><td>" + val(v) + "</td></tr>"; }
   function catName(i) { return (i >= 0 && i < CAT.length) ? CAT[i].label : "?"; }
-  function catColor(i) { return (i >= 0 && i < CAT.length) ? CAT[i].color : "#777"; }
-  function pct(v) { return (v === null || v === undefined) ? null : Math.round(v * 100) + "%"; }
+  function catColor(i) { return (i >= 0 && i < CAT.length) ? CAT[i].color : "#777777"; }
+  // a hatch pattern (canvas fillStyle) that lets the district fill show through
+  var hatches = {};
+  function hatch(color) {
+    if (hatches[color]) { return hatches[color]; }
+    var c = document.createElement("canvas"); c.width = c.height = 8;
+    var x = c.getContext("2d");
+    x.strokeStyle = color; x.lineWidth = 2; x.beginPath();
+    x.moveTo(0, 8); x.lineTo(8, 0); x.moveTo(-2, 2); x.lineTo(2, -2); x.moveTo(6, 10); x.lineTo(10, 6);
+    x.stroke();
+    hatches[color] = c.getContext("2d").createPattern(c, "repeat");
+    return hatches[color];
+  }
+  R.hatch = hatch;
+  // search text: the name, with the id when several compounds share it (made here, not
+  // shipped: it would repeat the name of every compound in the file)
+  var nameCount = {};
+  D.compounds.features.forEach(function (f) {
+    var n = f.properties.n; nameCount[n] = (nameCount[n] || 0) + 1; });
+  D.compounds.features.forEach(function (f) {
+    var p = f.properties; p.s = nameCount[p.n] > 1 ? p.n + " (" + p.i + ")" : p.n; });
   var districtById = {};
   D.districts.features.forEach(function (f) { districtById[f.properties.i] = f.properties; });
 
@@ -766,21 +939,22 @@ _SCRIPT = Template("""
         esc(T.category) + "</th><th>" + esc(T.coverage) + "</th><th>" + esc(T.uncovered) +
         "</th><th>" + esc(T.shortfall) + "</th></tr>";
       d.g.forEach(function (g) {
-        h += "<tr><td>" + esc(catName(g[0])) + "</td><td>" + val(pct(g[1])) + "</td><td>" +
-          val(g[2]) + "</td><td>" + val(g[5]) + "</td></tr>"; });
+        h += "<tr><td>" + esc(catName(g[0])) + "</td><td class=num>" + val(pct(g[1])) +
+          "</td><td class=num>" + val(hh(g[2])) + "</td><td class=num>" +
+          val(withUnit(g[5], g[6] ? (U[g[6]] || g[6]) : "")) + "</td></tr>"; });
       h += "</table></td></tr>";
     }
     if (d.st && d.st.length) {
       h += "<tr><th colspan=2>" + esc(T.sites) + "</th></tr>";
       d.st.forEach(function (s) {
         h += "<tr><td>" + esc(s[0]) + "</td><td>" + esc(catName(s[1])) + " (" + esc(T.newly) +
-          " " + val(s[2]) + ")</td></tr>"; });
+          " " + val(hh(s[2])) + ")</td></tr>"; });
     }
     return h;
   }
   function compoundPopup(p) {
     var h = "<div class='renogis-popup'><b>" + esc(p.n) + "</b><table>" + row(T.id, p.i) +
-      row(T.households, p.h) + row(T.buildings, p.b) + row(T.floor_area, p.a) +
+      row(T.households, hh(p.h)) + row(T.buildings, num(p.b)) + row(T.floor_area, m2(p.a)) +
       row(T.year, p.y) + row(T.district, p.d);
     if (p.r) { h += row(T.reason, p.r); }
     if (p.ds || p.w) {
@@ -789,16 +963,16 @@ _SCRIPT = Template("""
         "</tr>";
       CAT.forEach(function (c, k) {
         var w = p.w ? p.w[k] : null;
-        h += "<tr><td>" + esc(c.label) + "</td><td>" + val(p.ds ? p.ds[k] : null) + "</td><td>" +
-          (w === 1 ? "✓" : (w === 0 ? "✗" : "–")) + "</td>" + (p.u ? "<td>" + val(p.u[k]) + "</td>" : "") +
-          "</tr>"; });
+        h += "<tr><td>" + esc(c.label) + "</td><td class=num>" + val(metres(p.ds ? p.ds[k] : null)) +
+          "</td><td>" + (w === 1 ? "✓" : (w === 0 ? "✗" : "–")) + "</td>" +
+          (p.u ? "<td class=num>" + val(hh(p.u[k])) + "</td>" : "") + "</tr>"; });
       h += "</table></td></tr>";
     }
     if (p.d && districtById[p.d]) { h += districtRows(districtById[p.d]); }
     return h + "</table></div>";
   }
   function compoundTooltip(p) {
-    return "<b>" + esc(p.n) + "</b><br>" + val(p.h) + " " + esc(T.hh_unit) +
+    return "<b>" + esc(p.n) + "</b><br>" + val(hh(p.h)) +
       (p.r ? "<br>" + esc(T.reason) + ": " + esc(p.r) : "");
   }
   function bindCompound(f, layer) {
@@ -809,7 +983,7 @@ _SCRIPT = Template("""
     opts.renderer = renderer;
     return L.geoJson(fc, opts);
   }
-  var built = reg["{{ this.map_name }}"].built;
+  var built = R.built;
   function lazy(key, make) {
     var fg = G[key];
     var build = function () {
@@ -832,6 +1006,10 @@ _SCRIPT = Template("""
         return o; }}).addTo(G.barriers);
     built.barriers = true;
   }
+  function streetLabel(p) {
+    var cls = T.street_classes[p.k] || T.street;
+    return p.n ? "<b>" + esc(p.n) + "</b> · " + esc(cls) : esc(cls);
+  }
   if (G.streets) {
     var streetRenderer = contextRenderer("renogis-streets", 350);
     L.geoJson(D.streets, {
@@ -839,6 +1017,57 @@ _SCRIPT = Template("""
       style: function (f) {
         return M.street_styles[f.properties.k] || M.street_styles[2]; }}).addTo(G.streets);
     built.streets = true;
+    // hover: the streets lie below the compounds and take no events, so the map looks up the
+    // street nearest the pointer (within its half width + 4 px) in a grid of segments
+    var grid = null, CELL = 0.002, streetTip = L.tooltip({direction: "top", offset: [0, -6],
+      className: "renogis-street-tip"});
+    var buildGrid = function () {
+      grid = {};
+      D.streets.features.forEach(function (f, fi) {
+        var g = f.geometry, lines = g.type === "LineString" ? [g.coordinates] : g.coordinates;
+        lines.forEach(function (line) {
+          for (var i = 0; i + 1 < line.length; i++) {
+            var a = line[i], b = line[i + 1];
+            var x0 = Math.floor(Math.min(a[0], b[0]) / CELL), x1 = Math.floor(Math.max(a[0], b[0]) / CELL);
+            var y0 = Math.floor(Math.min(a[1], b[1]) / CELL), y1 = Math.floor(Math.max(a[1], b[1]) / CELL);
+            for (var x = x0; x <= x1; x++) {
+              for (var y = y0; y <= y1; y++) {
+                var key = x + "," + y;
+                (grid[key] = grid[key] || []).push([fi, a, b]); } } } }); });
+    };
+    var streetAt = function (latlng) {
+      if (!grid) { buildGrid(); }
+      var p = map.latLngToContainerPoint(latlng);
+      var far = map.containerPointToLatLng([p.x + 12, p.y + 12]);
+      var dx = Math.abs(far.lng - latlng.lng), dy = Math.abs(far.lat - latlng.lat);
+      var best = null, bestD = Infinity, seen = {};
+      for (var x = Math.floor((latlng.lng - dx) / CELL); x <= Math.floor((latlng.lng + dx) / CELL); x++) {
+        for (var y = Math.floor((latlng.lat - dy) / CELL); y <= Math.floor((latlng.lat + dy) / CELL); y++) {
+          (grid[x + "," + y] || []).forEach(function (s) {
+            var a = map.latLngToContainerPoint([s[1][1], s[1][0]]);
+            var b = map.latLngToContainerPoint([s[2][1], s[2][0]]);
+            var d = L.LineUtil.pointToSegmentDistance(p, a, b);
+            var f = D.streets.features[s[0]], st = M.street_styles[f.properties.k] || M.street_styles[2];
+            if (d <= st.weight / 2 + 4 && d < bestD) { bestD = d; best = f; } }); } }
+      return best;
+    };
+    R.streetAt = streetAt;
+    var pending = null, scheduled = false;
+    map.on("mousemove", function (e) {
+      pending = e.latlng;
+      if (scheduled) { return; }
+      scheduled = true;
+      L.Util.requestAnimFrame(function () {
+        var at = pending;
+        scheduled = false;
+        var f = (map.getZoom() >= M.street_hover_zoom && map.hasLayer(G.streets)) ? streetAt(at) : null;
+        if (f) { streetTip.setLatLng(at).setContent(streetLabel(f.properties));
+                 if (!map.hasLayer(streetTip)) { streetTip.addTo(map); } }
+        else if (map.hasLayer(streetTip)) { map.removeLayer(streetTip); }
+      });
+    });
+    map.on("mouseout zoomstart", function () {
+      if (map.hasLayer(streetTip)) { map.removeLayer(streetTip); } });
   }
 
   var searchLayers = [];
@@ -847,7 +1076,7 @@ _SCRIPT = Template("""
       filter: function (f) { return !M.has_districts || f.properties.d !== null && f.properties.d !== undefined; },
       style: function (f) {
         var c = f.properties.c;
-        return {color: "#444", weight: 0.6, fillOpacity: 0.65,
+        return {color: M.compound_edge, weight: 0.6, fillOpacity: 0.75,
                 fillColor: (c === null || c === undefined) ? M.neutral : M.palette[c % M.palette.length]};
       },
       onEachFeature: bindCompound});
@@ -856,19 +1085,25 @@ _SCRIPT = Template("""
   if (G.excluded) {
     var excl = geo(D.compounds, {
       filter: function (f) { return f.properties.d === null || f.properties.d === undefined; },
-      style: function () { return {color: "#888", weight: 0.6, dashArray: "3 3", fillOpacity: 0.7,
+      style: function () { return {color: M.compound_edge, weight: 0.8, dashArray: "3 3", fillOpacity: 0.6,
                                    fillColor: M.excluded}; },
       onEachFeature: bindCompound});
     excl.addTo(G.excluded); built.excluded = true; searchLayers.push(excl);
   }
   CAT.forEach(function (c, k) {
     if (G["gap:" + c.key]) {
+      // coverage reads over the district fill: covered = blue outline, not covered = hatched,
+      // no data = dotted grey outline; the fill below stays visible
       lazy("gap:" + c.key, function () {
         return geo(D.compounds, {
           style: function (f) {
             var w = f.properties.w ? f.properties.w[k] : null;
-            return {color: "#555", weight: 0.4, fillOpacity: 0.7,
-                    fillColor: w === 1 ? M.covered : (w === 0 ? M.uncovered : M.nodata)}; },
+            if (w === 1) { return {color: M.covered, weight: 2.5, fill: true, fillOpacity: 0,
+                                   renogisColor: M.covered}; }
+            if (w === 0) { return {color: M.uncovered, weight: 1.5, fill: true, fillOpacity: 1,
+                                   fillColor: hatch(M.uncovered), renogisColor: M.uncovered}; }
+            return {color: M.nodata, weight: 1.5, dashArray: "2 3", fill: true, fillOpacity: 0,
+                    renogisColor: M.nodata}; },
           onEachFeature: bindCompound});
       });
     }
@@ -876,75 +1111,124 @@ _SCRIPT = Template("""
       lazy("service:" + c.key, function () {
         return geo(D.service_areas, {
           filter: function (f) { return f.properties.k === k; },
-          style: function () { return {color: c.color, weight: 1, fillColor: c.color, fillOpacity: 0.15}; },
+          style: function () { return {color: c.color, weight: 2, dashArray: "6 4", fillColor: c.color,
+                                       fillOpacity: 0.06}; },
           onEachFeature: function (f, layer) {
-            layer.bindTooltip(esc(c.label) + " · " + esc(T.radius) + " " + val(f.properties.r)); }});
+            layer.bindTooltip(esc(c.label) + " · " + esc(T.radius) + " " + val(metres(f.properties.r))); }});
       });
     }
   });
   if (G.parcels) {
     geo(D.parcels, {
-      style: function (f) { var col = M.parcel_colors[f.properties.k] || "#999";
-        return {color: col, weight: 1.5, dashArray: "4 2", fillColor: col, fillOpacity: 0.35}; },
+      style: function (f) { var col = M.parcel_colors[f.properties.k] || M.parcel_colors.vacant_land;
+        return {color: col, weight: 2, dashArray: "4 2", fillColor: col, fillOpacity: 0.45}; },
       onEachFeature: function (f, layer) {
         var p = f.properties;
-        layer.bindTooltip(esc(T[p.k] || p.k || "") + " · " + val(p.a) + " m²", {sticky: true});
+        layer.bindTooltip(esc(T[p.k] || p.k || "") + " · " + val(m2(p.a)), {sticky: true});
         layer.bindPopup("<div class='renogis-popup'><table>" + row(T.id, p.i) + row(T.kind, T[p.k] || p.k) +
-          row(T.area, p.a) + row(T.floor_area, p.fa) + "</table></div>");
+          row(T.area, m2(p.a)) + row(T.floor_area, m2(p.fa)) + "</table></div>");
       }}).addTo(G.parcels);
     built.parcels = true;
   }
   if (G.siting) {
     geo(D.siting, {
       style: function (f) { var col = catColor(f.properties.k);
-        return {color: "#000", weight: 3, fillColor: col, fillOpacity: 0.6}; },
+        return {color: "#000000", weight: 3, fillColor: col, fillOpacity: 0.8}; },
       onEachFeature: function (f, layer) {
         var p = f.properties;
         layer.bindTooltip(esc(T.proposed) + ": " + esc(catName(p.k)) + " (" + esc(T.newly) + " " +
-          val(p.nc) + ")", {sticky: true});
+          val(hh(p.nc)) + ")", {sticky: true});
         layer.bindPopup("<div class='renogis-popup'><table>" + row(T.id, p.i) + row(T.category, catName(p.k)) +
-          row(T.newly, p.nc) + row(T.cumulative, pct(p.cc)) + "</table></div>");
+          row(T.newly, hh(p.nc)) + row(T.cumulative, pct(p.cc)) + "</table></div>");
       }}).addTo(G.siting);
     built.siting = true;
   }
+  if (G.network_parts) {
+    var ns = M.network_style, nso = {};
+    Object.keys(ns).forEach(function (k) { nso[k] = ns[k]; });
+    nso.fillColor = ns.color; nso.fillOpacity = 0.2;
+    geo(D.network_parts, {
+      style: function () { return nso; },
+      onEachFeature: function (f, layer) {
+        var p = f.properties;
+        var tip = esc(T.network_part) + (p.n ? " " + esc(p.n) : "") + (p.i ? " (" + esc(p.i) + ")" : "") +
+          " · " + val(metres(p.l)) + (missing(p.h) ? "" : " · " + val(hh(p.h)));
+        layer.bindTooltip(tip, {sticky: true});
+        layer.bindPopup("<div class='renogis-popup'><b>" + esc(T.network_part) + "</b><table>" +
+          row(T.id, p.i) + row(T.name, p.n) + row(T.length, metres(p.l)) +
+          (missing(p.h) ? "" : row(T.households, hh(p.h))) +
+          (missing(p.nc) ? "" : row(T.n_compounds, num(p.nc))) + "</table></div>");
+      }}).addTo(G.network_parts);
+    built.network_parts = true;
+  }
   var onTop = [];  // canvas layers kept above the compounds when a layer is switched on
   if (G.districts) {
-    // labels are DivIcon markers: permanent tooltips would force a layout per district
+    // labels are DivIcon markers placed only where they fit (see placeLabels)
     var labels = [];
+    var measure = document.createElement("canvas").getContext("2d");
+    measure.font = M.label_font;
     var outlines = geo(D.districts, {
-      style: function () { return {color: "#222", weight: 2.5, fill: false}; },
+      style: function () { return {color: M.outline, weight: 2.5, fill: false}; },
       interactive: false,  // clicks reach the compounds; the label opens the district popup
       onEachFeature: function (f, layer) {
         var p = f.properties;
         var at = p.lp ? L.latLng(p.lp[0], p.lp[1]) : layer.getBounds().getCenter();
+        var l1 = p.i, l2 = hh(p.h) || "";
         var label = L.marker(at, {icon: L.divIcon({className: "renogis-label", iconSize: null,
-          html: "<div>" + esc(p.i) + "<br>" + val(p.h) + " " + esc(T.hh_unit) + "</div>"}),
+          html: "<div>" + esc(l1) + (l2 ? "<br>" + esc(l2) : "") + "</div>"}),
           keyboard: false, riseOnHover: true, zIndexOffset: 1000});
         label.bindPopup(function () {
           return "<div class='renogis-popup'><b>" + esc(T.district) + " " + esc(p.i) + "</b><table>" +
-            row(T.n_compounds, p.n) + row(T.households, p.h) + row(T.buildings, p.b) +
-            row(T.floor_area, p.a) + row(T.idle_area, p.ia) + row(T.wall_m, p.wm) +
+            row(T.n_compounds, num(p.n)) + row(T.households, hh(p.h)) + row(T.buildings, num(p.b)) +
+            row(T.district_area, m2(p.ar)) + row(T.floor_area, m2(p.a)) + row(T.idle_area, m2(p.ia)) +
+            row(T.wall_m, metres(p.wm)) +
             (p.f ? row(T.flags, p.f) : "") + (p.rs ? row(T.reason, p.rs) : "") +
             districtRows(p) + "</table></div>"; }, {maxWidth: 420});
-        labels.push(label);
+        // label box in px: text (measured in the label font) + padding 2 x 4 + border 2 x 1
+        var w = Math.ceil(Math.max(measure.measureText(l1).width, measure.measureText(l2).width)) + 10;
+        var h = (l2 ? 30 : 15) + 4;
+        labels.push({marker: label, at: at, bounds: layer.getBounds(), w: w, h: h,
+                     area: p.ar || 0, id: p.i});
       }}).addTo(G.districts);
     onTop.push(outlines);
+    // larger districts claim their label place first (ties by id)
+    labels.sort(function (a, b) { return (b.area - a.area) || (a.id < b.id ? -1 : (a.id > b.id ? 1 : 0)); });
     var labelGroup = L.layerGroup().addTo(G.districts);
-    if (M.label_zoom === null) {
-      labels.forEach(function (l) { labelGroup.addLayer(l); });
-    } else {
-      // a whole city: labels only from label_zoom up and only near the view
-      var showLabels = function () {
-        var on = map.getZoom() >= M.label_zoom, view = map.getBounds().pad(0.5);
-        labels.forEach(function (l) {
-          var want = on && view.contains(l.getLatLng());
-          if (want !== labelGroup.hasLayer(l)) {
-            if (want) { labelGroup.addLayer(l); } else { labelGroup.removeLayer(l); } }
-        });
-      };
-      map.on("moveend", showLabels);
-      showLabels();
-    }
+    // show a label only where it fits: inside its district's on-screen box, clear of every
+    // label already placed (a grid of 64 px cells finds the neighbours)
+    var placeLabels = function () {
+      var view = map.getBounds().pad(0.2), size = map.getSize(), gap = M.label_margin;
+      var cells = {}, shown = 0;
+      labels.forEach(function (l) {
+        var want = false;
+        if (view.contains(l.at)) {
+          var sw = map.latLngToContainerPoint(l.bounds.getSouthWest());
+          var ne = map.latLngToContainerPoint(l.bounds.getNorthEast());
+          if (Math.abs(ne.x - sw.x) >= l.w && Math.abs(sw.y - ne.y) >= l.h) {
+            var p = map.latLngToContainerPoint(l.at);
+            var box = [p.x - l.w / 2 - gap, p.y - l.h / 2 - gap, p.x + l.w / 2 + gap, p.y + l.h / 2 + gap];
+            var x0 = Math.floor(box[0] / 64), x1 = Math.floor(box[2] / 64);
+            var y0 = Math.floor(box[1] / 64), y1 = Math.floor(box[3] / 64), clear = true, x, y;
+            for (x = x0; x <= x1 && clear; x++) { for (y = y0; y <= y1 && clear; y++) {
+              (cells[x + "," + y] || []).forEach(function (o) {
+                if (box[0] < o[2] && o[0] < box[2] && box[1] < o[3] && o[1] < box[3]) { clear = false; }
+              }); } }
+            if (clear) {
+              want = true;
+              for (x = x0; x <= x1; x++) { for (y = y0; y <= y1; y++) {
+                (cells[x + "," + y] = cells[x + "," + y] || []).push(box); } }
+            }
+          }
+        }
+        if (want) { shown += 1; }
+        if (want !== labelGroup.hasLayer(l.marker)) {
+          if (want) { labelGroup.addLayer(l.marker); } else { labelGroup.removeLayer(l.marker); } }
+      });
+      R.labelsShown = shown;
+    };
+    R.placeLabels = placeLabels; R.labels = labels;
+    map.on("moveend zoomend", placeLabels);
+    map.whenReady(placeLabels);
     built.districts = true;
   }
   function facilityTooltip(layer) {
@@ -954,14 +1238,14 @@ _SCRIPT = Template("""
   function facilityPopup(layer) {
     var p = layer.feature.properties;
     return "<div class='renogis-popup'><table>" + row(T.id, p.i) + row(T.name, p.n) +
-      row(T.category, catName(p.k)) + row(T.capacity, p.cap) + "</table></div>";
+      row(T.category, catName(p.k)) + row(T.capacity, num(p.cap)) + "</table></div>";
   }
   if (G.facilities) {
     var fac = L.geoJson(D.facilities, {
       pointToLayer: function (f, latlng) {
         var k = f.properties.k;
         if (M.canvas_markers) {  // many facilities: circles on the shared canvas
-          return L.circleMarker(latlng, {renderer: renderer, radius: 5, color: "#333", weight: 1,
+          return L.circleMarker(latlng, {renderer: renderer, radius: 5, color: "#333333", weight: 1,
             fillColor: catColor(k), fillOpacity: 0.9});
         }
         return L.marker(latlng, {icon: L.divIcon({className: "renogis-fac", iconSize: [20, 20],
@@ -994,16 +1278,20 @@ _SCRIPT = Template("""
       h += M.palette.slice(0, Math.max(1, Math.min(M.palette.length, M.n_colors))).map(function (c) {
         return "<i style='background:" + c + "'></i>"; }).join("") + " " + esc(T.neighbours) + "<br>";
     }
-    if (G.excluded) { h += "<i style='background:" + M.excluded + "'></i>" + esc(T.excluded) + "<br>"; }
-    if (G.districts) { h += "<i style='background:none;border:2px solid #222'></i>" + esc(T.districts) + "<br>"; }
+    if (G.excluded) {
+      h += "<i style='background:" + M.excluded + ";border-style:dashed'></i>" + esc(T.excluded) + "<br>"; }
+    if (G.districts) {
+      h += "<i style='background:none;border:2px solid " + M.outline + "'></i>" + esc(T.districts) + "<br>"; }
     if (G.parcels) {
       Object.keys(M.parcel_colors).forEach(function (k) {
-        h += "<i style='background:" + M.parcel_colors[k] + "'></i>" + esc(T[k]) + "<br>"; });
+        h += "<i style='background:" + M.parcel_colors[k] + ";opacity:.7;border:2px dashed " +
+          M.parcel_colors[k] + "'></i>" + esc(T[k]) + "<br>"; });
     }
     if (M.has_gaps) {
-      h += "<i style='background:" + M.covered + "'></i>" + esc(T.covered) + " <i style='background:" +
-        M.uncovered + "'></i>" + esc(T.not_covered) + " <i style='background:" + M.nodata + "'></i>" +
-        esc(T.no_data) + "<br>";
+      h += "<i style='background:none;border:2px solid " + M.covered + "'></i>" + esc(T.covered) +
+        " <i style='border:1px solid " + M.uncovered + ";background:repeating-linear-gradient(-45deg," +
+        M.uncovered + " 0 2px,transparent 2px 5px)'></i>" + esc(T.not_covered) +
+        " <i style='background:none;border:1px dotted " + M.nodata + "'></i>" + esc(T.no_data) + "<br>";
     }
     if (G.siting) { h += "<i style='background:#fff;border:3px solid #000'></i>" + esc(T.siting) + "<br>"; }
     CAT.forEach(function (c) {
@@ -1015,8 +1303,13 @@ _SCRIPT = Template("""
           esc(c.glyph) + "</span></span> " + esc(c.label) + "<br>"; }
     });
     if (G.streets) {
-      h += "<i style='height:0;border:0;border-top:3px solid " + M.street_styles[0].color +
-        "'></i>" + esc(T.streets) + "<br>"; }
+      M.street_styles.forEach(function (st, k) {
+        h += "<i class=line style='border-top:" + Math.max(1, Math.round(st.weight)) + "px " +
+          (st.dashArray ? "dashed " : "solid ") + st.color + "'></i>" + esc(T.street_classes[k]) + "<br>"; });
+    }
+    if (G.network_parts) {
+      h += "<i class=line style='border-top:3px dotted " + M.network_style.color + "'></i>" +
+        esc(T.network_parts) + "<br>"; }
     if (G.barriers) {
       h += "<i style='background:" + M.barrier_styles[0].fillColor + ";border-color:" +
         M.barrier_styles[0].color + "'></i>" + esc(T.barriers) + "<br>"; }
@@ -1099,6 +1392,7 @@ def build_map(
     siting: gpd.GeoDataFrame | None = None,
     streets: gpd.GeoDataFrame | None = None,
     barriers: gpd.GeoDataFrame | None = None,
+    network_parts: gpd.GeoDataFrame | None = None,
     tiles: str = "osm",
     lang: str = "zh",
     title: str | None = None,
@@ -1140,12 +1434,21 @@ def build_map(
     streets : GeoDataFrame, optional
         Street centre lines with ``class`` (arterial, secondary, local, path;
         other values are normalised as in ``renogis.schema``, unknown ones drawn
-        as local). Drawn as context below the compounds, not clickable; merged
-        into one feature per class for display.
+        as local) and optional ``name``. Drawn as context below the compounds,
+        wider and darker for higher classes, not clickable (hovering shows the
+        name and class from zoom ``STREET_HOVER_MIN_ZOOM`` up); merged into one
+        feature per class and name for display.
     barriers : GeoDataFrame, optional
         Rivers, railways, walls: lines or polygons. Drawn below the streets;
         blue (polygons filled light blue) unless a ``kind``/``type``/``railway``/
         ``name`` column says railway (dark dashed) or something else (grey).
+    network_parts : GeoDataFrame, optional
+        Parts of the street network cut off from the walk network (nobody walking
+        from the main network reaches them), e.g. the streets of
+        ``WalkNetwork.report["dropped_street_ids"]``: lines or areas, with optional
+        ``street_id``/``part_id``/``component``, ``name``, ``length_m`` (else
+        measured), ``households`` and ``n_compounds``. Drawn as a magenta dashed
+        layer with the length and who is stranded on hover.
     tiles : {"osm", "cartodb", "amap", "tianditu", "none"}
         Basemap. "amap" shifts geometries to GCJ-02; "tianditu" needs the
         ``TIANDITU_KEY`` environment variable; "none" draws no tiles.
@@ -1203,6 +1506,7 @@ def build_map(
     siting = _as_work_crs(siting, crs, "siting")
     streets = _as_work_crs(streets, crs, S.STREETS)
     barriers = _as_work_crs(barriers, crs, S.BARRIERS)
+    network_parts = _as_work_crs(network_parts, crs, "network_parts")
     if districts is not None:
         _require_columns(districts, (S.DISTRICT_ID,), "districts")
     if facilities is not None:
@@ -1282,6 +1586,9 @@ def build_map(
         "siting": None,
         "streets": _street_data(streets, gcj02=gcj) if streets is not None else None,
         "barriers": _barrier_data(barriers, gcj02=gcj) if barriers is not None else None,
+        "network_parts": (
+            _network_part_data(network_parts, gcj02=gcj) if network_parts is not None else None
+        ),
     }
     if facilities is not None:
         pts = facilities.copy()
@@ -1323,8 +1630,10 @@ def build_map(
         "lang": lang,
         "bounds": [[float(miny), float(minx)], [float(maxy), float(maxx)]],
         "palette": list(PALETTE),
-        "neutral": OKABE_ITO[1],
+        "neutral": PALETTE[0],
         "excluded": EXCLUDED_COLOR,
+        "outline": OUTLINE_COLOR,
+        "compound_edge": COMPOUND_EDGE_COLOR,
         "covered": COVERED_COLOR,
         "uncovered": UNCOVERED_COLOR,
         "nodata": NODATA_COLOR,
@@ -1335,10 +1644,11 @@ def build_map(
         "cluster": facilities is not None
         and CLUSTER_THRESHOLD < len(facilities) <= CANVAS_MARKER_THRESHOLD,
         "canvas_markers": facilities is not None and len(facilities) > CANVAS_MARKER_THRESHOLD,
-        "label_zoom": (
-            LABEL_MIN_ZOOM if districts is not None and len(districts) > LABEL_ALL_MAX else None
-        ),
+        "label_font": LABEL_FONT,
+        "label_margin": LABEL_MARGIN_PX,
+        "street_hover_zoom": STREET_HOVER_MIN_ZOOM,
         "street_styles": list(STREET_STYLES),
+        "network_style": NETWORK_PART_STYLE,
         "barrier_styles": list(BARRIER_STYLES),
         "categories": [
             {
@@ -1375,7 +1685,7 @@ def build_map(
     root = fmap.get_root()
     root.header.add_child(_Raw(_vendor_assets()), name="renogis_vendor")
     root.header.add_child(
-        _Raw(f"<title>{_html_escape(meta['title'])}</title>"), name="renogis_title"
+        _Raw(f"<title>{_html_escape(str(meta['title']))}</title>"), name="renogis_title"
     )
     _add_tiles(fmap, tiles, text, tianditu_key)
 
@@ -1409,6 +1719,8 @@ def build_map(
         group("streets", text["streets"])
     if barriers is not None:
         group("barriers", text["barriers"])
+    if network_parts is not None:
+        group("network_parts", text["network_parts"])
 
     _RenogisLayers(map_name=fmap.get_name(), groups=groups, data_json=data_json).add_to(fmap)
     n_overlays = len(groups)

@@ -68,6 +68,10 @@ class RunConfig:
     lang: str = "zh"
     tiles: str = "osm"
     map_copy: Path | None = None  # also copy the map here (the demo uses maps/)
+    # districts (appended): nested/duplicate compounds, split/rebalance options
+    nested: str = "keep-children"  # or "keep-parent" (renogis.overlaps)
+    max_span_m: float | None = None  # longest allowed district extent, m
+    soft_barrier_classes: tuple[str, ...] = ()  # street classes crossed only when no in-band alternative
     # proposals: renovation content, costs, viability, documents (renogis.deliverables)
     proposals: bool = True
     costs: str = "renovation_2021"
@@ -183,6 +187,18 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
         summary["work_crs"] = f"EPSG:{ds.work_crs.to_epsg()}" if ds.work_crs.to_epsg() else ds.work_crs.name
 
         compounds = ds.compounds
+        if set(config.steps) & {"districts", "gaps", "siting", "map"}:
+            from renogis.overlaps import OVERLAPS_FILE, resolve_overlaps
+            from renogis.reports import write_table
+
+            with timer.step("overlaps"):
+                overlaps = resolve_overlaps(compounds, nested=config.nested)  # type: ignore[arg-type]
+                compounds = overlaps.compounds
+                files.extend(write_table(overlaps.pairs, tmp / OVERLAPS_FILE, formats=("csv",)))
+                if overlaps.report_lines():
+                    with (tmp / "validation.txt").open("a", encoding="utf-8") as fh:
+                        fh.write("\n".join(overlaps.report_lines()) + "\n")
+            summary["overlaps"] = overlaps.summary()
         districts = None
         district_result = None
         extra_lines: dict[str, list[str]] = {}
@@ -198,14 +214,15 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
             with timer.step("districts"):
                 graph = build_adjacency(compounds, parcels=ds.get(schema.PARCELS),
                                         streets=ds.get(schema.STREETS), barriers=ds.get(schema.BARRIERS),
-                                        gap_m=config.gap_m, barrier_classes=config.barrier_classes)
+                                        gap_m=config.gap_m, barrier_classes=config.barrier_classes,
+                                        soft_barrier_classes=config.soft_barrier_classes)
                 district_result = propose_districts(
                     compounds, graph, parcels=ds.get(schema.PARCELS),
                     min_households=config.min_households, max_households=config.max_households,
                     keep_together=config.keep_together, keep_apart=config.keep_apart,
                     min_consent=config.min_consent,
                     require_owners_committee=config.require_owners_committee,
-                    built_before=config.built_before, seed=config.seed)
+                    built_before=config.built_before, seed=config.seed, max_span_m=config.max_span_m)
                 districts = district_result.districts
                 compounds = district_result.compounds
             summary["districts"] = int(len(districts))
@@ -253,6 +270,7 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
                         if isinstance(did, str):
                             extra_lines.setdefault(did, []).extend(lines)
                     summary["sites"] = int(len(plan.plan))
+                    summary["siting"] = siting_mod.summary_record(plan)
                 else:
                     summary["sites"] = 0
                     logger.warning("no parcels layer: nothing to site")
@@ -280,11 +298,17 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
             from renogis.maps import write_map
 
             with timer.step("map"):
+                streets = ds.get(schema.STREETS)
+                cut_off = None  # streets with pieces cut off from the walk network
+                if network is not None and streets is not None and schema.STREET_ID in streets:
+                    dropped = set(map(str, network.report.get("dropped_street_ids", [])))
+                    mask = streets[schema.STREET_ID].astype(str).isin(dropped)
+                    cut_off = streets[mask] if mask.any() else None
                 map_path = write_map(
                     tmp / "map.html", compounds, districts=districts, parcels=ds.get(schema.PARCELS),
                     facilities=ds.get(schema.FACILITIES), access=access, gaps=gaps,
                     service_areas=service_areas, siting=plan.plan if plan is not None else None,
-                    streets=ds.get(schema.STREETS), barriers=ds.get(schema.BARRIERS),
+                    streets=streets, barriers=ds.get(schema.BARRIERS), network_parts=cut_off,
                     tiles=config.tiles, lang=config.lang)
                 files.append(map_path)
 

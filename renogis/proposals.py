@@ -33,6 +33,8 @@ from renogis.districting import (
     N_COMPOUNDS,
     PARCEL_IDS,
     REASON,
+    WALL_COMPOUND_A,
+    WALL_COMPOUND_B,
     WALL_M,
     DistrictResult,
 )
@@ -173,6 +175,21 @@ def _member_table(members: pd.DataFrame, lang: str) -> list[str]:
     return lines
 
 
+def _wall_table(result: DistrictResult, did: str, lang: str) -> list[str]:
+    """Return the walls-to-open table of one district: which two compounds, metres, longest first."""
+    w = result.walls
+    if w is None or not len(w):
+        return []
+    w = w[w[DISTRICT_ID].astype(str) == did]
+    if not len(w):
+        return []
+    head = (["## 需打通的围墙", "", "| 小区 | 小区 | 围墙长度 (m) |"] if lang == "zh"
+            else ["## Walls to open", "", "| Compound | Compound | Wall (m) |"])
+    rows = [f"| {_cell(a)} | {_cell(b)} | {_int(float(m))} |"
+            for a, b, m in zip(w[WALL_COMPOUND_A], w[WALL_COMPOUND_B], w[WALL_M], strict=True)]
+    return [*head, "|---|---|---|", *rows, ""]
+
+
 def proposal_sheets(
     result: DistrictResult,
     *,
@@ -247,6 +264,7 @@ def proposal_sheets(
         lines = [title, "", _summary(row, lang), "", md_escape(flag_text), "", reason_head, "",
                  md_escape(reason), ""]
         lines += [members_head, "", *_member_table(members, lang), ""]
+        lines += _wall_table(result, did, lang)
         if did in extra and extra[did]:
             lines += [extra_head, "", *[f"- {md_escape(x)}" for x in extra[did]], ""]
         sheets[did] = "\n".join(lines)

@@ -1,27 +1,42 @@
-"""Site missing facilities on idle parcels (maximal covering / set cover).
+"""Site missing facilities on idle parcels (maximal covering with capacity and co-location).
 
 The module has two layers, in the manner of spopt:
 
-* an optimisation core on plain matrices: :func:`greedy_max_cover` (lazy greedy,
-  CELF priority queue; the fast default) and :func:`exact_max_cover` (an integer
-  programme solved by HiGHS through ``highspy``, an optional extra). Both take a
-  boolean ``coverage`` matrix (demand points x candidate sites), demand
-  ``weights`` and a budget ``k`` (``None``: set cover, i.e. the fewest sites
-  that cover every coverable demand point) and return a :class:`CoverResult`;
-* a GeoDataFrame adapter, :func:`site_facilities`, which builds one coverage
-  matrix per facility category from the walk network (compounds that are not
-  within the category's radius in the access table are the demand, idle parcels
-  that are large enough are the candidates) and returns a :class:`SitingPlan`.
+* optimisation cores on plain matrices:
+
+  - the joint siting problem :class:`SiteOptions` (every parcel x category option at
+    once, with areas, capacities, independent sites and budgets), solved by
+    :func:`greedy_site` (lazy greedy plus deterministic improvement re-runs; the fast
+    default) or :func:`exact_site` (a mixed-integer programme in HiGHS), both
+    returning a :class:`SiteSolution`;
+  - the single-category maximal covering / set cover core :func:`greedy_max_cover` /
+    :func:`exact_max_cover` (boolean coverage matrix, weights, budget ``k``, optional
+    per-site capacity), returning a :class:`CoverResult`;
+
+  exact solves use ``highspy`` when installed (optional extra ``exact``), else the
+  HiGHS bundled with SciPy (``scipy.optimize.milp``); nothing is printed on stdout;
+* a GeoDataFrame adapter, :func:`site_facilities`, which builds the joint problem from
+  the walk network (compounds that are not within a category's radius in the access
+  table are its demand, idle parcels large enough for the facility its options) and
+  returns a :class:`SitingPlan`.
 
 Capacity model
 --------------
-A site may carry a capacity ``c`` in households-equivalent demand: it then covers
-at most ``c`` households, and a compound may be split between several sites
-(fractional assignment). The greedy serves, inside a pick, the most constrained
-demand first (fewest candidate sites, then lowest index); the integer programme
-chooses the assignment optimally. In the adapter a site's capacity is the size
-of the facility it hosts (``CategoryRule.min_building_m2``, else ``min_land_m2``)
-divided by the standard's demand per household; see :func:`site_capacity_households`.
+A new facility's capacity follows from the area it takes and the standards
+(``[categories.<key>.site]`` in the standards file): ``units = area / m2_per_unit``
+(seats, beds, places, spaces, or m² when the demand is in m²; m² of building on an
+idle building, of land on vacant land), whole units for seats, beds, places and
+spaces; its area lies between the standard's minimum size and the smaller of the
+parcel's area and the standard's maximum size. A compound's demand in units is
+``standards.demand`` (population when given, else households x persons per household).
+A site is credited with the households it serves, never more than its capacity: a
+compound's demand may be split between several sites (fractional service), and the
+households served are ``units served / demand per household``. A facility is sized to
+what it serves (at least its minimum), so the rest of a parcel stays free for others.
+The shortfall (demand in units of the households left without a facility within the
+radius) is reported before and after each site. A category whose rule gives no area
+per unit (a user file without a ``site`` table) is credited without a capacity limit,
+with a warning; ``capacity_households=`` overrides the capacity per site.
 
 Parcel eligibility and shared parcels
 -------------------------------------
@@ -31,19 +46,26 @@ building size: the building is then assumed to be single-storey). ``idle_buildin
 parcels are measured by ``floor_area_m2`` (or ``area_m2`` when the floor area is
 missing) against ``min_building_m2``; a category with a land minimum but no
 building minimum (an outdoor ground) cannot go into an idle building. A rule
-without any minimum accepts every parcel (minimum 0 m2). Categories are sited
-one after the other in :data:`SITING_PRIORITY` order; every facility placed on
-a parcel consumes its minimum from the parcel's remaining area, so one parcel
-hosts several facilities only while its area allows the sum of their minimums.
+without any minimum accepts every parcel (minimum 0 m2). A parcel hosts several
+facilities only if the sum of their areas fits in it AND each of them may share:
+a category with ``site.independent = true`` (kindergarten, schools, nursing home)
+takes a parcel for itself. One parcel hosts at most one facility per category.
+All categories are sited together (one problem), so the plan credits the most
+households in all; ties are broken by category (:data:`SITING_PRIORITY`) and then
+parcel id, never by the input's row order (inputs are sorted by id first).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import heapq
 import logging
 import math
+import os
+import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,15 +84,21 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "CoverResult",
+    "SiteOptions",
+    "SiteSolution",
     "SitingPlan",
     "SITING_PRIORITY",
     "NOT_SITED_BY_DEFAULT",
     "greedy_max_cover",
     "exact_max_cover",
+    "greedy_site",
+    "exact_site",
+    "GREEDY_RESTARTS",
     "relative_gap",
     "site_capacity_households",
     "site_facilities",
     "siting_lines",
+    "summary_record",
     "write_siting_outputs",
 ]
 
@@ -108,6 +136,14 @@ CUMULATIVE_COVERAGE = schema.CUMULATIVE_COVERAGE
 MIN_AREA_M2 = "min_area_m2"
 PARCEL_AREA_M2 = "parcel_area_m2"
 PICK = "pick"
+CAPACITY = schema.CAPACITY
+CAPACITY_UNIT = "capacity_unit"
+CAPACITY_HOUSEHOLDS = "capacity_households"
+SHORTFALL_BEFORE = "shortfall_before"
+SHORTFALL_AFTER = "shortfall_after"
+FACILITY_AREA_M2 = "facility_area_m2"
+REMAINING_AREA_M2 = "remaining_area_m2"
+INDEPENDENT_SITE = "independent_site"
 # access table columns (written by renogis.access)
 DISTANCE_M = schema.DISTANCE_M
 RADIUS_M = schema.RADIUS_M
@@ -404,19 +440,79 @@ def greedy_max_cover(
 
 
 def _import_highspy() -> Any:
+    """highspy, or None when it is not installed (the exact method then uses SciPy's HiGHS)."""
     try:
         import highspy
-    except ImportError as exc:  # pragma: no cover - exercised through monkeypatch
-        raise ImportError(
-            "exact siting needs the optional dependency highspy (HiGHS); install it with "
-            "`pip install 'renogis[exact]'` or use method='greedy'"
-        ) from exc
-    if highspy is None:  # sys.modules entry blocked
-        raise ImportError(
-            "exact siting needs the optional dependency highspy (HiGHS); install it with "
-            "`pip install 'renogis[exact]'` or use method='greedy'"
-        )
+    except ImportError:
+        return None
     return highspy
+
+
+@contextlib.contextmanager
+def _stdout_silenced() -> Iterator[None]:
+    """Send file descriptor 1 to the null device (C-level prints included) for a moment."""
+    try:
+        libc: Any = ctypes.CDLL(None)
+    except (OSError, TypeError):  # pragma: no cover - Windows
+        libc = None
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - no usable stdout
+        yield
+        return
+    if libc is not None:
+        libc.fflush(None)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    try:
+        yield
+    finally:
+        if libc is not None:
+            libc.fflush(None)
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
+
+
+def _solve_scipy(
+    *,
+    cost: np.ndarray,
+    col_lo: np.ndarray,
+    col_hi: np.ndarray,
+    n_int: int,
+    rows: sp.csr_matrix,
+    row_lo: np.ndarray,
+    row_hi: np.ndarray,
+    maximize: bool,
+    time_limit_s: float,
+) -> tuple[str, np.ndarray | None, float, float]:
+    """Solve the same model with ``scipy.optimize.milp`` (HiGHS bundled with SciPy, no warm start)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    n_col = cost.shape[0]
+    integrality = np.zeros(n_col)
+    integrality[:n_int] = 1
+    sign = -1.0 if maximize else 1.0
+    cons = (
+        [LinearConstraint(sp.csr_matrix(rows, dtype=float), row_lo, row_hi)]
+        if rows.shape[0]
+        else []
+    )
+    res = milp(
+        sign * cost,
+        integrality=integrality,
+        bounds=Bounds(col_lo, col_hi),
+        constraints=cons,
+        options={"disp": False, "time_limit": float(time_limit_s), "mip_rel_gap": 1e-6},
+    )
+    st = {0: "optimal", 1: "time_limit", 2: "infeasible", 3: "unbounded"}.get(res.status, "error")
+    if res.x is None:
+        return st, None, math.nan, math.nan
+    obj = sign * float(res.fun)
+    bound = getattr(res, "mip_dual_bound", None)
+    bound = sign * float(bound) if n_int and bound is not None and np.isfinite(bound) else obj
+    return st, np.asarray(res.x, dtype=float), obj, bound
 
 
 def _solve_highs(
@@ -435,11 +531,19 @@ def _solve_highs(
 ) -> tuple[str, np.ndarray | None, float, float]:
     """Solve ``opt cost.x  s.t. row_lo <= rows x <= row_hi``; the first ``n_int`` columns binary.
 
-    Returns status, solution (None if none), objective and dual bound.
+    Returns status, solution (None if none), objective and dual bound. Uses highspy when
+    installed (warm start, interior point for the relaxations), else ``scipy.optimize.milp``
+    (the HiGHS bundled with SciPy). HiGHS writes nothing to stdout either way.
     """
     highspy = _import_highspy()
+    if highspy is None:
+        return _solve_scipy(
+            cost=cost, col_lo=col_lo, col_hi=col_hi, n_int=n_int, rows=rows, row_lo=row_lo,
+            row_hi=row_hi, maximize=maximize, time_limit_s=time_limit_s,
+        )
     inf = highspy.kHighsInf
-    h = highspy.Highs()
+    with _stdout_silenced():  # the first Highs() of a process prints a banner on stdout
+        h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("threads", 1)
@@ -551,8 +655,6 @@ def exact_max_cover(
 
     Raises
     ------
-    ImportError
-        highspy is not installed.
     InfeasibleError
         HiGHS found no feasible solution within the time limit.
 
@@ -565,7 +667,6 @@ def exact_max_cover(
     """
     t0 = time.perf_counter()
     a, w, cap = _prepare(coverage, weights, k, capacity)
-    _import_highspy()
     n_d, n_c = a.shape
     deg = np.diff(a.tocsr().indptr)
     coverable = float(w[deg > 0].sum())
@@ -763,6 +864,531 @@ def exact_max_cover(
     )
 
 
+# --------------------------------------------------------------------------- joint core
+@dataclass(frozen=True)
+class SiteOptions:
+    """The joint siting problem on plain arrays: every (parcel, category) option at once.
+
+    An *option* ``o`` is one facility of category ``group[o]`` on parcel ``parcel[o]``.
+    A *demand row* ``r`` is one compound's uncovered demand in one category: it credits
+    ``households[r]`` when fully served and needs ``units[r]`` capacity units (seats,
+    beds, m², ...; fractional service allowed). ``coverage[r, o]`` says option ``o`` is
+    within walking reach of row ``r`` (and of the same category).
+
+    A chosen option takes an area ``a`` of its parcel with ``min_area_m2 <= a <=
+    max_area_m2`` and serves at most ``a / m2_per_unit`` and ``max_units`` units
+    (``m2_per_unit == 0``: no area-based capacity, the option takes ``min_area_m2``);
+    the areas of the options chosen on one parcel sum to at most ``parcel_area_m2``; an
+    ``independent`` option shares its parcel with no other chosen option; each group
+    (category) has at most ``k`` chosen options (``None``: no budget).
+
+    Attributes
+    ----------
+    coverage : scipy.sparse.csc_matrix, shape (n_rows, n_options), bool
+    households, units : numpy.ndarray, shape (n_rows,)
+    parcel, group : numpy.ndarray of int, shape (n_options,)
+    min_area_m2, max_area_m2, m2_per_unit, max_units : numpy.ndarray, shape (n_options,)
+    independent : numpy.ndarray of bool, shape (n_options,)
+    parcel_area_m2 : numpy.ndarray, shape (n_parcels,)
+    k : int or None
+    """
+
+    coverage: sp.csc_matrix
+    households: np.ndarray
+    units: np.ndarray
+    parcel: np.ndarray
+    group: np.ndarray
+    min_area_m2: np.ndarray
+    max_area_m2: np.ndarray
+    m2_per_unit: np.ndarray
+    max_units: np.ndarray
+    independent: np.ndarray
+    parcel_area_m2: np.ndarray
+    k: int | None
+
+    def __post_init__(self) -> None:
+        n_r, n_o = self.coverage.shape
+        problems = [
+            f"{name} has {np.shape(getattr(self, name))[0]} entries, expected {n}"
+            for name, n in (
+                ("households", n_r),
+                ("units", n_r),
+                ("parcel", n_o),
+                ("group", n_o),
+                ("min_area_m2", n_o),
+                ("max_area_m2", n_o),
+                ("m2_per_unit", n_o),
+                ("max_units", n_o),
+                ("independent", n_o),
+            )
+            if np.shape(getattr(self, name))[:1] != (n,)
+        ]
+        if not problems:
+            if n_o and (self.parcel.min() < 0 or self.parcel.max() >= len(self.parcel_area_m2)):
+                problems.append("parcel holds an index outside parcel_area_m2")
+            if np.any(self.min_area_m2 > self.max_area_m2 + 1e-9):
+                bad = np.flatnonzero(self.min_area_m2 > self.max_area_m2 + 1e-9)[:5].tolist()
+                problems.append(f"min_area_m2 > max_area_m2 for options {bad}")
+            for name in ("households", "units", "min_area_m2", "m2_per_unit", "parcel_area_m2"):
+                if np.any(~(np.asarray(getattr(self, name), dtype=float) >= 0)):
+                    problems.append(f"{name} must be >= 0 (and not NaN)")
+        if self.k is not None and (isinstance(self.k, bool) or self.k < 0):
+            problems.append(f"k must be a non-negative integer or None, got {self.k!r}")
+        if problems:
+            raise InputError(
+                f"SiteOptions ({n_r} demand rows x {n_o} options): " + "; ".join(problems)
+            )
+
+
+@dataclass(frozen=True)
+class SiteSolution:
+    """Solution of a :class:`SiteOptions` problem.
+
+    Attributes
+    ----------
+    chosen : tuple of int
+        Chosen options: greedy in pick order; exact by group, then households served
+        (largest first), then option index.
+    households : tuple of float
+        Households credited to each chosen option (never more than its capacity).
+    units : tuple of float
+        Capacity units each chosen option serves.
+    area_m2 : tuple of float
+        Area each chosen option takes from its parcel: ``max(min_area_m2, units *
+        m2_per_unit)``.
+    covered_weight : float
+        Households credited in all.
+    objective_bound : float
+        Upper bound on the best possible ``covered_weight`` (exact: the solver's dual
+        bound; greedy: the sum over groups of the k largest single-option gains).
+    gap : float
+        ``(objective_bound - covered_weight) / objective_bound`` (0: proven optimal).
+    method, status : str
+    runtime_s : float
+    """
+
+    chosen: tuple[int, ...]
+    households: tuple[float, ...]
+    units: tuple[float, ...]
+    area_m2: tuple[float, ...]
+    covered_weight: float
+    objective_bound: float
+    gap: float
+    method: str
+    status: str
+    runtime_s: float
+
+
+def _option_area(problem: SiteOptions, o: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """Area the options ``o`` take when they serve ``units``."""
+    need = units * problem.m2_per_unit[o]
+    return np.maximum(problem.min_area_m2[o], np.minimum(need, problem.max_area_m2[o]))
+
+
+def _greedy_setup(problem: SiteOptions) -> dict[str, Any]:
+    """Per-problem arrays of the greedy: serving order, first gains (vectorised), bound."""
+    a = problem.coverage
+    n_r, n_o = a.shape
+    indptr = a.indptr
+    # inside a pick, serve the most constrained rows first (fewest options), then by row
+    deg = np.diff(a.tocsr().indptr)
+    col_of = np.repeat(np.arange(n_o), np.diff(indptr))
+    perm = np.lexsort((a.indices, deg[a.indices], col_of))
+    rows_sorted = a.indices[perm]
+    hh = problem.households.astype(float)
+    units = problem.units.astype(float)
+    m2pu, max_u = problem.m2_per_unit, problem.max_units
+    area0 = np.minimum(problem.max_area_m2, problem.parcel_area_m2[problem.parcel])
+    cap0 = np.where(
+        m2pu > 0,
+        np.minimum(max_u, np.divide(area0, m2pu, out=np.zeros(n_o), where=m2pu > 0)),
+        max_u,
+    )
+    # first gains of every option at once: segment-wise cumulative units in serving order
+    ru, rh = units[rows_sorted], hh[rows_sorted]
+    cs = np.cumsum(ru) - ru
+    start = np.repeat(np.append(cs, 0.0)[indptr[:-1]], np.diff(indptr))  # empty: any value
+    before = cs - start
+    cap_e = cap0[col_of]
+    with np.errstate(invalid="ignore"):
+        take = np.clip(cap_e - before, 0.0, ru)
+    frac = np.where(np.isinf(cap_e), 1.0, np.divide(take, ru, out=np.ones(ru.size), where=ru > 0))
+    gains0 = np.bincount(col_of, weights=rh * frac * (rh > 0), minlength=n_o)
+    # upper bound: per group, the k largest single-option bounds (reachable households,
+    # at most the option's largest capacity x the best households-per-unit of its rows)
+    hpu = np.divide(hh, units, out=np.full(n_r, np.inf), where=units > 0)
+    reach_h = np.asarray(a.T @ hh, dtype=float).ravel()
+    best_hpu = np.zeros(n_o)
+    if a.nnz:
+        np.maximum.at(best_hpu, col_of, hpu[a.indices])
+    with np.errstate(invalid="ignore"):
+        ub = np.minimum(reach_h, np.nan_to_num(cap0 * best_hpu, nan=np.inf, posinf=np.inf))
+    n_g = int(problem.group.max(initial=-1)) + 1
+    bound = 0.0
+    for g in range(n_g):
+        in_g = problem.group == g
+        coverable_g = float(hh[(np.diff(a[:, in_g].tocsr().indptr) > 0)].sum())
+        kk = int(in_g.sum()) if problem.k is None else problem.k
+        bound += min(coverable_g, _topk_sum(ub[in_g], kk))
+    return {"perm": perm, "rows_sorted": rows_sorted, "gains0": gains0, "bound": bound}
+
+
+def _greedy_run(
+    problem: SiteOptions, setup: Mapping[str, Any], forbidden: frozenset[int] = frozenset()
+) -> tuple[list[int], np.ndarray, float]:
+    """One lazy-greedy pass; ``forbidden`` options are never opened. Returns chosen, x, covered."""
+    a = problem.coverage
+    n_o = a.shape[1]
+    indptr = a.indptr
+    perm, rows_sorted, gains0 = setup["perm"], setup["rows_sorted"], setup["gains0"]
+    hh = problem.households
+    r_h = hh.astype(float).copy()
+    r_u = problem.units.astype(float).copy()
+    remaining = problem.parcel_area_m2.astype(float).copy()
+    n_p = remaining.size
+    hosted = np.zeros(n_p, dtype=int)
+    blocked = np.zeros(n_p, dtype=bool)  # hosts an independent facility
+    used = np.zeros(int(problem.group.max(initial=-1)) + 1, dtype=int)
+    budget = math.inf if problem.k is None else problem.k
+    eps = 1e-9 * max(1.0, float(hh.max(initial=0.0)))
+    m2pu, max_u = problem.m2_per_unit, problem.max_units
+    x = np.zeros(a.nnz)
+
+    def evaluate(o: int) -> tuple[float, np.ndarray, np.ndarray]:
+        p = problem.parcel[o]
+        if (
+            used[problem.group[o]] >= budget
+            or blocked[p]
+            or (problem.independent[o] and hosted[p] > 0)
+            or remaining[p] < problem.min_area_m2[o] - 1e-9
+        ):
+            return -1.0, np.zeros(0), np.zeros(0)
+        rows = rows_sorted[indptr[o] : indptr[o + 1]]
+        ru, rh = r_u[rows], r_h[rows]
+        cap = max_u[o]
+        if m2pu[o] > 0:
+            cap = min(cap, min(problem.max_area_m2[o], remaining[p]) / m2pu[o])
+        if math.isinf(cap):
+            frac = (rh > 0).astype(float)
+        else:
+            before = np.cumsum(ru) - ru
+            take = np.clip(cap - before, 0.0, ru)
+            frac = np.divide(take, ru, out=(rh > 0).astype(float), where=ru > 0)
+        return float((rh * frac).sum()), rows, frac
+
+    heap = [(-float(gains0[o]), o, 0) for o in range(n_o) if gains0[o] > eps and o not in forbidden]
+    heapq.heapify(heap)
+    chosen: list[int] = []
+    covered = 0.0
+    it = 0
+    while heap:
+        _, o, stamp = heap[0]
+        gain, rows, frac = evaluate(o)
+        if gain <= eps:
+            heapq.heappop(heap)
+            continue
+        if stamp != it:  # stale: re-queue with the current gain
+            heapq.heapreplace(heap, (-gain, o, it))
+            continue
+        heapq.heappop(heap)
+        served_u = float((r_u[rows] * frac).sum())
+        h_rows = hh[rows]
+        share_left = np.divide(r_h[rows], h_rows, out=np.ones(rows.size), where=h_rows > 0)
+        x[perm[indptr[o] : indptr[o + 1]]] = frac * share_left
+        r_u[rows] -= r_u[rows] * frac
+        r_h[rows] -= r_h[rows] * frac
+        p = problem.parcel[o]
+        remaining[p] -= float(_option_area(problem, np.array([o]), np.array([served_u]))[0])
+        hosted[p] += 1
+        blocked[p] |= bool(problem.independent[o])
+        used[problem.group[o]] += 1
+        chosen.append(o)
+        covered += gain
+        it += 1
+    return chosen, x, covered
+
+
+#: Greedy improvement passes: at most this many re-runs with one more option forbidden.
+GREEDY_RESTARTS = 48
+
+
+def _site_greedy(problem: SiteOptions) -> tuple[list[int], np.ndarray, float]:
+    """Lazy greedy, then improvement by re-runs that forbid one chosen option at a time.
+
+    A greedy pick can block better plans (a nursing home on the only parcel large enough
+    for a sports ground; a shared building filled by the first facilities). Each re-run
+    forbids one more option of the best plan so far (in pick order), and a re-run that
+    credits more households becomes the best plan; at most :data:`GREEDY_RESTARTS`
+    re-runs, so the result is deterministic. Returns chosen, edge fractions, bound.
+    """
+    setup = _greedy_setup(problem)
+    chosen, x, covered = _greedy_run(problem, setup)
+    forbidden: frozenset[int] = frozenset()
+    eps = 1e-9 * max(1.0, float(problem.households.max(initial=0.0)))
+    runs = 0
+    improved = True
+    while improved and runs < GREEDY_RESTARTS:
+        improved = False
+        for o in list(chosen):
+            if runs >= GREEDY_RESTARTS:
+                break
+            runs += 1
+            trial = forbidden | {o}
+            c2, x2, cov2 = _greedy_run(problem, setup, trial)
+            if cov2 > covered + eps:
+                chosen, x, covered, forbidden = c2, x2, cov2, trial
+                improved = True
+                break
+    return chosen, x, setup["bound"]
+
+
+def _site_result(
+    problem: SiteOptions,
+    chosen: Sequence[int] | np.ndarray,
+    x: np.ndarray,
+    *,
+    method: str,
+    status: str,
+    bound: float,
+    t0: float,
+    order: str,
+) -> SiteSolution:
+    """Compute served households, units and areas of ``chosen`` from edge fractions ``x`` (CSC order)."""
+    a = problem.coverage
+    n_o = a.shape[1]
+    col_of = np.repeat(np.arange(n_o), np.diff(a.indptr))
+    u_o = np.bincount(col_of, weights=x * problem.units[a.indices], minlength=n_o)
+    # solver tolerances must not credit a site beyond its capacity: scale such sites down
+    m2pu = problem.m2_per_unit
+    cap_u = np.minimum(
+        problem.max_units,
+        np.divide(problem.max_area_m2, m2pu, out=np.full(n_o, np.inf), where=m2pu > 0),
+    )
+    scale = np.divide(cap_u, u_o, out=np.ones(n_o), where=u_o > cap_u)
+    x = x * np.minimum(scale, 1.0)[col_of]
+    hh_o = np.bincount(col_of, weights=x * problem.households[a.indices], minlength=n_o)
+    u_o = np.bincount(col_of, weights=x * problem.units[a.indices], minlength=n_o)
+    ch = np.asarray(chosen, dtype=int)
+    eps = 1e-9 * max(1.0, float(problem.households.max(initial=0.0)))
+    ch = ch[hh_o[ch] > eps]  # an open site that serves nobody is not proposed
+    if order == "exact":
+        ch = ch[np.lexsort((ch, -hh_o[ch], problem.group[ch]))]
+    area = _option_area(problem, ch, u_o[ch]) if ch.size else np.zeros(0)
+    covered = float(hh_o[ch].sum())
+    bound = max(float(bound), covered)
+    return SiteSolution(
+        chosen=tuple(int(o) for o in ch),
+        households=tuple(float(v) for v in hh_o[ch]),
+        units=tuple(float(v) for v in u_o[ch]),
+        area_m2=tuple(float(v) for v in area),
+        covered_weight=covered,
+        objective_bound=bound,
+        gap=_gap(covered, bound, "max_cover"),
+        method=method,
+        status=status,
+        runtime_s=time.perf_counter() - t0,
+    )
+
+
+def greedy_site(problem: SiteOptions) -> SiteSolution:
+    """Solve a :class:`SiteOptions` problem by the lazy greedy.
+
+    Each step opens the feasible option that credits the most households now (ties:
+    the lowest option index, i.e. category priority then parcel id in the adapter) and
+    serves, within its capacity, the rows reached by the fewest options first. Gains
+    only shrink as demand is served and parcels fill, so stale queue entries are upper
+    bounds (CELF). The result is always feasible for the exact model.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> pr = SiteOptions(
+    ...     coverage=sp.csc_matrix(np.array([[1, 1]], dtype=bool)), households=np.array([100.0]),
+    ...     units=np.array([2.0]), parcel=np.array([0, 1]), group=np.array([0, 0]),
+    ...     min_area_m2=np.array([0.0, 0.0]), max_area_m2=np.array([35.0, 70.0]),
+    ...     m2_per_unit=np.array([35.0, 35.0]), max_units=np.array([1.0, 2.0]),
+    ...     independent=np.array([True, True]), parcel_area_m2=np.array([35.0, 70.0]), k=1)
+    >>> r = greedy_site(pr)
+    >>> r.chosen, r.households, r.area_m2
+    ((1,), (100.0,), (70.0,))
+    """
+    t0 = time.perf_counter()
+    chosen, x, bound = _site_greedy(problem)
+    total = float(problem.households[np.diff(problem.coverage.tocsr().indptr) > 0].sum())
+    return _site_result(
+        problem, chosen, x, method="greedy", status="heuristic", bound=min(bound, total),
+        t0=t0, order="greedy",
+    )
+
+
+def _site_model(problem: SiteOptions) -> dict[str, Any]:
+    """Rows of the joint MILP. Columns: y (n_o, binary), a (n_o), x (nnz, CSC order)."""
+    a = problem.coverage
+    n_r, n_o = a.shape
+    nnz = a.nnz
+    e_row = a.indices.astype(np.int64)
+    e_col = np.repeat(np.arange(n_o), np.diff(a.indptr))
+    e_idx = np.arange(nnz)
+    n_col = 2 * n_o + nnz
+    X0 = 2 * n_o
+    blocks: list[sp.csr_matrix] = []
+    lo: list[np.ndarray] = []
+    hi: list[np.ndarray] = []
+
+    def add(r: np.ndarray, c: np.ndarray, v: np.ndarray, n: int, lo_v: Any, hi_v: Any) -> None:
+        blocks.append(sp.csr_matrix((v, (r, c)), shape=(n, n_col)))
+        lo.append(np.broadcast_to(np.asarray(lo_v, dtype=float), (n,)))
+        hi.append(np.broadcast_to(np.asarray(hi_v, dtype=float), (n,)))
+
+    # each demand row served at most once
+    add(e_row, X0 + e_idx, np.ones(nnz), n_r, -np.inf, 1.0)
+    # x_e <= y_o
+    add(np.concatenate([e_idx, e_idx]), np.concatenate([X0 + e_idx, e_col]),
+        np.concatenate([np.ones(nnz), -np.ones(nnz)]), nnz, -np.inf, 0.0)
+    u_e = problem.units[e_row]
+    # units served <= a / m2_per_unit
+    capd = np.flatnonzero(problem.m2_per_unit > 0)
+    if capd.size:
+        pos = np.full(n_o, -1)
+        pos[capd] = np.arange(capd.size)
+        sel = pos[e_col] >= 0
+        add(np.concatenate([pos[e_col[sel]], np.arange(capd.size)]),
+            np.concatenate([X0 + e_idx[sel], n_o + capd]),
+            np.concatenate([u_e[sel], -1.0 / problem.m2_per_unit[capd]]), capd.size, -np.inf, 0.0)
+    # units served <= max_units * y
+    fin = np.flatnonzero(np.isfinite(problem.max_units))
+    if fin.size:
+        pos = np.full(n_o, -1)
+        pos[fin] = np.arange(fin.size)
+        sel = pos[e_col] >= 0
+        add(np.concatenate([pos[e_col[sel]], np.arange(fin.size)]),
+            np.concatenate([X0 + e_idx[sel], fin]),
+            np.concatenate([u_e[sel], -problem.max_units[fin]]), fin.size, -np.inf, 0.0)
+    # min_area y <= a <= max_area y
+    oi = np.arange(n_o)
+    add(np.concatenate([oi, oi]), np.concatenate([n_o + oi, oi]),
+        np.concatenate([np.ones(n_o), -problem.max_area_m2]), n_o, -np.inf, 0.0)
+    add(np.concatenate([oi, oi]), np.concatenate([n_o + oi, oi]),
+        np.concatenate([np.ones(n_o), -problem.min_area_m2]), n_o, 0.0, np.inf)
+    # parcel area
+    n_p = problem.parcel_area_m2.size
+    add(problem.parcel, n_o + oi, np.ones(n_o), n_p, -np.inf, problem.parcel_area_m2)
+    # independent option o: sum of the other options' y on its parcel + M y_o <= M
+    per_parcel = np.bincount(problem.parcel, minlength=n_p)
+    ind = np.flatnonzero(problem.independent & (per_parcel[problem.parcel] > 1))
+    if ind.size:
+        r_l, c_l, v_l = [], [], []
+        order = np.argsort(problem.parcel, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(per_parcel)])
+        for i, o in enumerate(ind):  # one row per independent option (few)
+            p = problem.parcel[o]
+            mates = order[starts[p] : starts[p + 1]]
+            m = mates.size - 1
+            r_l.append(np.full(mates.size, i))
+            c_l.append(mates)
+            v_l.append(np.where(mates == o, float(m), 1.0))
+        add(np.concatenate(r_l), np.concatenate(c_l), np.concatenate(v_l), ind.size,
+            -np.inf, (per_parcel[problem.parcel[ind]] - 1).astype(float))
+    # budget per group
+    if problem.k is not None:
+        n_g = int(problem.group.max(initial=-1)) + 1
+        add(problem.group, oi, np.ones(n_o), n_g, -np.inf, float(problem.k))
+    rows = sp.vstack(blocks).tocsr()
+    col_lo = np.zeros(n_col)
+    col_hi = np.concatenate([np.ones(n_o), problem.max_area_m2, np.ones(nnz)])
+    col_hi[n_o : 2 * n_o] = np.minimum(col_hi[n_o : 2 * n_o], problem.parcel_area_m2[problem.parcel])
+    cost = np.concatenate([np.zeros(2 * n_o), problem.households[e_row].astype(float)])
+    return {"rows": rows, "row_lo": np.concatenate(lo), "row_hi": np.concatenate(hi),
+            "col_lo": col_lo, "col_hi": col_hi, "cost": cost, "n_o": n_o}
+
+
+def exact_site(problem: SiteOptions, *, time_limit_s: float = 60.0) -> SiteSolution:
+    """Solve a :class:`SiteOptions` problem exactly: a mixed-integer programme in HiGHS.
+
+    Variables: ``y_o`` (binary: option open), ``a_o`` (its area, m²), ``x_ro`` (share
+    of demand row ``r`` served by ``o``). Maximise the households credited ``sum h_r
+    x_ro`` subject to ``sum_o x_ro <= 1``, ``x_ro <= y_o``, ``sum_r u_r x_ro <= a_o /
+    m2_per_unit_o`` and ``<= max_units_o y_o``, ``min_area_o y_o <= a_o <= max_area_o
+    y_o``, ``sum_{o on p} a_o <= area_p``, for an independent ``o`` on ``p``: ``sum_{o'
+    on p, o' != o} y_o' + M y_o <= M`` (``M``: the other options on ``p``), and
+    ``sum_{o in g} y_o <= k`` per group. With ``k=None`` the fewest sites that credit
+    the most households (two solves). highspy when installed (seeded with the greedy,
+    so never worse), else ``scipy.optimize.milp``; nothing is printed.
+
+    Raises
+    ------
+    InfeasibleError
+        The solver found no feasible solution within the time limit.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> pr = SiteOptions(
+    ...     coverage=sp.csc_matrix(np.array([[1, 1]], dtype=bool)), households=np.array([100.0]),
+    ...     units=np.array([2.0]), parcel=np.array([0, 1]), group=np.array([0, 0]),
+    ...     min_area_m2=np.array([0.0, 0.0]), max_area_m2=np.array([35.0, 70.0]),
+    ...     m2_per_unit=np.array([35.0, 35.0]), max_units=np.array([1.0, 2.0]),
+    ...     independent=np.array([True, True]), parcel_area_m2=np.array([35.0, 70.0]), k=1)
+    >>> exact_site(pr).households
+    (100.0,)
+    """
+    t0 = time.perf_counter()
+    n_o = problem.coverage.shape[1]
+    g_chosen, g_x, g_bound = _site_greedy(problem)
+    if n_o == 0 or problem.coverage.nnz == 0 or problem.k == 0:
+        return _site_result(problem, [], np.zeros(problem.coverage.nnz), method="exact",
+                            status="optimal", bound=0.0, t0=t0, order="exact")
+    m = _site_model(problem)
+    y0 = np.zeros(n_o)
+    y0[g_chosen] = 1.0
+    ag = np.zeros(n_o)
+    if g_chosen:
+        gc = np.asarray(g_chosen)
+        col_of = np.repeat(np.arange(n_o), np.diff(problem.coverage.indptr))
+        u_o = np.bincount(col_of, weights=g_x * problem.units[problem.coverage.indices],
+                          minlength=n_o)
+        ag[gc] = _option_area(problem, gc, u_o[gc])
+    start = np.concatenate([y0, ag, g_x])
+    common = dict(col_lo=m["col_lo"], col_hi=m["col_hi"], n_int=n_o, time_limit_s=time_limit_s)
+    st, x, obj, bound = _solve_highs(cost=m["cost"], rows=m["rows"], row_lo=m["row_lo"],
+                                     row_hi=m["row_hi"], maximize=True, start=start, **common)
+    if problem.k is None and x is not None:
+        # phase 2: the fewest sites that still credit (almost) the best total
+        best = float(m["cost"] @ x)
+        rows = sp.vstack([m["rows"], sp.csr_matrix(m["cost"])]).tocsr()
+        st2, x2, _, _ = _solve_highs(
+            cost=np.concatenate([np.ones(n_o), np.zeros(m["cost"].size - n_o)]), rows=rows,
+            row_lo=np.append(m["row_lo"], best * (1 - 1e-7) - 1e-9),
+            row_hi=np.append(m["row_hi"], np.inf), maximize=False, start=x, **common)
+        if x2 is not None:
+            x, st = x2, st2
+    if x is None and g_chosen:  # no solution in time (SciPy has no warm start): the greedy's
+        logger.warning(
+            "exact siting: no solution within time_limit_s=%s (status %s); using the greedy plan",
+            time_limit_s,
+            st,
+        )
+        return _site_result(
+            problem, g_chosen, g_x, method="exact", status=st, bound=g_bound, t0=t0, order="exact"
+        )
+    if x is None:
+        raise InfeasibleError(
+            f"HiGHS found no feasible siting within time_limit_s={time_limit_s} "
+            f"({n_o} parcel/category options, status {st}); raise time_limit_s "
+            "or use method='greedy'"
+        )
+    xe = np.clip(x[2 * n_o :], 0.0, 1.0)
+    chosen = np.flatnonzero(x[:n_o] > 0.5)
+    res = _site_result(problem, chosen, xe, method="exact", status=st,
+                       bound=bound if math.isfinite(bound) else obj, t0=t0, order="exact")
+    g_cov = float(g_x @ problem.households[problem.coverage.indices])
+    if res.covered_weight < g_cov - 1e-6:  # time limit without the warm start (SciPy)
+        g = _site_result(problem, g_chosen, g_x, method="exact", status=st,
+                         bound=res.objective_bound, t0=t0, order="exact")
+        return g
+    return res
+
+
 # --------------------------------------------------------------------------- adapter
 @dataclass(frozen=True, eq=False)
 class SitingPlan:
@@ -771,24 +1397,41 @@ class SitingPlan:
     Attributes
     ----------
     plan : geopandas.GeoDataFrame
-        One row per (parcel, category) pick, in siting order: ``parcel_id``, ``category``,
-        ``pick`` (1-based rank within the category), ``district_id`` (of the parcel when
-        districts were given, else missing), ``newly_covered_households``,
-        ``cumulative_coverage`` (share of ALL the category's households in the access
-        table, covered before or by the picks so far, after this pick), ``min_area_m2``
-        (area the facility takes from the parcel), ``parcel_area_m2`` (the parcel's
+        One row per (parcel, category) site, by category in :data:`SITING_PRIORITY` order
+        and then in the solver's order (greedy: pick order; exact: households credited,
+        largest first): ``parcel_id``, ``category``, ``pick`` (1-based rank within the
+        category), ``district_id`` (of the parcel when districts were given, else
+        missing), ``newly_covered_households`` (households credited to the site, never
+        more than its capacity), ``cumulative_coverage`` (share of ALL the category's
+        households in the access table covered before or by the sites so far),
+        ``capacity`` (in ``capacity_unit``: seats, beds, places, m², spaces, points;
+        ``households`` for a ``capacity_households=`` override; missing when
+        uncapacitated), ``capacity_households`` (households the site can serve),
+        ``shortfall_before`` / ``shortfall_after`` (the category's demand in
+        ``capacity_unit`` of the households without a facility within the radius,
+        before and after this site), ``facility_area_m2`` (area the facility takes),
+        ``min_area_m2`` (the standard's minimum), ``parcel_area_m2`` (the parcel's
         usable area: land for vacant land, floor area for idle buildings),
-        ``remaining_area_m2`` (after this pick), ``kind``, ``method``, geometry (parcel).
+        ``remaining_area_m2`` (left on the parcel after the whole plan),
+        ``independent_site``, ``kind``, ``method``, geometry (parcel).
     summary : pandas.DataFrame
-        One row per category considered: radius, household totals before and after,
-        candidates, sites, method, bound, gap, greedy and exact coverage and their gap
-        when both ran, runtime.
+        One row per category considered: radius, household totals before and after
+        (``households_uncovered``, ``households_newly_covered``,
+        ``households_uncovered_after``), coverage before and after, ``capacity_unit``,
+        ``shortfall_before`` / ``shortfall_after``, candidates, sites, total capacity and
+        ``capacity_households``, method, status, bound and gap of the joint solve,
+        greedy and exact coverage and their gap when both ran, runtime.
     results : Mapping[str, CoverResult]
-        The solver result used for each category.
+        Per category: the chosen parcels (row positions in the input ``parcels``) and
+        the households credited to each.
     gaps : Mapping[str, float]
-        Relative gap greedy vs exact per category (only when ``method="both"``).
+        Relative gap greedy vs exact per category and for the whole plan (``"all"``),
+        only when ``method="both"``; a category's gap can be negative (the joint optimum
+        may give one category less to give others more).
     method : str
         Method requested.
+    solution : SiteSolution
+        The joint solution behind the plan.
     """
 
     plan: gpd.GeoDataFrame
@@ -796,6 +1439,7 @@ class SitingPlan:
     results: Mapping[str, CoverResult] = field(default_factory=dict)
     gaps: Mapping[str, float] = field(default_factory=dict)
     method: str = "greedy"
+    solution: SiteSolution | None = None
 
 
 def _ordered_categories(keys: Iterable[str]) -> list[str]:
@@ -817,33 +1461,61 @@ def _required_area(rule: Any, kind: str) -> float | None:
     return None if land > 0 else 0.0
 
 
-def site_capacity_households(standards: Any, category: str) -> float:
-    """Households one new facility of ``category`` can serve (inf = uncapacitated).
+def _m2_per_unit(rule: Any, kind: str) -> float:
+    """Area one capacity unit takes on a parcel of ``kind`` (0: not given)."""
+    if hasattr(rule, "m2_per_unit"):
+        return float(rule.m2_per_unit(kind))
+    return 1.0 if getattr(rule, "capacity_unit", None) == "m2" else 0.0
 
-    A facility is assumed to be built at the standard's minimum size. Where the
-    category's capacity is measured in m2 (``capacity_unit == "m2"``) and the rule gives
-    a minimum size, the capacity is ``size_m2 / demand_per_household`` with ``size_m2``
-    the minimum building area (else the minimum land area) and the demand per
-    household from ``standards.demand(category, [1])`` (population estimated with the
-    profile's persons per household). Other units (seats, places, beds) carry no
-    per-facility size in the standard: uncapacitated.
+
+def _max_area(rule: Any, kind: str) -> float:
+    """Largest area one facility of ``rule`` takes on a parcel of ``kind`` (inf: none)."""
+    if hasattr(rule, "max_area_m2"):
+        return float(rule.max_area_m2(kind))
+    return math.inf
+
+
+def site_capacity_households(
+    standards: Any,
+    category: str,
+    area_m2: float | None = None,
+    *,
+    kind: str = IDLE_BUILDING,
+) -> float:
+    """Households one new facility of ``category`` on ``area_m2`` of a parcel can serve.
+
+    The facility's capacity follows from its area and the standard: ``units = area /
+    m2_per_unit`` (``CategoryRule.m2_per_unit``: m² of building, or of land on vacant
+    land, per seat, bed, place or space; whole units except for capacities in m²), the
+    area limited to the standard's maximum size; households served ``= units / demand
+    per household`` (``standards.demand(category, [1])``, population estimated with
+    the profile's persons per household). ``area_m2=None``: the standard's minimum
+    size. ``inf`` when the standards give no area per unit (uncapacitated).
 
     Examples
     --------
     >>> from renogis.standards import load_standards
-    >>> site_capacity_households(load_standards(), "elderly_day_care")
+    >>> std = load_standards()
+    >>> site_capacity_households(std, "elderly_day_care")  # 350 m2 at 20 m2 per 100 households
     1750.0
+    >>> round(site_capacity_households(std, "elderly_home", 761.0), 1)  # 21 beds
+    1071.6
     """
     rule = standards.categories[category]
+    m2pu = _m2_per_unit(rule, kind)
+    if not m2pu > 0:
+        return math.inf
+    if area_m2 is None:
+        area = _required_area(rule, kind) or 0.0
+    else:
+        area = min(float(area_m2), _max_area(rule, kind))
+    units = area / m2pu
     if getattr(rule, "capacity_unit", None) != "m2":
-        return math.inf
-    size = float(rule.min_building_m2 or 0.0) or float(rule.min_land_m2 or 0.0)
-    if not size > 0:
-        return math.inf
+        units = math.floor(units + 1e-9)
     per_hh = float(np.asarray(standards.demand(category, np.array([1.0])), dtype=float)[0])
     if not per_hh > 0:
         return math.inf
-    return size / per_hh
+    return units / per_hh
 
 
 def _fallback_distance_matrix(
@@ -917,13 +1589,17 @@ def site_facilities(
 ) -> SitingPlan:
     """Choose idle parcels to host the facilities each category lacks.
 
-    For every category (in :data:`SITING_PRIORITY` order) the demand is the households
-    of the compounds that the access table marks as not within the category's radius;
-    the candidates are the idle parcels large enough for the facility (see the module
-    docstring), and a parcel covers a compound when the walking distance from the
-    compound (from its nearest gate when it has gates, else from its polygon) to the
-    parcel is within the radius. The maximal-covering problem with budget
-    ``sites_per_category`` (or the set cover when None) is solved by ``method``.
+    For every category the demand is the households of the compounds that the access
+    table marks as not within the category's radius; the options are the idle parcels
+    large enough for the facility (see the module docstring), and a parcel reaches a
+    compound when the walking distance from the compound (from its nearest gate when it
+    has gates, else from its polygon) to the parcel is within the radius. All
+    categories form one problem (:class:`SiteOptions`): each site is credited only up
+    to its capacity, which follows from its area and the standards; a parcel hosts
+    several facilities only if their areas fit and each may share; at most
+    ``sites_per_category`` sites per category (None: as many as add coverage, the
+    fewest with ``exact``). Solved by ``method``; inputs are sorted by id first, so
+    the plan never depends on row order.
 
     Parameters
     ----------
@@ -953,7 +1629,8 @@ def site_facilities(
         (else the nearest one).
     capacity_households : Mapping[str, float], optional
         Override of the per-site capacity (households) by category; ``inf`` disables it.
-        Default: :func:`site_capacity_households`.
+        The facility then takes its minimum area. Default: from the site's area and the
+        standards (:func:`site_capacity_households`).
     time_limit_s : float
         Time limit of each exact solve (s).
 
@@ -1007,6 +1684,20 @@ def site_facilities(
         wanted = list(categories)
     order = _ordered_categories(wanted)
 
+    # ties are broken by id, never by input row order: work on copies sorted by id
+    compounds = compounds.iloc[
+        np.argsort(compounds[schema.COMPOUND_ID].astype(str).to_numpy(), kind="stable")
+    ]
+    orig_parcel = np.argsort(parcels[schema.PARCEL_ID].astype(str).to_numpy(), kind="stable")
+    parcels = parcels.iloc[orig_parcel]
+    access = access.sort_values(
+        [schema.CATEGORY, schema.COMPOUND_ID], key=lambda col: col.astype(str), kind="stable"
+    )
+    if gates is not None and len(gates):
+        _require_columns(gates, [schema.COMPOUND_ID], "gates")
+        gate_keys = [c for c in (schema.COMPOUND_ID, schema.GATE_ID) if c in gates.columns]
+        gates = gates.sort_values(gate_keys, key=lambda col: col.astype(str), kind="stable")
+
     comp_ids = compounds[schema.COMPOUND_ID].astype(str).to_numpy()
     comp_pos = pd.Series(np.arange(len(comp_ids)), index=comp_ids)
     hh_all = pd.to_numeric(compounds[schema.HOUSEHOLDS], errors="coerce").fillna(0).to_numpy(float)
@@ -1034,7 +1725,6 @@ def site_facilities(
         floor = np.full(len(parcels), np.nan)
     pool = np.where(kinds == IDLE_BUILDING, np.where(np.isnan(floor), land, floor), land)
     pool = np.where(ok_kind, pool, 0.0)
-    remaining = pool.copy()
     parcel_district = (
         _parcel_districts(parcels, districts)
         if districts is not None and len(districts)
@@ -1085,116 +1775,291 @@ def site_facilities(
         d = sp.csr_matrix((owner.size, len(parcels)))
         agg = sp.csr_matrix((n_comp, owner.size))
 
-    plan_rows: list[pd.DataFrame] = []
-    summary_rows: list[dict[str, Any]] = []
-    results: dict[str, CoverResult] = {}
-    gaps: dict[str, float] = {}
     pid = parcels[schema.PARCEL_ID].astype(str).to_numpy()
-    for cat in order:
+    has_pop = schema.POPULATION in compounds.columns
+    pop_all = (
+        pd.to_numeric(compounds[schema.POPULATION], errors="coerce").to_numpy(float)
+        if has_pop
+        else np.full(n_comp, np.nan)
+    )
+    overrides = dict(capacity_households or {})
+    blocks: list[sp.csr_matrix] = []
+    row_hh: list[np.ndarray] = []
+    row_units: list[np.ndarray] = []
+    opt: dict[str, list[Any]] = {
+        k_: [] for k_ in ("parcel", "group", "min", "max", "m2pu", "maxu", "indep")
+    }
+    info: list[dict[str, Any]] = []
+    for g_idx, cat in enumerate(order):
         rule = cats_std[cat]
         rad = radius[cat]
         sub = acc[acc[schema.CATEGORY] == cat].drop_duplicates("_pos")
         pos_all = sub["_pos"].to_numpy(int)
         total_hh = float(hh_all[pos_all].sum())
-        dem = sub.loc[~sub["_within"], "_pos"].to_numpy(int)
+        dem = np.sort(sub.loc[~sub["_within"], "_pos"].to_numpy(int))
         dem = dem[hh_all[dem] > 0]
         w = hh_all[dem]
-        uncovered_hh = float(w.sum())
+        units = np.asarray(standards.demand(cat, w, pop_all[dem]), dtype=float).reshape(-1)
+        unit = str(getattr(rule, "capacity_unit", ""))
         req = {kd: _required_area(rule, kd) for kd in schema.PARCEL_KINDS}
-        req_arr = (
-            np.array(
-                [
-                    np.nan if not ok or req[kd] is None else req[kd]  # type: ignore[index]
-                    for kd, ok in zip(kinds, ok_kind, strict=True)
-                ],
-                dtype=float,
-            )
-            if len(kinds)
-            else np.zeros(0)
-        )
-        cand = np.flatnonzero(~np.isnan(req_arr) & (remaining >= req_arr - 1e-9))
+        req_arr = np.array(
+            [
+                np.nan if not ok or req[kd] is None else req[kd]
+                for kd, ok in zip(kinds, ok_kind, strict=True)
+            ],
+            dtype=float,
+        ).reshape(-1)
+        cand = np.flatnonzero(~np.isnan(req_arr) & (pool >= req_arr - 1e-9))
         within = d.copy()
         within.data = (within.data <= rad).astype(float)
         within.eliminate_zeros()
-        reach = (agg @ within).tocsr()[dem][:, cand]
-        cover = sp.csr_matrix(reach > 0)
-        cap_raw = (capacity_households or {}).get(cat, site_capacity_households(standards, cat))
-        cap = None if cap_raw is None or not math.isfinite(float(cap_raw)) else float(cap_raw)
-        g_res = e_res = None
-        if method in ("greedy", "both"):
-            g_res = greedy_max_cover(cover, w, k=k, capacity=cap)
-        if method in ("exact", "both"):
-            e_res = exact_max_cover(cover, w, k=k, capacity=cap, time_limit_s=time_limit_s)
-        res = e_res if e_res is not None else g_res
-        assert res is not None
-        results[cat] = res
-        gap_ge = math.nan
-        if g_res is not None and e_res is not None:
-            gap_ge = relative_gap(g_res, e_res)
-            gaps[cat] = gap_ge
-        chosen = cand[list(res.chosen)] if res.chosen else np.zeros(0, dtype=int)
-        newly = np.asarray(res.newly_covered, dtype=float)
-        covered_before = total_hh - uncovered_hh
-        cum = (
-            (covered_before + np.cumsum(newly)) / total_hh if total_hh > 0 else np.zeros(newly.size)
+        reach = sp.csr_matrix((agg @ within).tocsr()[dem][:, cand] > 0)
+        n_eligible = int(cand.size)
+        useful = np.diff(reach.tocsc().indptr) > 0  # a parcel that reaches nobody is no option
+        cand, reach = cand[useful], reach[:, np.flatnonzero(useful)]
+        blocks.append(reach)
+        # capacity of an option: from its area and the standard, or the caller's override
+        min_a = req_arr[cand]
+        m2pu = np.array([_m2_per_unit(rule, kd) for kd in kinds[cand]], dtype=float)
+        max_size = np.array([_max_area(rule, kd) for kd in kinds[cand]], dtype=float)
+        max_a = np.maximum(np.minimum(pool[cand], max_size), min_a)
+        cap_mode = "area"
+        if cat in overrides:
+            cap_hh = float(overrides[cat])
+            units = w.copy()  # capacity counted in households
+            unit = "households"
+            m2pu = np.zeros(cand.size)
+            max_a = min_a.copy()
+            maxu = np.full(cand.size, cap_hh if math.isfinite(cap_hh) else np.inf)
+            cap_mode = "given" if math.isfinite(cap_hh) else "none"
+        elif not np.any(m2pu > 0):
+            max_a = min_a.copy()
+            maxu = np.full(cand.size, np.inf)
+            cap_mode = "none"
+            if cand.size and dem.size:
+                logger.warning(
+                    "siting %s: the standards give no area per unit (%s) in site.building_m2_per_unit: "
+                    "new sites are credited without a capacity limit",
+                    cat,
+                    unit or "unit",
+                )
+        else:
+            maxu = np.divide(max_a, m2pu, out=np.full(cand.size, np.inf), where=m2pu > 0)
+            if unit != "m2":  # whole seats, beds, places, spaces
+                maxu = np.floor(maxu + 1e-9)
+        row_hh.append(w)
+        row_units.append(units)
+        opt["parcel"].append(cand)
+        opt["group"].append(np.full(cand.size, g_idx))
+        opt["min"].append(min_a)
+        opt["max"].append(max_a)
+        opt["m2pu"].append(m2pu)
+        opt["maxu"].append(maxu)
+        opt["indep"].append(np.full(cand.size, bool(getattr(rule, "independent_site", False))))
+        info.append(
+            {
+                "cat": cat,
+                "rad": rad,
+                "total_hh": total_hh,
+                "uncovered_hh": float(w.sum()),
+                "units": float(units.sum()),
+                "unit": unit,
+                "units_per_hh": float(units.sum() / w.sum()) if w.sum() > 0 else math.nan,
+                "coverable": float(w[np.diff(blocks[-1].indptr) > 0].sum()),
+                "cand": n_eligible,
+                "cap_mode": cap_mode,
+            }
         )
-        taken = req_arr[chosen] if chosen.size else np.zeros(0)
-        remaining[chosen] -= taken
-        if chosen.size:
+
+    def cat_arr(key: str, dtype: Any) -> np.ndarray:
+        parts = opt[key]
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+
+    n_rows = sum(b.shape[0] for b in blocks)
+    coverage = (
+        sp.block_diag(blocks, format="csc").astype(bool)
+        if blocks
+        else sp.csc_matrix((0, 0), dtype=bool)
+    )
+    coverage = sp.csc_matrix(coverage.reshape((n_rows, coverage.shape[1])), dtype=bool)
+    coverage.sort_indices()
+    problem = SiteOptions(
+        coverage=coverage,
+        households=np.concatenate(row_hh) if row_hh else np.zeros(0),
+        units=np.concatenate(row_units) if row_units else np.zeros(0),
+        parcel=cat_arr("parcel", np.int64),
+        group=cat_arr("group", np.int64),
+        min_area_m2=cat_arr("min", float),
+        max_area_m2=cat_arr("max", float),
+        m2_per_unit=cat_arr("m2pu", float),
+        max_units=cat_arr("maxu", float),
+        independent=cat_arr("indep", bool),
+        parcel_area_m2=pool.astype(float),
+        k=None if k is None else int(k),
+    )
+    g_sol = e_sol = None
+    if method in ("greedy", "both"):
+        g_sol = greedy_site(problem)
+    if method in ("exact", "both"):
+        e_sol = exact_site(problem, time_limit_s=time_limit_s)
+    sol = e_sol if e_sol is not None else g_sol
+    assert sol is not None
+
+    def per_group(s: SiteSolution | None) -> tuple[np.ndarray, np.ndarray]:
+        cov = np.zeros(len(order))
+        sites = np.zeros(len(order))
+        if s is not None and s.chosen:
+            grp = problem.group[list(s.chosen)]
+            np.add.at(cov, grp, np.asarray(s.households))
+            np.add.at(sites, grp, 1)
+        return cov, sites
+
+    g_cov, g_sites = per_group(g_sol)
+    e_cov, e_sites = per_group(e_sol)
+    ch = np.asarray(sol.chosen, dtype=int)
+    ch_hh = np.asarray(sol.households, dtype=float)
+    ch_units = np.asarray(sol.units, dtype=float)
+    ch_area = np.asarray(sol.area_m2, dtype=float)
+    ch_grp = problem.group[ch] if ch.size else np.zeros(0, dtype=int)
+    ch_par = problem.parcel[ch] if ch.size else np.zeros(0, dtype=int)
+    used_area = np.bincount(ch_par, weights=ch_area, minlength=len(pool))
+    remaining = pool - used_area
+    remaining[np.abs(remaining) < 1e-6] = 0.0  # no "-0.0" from rounding
+    # plan rows: by category (priority order), then in the solution's order
+    srt = np.argsort(ch_grp, kind="stable")
+    plan_rows: list[pd.DataFrame] = []
+    summary_rows: list[dict[str, Any]] = []
+    results: dict[str, CoverResult] = {}
+    gaps: dict[str, float] = {}
+    for g_idx, inf_ in enumerate(info):
+        cat = inf_["cat"]
+        sel = srt[ch_grp[srt] == g_idx]
+        o_sel = ch[sel]
+        newly = ch_hh[sel]
+        total_hh = inf_["total_hh"]
+        covered_before = total_hh - inf_["uncovered_hh"]
+        cum = (
+            (covered_before + np.cumsum(newly)) / total_hh
+            if total_hh > 0
+            else np.zeros(newly.size)
+        )
+        m2pu = problem.m2_per_unit[o_sel]
+        if inf_["cap_mode"] == "area":
+            capacity = np.divide(ch_area[sel], m2pu, out=np.full(sel.size, np.nan), where=m2pu > 0)
+        elif inf_["cap_mode"] == "given":
+            capacity = problem.max_units[o_sel]
+        else:
+            capacity = np.full(sel.size, np.nan)
+        # households one site can serve: its capacity over the demand per household of the
+        # households it serves (they differ between compounds when population is given)
+        if inf_["cap_mode"] == "area":
+            avg = inf_["units_per_hh"]
+            uph = np.divide(ch_units[sel], newly, out=np.full(sel.size, avg), where=newly > 0)
+        else:
+            uph = np.ones(sel.size)
+        cap_hh = np.divide(capacity, uph, out=np.full(sel.size, np.nan), where=uph > 0)
+        short_after = np.maximum(inf_["units"] - np.cumsum(ch_units[sel]), 0.0)
+        short_before = np.concatenate([[inf_["units"]], short_after[:-1]])
+        par = ch_par[sel]
+        if sel.size:
             plan_rows.append(
                 pd.DataFrame(
                     {
-                        schema.PARCEL_ID: pid[chosen],
+                        schema.PARCEL_ID: pid[par],
                         schema.CATEGORY: cat,
-                        PICK: np.arange(1, chosen.size + 1),
-                        schema.DISTRICT_ID: parcel_district[chosen],
+                        PICK: np.arange(1, sel.size + 1),
+                        schema.DISTRICT_ID: parcel_district[par],
                         NEWLY_COVERED_HOUSEHOLDS: newly,
                         CUMULATIVE_COVERAGE: cum,
-                        MIN_AREA_M2: taken,
-                        PARCEL_AREA_M2: pool[chosen],
-                        "remaining_area_m2": remaining[chosen],
-                        schema.KIND: kinds[chosen],
-                        METHOD: res.method,
-                        "_row": chosen,
+                        CAPACITY: capacity,
+                        CAPACITY_UNIT: inf_["unit"],
+                        CAPACITY_HOUSEHOLDS: cap_hh,
+                        SHORTFALL_BEFORE: short_before,
+                        SHORTFALL_AFTER: short_after,
+                        FACILITY_AREA_M2: ch_area[sel],
+                        MIN_AREA_M2: problem.min_area_m2[o_sel],
+                        PARCEL_AREA_M2: pool[par],
+                        REMAINING_AREA_M2: remaining[par],
+                        INDEPENDENT_SITE: problem.independent[o_sel],
+                        schema.KIND: kinds[par],
+                        METHOD: sol.method,
+                        "_row": par,
                     }
                 )
             )
+        covered = float(newly.sum())
+        short_end = float(short_after[-1]) if sel.size else inf_["units"]
+        gap_ge = math.nan
+        if g_sol is not None and e_sol is not None:
+            ref = e_cov[g_idx]
+            gap_ge = 0.0 if ref <= 0 else float((ref - g_cov[g_idx]) / ref)
+            gaps[cat] = gap_ge
+        results[cat] = CoverResult(
+            chosen=tuple(int(orig_parcel[p]) for p in par),
+            newly_covered=tuple(float(v) for v in newly),
+            covered_weight=covered,
+            coverable_weight=inf_["coverable"],
+            objective=covered if k is not None else float(sel.size),
+            objective_bound=sol.objective_bound,
+            gap=sol.gap,
+            method=sol.method,
+            mode="max_cover" if k is not None else "set_cover",
+            status=sol.status,
+            runtime_s=sol.runtime_s,
+        )
         summary_rows.append(
             {
                 schema.CATEGORY: cat,
-                RADIUS_M: rad,
+                RADIUS_M: inf_["rad"],
                 "households_total": total_hh,
-                "households_uncovered": uncovered_hh,
-                "households_coverable": res.coverable_weight,
-                "households_newly_covered": res.covered_weight,
+                "households_uncovered": inf_["uncovered_hh"],
+                "households_coverable": inf_["coverable"],
+                "households_newly_covered": covered,
+                "households_uncovered_after": inf_["uncovered_hh"] - covered,
                 "coverage_before": covered_before / total_hh if total_hh > 0 else math.nan,
-                "coverage_after": (covered_before + res.covered_weight) / total_hh
+                "coverage_after": (covered_before + covered) / total_hh
                 if total_hh > 0
                 else math.nan,
-                "candidates": int(cand.size),
-                "sites": len(res.chosen),
-                "capacity_households": cap if cap is not None else math.inf,
-                METHOD: res.method,
-                "status": res.status,
-                "objective_bound": res.objective_bound,
-                "gap": res.gap,
-                "greedy_covered": g_res.covered_weight if g_res is not None else math.nan,
-                "exact_covered": e_res.covered_weight if e_res is not None else math.nan,
-                "greedy_sites": len(g_res.chosen) if g_res is not None else math.nan,
-                "exact_sites": len(e_res.chosen) if e_res is not None else math.nan,
+                CAPACITY_UNIT: inf_["unit"],
+                SHORTFALL_BEFORE: inf_["units"],
+                SHORTFALL_AFTER: short_end,
+                "candidates": inf_["cand"],
+                "sites": int(sel.size),
+                # total over the category's sites; missing when its sites are uncapacitated
+                "capacity": math.nan
+                if inf_["cap_mode"] == "none"
+                else (float(np.nansum(capacity)) if sel.size else 0.0),
+                CAPACITY_HOUSEHOLDS: math.nan
+                if inf_["cap_mode"] == "none"
+                else (float(np.nansum(cap_hh)) if sel.size else 0.0),
+                METHOD: sol.method,
+                "status": sol.status,
+                "objective_bound": sol.objective_bound,
+                "gap": sol.gap,
+                "greedy_covered": g_cov[g_idx] if g_sol is not None else math.nan,
+                "exact_covered": e_cov[g_idx] if e_sol is not None else math.nan,
+                "greedy_sites": g_sites[g_idx] if g_sol is not None else math.nan,
+                "exact_sites": e_sites[g_idx] if e_sol is not None else math.nan,
                 "gap_greedy_vs_exact": gap_ge,
-                "runtime_s": (g_res.runtime_s if g_res else 0.0)
-                + (e_res.runtime_s if e_res else 0.0),
+                "runtime_s": (g_sol.runtime_s if g_sol else 0.0)
+                + (e_sol.runtime_s if e_sol else 0.0),
             }
         )
         logger.info(
-            "siting %s: %d site(s) of %d candidate(s) cover %.0f of %.0f uncovered households",
+            "siting %s: %d site(s) of %d candidate(s) credited with %.0f of %.0f uncovered "
+            "households (shortfall %.1f -> %.1f %s)",
             cat,
-            len(res.chosen),
-            cand.size,
-            res.covered_weight,
-            uncovered_hh,
+            sel.size,
+            inf_["cand"],
+            covered,
+            inf_["uncovered_hh"],
+            inf_["units"],
+            short_end,
+            inf_["unit"],
         )
+    if g_sol is not None and e_sol is not None:
+        ref = e_sol.covered_weight
+        gaps["all"] = 0.0 if ref <= 0 else float((ref - g_sol.covered_weight) / ref)
     cols = [
         schema.PARCEL_ID,
         schema.CATEGORY,
@@ -1202,9 +2067,16 @@ def site_facilities(
         schema.DISTRICT_ID,
         NEWLY_COVERED_HOUSEHOLDS,
         CUMULATIVE_COVERAGE,
+        CAPACITY,
+        CAPACITY_UNIT,
+        CAPACITY_HOUSEHOLDS,
+        SHORTFALL_BEFORE,
+        SHORTFALL_AFTER,
+        FACILITY_AREA_M2,
         MIN_AREA_M2,
         PARCEL_AREA_M2,
-        "remaining_area_m2",
+        REMAINING_AREA_M2,
+        INDEPENDENT_SITE,
         schema.KIND,
         METHOD,
     ]
@@ -1226,11 +2098,37 @@ def site_facilities(
         results=MappingProxyType(results),
         gaps=MappingProxyType(gaps),
         method=method,
+        solution=sol,
     )
 
 
 def _households_text(value: float) -> str:
-    return f"{int(round(float(value))):,}"
+    # whole households credited, rounded down: a site is never credited beyond its capacity
+    return f"{int(math.floor(float(value) + 1e-6)):,}"
+
+
+#: Capacity units in the proposal sheets: zh, en.
+_UNIT_TEXT: dict[str, tuple[str, str]] = {
+    "seats": ("个座位", "seats"),
+    "beds": ("张床位", "beds"),
+    "places": ("个托位", "places"),
+    "m2": ("m²", "m²"),
+    "spaces": ("个车位", "spaces"),
+    "points": ("个充电桩", "charging points"),
+    "households": ("户", "households"),
+}
+
+
+def _capacity_text(capacity: Any, unit: Any, lang: str) -> str:
+    try:
+        cap = float(capacity)
+    except (TypeError, ValueError):
+        return ""
+    if not math.isfinite(cap):
+        return ""
+    zh, en = _UNIT_TEXT.get(str(unit), (str(unit), str(unit)))
+    num = f"{cap:,.0f}"
+    return f"（容量 {num} {zh}）" if lang == "zh" else f" (capacity {num} {en})"
 
 
 def siting_lines(plan: SitingPlan | pd.DataFrame, *, lang: str = "zh") -> dict[Any, list[str]]:
@@ -1270,11 +2168,15 @@ def siting_lines(plan: SitingPlan | pd.DataFrame, *, lang: str = "zh") -> dict[A
         if schema.DISTRICT_ID in table.columns
         else pd.Series([None] * len(table), index=table.index)
     )
-    for d, p, c, n in zip(
+    cap = table[CAPACITY] if CAPACITY in table.columns else pd.Series([None] * len(table))
+    unit = table[CAPACITY_UNIT] if CAPACITY_UNIT in table.columns else pd.Series([""] * len(table))
+    for d, p, c, n, q, u in zip(
         dist,
         table[schema.PARCEL_ID],
         table[schema.CATEGORY],
         table[NEWLY_COVERED_HOUSEHOLDS],
+        cap,
+        unit,
         strict=True,
     ):
         key = None if d is None or (isinstance(d, float) and math.isnan(d)) else d
@@ -1283,7 +2185,38 @@ def siting_lines(plan: SitingPlan | pd.DataFrame, *, lang: str = "zh") -> dict[A
         else:
             name = str(c).replace("_", " ")
             line = f"{name} on parcel {p}: covers {_households_text(n)} more households"
+        line += _capacity_text(q, u, lang)
         out.setdefault(key, []).append(line)
+    return out
+
+
+def summary_record(plan: SitingPlan) -> dict[str, dict[str, Any]]:
+    """Per category: sites, households credited, capacity, shortfall before and after (for run.json).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"category": ["nursery"], "sites": [1], "households_newly_covered": [99.5],
+    ...                   "households_uncovered_after": [10.0], "capacity_unit": ["places"],
+    ...                   "capacity": [1.17], "shortfall_before": [1.29], "shortfall_after": [0.12]})
+    >>> summary_record(SitingPlan(plan=pd.DataFrame(), summary=s))["nursery"]["households_credited"]
+    99.5
+    """
+    def num(value: Any) -> float | None:  # JSON has no NaN: missing instead
+        v = float(value)
+        return round(v, 1) if math.isfinite(v) else None
+
+    out: dict[str, dict[str, Any]] = {}
+    for rec in plan.summary.to_dict("records"):
+        out[str(rec[schema.CATEGORY])] = {
+            "sites": int(rec["sites"]),
+            "households_credited": num(rec["households_newly_covered"]),
+            "households_uncovered_after": num(rec["households_uncovered_after"]),
+            "capacity": num(rec["capacity"]),
+            "capacity_unit": str(rec[CAPACITY_UNIT]),
+            "shortfall_before": num(rec[SHORTFALL_BEFORE]),
+            "shortfall_after": num(rec[SHORTFALL_AFTER]),
+        }
     return out
 
 

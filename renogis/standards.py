@@ -11,6 +11,12 @@ its living-circle level, service radius, demand rule and minimum sizes, each wit
     《完整居住社区建设标准(试行)》 (2020), declared as ``base = "gb50180_2018"`` plus
     overrides.
 
+An optional ``[categories.<key>.site]`` table says how a new facility uses an idle
+parcel (read by :mod:`renogis.siting`): whether it needs a site of its own
+(``independent``), the building and land area per capacity unit (m² per seat, bed,
+place or space) and the largest facility; the bundled tables ship ``verified = false``
+(derived from the standards' ranges or planning defaults), with their own ``source``.
+
 A city passes its own file (a path) with the same layout; it may also start from a
 bundled profile with ``base = "gb50180_2018"`` and override only what differs.
 Numbers tagged RECALL in the project's standards notes ship with ``verified = false``.
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -90,8 +97,20 @@ _CATEGORY_KEYS: Final = {
     "min_land_m2": float,
     "source": str,
     "verified": bool,
+    "site": dict,
 }
+_CATEGORY_REQUIRED: Final = tuple(k for k in _CATEGORY_KEYS if k != "site")
 _DEMAND_KEYS: Final = {"kind": str, "amount": float, "unit": str}
+#: Fields of a category's optional ``site`` table (how a new facility uses a parcel).
+_SITE_KEYS: Final = {
+    "independent": bool,
+    "building_m2_per_unit": float,
+    "land_m2_per_unit": float,
+    "max_building_m2": float,
+    "max_land_m2": float,
+    "source": str,
+    "verified": bool,
+}
 
 
 @dataclass(frozen=True)
@@ -122,6 +141,22 @@ class CategoryRule:
         Citation of every number of the rule.
     verified : bool
         True only when every number was checked against a retrieved source.
+    independent_site : bool
+        The facility needs a site of its own (独立占地: kindergarten, schools, nursing
+        home): a parcel that hosts it hosts nothing else. Other categories may share a
+        parcel or building while the sum of their areas fits.
+    building_m2_per_unit : float
+        Building floor area per capacity unit (m² per seat, bed, place, space; 1 for a
+        capacity in m²); 0: not given (sites of the category are uncapacitated).
+    land_m2_per_unit : float
+        Land area per capacity unit when the facility is built on vacant land
+        (0: the building figure, i.e. a single-storey building).
+    max_building_m2, max_land_m2 : float
+        Largest facility the standard foresees (m²; 0: no maximum).
+    site_source : str
+        Citation of the ``site`` numbers.
+    site_verified : bool
+        True only when every ``site`` number was checked against a retrieved source.
     """
 
     key: str
@@ -137,6 +172,41 @@ class CategoryRule:
     min_land_m2: float
     source: str
     verified: bool
+    independent_site: bool = False
+    building_m2_per_unit: float = 0.0
+    land_m2_per_unit: float = 0.0
+    max_building_m2: float = 0.0
+    max_land_m2: float = 0.0
+    site_source: str = ""
+    site_verified: bool = False
+
+    def m2_per_unit(self, kind: str) -> float:
+        """Area (m²) one capacity unit takes on a parcel of ``kind`` (0: not given).
+
+        ``vacant_land`` uses ``land_m2_per_unit`` (else the building figure: a
+        single-storey building); ``idle_building`` uses ``building_m2_per_unit``.
+        A capacity measured in m² takes 1 m² per unit unless the file says otherwise.
+
+        Examples
+        --------
+        >>> rule = load_standards().categories["elderly_home"]
+        >>> rule.m2_per_unit("idle_building"), rule.m2_per_unit("vacant_land")
+        (35.0, 18.0)
+        """
+        b = self.building_m2_per_unit
+        if b <= 0 and self.capacity_unit == "m2":
+            b = 1.0
+        if kind == "vacant_land" and self.land_m2_per_unit > 0:
+            return self.land_m2_per_unit
+        return b
+
+    def max_area_m2(self, kind: str) -> float:
+        """Largest area (m²) one facility takes on a parcel of ``kind`` (inf: no maximum)."""
+        if kind == "vacant_land":
+            m = self.max_land_m2 if self.max_land_m2 > 0 else self.max_building_m2
+        else:
+            m = self.max_building_m2
+        return m if m > 0 else math.inf
 
     def demand(
         self,
@@ -342,7 +412,10 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
             cats = {k: dict(v) if isinstance(v, dict) else v for k, v in out[key].items()}
             for cat, table in value.items():
                 if isinstance(table, dict) and isinstance(cats.get(cat), dict):
-                    cats[cat] = {**cats[cat], **table}
+                    merged = {**cats[cat], **table}
+                    if isinstance(table.get("site"), dict) and isinstance(cats[cat].get("site"), dict):
+                        merged["site"] = {**cats[cat]["site"], **table["site"]}
+                    cats[cat] = merged
                 else:
                     cats[cat] = table
             out[key] = cats
@@ -391,10 +464,13 @@ def _check_category(key: str, table: Any, problems: list[str]) -> CategoryRule |
         problems.append(f"{where}: must be a table [categories.{key}], got {type(table).__name__}")
         return None
     n_before = len(problems)
-    _check_table(table, _CATEGORY_KEYS, where, problems)
+    _check_table(table, _CATEGORY_KEYS, where, problems, required=_CATEGORY_REQUIRED)
     demand: Any = table.get("demand")
     if isinstance(demand, dict):
         _check_table(demand, _DEMAND_KEYS, f"{where}, field 'demand'", problems)
+    site: Any = table.get("site", {})
+    if isinstance(site, dict):
+        _check_table(site, _SITE_KEYS, f"{where}, field 'site'", problems, required=())
     if len(problems) > n_before:
         return None
     if table["level"] not in LEVELS:
@@ -413,6 +489,16 @@ def _check_category(key: str, table: Any, problems: list[str]) -> CategoryRule |
             f"{where}, field 'demand.kind': {demand['kind']!r} "
             f"is not one of {', '.join(DEMAND_KINDS)}"
         )
+    for fld in ("building_m2_per_unit", "land_m2_per_unit", "max_building_m2", "max_land_m2"):
+        v = site.get(fld, 0.0)
+        if not (v >= 0 and math.isfinite(v)):
+            problems.append(f"{where}, field 'site.{fld}': {v!r} must be >= 0 (0 = not given)")
+    for lo, hi in (("min_building_m2", "max_building_m2"), ("min_land_m2", "max_land_m2")):
+        if 0 < site.get(hi, 0.0) < table[lo]:
+            problems.append(
+                f"{where}, field 'site.{hi}': {site[hi]!r} is below {lo} {table[lo]!r}; "
+                "raise it or set 0 (no maximum)"
+            )
     if demand["amount"] < 0:
         problems.append(f"{where}, field 'demand.amount': {demand['amount']!r} must be >= 0")
     if demand["unit"] != table["capacity_unit"]:
@@ -436,6 +522,13 @@ def _check_category(key: str, table: Any, problems: list[str]) -> CategoryRule |
         min_land_m2=float(table["min_land_m2"]),
         source=table["source"],
         verified=table["verified"],
+        independent_site=site.get("independent", False),
+        building_m2_per_unit=float(site.get("building_m2_per_unit", 0.0)),
+        land_m2_per_unit=float(site.get("land_m2_per_unit", 0.0)),
+        max_building_m2=float(site.get("max_building_m2", 0.0)),
+        max_land_m2=float(site.get("max_land_m2", 0.0)),
+        site_source=site.get("source", ""),
+        site_verified=site.get("verified", False),
     )
 
 

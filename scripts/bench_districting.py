@@ -50,6 +50,25 @@ def _load(case: str):  # type: ignore[no-untyped-def]
     return make_city(int(case), seed=0)
 
 
+def _feasible_share(districts) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    """In-band share among districts of feasible groups, and how many such districts are out.
+
+    A connected group is feasible when some partition of it could fit the bounds: it holds at
+    least MIN_H households and ceil(H / MAX_H) <= floor(H / MIN_H); a single compound above
+    MAX_H is infeasible on its own (necessary conditions, not sufficient ones).
+    """
+    import numpy as np
+
+    h = districts["households"].to_numpy(dtype=float)
+    gh = districts["group_households"].to_numpy(dtype=float)
+    feas = (gh >= MIN_H) & (np.ceil(gh / MAX_H) <= np.floor(gh / MIN_H))
+    feas &= ~((districts["n_compounds"].to_numpy() == 1) & (h > MAX_H))
+    inb = (h >= MIN_H) & (h <= MAX_H)
+    if not feas.any():
+        return float("nan"), 0
+    return float(inb[feas].mean()), int((~inb & feas).sum())
+
+
 def _stats(geoms, households, labels) -> dict:  # type: ignore[no-untyped-def]
     import numpy as np
     import pandas as pd
@@ -88,6 +107,8 @@ def _stats(geoms, households, labels) -> dict:  # type: ignore[no-untyped-def]
 SETTINGS = {
     "default": {},  # library defaults: gap 30 m, arterials are barriers
     "open": {"gap_m": 50.0, "barrier_classes": ()},  # larger connected groups
+    # households x lognormal(0, 0.8) (seeded): sizes as uneven as residential AOI data
+    "varied": {"varied": True},
 }
 
 
@@ -100,22 +121,30 @@ def worker(method: str, case: str, repeat: int) -> dict:
     from renogis.districting import propose_districts
 
     case, setting = case.split(":")
-    adj_kw = SETTINGS[setting]
+    adj_kw = dict(SETTINGS[setting])
     city = _load(case)
     c = city["compounds"]
+    if adj_kw.pop("varied", False):
+        rng = np.random.default_rng(0)
+        c = c.copy()
+        c["households"] = np.maximum(
+            20, np.round(c["households"].to_numpy() * rng.lognormal(0.0, 0.8, len(c)))
+        ).astype(int)
     kw = {k: city.get(k) for k in ("parcels", "streets", "barriers")}
     times = []
     out: dict = {"method": method, "n": len(c)}
-    if method == "renogis":
+    if method in ("renogis", "renogis-nosplit"):
         for _ in range(repeat):
             t0 = time.perf_counter()
             G = build_adjacency(c, **kw, **adj_kw)
             t1 = time.perf_counter()
-            res = propose_districts(c, G, parcels=kw["parcels"])
+            res = propose_districts(c, G, parcels=kw["parcels"], split=method == "renogis")
             t2 = time.perf_counter()
             times.append((t2 - t0, t1 - t0, t2 - t1))
         tot = sorted(times)[len(times) // 2]
         out.update(time_s=tot[0], graph_s=tot[1], district_s=tot[2])
+        out["feasible_within"], out["feasible_out"] = _feasible_share(res.districts)
+        out["splits"] = int(res.parameters.get("steps", {}).get("splits", 0))
         did = res.compounds["district_id"]
         labels = np.asarray(did.astype("category").cat.codes)
         out.update(_stats(c.geometry.array, c["households"].to_numpy(), labels))
@@ -199,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", nargs="*", type=int, default=[1000, 10_000, 50_000])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--spopt-max-n", type=int, default=1000)
+    ap.add_argument("--nosplit-max-n", type=int, default=10_000,
+                    help="largest n also run without the split/rebalance step (for comparison)")
     ap.add_argument("--budget", type=float, default=300.0, help="time budget per run, s")
     ap.add_argument(
         "--sa-budget", type=float, default=60.0, help="time budget for spopt with SA, s"
@@ -212,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     if not SAMPLE.exists():
         print(f"sample: skipped ({SAMPLE} is absent)")
     head = (
-        f"{'method':<9} {'adjacency':<8} {'n':>6} {'time s':>7} {'peak MB':>8} {'distr':>6} "
+        f"{'method':<15} {'adjacency':<8} {'n':>6} {'time s':>7} {'peak MB':>8} {'distr':>6} "
         f"{'within':>7} {'hh min':>7} {'hh mean':>8} {'hh max':>7} {'PP':>5} {'unassigned':>10}"
     )
     print(head)
@@ -221,10 +252,14 @@ def main(argv: list[str] | None = None) -> int:
     notes = []
     for case in cases:
         for setting in SETTINGS:
-            for method in ("renogis", "spopt", "spopt+SA"):
-                label = f"{method:<9} {setting:<8} {case:>6}"
+            for method in ("renogis", "renogis-nosplit", "spopt", "spopt+SA"):
+                if method.startswith("spopt") and setting == "varied":
+                    continue
+                label = f"{method:<15} {setting:<8} {case:>6}"
                 big = case != "sample" and int(case) > args.spopt_max_n
-                if method != "renogis" and big:
+                if method == "renogis-nosplit" and big and int(case) > args.nosplit_max_n:
+                    continue
+                if method.startswith("spopt") and big:
                     gb = int(case) ** 2 * 8 / 1e9
                     note = spopt_note.get(method + setting, "skipped")
                     print(f"{label}  {note}; n x n distance matrix would need {gb:.1f} GB")
@@ -245,10 +280,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['within']:>7.1%} {r['h_min']:>7} {r['h_mean']:>8.0f} {r['h_max']:>7} {r['pp']:>5.2f} "  # noqa: E501
                     f"{r['unassigned']:>10}"
                 )
-                if method == "renogis":
+                if method.startswith("renogis"):
                     notes.append(
-                        f"renogis {setting} n={r['n']}: graph {r['graph_s']:.2f} s + districting "
-                        f"{r['district_s']:.2f} s (median of {args.repeat})"
+                        f"{method} {setting} n={r['n']}: graph {r['graph_s']:.2f} s + districting "
+                        f"{r['district_s']:.2f} s (median of {args.repeat}); in band among districts "
+                        f"of feasible groups {r['feasible_within']:.1%} ({r['feasible_out']} out); "
+                        f"{r['splits']} split/rebalance re-cuts"
                     )
                     if "guohao" in r:
                         notes.append(f"sample ({setting}): " + r["guohao"])
@@ -279,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
         "within = share of districts with 1,500 <= households <= 4,000; PP = mean Polsby-Popper of the"  # noqa: E501
     )
     print("district unions after a 15 m closing; peak MB = max RSS of the worker process.")
+    print("'varied': default adjacency, households x lognormal(0, 0.8) (seeded). renogis-nosplit = without")
+    print("the split/rebalance step. 'feasible groups': see _feasible_share.")
     for line in notes:
         print(line)
     return 0

@@ -165,6 +165,10 @@ def browser_times(path: Path) -> dict[str, float]:
             )
             load_s = time.perf_counter() - t0
             severe = [e for e in drv.get_log("browser") if e["level"] == "SEVERE"]
+            labels = drv.execute_script(
+                "var r = window.renogis[Object.keys(window.renogis)[0]];"
+                "return [r.map.getZoom(), r.labelsShown || 0, (r.labels || []).length];"
+            )
             toggle_s = drv.execute_async_script("""
                 var done = arguments[arguments.length - 1];
                 var r = window.renogis[Object.keys(window.renogis)[0]];
@@ -175,6 +179,9 @@ def browser_times(path: Path) -> dict[str, float]:
                 requestAnimationFrame(function () { setTimeout(function () { done((performance.now() - t) / 1000); }, 0); });
             """)
             return {
+                "zoom": float(labels[0]),
+                "labels_shown": float(labels[1]),
+                "labels": float(labels[2]),
                 "load_s": load_s,
                 "gap_toggle_s": float(toggle_s),
                 "severe_console_entries": len(severe),
@@ -258,6 +265,11 @@ def print_browser_times(path: Path, *, repeat: int, n_compounds: int | None) -> 
     what = f"{n_compounds} polygons" if n_compounds else "all compounds"
     print(f"switch on one gap layer ({what}): median {np.median(toggle):.2f} s")
     print(f"SEVERE console entries: {max(r['severe_console_entries'] for r in runs):.0f}")
+    r0 = runs[0]
+    print(
+        f"district labels shown at the initial zoom {r0['zoom']:.0f}: "
+        f"{r0['labels_shown']:.0f} of {r0['labels']:.0f} (only those that fit)"
+    )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,9 @@ def streets(*rows: tuple[str, shapely.LineString]) -> gpd.GeoDataFrame:
 def test_touching_squares_wall_100() -> None:
     c = compounds({"A": box(0, 0, 100, 100), "B": box(100, 0, 200, 100)})
     G = build_adjacency(c)
-    assert G.edges["A", "B"] == {"gap_m": 0.0, "wall_m": 100.0, "street_between": False}
+    assert G.edges["A", "B"] == {
+        "gap_m": 0.0, "wall_m": 100.0, "facing_m": 100.0, "street_between": False
+    }
     assert G.graph["crs"] == c.crs
     assert G.nodes["A"]["kind"] == "compound"
     assert G.nodes["A"]["households"] == 100
@@ -57,9 +59,48 @@ def test_corner_touch_wall_zero_and_facing_lane() -> None:
     s = streets(("local", line((-50, -10), (150, -10))))
     G = build_adjacency(c, streets=s)
     assert G.edges["A", "B"]["wall_m"] == 0.0
-    assert G.edges["A", "C"] == {"gap_m": 20.0, "wall_m": 100.0, "street_between": True}
+    # a public street runs along the lane: 100 m facing, no wall to open
+    assert G.edges["A", "C"] == {
+        "gap_m": 20.0, "wall_m": 0.0, "facing_m": 100.0, "street_between": True
+    }
     assert not G.has_edge("A", "D")
     assert sorted(map(sorted, G.edges)) == [["A", "B"], ["A", "C"]]
+
+
+def test_wall_excludes_street_frontage() -> None:
+    # A (0-100 x 0-100) faces C across a 20 m lane (C: y -120..-20)
+    c = compounds({"A": box(0, 0, 100, 100), "C": box(0, -120, 100, -20)})
+    # no street line in the lane: a lane inside the block, the whole wall counts
+    assert build_adjacency(c).edges["A", "C"] == {
+        "gap_m": 20.0, "wall_m": 100.0, "facing_m": 100.0, "street_between": False
+    }
+    # a footpath from A's gate to C's gate crosses the lane: it separates nothing
+    gate_path = streets(("path", line((50, 0), (50, -20))))
+    e = build_adjacency(c, streets=gate_path).edges["A", "C"]
+    assert (e["wall_m"], e["facing_m"], e["street_between"]) == (100.0, 100.0, False)
+    # a dead-end path runs along the lane from the east up to x = 60: 40 m of frontage
+    dead_end = streets(("path", line((60, -10), (150, -10))))
+    e = build_adjacency(c, streets=dead_end).edges["A", "C"]
+    assert (e["wall_m"], e["facing_m"]) == (60.0, 100.0)
+    # a secondary street along the whole lane (not a barrier by default): no wall
+    e = build_adjacency(c, streets=streets(("secondary", line((-50, -10), (150, -10))))).edges[
+        "A", "C"
+    ]
+    assert (e["wall_m"], e["facing_m"], e["street_between"]) == (0.0, 100.0, True)
+
+
+def test_street_on_shared_boundary_is_no_wall() -> None:
+    # touching AOIs digitised up to a street centre line drawn on their common edge
+    c = compounds({"A": box(0, 0, 100, 100), "B": box(100, 0, 200, 100)})
+    on_edge = streets(("local", line((100, -50), (100, 150))))
+    e = build_adjacency(c, streets=on_edge).edges["A", "B"]
+    assert (e["wall_m"], e["facing_m"], e["gap_m"]) == (0.0, 100.0, 0.0)
+    # the street covers the southern 30 m only
+    part = streets(("local", line((100, -50), (100, 30))))
+    assert build_adjacency(c, streets=part).edges["A", "B"]["wall_m"] == 70.0
+    # a tunnel under the edge does not separate the compounds at the surface
+    tunnel = on_edge.assign(tunnel=[True])
+    assert build_adjacency(c, streets=tunnel).edges["A", "B"]["wall_m"] == 100.0
 
 
 def test_arterial_blocks_and_local_does_not() -> None:

@@ -348,3 +348,170 @@ def test_properties_seeded_loop() -> None:
     synthetic = pytest.importorskip("renogis.synthetic")
     for s in range(3):
         _check_properties(synthetic.make_city(600, seed=100 + s), 0.6 if s else None, s)
+
+
+def test_walls_to_open_exclude_street_frontage() -> None:
+    # A-B touch (100 m wall); C is across a public local street 20 m east of B (frontage, no
+    # wall); D is across a 20 m lane west of A with no street in it (a lane inside the block)
+    c = world({"A": box(0, 0, 100, 100), "B": box(100, 0, 200, 100),
+               "C": box(220, 0, 320, 100), "D": box(-120, 0, -20, 100)},
+              [500, 500, 500, 500])  # fmt: skip
+    local = gpd.GeoDataFrame({"street_id": ["S1"], "class": ["local"]},
+                             geometry=[shapely.LineString([(X0 + 210, Y0 - 50), (X0 + 210, Y0 + 150)])],
+                             crs=CRS)  # fmt: skip
+    G = build_adjacency(c, streets=local)
+    assert (G.edges["B", "C"]["wall_m"], G.edges["B", "C"]["facing_m"]) == (0.0, 100.0)
+    res = propose_districts(c, G)
+    assert members(res) == {"D001": ["A", "B", "C", "D"]}
+    assert res.districts["wall_m"].tolist() == [200.0]
+    assert res.districts["reason"].iloc[0].startswith(
+        "4 adjacent compounds merged along 200 m of shared walls"
+    )
+    assert res.walls is not None
+    assert res.walls.to_dict("records") == [
+        {"district_id": "D001", "compound_id_a": "A", "compound_id_b": "B", "wall_m": 100.0},
+        {"district_id": "D001", "compound_id_a": "A", "compound_id_b": "D", "wall_m": 100.0},
+    ]
+    from renogis.proposals import proposal_sheets
+
+    en = proposal_sheets(res, lang="en")["D001"]
+    assert "4 compounds, 2,000 households; 200 m of walls to open" in en
+    assert "## Walls to open\n\n| Compound | Compound | Wall (m) |\n|---|---|---|\n" \
+           "| A | B | 100 |\n| A | D | 100 |\n" in en
+    zh = proposal_sheets(res, lang="zh")["D001"]
+    assert "需打通围墙 200 m" in zh
+    assert "## 需打通的围墙\n\n| 小区 | 小区 | 围墙长度 (m) |\n|---|---|---|\n| A | B | 100 |" in zh
+
+
+def test_every_compound_excluded_is_an_empty_result() -> None:
+    c = grid3().assign(built_year=[1990] * 9, consent=[0.9] * 9)
+    parcels = gpd.GeoDataFrame({"parcel_id": ["P1"], "kind": ["vacant_land"]},
+                               geometry=[box(0, 300, 50, 350)], crs=CRS)  # fmt: skip
+    G = build_adjacency(c, parcels=parcels, streets=ARTERIAL)
+    for kw in ({"built_before": 1900}, {"min_consent": 2.0}):
+        res = propose_districts(c, G, parcels=parcels, keep_apart=[["r0c0", "r0c1"]], **kw)
+        assert len(res.districts) == 0
+        assert list(res.districts.columns)[:4] == ["district_id", "n_compounds", "compound_ids",
+                                                   "households"]
+        assert res.districts.crs == c.crs
+        assert res.compounds["district_id"].isna().all()
+        assert res.compounds["excluded_reason"].notna().all()
+        assert res.parcels is not None and res.parcels["district_id"].isna().all()
+        assert res.walls is not None and len(res.walls) == 0
+        assert res.parameters["n_districts"] == 0 and res.parameters["n_excluded"] == 9
+
+
+def grid(rows: int, cols: int, households: list[int]) -> gpd.GeoDataFrame:
+    """rows x cols touching 100 m compounds r{row}c{col}, households row by row."""
+    geoms = {f"r{r}c{c}": box(c * 100, r * 100, c * 100 + 100, r * 100 + 100)
+             for r in range(rows) for c in range(cols)}  # fmt: skip
+    return world(geoms, households)
+
+
+def test_split_rebalances_a_lopsided_group() -> None:
+    # row 0: 450 900 600 900 / row 1: 900 450 300 900 (5,400 households in one group).
+    # Growth alone stops at 3,600 (six western compounds) + 1,800 (the eastern column); the split
+    # step re-cuts the group into two 2 x 2 blocks of 2,700 each.
+    c = grid(2, 4, [450, 900, 600, 900, 900, 450, 300, 900])
+    G = build_adjacency(c)
+    grown = propose_districts(c, G, split=False)
+    assert sorted(grown.districts["households"].tolist()) == [1800, 3600]
+    res = propose_districts(c, G)
+    assert members(res) == {
+        "D001": ["r0c0", "r0c1", "r1c0", "r1c1"],
+        "D002": ["r0c2", "r0c3", "r1c2", "r1c3"],
+    }
+    assert res.districts["households"].tolist() == [2700, 2700]
+    assert res.districts["wall_m"].tolist() == [400.0, 400.0]
+    assert res.districts["flags"].tolist() == ["", ""]
+    assert res.parameters["steps"]["splits"] == 1
+
+
+def test_split_brings_a_below_min_district_into_band() -> None:
+    # 900 1200 / 500 1200, bounds 1,500-2,500: growth leaves the west column at 1,400 (below) and
+    # the east at 2,400, and no single border move helps; the rows are 2,100 and 1,700.
+    c = grid(2, 2, [900, 1200, 500, 1200])
+    G = build_adjacency(c)
+    grown = propose_districts(c, G, min_households=1500, max_households=2500, split=False)
+    assert sorted(grown.districts["households"].tolist()) == [1400, 2400]
+    assert sorted(grown.districts["flags"].tolist()) == ["", "below_min"]
+    res = propose_districts(c, G, min_households=1500, max_households=2500)
+    assert members(res) == {"D001": ["r1c0", "r1c1"], "D002": ["r0c0", "r0c1"]}
+    assert res.districts["households"].tolist() == [1700, 2100]
+    assert res.districts["flags"].tolist() == ["", ""]
+
+
+def test_max_span_m() -> None:
+    c = grid(1, 4, [400, 400, 400, 400])  # a 400 m x 100 m row, 1,600 households
+    G = build_adjacency(c)
+    assert members(propose_districts(c, G)) == {"D001": ["r0c0", "r0c1", "r0c2", "r0c3"]}
+    # 300 m: three compounds span 316.2 m (bounding-box diagonal), two span 223.6 m
+    res = propose_districts(c, G, max_span_m=300)
+    assert members(res) == {"D001": ["r0c0", "r0c1"], "D002": ["r0c2", "r0c3"]}
+    assert res.districts["flags"].tolist() == ["below_min", "below_min"]
+    assert res.districts["reason"].iloc[0].endswith(
+        "every adjacent district would exceed 4,000 or fall below 1,500 or span more than 300 m "
+        "(or break a planner rule) if merged or rebalanced"
+    )
+    assert res.parameters["max_span_m"] == 300
+    with pytest.raises(InputError, match="max_span_m must be a number > 0"):
+        propose_districts(c, G, max_span_m=0)
+
+
+def test_soft_barrier_crossed_only_without_in_band_alternative() -> None:
+    # W (1,600) west of a secondary street; E0 (700) and E1 (900) east of it, E0 facing W over
+    # 100 m across the street, E1 touching E0 over 20 m only
+    c = world({"W": box(0, 0, 100, 100), "E0": box(120, 0, 220, 100), "E1": box(220, 80, 320, 180)},
+              [1600, 700, 900])  # fmt: skip
+    sec = gpd.GeoDataFrame({"street_id": ["S"], "class": ["secondary"]},
+                           geometry=[shapely.LineString([(X0 + 110, Y0 - 100), (X0 + 110, Y0 + 300)])],
+                           crs=CRS)  # fmt: skip
+    plain = propose_districts(c, build_adjacency(c, streets=sec))
+    assert members(plain) == {"D001": ["W", "E0", "E1"]}  # one district across the street
+    G = build_adjacency(c, streets=sec, soft_barrier_classes=["secondary"])
+    assert G.edges["W", "E0"]["soft_barrier"] is True
+    assert "soft_barrier" not in G.edges["E0", "E1"]
+    res = propose_districts(c, G)
+    assert members(res) == {"D001": ["E0", "E1"], "D002": ["W"]}
+    assert res.districts["households"].tolist() == [1600, 1600]
+    # without E1 there is no in-band district for E0 on its side: the street is crossed
+    c2 = c[c["compound_id"] != "E1"]
+    res2 = propose_districts(c2, build_adjacency(c2, streets=sec, soft_barrier_classes=["secondary"]))
+    assert members(res2) == {"D001": ["W", "E0"]}
+    assert res2.districts["households"].tolist() == [2300]
+    assert res2.districts["flags"].tolist() == ["soft_barrier"]
+    assert res2.districts["reason"].iloc[0].endswith(
+        "2,300 households within 1,500-4,000; crosses a secondary street (soft barrier): no in-band "
+        "district was possible without crossing it"
+    )
+    assert res.districts["flags"].tolist() == ["", ""]
+
+
+def test_cli_soft_barrier_and_max_span(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from renogis.cli import main
+
+    c = world({"W": box(0, 0, 100, 100), "E0": box(120, 0, 220, 100), "E1": box(220, 80, 320, 180)},
+              [1600, 700, 900])  # fmt: skip
+    sec = gpd.GeoDataFrame({"street_id": ["S"], "class": ["secondary"]},
+                           geometry=[shapely.LineString([(X0 + 110, Y0 - 100), (X0 + 110, Y0 + 300)])],
+                           crs=CRS)  # fmt: skip
+    src = tmp_path / "city.gpkg"
+    c.to_file(src, layer="compounds", driver="GPKG")
+    sec.to_file(src, layer="streets", driver="GPKG")
+    out = tmp_path / "out"
+    assert main(["districts", str(src), "--out", str(out), "--soft-barrier-class", "secondary"]) == 0
+    d = gpd.read_file(out / "districts.gpkg", layer="districts")
+    assert sorted(d["compound_ids"]) == ["E0,E1", "W"]
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert run["parameters"]["soft_barrier_classes"] == ["secondary"]
+    assert run["parameters"]["nested"] == "keep-children"
+    out2 = tmp_path / "out2"
+    assert main(["districts", str(src), "--out", str(out2), "--max-span-m", "150"]) == 0
+    d2 = gpd.read_file(out2 / "districts.gpkg", layer="districts")
+    assert sorted(d2["compound_ids"]) == ["E0", "E1", "W"]  # every pair spans more than 150 m
+    assert json.loads((out2 / "run.json").read_text(encoding="utf-8"))["parameters"]["max_span_m"] == 150
+    with pytest.raises(SystemExit) as exc:  # a usage error: one line, exit 2
+        main(["districts", str(src), "--out", str(tmp_path / "o3"), "--soft-barrier-class", "sec"])
+    assert exc.value.code == 2

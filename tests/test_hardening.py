@@ -113,6 +113,11 @@ def _kill_run(out: Path, tmp_path: Path, sig: int, after_s: float) -> subprocess
     proc = subprocess.Popen([sys.executable, "-m", "renogis", "run", str(sample_path()), "--out", str(out),
                              "--tiles", "none"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=tmp_path)
+    # wait until the run has begun writing (its temporary folder exists), then let it go on a while
+    deadline = time.monotonic() + 60
+    while not any(".tmp-" in p.name for p in tmp_path.iterdir()) and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
     time.sleep(after_s)
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=120)
@@ -125,10 +130,9 @@ def test_4_signals_leave_the_old_output_or_the_new_one_whole(tmp_path, sig):
     assert main(["run", str(sample_path()), "--out", str(out), "--tiles", "none"]) == 0
     old = _tree(out)
     outcomes = set()
-    for after_s in (0.3, 1.0, 1.8, 2.6, 3.5):
+    for after_s in (0.0, 0.5, 1.0, 2.0, 3.0):
         proc = _kill_run(out, tmp_path, sig, after_s)
-        # -sig: the signal came while Python was still starting, before renogis ran at all
-        assert proc.returncode in (0, 128 + sig, -sig), proc.stderr
+        assert proc.returncode in (0, 128 + sig), proc.stderr
         assert "Traceback" not in proc.stderr
         assert _leftovers(tmp_path) == [], (after_s, proc.stderr)
         now = _tree(out)
@@ -139,7 +143,7 @@ def test_4_signals_leave_the_old_output_or_the_new_one_whole(tmp_path, sig):
         if proc.returncode == 0 or "after the output was complete" in proc.stderr:
             outcomes.add("new")
         else:
-            assert proc.returncode == -sig or "is as it was before the run" in proc.stderr
+            assert "is as it was before the run" in proc.stderr
             # results are deterministic: only run.json (times) may differ from the old output
             assert {k for k in now if now[k] != old.get(k)} <= {"run.json", MANIFEST}
             outcomes.add("old")

@@ -34,10 +34,10 @@ def make_world() -> dict[str, Any]:
     inside C12 and is the chosen clinic site. Access is the straight distance
     between centroids; a kindergarten serves 300 m, a clinic 250 m.
 
-    Streets: an arterial 10 m south of the grid ("primary", an OSM value), a secondary east
-    of it, two local lanes along x = 100 and x = 200 (each cut in two at y = 150, plus a class
-    nobody knows, drawn as local) and a path. Barriers: a river polygon north of the grid
-    ("河流") and a railway line ("railway") south of the arterial.
+    Streets: an arterial 10 m south of the grid ("primary", an OSM value; 建设路), a secondary
+    east of it (和平路), two local lanes along x = 100 (幸福巷) and x = 200 (unnamed; each cut in
+    two at y = 150, plus a class nobody knows, drawn as local) and a path. Barriers: a river
+    polygon north of the grid ("河流") and a railway line ("railway") south of the arterial.
     """
     rows = []
     for r in range(3):
@@ -167,6 +167,7 @@ def make_world() -> dict[str, Any]:
         {
             "street_id": ["S1", "S2", "S3", "S4", "S5", "S6", "S7"],
             "class": ["primary", "secondary", "local", "local", "支路", "no-such-class", "path"],
+            "name": ["建设路", "和平路", "幸福巷", "幸福巷", None, "", None],
         },
         geometry=[
             shapely.LineString([(xs - 20, ys - 10), (xs + 320, ys - 10)]),
@@ -319,8 +320,9 @@ def test_feature_counts_equal_inputs(zh_html: str) -> None:
         "facilities": 3,
         "service_areas": 2,
         "siting": 1,
-        "streets": 4,  # one feature per street class
+        "streets": 5,  # one feature per street class and name
         "barriers": 2,
+        "network_parts": 0,
     }
     comp = data["compounds"]["features"]
     assert sum(f["properties"]["d"] is not None for f in comp) == 8
@@ -361,7 +363,13 @@ def test_district_properties(zh_html: str) -> None:
     assert {dist["D1"]["c"], dist["D2"]["c"]} == {0, 1}  # touching districts differ
     # clinic in D1: C00 is 283 m away (> 250 m); C01 and C10 224 m, C11 141 m are covered
     # rows [category index, coverage share, uncovered households, demand, supply, shortfall]
-    assert dist["D1"]["g"] == [[2, 0.792, 100.0, None, None, None], [0, 1.0, 0.0, None, None, None]]
+    # shares to 3 decimals, households whole, no demand unit in this gap table
+    assert dist["D1"]["g"] == [
+        [2, 0.792, 100, None, None, None, None],
+        [0, 1.0, 0, None, None, None, None],
+    ]
+    # district areas in whole m²: 4 compounds of 96 m x 96 m
+    assert dist["D1"]["ar"] == dist["D2"]["ar"] == 4 * 96 * 96
     assert dist["D2"]["st"] == [["P2", 2, 150]]  # P2 lies inside C12, in D2
     assert dist["D1"]["st"] == []
 
@@ -528,24 +536,40 @@ def test_district_colors_sample_all_distinct() -> None:
 
 
 # --------------------------------------------------------------------------- streets, barriers
-def test_street_data_merged_per_class(zh_html: str) -> None:
+def test_street_data_merged_per_class_and_name(zh_html: str) -> None:
     feats = embedded_data(zh_html)["streets"]["features"]
-    # arterial (from OSM "primary"), secondary, local (incl. 支路 and an unknown class), path
-    assert [f["properties"] for f in feats] == [{"k": 0}, {"k": 1}, {"k": 2}, {"k": 3}]
-    local = feats[2]["geometry"]
+    # drawn path first, arterial last (on top); local (incl. 支路 and an unknown class) split by
+    # name: the unnamed S5+S6 (an empty name is no name) and 幸福巷 S3+S4
+    assert [f["properties"] for f in feats] == [
+        {"k": 3, "n": None},
+        {"k": 2, "n": None},
+        {"k": 2, "n": "幸福巷"},
+        {"k": 1, "n": "和平路"},
+        {"k": 0, "n": "建设路"},
+    ]
     # S3+S4 and S5+S6 each merge into one 2-point line (the cut at y = 150 m is collinear)
-    assert local["type"] == "MultiLineString" and [len(p) for p in local["coordinates"]] == [2, 2]
-    assert feats[0]["geometry"]["type"] == "LineString"
+    assert [f["geometry"]["type"] for f in feats] == ["LineString"] * 5
+    assert [len(f["geometry"]["coordinates"]) for f in feats] == [2, 2, 2, 2, 2]
     tr = Transformer.from_crs(CRS, 4326, always_xy=True)
-    assert feats[0]["geometry"]["coordinates"][0] == list(
+    assert feats[4]["geometry"]["coordinates"][0] == list(
         np.round(tr.transform(X0 - 20, Y0 - 10), 6)
     )
+    assert feats[2]["geometry"]["coordinates"][0] == list(np.round(tr.transform(X0 + 100, Y0), 6))
 
 
 def test_street_data_without_class(world: dict[str, Any]) -> None:
     streets = world["streets"].drop(columns="class")
     data = embedded_data(render(build_map(world["compounds"], streets=streets, tiles="none")))
-    assert [f["properties"] for f in data["streets"]["features"]] == [{"k": 2}]  # all local
+    # all local, one feature per name (sorted by code point), unnamed first
+    assert [f["properties"] for f in data["streets"]["features"]] == [
+        {"k": 2, "n": None},
+        {"k": 2, "n": "和平路"},
+        {"k": 2, "n": "幸福巷"},
+        {"k": 2, "n": "建设路"},
+    ]
+    unnamed = world["streets"].drop(columns=["class", "name"])
+    data = embedded_data(render(build_map(world["compounds"], streets=unnamed, tiles="none")))
+    assert [f["properties"] for f in data["streets"]["features"]] == [{"k": 2}]
     assert data["barriers"]["features"] == []
 
 
@@ -565,7 +589,13 @@ def test_streets_layers_drawn_in_context_panes(zh_html: str) -> None:
     assert 'contextRenderer("renogis-streets", 350)' in zh_html
     assert 'contextRenderer("renogis-barriers", 340)' in zh_html
     meta = embedded_data(zh_html)["meta"]
-    assert meta["street_styles"][0] == {"color": "#777777", "weight": 3.0}
+    # wider and darker for higher classes
+    assert [(st["weight"], st["color"]) for st in meta["street_styles"]] == [
+        (5.0, "#555555"),
+        (3.5, "#777777"),
+        (2.0, "#999999"),
+        (1.2, "#999999"),
+    ]
     assert meta["barrier_styles"][1]["dashArray"] == "8 4"
 
 
@@ -585,17 +615,7 @@ def test_compounds_only_minimal_columns(world: dict[str, Any]) -> None:
     fmap = build_map(comp, tiles="none")
     assert layer_names(fmap) == ["小区(按片区着色)"]
     props = embedded_data(render(fmap))["compounds"]["features"][0]["properties"]
-    assert props == {"i": "C00", "n": "C00", "s": "C00", "h": 100}
-
-
-def test_duplicate_names_get_ids_in_search(world: dict[str, Any]) -> None:
-    comp = world["compounds"].copy()
-    comp.loc[[0, 1], "name"] = "幸福小区"
-    props = [
-        f["properties"]
-        for f in embedded_data(render(build_map(comp, tiles="none")))["compounds"]["features"]
-    ]
-    assert [p["s"] for p in props[:3]] == ["幸福小区 (C00)", "幸福小区 (C01)", "小区02"]
+    assert props == {"i": "C00", "n": "C00", "h": 100}
 
 
 def test_script_breaking_names_are_escaped(world: dict[str, Any]) -> None:
@@ -623,20 +643,18 @@ def test_other_crs_reprojected(world: dict[str, Any]) -> None:
 
 def test_cluster_above_threshold(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     meta = embedded_data(render(full(world, tiles="none")))["meta"]
-    assert (meta["cluster"], meta["canvas_markers"], meta["label_zoom"]) == (False, False, None)
+    assert (meta["cluster"], meta["canvas_markers"]) == (False, False)
+    assert (meta["label_font"], meta["label_margin"]) == ("bold 12px sans-serif", 2)
     monkeypatch.setattr(maps, "CLUSTER_THRESHOLD", 2)
     meta = embedded_data(render(full(world, tiles="none")))["meta"]
     assert (meta["cluster"], meta["canvas_markers"]) == (True, False)
 
 
-def test_canvas_markers_and_label_zoom_for_a_city(
-    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_canvas_markers_for_a_city(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(maps, "CLUSTER_THRESHOLD", 1)
     monkeypatch.setattr(maps, "CANVAS_MARKER_THRESHOLD", 2)  # 3 facilities: canvas circles
-    monkeypatch.setattr(maps, "LABEL_ALL_MAX", 1)  # 2 districts: labels from zoom 15 up
     meta = embedded_data(render(full(world, tiles="none")))["meta"]
-    assert (meta["cluster"], meta["canvas_markers"], meta["label_zoom"]) == (False, True, 15)
+    assert (meta["cluster"], meta["canvas_markers"]) == (False, True)
 
 
 # --------------------------------------------------------------------------- errors
@@ -690,3 +708,138 @@ def test_district_label_points(zh_html: str) -> None:
     # D2 is an L (C02 C12 C22 C21): its centroid (225, 175) lies inside C12
     lon2, lat2 = tr.transform(X0 + 225, Y0 + 175)
     assert dist["D2"]["lp"] == [round(lat2, 6), round(lon2, 6)]
+
+
+# --------------------------------------------------------------------------- issue 9.13: sites in districts
+def _district_sites(html: str) -> dict[str, Any]:
+    return {
+        f["properties"]["i"]: f["properties"]["st"]
+        for f in embedded_data(html)["districts"]["features"]
+    }
+
+
+def test_idle_buildings_inside_compounds_with_district_column(world: dict[str, Any]) -> None:
+    # The siting table carries its own district_id (as renogis.siting writes it): the join with
+    # the districts used to suffix that column and crash with KeyError: 'district_id'.
+    w = dict(world)
+    p3 = box(X0 + 40, Y0 + 40, X0 + 60, Y0 + 60)  # an idle building inside C00 (D1)
+    w["parcels"] = pd.concat(
+        [
+            world["parcels"],
+            gpd.GeoDataFrame(
+                {"parcel_id": ["P3"], "kind": ["idle_building"], "area_m2": [400.0]},
+                geometry=[p3],
+                crs=CRS,
+            ),
+        ],
+        ignore_index=True,
+    )
+    w["siting"] = gpd.GeoDataFrame(
+        {
+            "parcel_id": ["P2", "P3", "P3"],
+            "category": ["clinic", "kindergarten", "elderly_day_care"],
+            "newly_covered_households": [150, 40.4, np.nan],
+            "cumulative_coverage": [0.8, 0.9, 0.5],
+            "district_id": ["D2", None, "D1"],  # P3's first row: the map finds D1 itself
+        },
+        geometry=[world["parcels"].geometry.iloc[1], p3, p3],
+        crs=CRS,
+    )
+    comp = w.pop("compounds")
+    html = render(build_map(comp, tiles="none", **w))
+    data = embedded_data(html)
+    assert {k: len(v["features"]) for k, v in data.items() if k != "meta"} == {
+        "compounds": 9,
+        "districts": 2,
+        "parcels": 3,
+        "facilities": 3,
+        "service_areas": 2,
+        "siting": 3,
+        "streets": 5,
+        "barriers": 2,
+        "network_parts": 0,
+    }
+    # categories: kindergarten 0, elderly day care 1, clinic 2; households whole
+    assert _district_sites(html) == {"D1": [["P3", 0, 40], ["P3", 1, None]], "D2": [["P2", 2, 150]]}
+
+
+def test_compound_covering_all_others(world: dict[str, Any]) -> None:
+    # One compound (its own district D3) covers the whole grid: every site lies in two districts.
+    comp = pd.concat(
+        [
+            world["compounds"],
+            gpd.GeoDataFrame(
+                {"compound_id": ["CBIG"], "households": [500], "district_id": ["D3"]},
+                geometry=[box(X0 - 5, Y0 - 5, X0 + 305, Y0 + 305)],
+                crs=CRS,
+            ),
+        ],
+        ignore_index=True,
+    )
+    w = {k: v for k, v in world.items() if k not in ("compounds", "districts")}
+    html = render(build_map(comp, tiles="none", **w))  # districts dissolved from the compounds
+    data = embedded_data(html)
+    assert len(data["compounds"]["features"]) == 10 and len(data["districts"]["features"]) == 3
+    # P2 lies in D2 and in D3: listed once, under the lowest id
+    assert _district_sites(html) == {"D1": [], "D2": [["P2", 2, 150]], "D3": []}
+    # the siting table's own district wins
+    w["siting"] = world["siting"].assign(district_id=["D3"])
+    assert _district_sites(render(build_map(comp, tiles="none", **w))) == {
+        "D1": [],
+        "D2": [],
+        "D3": [["P2", 2, 150]],
+    }
+
+
+def test_pipeline_map_with_idle_buildings_inside_compounds(tmp_path: Path) -> None:
+    # the crash of issue 9 (13) end to end: idle buildings inside five compound footprints
+    from renogis.io import write_gpkg
+    from renogis.pipeline import RunConfig, run
+    from renogis.synthetic import make_sample
+
+    s = make_sample()
+    comp = s["compounds"]
+    inside = gpd.GeoDataFrame(
+        {
+            "parcel_id": [f"PX{i}" for i in range(5)],
+            "kind": "idle_building",
+            "floor_area_m2": 800.0,
+        },
+        geometry=comp.geometry.iloc[:5].centroid.buffer(8, cap_style=3).to_numpy(),
+        crs=comp.crs,
+    )
+    s["parcels"] = pd.concat([s["parcels"], inside], ignore_index=True)
+    # and a lane that touches no other street: cut off from the walk network
+    x1, y1 = s["streets"].total_bounds[2:]
+    lane = s["streets"].iloc[[0]].assign(street_id="SX1", **{"class": "local"})
+    lane = lane.set_geometry([shapely.LineString([(x1 + 200, y1), (x1 + 200, y1 - 150)])])
+    s["streets"] = pd.concat([s["streets"], lane], ignore_index=True)
+    src = tmp_path / "city.gpkg"
+    write_gpkg(src, s)
+    result = run(RunConfig(input=src, out=tmp_path / "out", tiles="none"))
+    data = embedded_data((result.out / "map.html").read_text(encoding="utf-8"))
+    plan = pd.read_csv(result.out / "siting_plan.csv", encoding="utf-8-sig", dtype=str)
+    assert len(data["parcels"]["features"]) == len(s["parcels"]) == 14
+    assert len(data["siting"]["features"]) == len(plan) > 0
+    listed = sorted(
+        (f["properties"]["i"], site[0])
+        for f in data["districts"]["features"]
+        for site in f["properties"]["st"]
+    )
+    assert listed == sorted(zip(plan["district_id"], plan["parcel_id"], strict=True))
+    # the cut-off lane is the map's only network part, 150 m long
+    assert [f["properties"] for f in data["network_parts"]["features"]] == [{"i": "SX1", "l": 150}]
+
+
+def test_palette_constants_disjoint() -> None:
+    from tests.test_maps_browser import _delta_e
+
+    assert len(maps.PALETTE) == len(set(maps.PALETTE)) == 9
+    assert set(maps.PALETTE).isdisjoint(maps.OTHER_LAYER_COLORS)
+    # CIELAB distance >= 20 to every other layer's colour and between palette colours
+    assert min(_delta_e(a, b) for a in maps.PALETTE for b in maps.OTHER_LAYER_COLORS) >= 20
+    pairs = [(a, b) for i, a in enumerate(maps.PALETTE) for b in maps.PALETTE[i + 1 :]]
+    assert min(_delta_e(a, b) for a, b in pairs) >= 20
+    assert {"#0072B2", "#D55E00", "#8C510A", "#6A3D9A", "#E7298A", "#555555"} <= set(
+        maps.OTHER_LAYER_COLORS
+    )

@@ -153,13 +153,13 @@ def test_renders_offline_with_expected_features(
         "siting": [1, 1],
         "districts": [2, 2],
         "facilities": [3, 3],
-        "streets": [4, 4],  # one feature per street class
+        "streets": [5, 5],  # one feature per street class and name
         "barriers": [2, 2],
     }
     labels = driver.execute_script(
         "return Array.from(document.querySelectorAll('.renogis-label')).map(e => e.textContent)"
     )
-    assert sorted(labels) == ["D1480 户", "D2620 户"]
+    assert sorted(labels) == ["D1480 户", "D2620 户"]  # both fit at the initial zoom
     assert driver.find_elements("css selector", ".leaflet-control-scale")
     assert driver.find_elements("css selector", ".leaflet-control-zoom-fullscreen")
     assert driver.find_elements("css selector", ".leaflet-control-search")
@@ -217,20 +217,22 @@ def test_streets_and_barriers_below_compounds_and_toggle(driver: Any, map_html: 
         }); });
         return out;"""
     )
+    # path first, arterial on top; wider and darker for higher classes
     assert styles == [
-        [0, 3, "#777777", False],
-        [1, 2, "#999999", False],
-        [2, 1.2, "#AAAAAA", False],
-        [3, 0.8, "#BBBBBB", False],
+        [3, 1.2, "#999999", False],
+        [2, 2, "#999999", False],
+        [2, 2, "#999999", False],
+        [1, 3.5, "#777777", False],
+        [0, 5, "#555555", False],
     ]
     _toggle(driver, "道路")
-    assert driver.execute_script(COUNT_JS)["streets"] == [4, 0]
+    assert driver.execute_script(COUNT_JS)["streets"] == [5, 0]
     _toggle(driver, "道路")
-    assert driver.execute_script(COUNT_JS)["streets"] == [4, 4]
+    assert driver.execute_script(COUNT_JS)["streets"] == [5, 5]
     _toggle(driver, "河流与障碍")
     assert driver.execute_script(COUNT_JS)["barriers"] == [2, 0]
     legend = driver.find_element("css selector", ".renogis-legend").text
-    assert "道路" in legend and "河流与障碍" in legend
+    assert "主干路" in legend and "步行道" in legend and "河流与障碍" in legend
     assert severe(driver) == []
 
 
@@ -276,9 +278,12 @@ def test_click_compound_opens_popup(driver: Any, map_html: Path) -> None:
     )
     text = _text(driver, popup)
     assert text.startswith("小区01")
-    assert "户数 110" in text and "片区 D1" in text and "建成年份 1990" in text
-    assert "社区卫生服务站 224 ✓" in text and "幼儿园 100 ✓" in text
-    assert "片区设施缺口" in text
+    assert "户数 110 户" in text and "片区 D1" in text and "建成年份 1990" in text
+    assert "建筑面积 5,000 m²" in text
+    # walking distances in whole metres, uncovered households with their unit
+    assert "社区卫生服务站 224 m ✓ 0 户" in text and "幼儿园 100 m ✓ 0 户" in text
+    # the district's gaps: coverage as a share, uncovered households whole
+    assert "片区设施缺口" in text and "社区卫生服务站 79% 100 户" in text
     assert severe(driver) == []
 
 
@@ -340,8 +345,11 @@ def test_click_district_label_opens_district_popup(driver: Any, map_html: Path) 
     popup = WebDriverWait(driver, 5).until(
         ec.visibility_of_element_located(("css selector", ".leaflet-popup-content"))
     )
-    assert _text(driver, popup).startswith("片区 D2") and "户数 620" in _text(driver, popup)
-    assert "片区内拟选址" in _text(driver, popup) and "P2 社区卫生服务站 (新覆盖户数 150)" in _text(driver, popup)
+    text = _text(driver, popup)
+    assert text.startswith("片区 D2") and "户数 620 户" in text and "小区数 4\n" in text
+    assert "片区面积 36,864 m²" in text and "建筑面积 20,000 m²" in text
+    assert "闲置面积 0 m²" in text and "共享边界 300 m" in text
+    assert "片区内拟选址" in text and "P2 社区卫生服务站 (新覆盖户数 150 户)" in text
 
 
 def test_clustered_facilities_render(
@@ -368,7 +376,6 @@ def test_city_mode_canvas_facilities_and_zoomed_labels(
     from renogis import maps
 
     monkeypatch.setattr(maps, "CANVAS_MARKER_THRESHOLD", 2)  # 3 facilities: canvas circles
-    monkeypatch.setattr(maps, "LABEL_ALL_MAX", 1)  # 2 districts: labels from zoom 15 up
     world = make_world()
     comp = world.pop("compounds")
     path = write_map(tmp_path / "city.html", comp, tiles="none", **world)
@@ -404,7 +411,9 @@ def test_city_mode_canvas_facilities_and_zoomed_labels(
         WebDriverWait(driver, 5).until(lambda d: n_labels() == n)
         return True
 
-    assert zoom >= 15 and labels_become(2)  # a 300 m world fits at a high zoom
+    # a 300 m world fits at a high zoom; at zoom 14 (7.9 m/px) each ~200 m district is 25 px
+    # wide, narrower than its label; at 17 both fit
+    assert zoom >= 17 and labels_become(2)
     driver.execute_script(
         "var m = window.renogis[Object.keys(window.renogis)[0]].map;"
         "m.setView(m.getCenter(), 14, {animate: false});"
@@ -429,3 +438,330 @@ def test_city_mode_canvas_facilities_and_zoomed_labels(
     )
     assert "F2" in _text(driver, popup) and "卫生站B" in _text(driver, popup)
     assert severe(driver) == []
+
+
+# --------------------------------------------------------------------------- readability (issue 12)
+LABELS_JS = """
+var r = window.renogis[Object.keys(window.renogis)[0]], m = r.map;
+var view = m.getBounds().pad(0.2);
+return r.labels.map(function (l) {
+  var p = m.latLngToContainerPoint(l.at);
+  var sw = m.latLngToContainerPoint(l.bounds.getSouthWest());
+  var ne = m.latLngToContainerPoint(l.bounds.getNorthEast());
+  var el = l.marker._icon ? l.marker._icon.firstChild.getBoundingClientRect() : null;
+  return {id: l.id, area: l.area, w: l.w, h: l.h, x: p.x, y: p.y,
+          bw: Math.abs(ne.x - sw.x), bh: Math.abs(sw.y - ne.y), inView: view.contains(l.at),
+          shown: !!l.marker._map,
+          rect: el ? [el.left, el.top, el.right, el.bottom] : null};
+});
+"""
+
+
+def _settle(driver: Any) -> None:
+    """Wait until the map's zoom and centre hold still for 0.5 s (fitBounds may animate)."""
+    js = (
+        "var m = window.renogis[Object.keys(window.renogis)[0]].map, c = m.getCenter();"
+        "return [m.getZoom(), c.lat, c.lng];"
+    )
+    last, since, deadline = None, time.monotonic(), time.monotonic() + 15
+    while time.monotonic() < deadline:
+        now = driver.execute_script(js)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since > 0.5:
+            return
+        time.sleep(0.1)
+
+
+def _check_label_rule(labels: list[dict[str, Any]], margin: float = 2.0) -> int:
+    """The label rule, restated: in order of decreasing district area (ties by id), a label in
+    view is shown iff its box fits its district's on-screen box and clears every label already
+    shown. Also the drawn boxes never overlap and are no larger than the boxes placed."""
+    placed: list[tuple[float, float, float, float]] = []
+    for lab in sorted(labels, key=lambda lab: (-lab["area"], lab["id"])):
+        box = (
+            lab["x"] - lab["w"] / 2 - margin,
+            lab["y"] - lab["h"] / 2 - margin,
+            lab["x"] + lab["w"] / 2 + margin,
+            lab["y"] + lab["h"] / 2 + margin,
+        )
+        fits = lab["bw"] >= lab["w"] and lab["bh"] >= lab["h"]
+        clear = all(
+            not (box[0] < o[2] and o[0] < box[2] and box[1] < o[3] and o[1] < box[3])
+            for o in placed
+        )
+        want = lab["inView"] and fits and clear
+        assert lab["shown"] == want, lab
+        if want:
+            placed.append(box)
+    rects = [lab["rect"] for lab in labels if lab["shown"]]
+    for lab in labels:
+        if lab["shown"]:  # the measured box holds the drawn label
+            left, top, right, bottom = lab["rect"]
+            assert right - left <= lab["w"] + 0.5 and bottom - top <= lab["h"] + 0.5, lab
+    for i, a in enumerate(rects):
+        for b in rects[i + 1 :]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+    return len(placed)
+
+
+@pytest.fixture(scope="module")
+def city_html(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """A synthetic city of 3,000 compounds (6 km across) in 400 m grid districts."""
+    import numpy as np
+    import shapely
+
+    from renogis.synthetic import make_city
+
+    city = make_city(3000, seed=0)
+    comp = city["compounds"].copy()
+    c = shapely.centroid(np.asarray(comp.geometry.values, dtype=object))
+    ix = ((shapely.get_x(c) - shapely.get_x(c).min()) // 400).astype(int)
+    iy = ((shapely.get_y(c) - shapely.get_y(c).min()) // 400).astype(int)
+    cell = ix * 100 + iy
+    codes = {v: f"D{k + 1:03d}" for k, v in enumerate(sorted(set(cell.tolist())))}
+    comp["district_id"] = [codes[v] for v in cell.tolist()]
+    path = write_map(
+        tmp_path_factory.mktemp("city") / "city.html",
+        comp,
+        streets=city["streets"],
+        barriers=city["barriers"],
+        tiles="none",
+    )
+    return path, len(codes)
+
+
+def test_labels_by_zoom_on_a_big_city(driver: Any, city_html: tuple[Path, int]) -> None:
+    path, n_districts = city_html
+    assert n_districts == 241  # the 400 m cells of a 16 x 16 grid that hold compounds
+    load(driver, path)
+    _settle(driver)
+    zoom = driver.execute_script("return window.renogis[Object.keys(window.renogis)[0]].map.getZoom()")
+    assert zoom == 13  # the whole 6.4 km city in a 1200 x 900 window
+    at_start = _check_label_rule(driver.execute_script(LABELS_JS))
+    # a 400 m district is 25 px wide at zoom 13 (15.7 m/px), narrower than any label (a
+    # households line such as "1,234 户" alone is wider): not one of 241 labels covers the city
+    assert at_start == 0
+    assert driver.find_elements("css selector", ".renogis-label") == []
+    counts = [at_start]
+    for z in (14, 15, 16):
+        driver.execute_script(
+            "var m = window.renogis[Object.keys(window.renogis)[0]].map;"
+            "m.setView(m.getCenter(), arguments[0], {animate: false});",
+            z,
+        )
+        _settle(driver)
+        counts.append(_check_label_rule(driver.execute_script(LABELS_JS)))
+    print("labels shown at zoom 13-16:", counts)
+    # zooming in, districts grow and those in view get their label where it fits
+    assert counts[2] > 0 and counts[3] > 0 and max(counts) < n_districts
+    assert severe(driver) == []
+
+
+def _lab(hex_color: str) -> tuple[float, float, float]:
+    """sRGB hex -> CIELAB (D65)."""
+    rgb = [int(hex_color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [((c + 0.055) / 1.055) ** 2.4 if c > 0.04045 else c / 12.92 for c in rgb]
+    m = ((0.4124, 0.3576, 0.1805), (0.2126, 0.7152, 0.0722), (0.0193, 0.1192, 0.9505))
+    white = (0.95047, 1.0, 1.08883)
+    xyz = [sum(a * b for a, b in zip(r, lin, strict=True)) / w for r, w in zip(m, white, strict=True)]
+    f = [t ** (1 / 3) if t > 216 / 24389 else (24389 / 27 * t + 16) / 116 for t in xyz]
+    return (116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2]))
+
+
+def _delta_e(a: str, b: str) -> float:
+    return float(sum((x - y) ** 2 for x, y in zip(_lab(a), _lab(b), strict=True)) ** 0.5)
+
+
+COLORS_JS = """
+var r = window.renogis[Object.keys(window.renogis)[0]], out = {};
+function hex(c) { return (typeof c === "string" && /^#[0-9a-f]{6}$/i.test(c)) ? c.toUpperCase() : null; }
+Object.keys(r.groups).forEach(function (key) {
+  var seen = {};
+  (function walk(l) {
+    if (l.getLayers) { l.getLayers().forEach(walk); return; }
+    var o = l.options || {}, role = key;
+    [["stroke", o.color], ["fill", o.fillColor], ["hatch", o.renogisColor]].forEach(function (c) {
+      var h = hex(c[1]); if (h && (c[0] !== "fill" || o.fill !== false)) { seen[c[0] + " " + h] = 1; } });
+    if (o.icon && o.icon.options && o.icon.options.html) {
+      (o.icon.options.html.match(/#[0-9a-fA-F]{6}/g) || []).forEach(function (h) {
+        seen["icon " + h.toUpperCase()] = 1; });
+    }
+  })(r.groups[key]);
+  out[key] = Object.keys(seen).sort();
+});
+return out;
+"""
+
+
+def test_district_palette_disjoint_from_every_other_layer(
+    driver: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import geopandas as gpd
+    import shapely
+
+    from tests.test_maps import CRS, X0, Y0
+
+    world = make_world()
+    comp = world.pop("compounds")
+    parts = gpd.GeoDataFrame(
+        {"street_id": ["S9"], "name": ["断头路"], "households": [120]},
+        geometry=[shapely.LineString([(X0 + 400, Y0), (X0 + 400, Y0 + 120)])],
+        crs=CRS,
+    )
+    from renogis import maps
+
+    monkeypatch.setattr(maps, "CLUSTER_THRESHOLD", 2)  # the 3 facilities in clusters
+    path = write_map(tmp_path / "colors.html", comp, tiles="none", network_parts=parts, **world)
+    load(driver, path)
+    driver.execute_script(  # switch every layer on (builds the lazy ones)
+        "var r = window.renogis[Object.keys(window.renogis)[0]];"
+        "Object.keys(r.groups).forEach(function (k) { r.map.addLayer(r.groups[k]); });"
+    )
+    colors = driver.execute_script(COLORS_JS)
+    # facility clusters (zoom 14: the three facilities in one cluster): their CSS colours too
+    driver.execute_script(
+        "var m = window.renogis[Object.keys(window.renogis)[0]].map;"
+        "m.setView(m.getCenter(), 14, {animate: false});"
+    )
+    _settle(driver)
+    css = driver.execute_script(
+        """var out = [];
+        document.querySelectorAll(".marker-cluster, .marker-cluster div").forEach(function (e) {
+          var s = getComputedStyle(e); out.push(s.backgroundColor, s.borderTopColor, s.color); });
+        return out;"""
+    )
+    assert len(css) == 6  # one cluster: the ring and its disc
+
+    def to_hex(rgb: str) -> str | None:
+        v = [float(t) for t in rgb[rgb.index("(") + 1 : -1].split(",")]
+        if len(v) == 4 and v[3] == 0:
+            return None  # transparent
+        return "#" + "".join(f"{round(c):02X}" for c in v[:3])
+
+    colors["clusters"] = [f"css {h}" for h in map(to_hex, css) if h]
+    district_fills = {c.split()[1] for c in colors["compounds"] if c.startswith("fill ")}
+    assert len(district_fills) == 2  # two touching districts, two colours
+    others = {c.split()[1] for key, cs in colors.items() for c in cs if key != "compounds"}
+    others |= {c.split()[1] for c in colors["compounds"] if not c.startswith("fill ")}
+    # every layer is there: coverage outline and hatch, categories, parcels, streets, network
+    assert {"#0072B2", "#D55E00", "#8C510A", "#6A3D9A", "#555555", "#E7298A"} <= others
+    assert "hatch #D55E00" in colors["gap:kindergarten"] or "hatch #D55E00" in colors["gap:clinic"]
+    assert district_fills.isdisjoint(others)
+    nearest = min(_delta_e(a, b) for a in district_fills for b in others)
+    assert nearest >= 20.0, nearest
+    # the whole palette, not just the two colours drawn, keeps clear of every layer's colours
+    palette = driver.execute_script(
+        "return window.renogis[Object.keys(window.renogis)[0]].data.meta.palette"
+    )
+    assert min(_delta_e(a, b) for a in palette for b in others) >= 20.0
+    assert severe(driver) == []
+
+
+def test_coverage_reads_over_the_district_fill(driver: Any, map_html: Path) -> None:
+    load(driver, map_html)
+    _toggle(driver, "覆盖：社区卫生服务站")
+    styles = driver.execute_script(
+        """var r = window.renogis[Object.keys(window.renogis)[0]], out = {};
+        r.groups["gap:clinic"].eachLayer(function (g) { g.eachLayer(function (l) {
+          var o = l.options;
+          out[l.feature.properties.i] = [o.color, o.weight, o.fillOpacity,
+            typeof o.fillColor === "string" ? o.fillColor
+              : (o.fillColor instanceof CanvasPattern ? "pattern" : null)];
+        }); });
+        return out;"""
+    )
+    # clinic at the centre of C22, 250 m: C00 (283 m) and C20 (224 m? no: hypot(200, 0) = 200)
+    covered = [k for k, v in styles.items() if v[0] == "#0072B2"]
+    hatched = [k for k, v in styles.items() if v[3] == "pattern"]
+    assert sorted(hatched) == ["C00"]  # hypot(200, 200) = 283 m > 250 m
+    assert len(covered) == 8 and all(styles[k][2] == 0 for k in covered)  # outline only
+    assert styles["C00"][:3] == ["#D55E00", 1.5, 1]
+    assert severe(driver) == []
+
+
+def test_street_names_on_hover_and_cut_off_parts(driver: Any, tmp_path: Path) -> None:
+    import geopandas as gpd
+    import shapely
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    from tests.test_maps import CRS, X0, Y0
+
+    world = make_world()
+    comp = world.pop("compounds")
+    parts = gpd.GeoDataFrame(
+        {"street_id": ["S9"], "name": ["断头路"], "households": [120]},
+        geometry=[shapely.LineString([(X0 + 400, Y0), (X0 + 400, Y0 + 120)])],
+        crs=CRS,
+    )
+    path = write_map(tmp_path / "hover.html", comp, tiles="none", network_parts=parts, **world)
+    load(driver, path)
+    _settle(driver)
+    driver.execute_script(  # zoom 17: the cut-off street 100 m east of the grid is in view
+        "var m = window.renogis[Object.keys(window.renogis)[0]].map;"
+        "m.setView(m.getCenter(), 17, {animate: false});"
+    )
+    _settle(driver)
+    from pyproj import Transformer
+
+    tr = Transformer.from_crs(CRS, 4326, always_xy=True)
+    lon, lat = tr.transform(X0 + 150, Y0 - 10)  # on the arterial 建设路, between two compounds
+    _click_free_move(driver, lat, lon)
+    tip = driver.execute_script(
+        "var t = document.querySelector('.renogis-street-tip'); return t ? t.textContent : null;"
+    )
+    assert tip == "建设路 · 主干路"
+    lon, lat = tr.transform(X0 + 200, Y0 + 50)  # the unnamed local lane: its class only
+    _click_free_move(driver, lat, lon)
+    assert driver.execute_script(
+        "return document.querySelector('.renogis-street-tip').textContent"
+    ) == "支路"
+    # the cut-off street: its own layer, with its length and who is stranded
+    assert driver.execute_script(COUNT_JS)["network_parts"] == [1, 1]
+    lon, lat = tr.transform(X0 + 400, Y0 + 60)
+    _click_at_latlng(driver, lat, lon)
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    popup = WebDriverWait(driver, 5).until(
+        ec.visibility_of_element_located(("css selector", ".leaflet-popup-content"))
+    )
+    text = _text(driver, popup)
+    assert "不连通道路" in text and "断头路" in text and "长度 120 m" in text and "户数 120 户" in text
+    legend = driver.find_element("css selector", ".renogis-legend").text
+    assert "步行网络不连通部分" in legend
+    assert severe(driver) == []
+    del ActionChains
+
+
+def _click_free_move(driver: Any, lat: float, lon: float) -> None:
+    """Move the mouse to a point of the map (no click) and wait for the hover to be handled."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    map_el = driver.find_element("css selector", ".folium-map")
+    x, y = driver.execute_script(
+        "var r = window.renogis[Object.keys(window.renogis)[0]];"
+        "var p = r.map.latLngToContainerPoint([arguments[0], arguments[1]]); return [p.x, p.y];",
+        lat,
+        lon,
+    )
+    w, h = map_el.size["width"], map_el.size["height"]
+    ActionChains(driver).move_to_element_with_offset(
+        map_el, int(x - w / 2), int(y - h / 2)
+    ).perform()
+    driver.execute_async_script(
+        "var done = arguments[arguments.length - 1];"
+        "requestAnimationFrame(function () { requestAnimationFrame(function () { done(); }); });"
+    )
+
+
+def test_duplicate_names_get_ids_in_search(driver: Any, tmp_path: Path) -> None:
+    world = make_world()
+    comp = world.pop("compounds")
+    comp.loc[[0, 1], "name"] = "幸福小区"
+    load(driver, write_map(tmp_path / "dup.html", comp, tiles="none"))
+    search = driver.execute_script(
+        "return window.renogis[Object.keys(window.renogis)[0]].data.compounds.features"
+        ".slice(0, 3).map(function (f) { return f.properties.s; })"
+    )
+    assert search == ["幸福小区 (C00)", "幸福小区 (C01)", "小区02"]

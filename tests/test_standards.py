@@ -485,3 +485,72 @@ def test_every_problem_is_reported(tmp_path):
     with pytest.raises(StandardsError, match=r"2 problem\(s\)") as info:
         load_standards(path)
     assert len(info.value.problems) == 2
+
+
+# --------------------------------------------------------------------------- site rules
+def test_site_rules_of_the_default_profile():
+    cats = load_standards().categories
+    independent = {k for k, r in cats.items() if r.independent_site}
+    assert independent == {"kindergarten", "elderly_home", "primary_school", "middle_school"}
+    for key, rule in cats.items():
+        assert rule.site_source.strip(), key
+        assert rule.site_verified is False, key  # derived or planning defaults: all unverified
+        assert rule.m2_per_unit("idle_building") > 0, key
+        if rule.capacity_unit == "m2":
+            assert rule.building_m2_per_unit == 1.0, key
+        for lo, hi in (("min_building_m2", "max_building_m2"), ("min_land_m2", "max_land_m2")):
+            assert getattr(rule, hi) == 0 or getattr(rule, hi) >= getattr(rule, lo), key
+    home = cats["elderly_home"]
+    # GB 50437: 35 m2 of building, 18 m2 of land per bed (SEEN); 761 m2 -> 21.7 beds
+    assert (home.m2_per_unit("idle_building"), home.m2_per_unit("vacant_land")) == (35.0, 18.0)
+    assert home.max_area_m2("idle_building") == 17500.0
+    assert home.max_area_m2("vacant_land") == 22000.0
+    assert cats["nursery"].verified is True and cats["nursery"].site_verified is False
+    assert cats["canteen"].m2_per_unit("vacant_land") == 2.5  # no land figure: one storey
+    assert cats["nursery"].max_area_m2("idle_building") == float("inf")
+    assert cats["kindergarten"].m2_per_unit("vacant_land") == 21.1
+
+
+def test_site_table_is_optional_and_merges_with_base(tmp_path):
+    std = load_standards(full_file(tmp_path))  # no site tables
+    rule = std.categories["kindergarten"]
+    assert (rule.independent_site, rule.building_m2_per_unit, rule.m2_per_unit("idle_building")) == (
+        False,
+        0.0,
+        0.0,
+    )
+    path = write(
+        tmp_path,
+        'base = "gb50180_2018"\nname = "city2"\n'
+        "[categories.elderly_home.site]\nbuilding_m2_per_unit = 40.0\n",
+        name="city2.toml",
+    )
+    home = load_standards(path).categories["elderly_home"]
+    assert home.building_m2_per_unit == 40.0
+    assert home.independent_site is True and home.land_m2_per_unit == 18.0  # from the base
+    cc = load_standards("complete_community").categories["convenience_store"]
+    assert (cc.min_building_m2, cc.max_building_m2) == (300.0, 0.0)
+
+
+def test_error_site_fields(tmp_path):
+    bad = GOOD_CATEGORY.format(key="kindergarten").replace(
+        "min_building_m2 = 0.0", "min_building_m2 = 3150.0"
+    ) + (
+        "[categories.kindergarten.site]\nindependant = true\nbuilding_m2_per_unit = -1.0\n"
+        "max_building_m2 = 3000.0\n"
+    )
+    with pytest.raises(StandardsError) as info:
+        load_standards(full_file(tmp_path, kindergarten=bad))
+    assert info.value.problems == [
+        "category 'kindergarten', field 'site': unknown field 'independant'; "
+        "remove it (did you mean 'independent'?)",
+    ]
+    bad = bad.replace("independant", "independent")
+    with pytest.raises(StandardsError) as info:
+        load_standards(full_file(tmp_path, kindergarten=bad))
+    assert info.value.problems == [
+        "category 'kindergarten', field 'site.building_m2_per_unit': -1.0 must be >= 0 "
+        "(0 = not given)",
+        "category 'kindergarten', field 'site.max_building_m2': 3000.0 is below "
+        "min_building_m2 3150.0; raise it or set 0 (no maximum)",
+    ]
