@@ -440,6 +440,10 @@ def plan_renovation(
     year = pd.to_numeric(comp.get(S.BUILT_YEAR, pd.Series(np.nan, index=comp.index)), errors="coerce")
     hh = pd.to_numeric(comp[S.HOUSEHOLDS], errors="coerce").fillna(0)
     own = pd.to_numeric(comp.get(S.PARKING_SPACES, pd.Series(np.nan, index=comp.index)), errors="coerce")
+    comp[S.FLOOR_AREA_M2] = pd.to_numeric(
+        comp.get(S.FLOOR_AREA_M2, pd.Series(np.nan, index=comp.index)), errors="coerce"
+    )
+    comp[S.BUILT_YEAR] = year
     comp[OLD] = (year < old_before) | year.isna()
     comp[BUILT_UNKNOWN] = year.isna()
     ratio = costs.parking_per_household

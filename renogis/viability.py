@@ -179,11 +179,13 @@ def assess_viability(compounds: pd.DataFrame, *, model: PropertyModel, by: str =
     >>> v.compounds["break_even_fee"].round(3).tolist(), round(float(v.groups["break_even_fee"][0]), 3)
     ([1.859, 1.859], 1.094)
     """
-    for col in (COMPOUND_ID, HOUSEHOLDS, FLOOR_AREA_M2, by):
+    if FLOOR_AREA_M2 not in compounds.columns:  # no floor areas at all: every figure is missing
+        compounds = compounds.assign(**{FLOOR_AREA_M2: np.nan})
+    for col in (COMPOUND_ID, HOUSEHOLDS, by):
         if col not in compounds.columns:
             raise InputError(
-                f"compounds: column {col!r} missing; viability needs households, "
-                "floor_area_m2 and the grouping column"
+                f"compounds: column {col!r} missing; viability needs compound_id, households "
+                "and the grouping column"
             )
     c = pd.DataFrame(
         {

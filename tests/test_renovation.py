@@ -216,3 +216,16 @@ def test_no_districts_gives_empty_tables():
     p = plan_renovation(comp, districts.iloc[:0], costs=load_costs())
     assert p.items.empty and p.districts.empty and "cost_low_yuan" in p.districts.columns
     assert p.funding.empty
+
+
+def test_without_floor_area_or_year_columns():
+    from renogis.viability import assess_viability
+
+    comp, districts, *_ = world()
+    comp = comp.drop(columns=["floor_area_m2", "built_year", "parking_spaces"])
+    p = plan_renovation(comp, districts, costs=load_costs())
+    # no floor areas: no per-m2 items, but walls, parking and (not assessed) lifts are still listed
+    assert not (p.items["unit"] == "m2_floor_area").any()
+    assert _item(p, "D1", "parking")["quantity"] == 300  # no own spaces known: taken as 0
+    v = assess_viability(comp, model=load_costs().property)
+    assert v.groups["break_even_fee"].isna().all() and len(v.missing_floor_area) == 4
