@@ -49,7 +49,16 @@ class RunInterrupted(KeyboardInterrupt):
         self.committed = committed
 
 
+# Signals that arrive while a critical section runs are recorded here and raised when it ends. Blocking
+# with pthread_sigmask is not enough: the process has other threads (BLAS, GDAL) that take the signal, and
+# Python then runs the handler in the main thread whatever its mask.
+_held = {"depth": 0, "pending": None}
+
+
 def _raise_interrupted(signum: int, frame: object) -> None:
+    if _held["depth"]:
+        _held["pending"] = _held["pending"] or signum
+        return
     raise RunInterrupted(signum)
 
 
@@ -70,19 +79,25 @@ def handle_signals() -> Iterator[None]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h if h is not None else signal.SIG_DFL)
+        if previous.get(signal.SIGINT) is not _raise_interrupted:
+            _held["pending"] = None
 
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM/SIGHUP back while the block runs; they arrive right after it."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+    """Hold SIGINT/SIGTERM/SIGHUP back while the block runs (under :func:`handle_signals`); one that came
+    meanwhile is raised as :class:`RunInterrupted` right after the block."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    _held["depth"] += 1
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        _held["depth"] -= 1
+    if not _held["depth"] and _held["pending"]:
+        signum, _held["pending"] = _held["pending"], None
+        raise RunInterrupted(signum)
 
 
 def _sha256(path: Path) -> str:
@@ -239,11 +254,13 @@ class OutputFolder:
             missing.append(p)
             p = p.parent
         try:
-            for d in reversed(missing):
-                d.mkdir()
-                self.created_parents.append(d)
-            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-{os.getpid()}-",
-                                             dir=self.out.parent))
+            # held: a signal between creating a folder and recording it would leave it behind
+            with _signals_held():
+                for d in reversed(missing):
+                    d.mkdir()
+                    self.created_parents.append(d)
+                self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-{os.getpid()}-",
+                                                 dir=self.out.parent))
         except PermissionError as exc:
             self.remove_created_parents()
             raise InputError(f"--out {self.out}: cannot write in {exc.filename or self.out.parent} "

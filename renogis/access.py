@@ -21,7 +21,10 @@ distances are straight lines x ``detour_factor`` and flagged in the ``method`` c
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any, Final
 
@@ -56,6 +59,10 @@ __all__ = [
     "WITHIN_RADIUS",
     "METHOD",
     "NEAREST_FACILITY_ID",
+    "ACCESS_M",
+    "METHODS",
+    "ACCESS_MODELS",
+    "access_report",
     "LEVEL",
     "UNIT_ID",
     "COVERED_HOUSEHOLDS",
@@ -94,6 +101,17 @@ RADIUS_M: Final = schema.RADIUS_M
 WITHIN_RADIUS: Final = schema.WITHIN_RADIUS
 METHOD: Final = schema.METHOD
 NEAREST_FACILITY_ID: Final = "nearest_facility_id"
+#: Connector length (m) of the access point a distance starts from.
+ACCESS_M: Final = "access_m"
+METHOD_NETWORK: Final = "network"
+METHOD_INSIDE: Final = "inside"
+METHOD_STRAIGHT: Final = "straight_line"
+METHOD_UNREACHABLE: Final = "unreachable"
+METHOD_NO_DATA: Final = "no_data"
+#: Values of the ``method`` column.
+METHODS: Final = (METHOD_NETWORK, METHOD_INSIDE, METHOD_STRAIGHT, METHOD_UNREACHABLE, METHOD_NO_DATA)
+#: Access models of compounds without gates.
+ACCESS_MODELS: Final = ("frontage", "centroid")
 LEVEL: Final = schema.LEVEL
 UNIT_ID: Final = schema.UNIT_ID
 COVERED_HOUSEHOLDS: Final = schema.HOUSEHOLDS_COVERED
@@ -109,6 +127,14 @@ DEMAND_UNIT: Final = "demand_unit"
 CATEGORY_NAME: Final = "category_name"
 UNCOVERED_COMPOUNDS: Final = "uncovered_compounds"
 COMPOUNDS_COUNT: Final = "compounds"
+#: Walking distance after merging (walls between joined members opened), m.
+DISTANCE_MERGED_M: Final = "distance_merged_m"
+#: "ok", "absent" (no facility of the category in the layer) or "no_data".
+DATA_STATUS: Final = "data_status"
+#: A sentence for the planner (no data, category absent from the layer).
+NOTE: Final = "note"
+STATUS_OK: Final = "ok"
+STATUS_ABSENT: Final = "absent"
 
 LEVEL_COMPOUND: Final = "compound"
 LEVEL_DISTRICT: Final = "district"
@@ -121,6 +147,7 @@ ACCESS_COLUMNS: Final = (
     RADIUS_M,
     WITHIN_RADIUS,
     METHOD,
+    ACCESS_M,
     NEAREST_FACILITY_ID,
 )
 #: Columns of the service_gaps table.
@@ -142,6 +169,8 @@ GAP_COLUMNS: Final = (
     SUPPLY,
     SHORTFALL,
     DEMAND_UNIT,
+    DISTANCE_MERGED_M,
+    DATA_STATUS,
 )
 #: Columns of the per-category coverage summary.
 SUMMARY_COLUMNS: Final = (
@@ -159,6 +188,8 @@ SUMMARY_COLUMNS: Final = (
     SUPPLY,
     SHORTFALL,
     DEMAND_UNIT,
+    DATA_STATUS,
+    NOTE,
 )
 
 #: Chinese headers of every column the access, gap and summary tables use.
@@ -170,6 +201,7 @@ GAP_COLUMNS_ZH: Final[Mapping[str, str]] = {
     RADIUS_M: "服务半径(米)",
     WITHIN_RADIUS: "半径内",
     METHOD: "距离算法",
+    ACCESS_M: "接入距离(米)",
     NEAREST_FACILITY_ID: "最近设施编号",
     LEVEL: "统计层级",
     UNIT_ID: "单元编号",
@@ -187,6 +219,9 @@ GAP_COLUMNS_ZH: Final[Mapping[str, str]] = {
     DEMAND_UNIT: "计量单位",
     COMPOUNDS_COUNT: "小区数",
     UNCOVERED_COMPOUNDS: "未覆盖小区数",
+    DISTANCE_MERGED_M: "片区统筹后步行距离(米)",
+    DATA_STATUS: "数据状态",
+    NOTE: "说明",
 }
 _LEVEL_ZH: Final = {LEVEL_COMPOUND: "小区", LEVEL_DISTRICT: "片区"}
 
@@ -201,10 +236,6 @@ def _rules(standards: Standards, categories: Sequence[str] | None) -> list[Categ
     if categories is None:
         return list(standards.categories.values())
     return [standards.rule(c) for c in categories]
-
-
-def _method(network: Any, detour_factor: float) -> str:
-    return "network" if network is not None else f"straight_line_x{detour_factor:g}"
 
 
 def access_points(
@@ -271,12 +302,16 @@ def _min_by_owner(
     best_j = np.full(n, -1, dtype=np.int64)
     if len(dist) == 0:
         return best_d, best_j
-    order = np.lexsort((dist, owner))
-    own = owner[order]
-    first = np.r_[True, own[1:] != own[:-1]]
-    sel = order[first]
-    best_d[owner[sel]] = dist[sel]
-    best_j[owner[sel]] = idx[sel]
+    if len(owner) > 1 and not (owner[1:] >= owner[:-1]).all():
+        order = np.argsort(owner, kind="stable")
+        dist, idx, owner = dist[order], idx[order], owner[order]
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    mins = np.minimum.reduceat(dist, starts)
+    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(owner)]))
+    hit = np.flatnonzero(dist == mins[group])
+    first = hit[np.r_[True, group[hit][1:] != group[hit][:-1]]]
+    best_d[owner[starts]] = mins
+    best_j[owner[first]] = idx[first]
     return best_d, best_j
 
 
@@ -287,6 +322,114 @@ def _facilities_of(facilities: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | No
 
 
 # --------------------------------------------------------------------------- access
+@dataclass
+class _Model:
+    """What compute_access measured, kept for compute_gaps (merged coverage, diagnostics)."""
+
+    compounds: gpd.GeoDataFrame
+    rules: list[CategoryRule]
+    network: walknet.WalkNetwork | None
+    detour_factor: float
+    status: np.ndarray  # per category: "ok", "absent" (no facility in the layer), "no_data"
+    dist: np.ndarray  # (n, k) best distance, inf unreachable
+    # network mode: access points and the network distance from each to each category
+    points: walknet.AccessPoints | None = None
+    point_dist: np.ndarray | None = None  # (n_points, k) float32
+    # straight-line mode: origin geometries and owners
+    origins: np.ndarray | None = None
+    owner: np.ndarray | None = None
+    # facilities inside compounds: (compound position, category column, facility point)
+    inside_comp: np.ndarray | None = None
+    inside_cat: np.ndarray | None = None
+    inside_pt: np.ndarray | None = None
+    inside_fac: np.ndarray | None = None
+    connector_m: np.ndarray | None = None  # (n,) shortest access connector, inf none
+    barrier_tree: shapely.STRtree | None = None  # straight-line mode only
+    fac_snap: walknet.Snap | None = None
+    points_snap: walknet.Snap | None = None
+    report: dict = dc_field(default_factory=dict)
+
+
+#: compute_access results by id of the returned table (weak: dropped with the table).
+_MODELS: dict[int, tuple[weakref.ref, _Model]] = {}
+
+
+def _remember(table: pd.DataFrame, model: _Model) -> None:
+    for key in [k for k, (ref, _) in _MODELS.items() if ref() is None]:
+        del _MODELS[key]
+    _MODELS[id(table)] = (weakref.ref(table), model)
+
+
+def _recall(table: pd.DataFrame) -> _Model | None:
+    hit = _MODELS.get(id(table))
+    if hit is None or hit[0]() is not table:
+        return None
+    return hit[1]
+
+
+def _straight_nearest(
+    origins: np.ndarray,
+    dest: np.ndarray,
+    *,
+    cutoff_m: float,
+    detour_factor: float,
+    barrier_tree: shapely.STRtree | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Straight line x detour to the nearest destination whose straight line crosses no barrier."""
+    n = len(origins)
+    dist = np.full(n, np.inf)
+    near = np.full(n, -1, dtype=np.int64)
+    if n == 0 or len(dest) == 0:
+        return dist, near
+    oi, dj = shapely.STRtree(dest).query(origins, predicate="dwithin",
+                                         distance=cutoff_m / detour_factor)
+    if len(oi) == 0:
+        return dist, near
+    d = shapely.distance(origins[oi], dest[dj]) * detour_factor
+    if barrier_tree is not None:
+        line = shapely.shortest_line(origins[oi], dest[dj])
+        li, _ = barrier_tree.query(line, predicate="crosses")
+        d[np.unique(li)] = np.inf
+    ok = d <= cutoff_m
+    oi, dj, d = oi[ok], dj[ok], d[ok]
+    order = np.lexsort((dj, d, oi))
+    first = order[np.r_[True, oi[order][1:] != oi[order][:-1]]] if len(order) else order
+    dist[oi[first]] = d[first]
+    near[oi[first]] = dj[first]
+    return dist, near
+
+
+def _gate_table(
+    compounds: gpd.GeoDataFrame, gates: gpd.GeoDataFrame | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Usable gate geometries and the position of their compound."""
+    if gates is None or not len(gates):
+        return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
+    ids = pd.Index(compounds[COMPOUND_ID].to_numpy())
+    pos = ids.get_indexer(gates[COMPOUND_ID].to_numpy())
+    geom = gates.geometry.to_numpy()
+    usable = (pos >= 0) & ~(shapely.is_missing(geom) | shapely.is_empty(geom))
+    if (~usable).any():
+        logger.warning(
+            "ignored %d gates with an unknown compound_id or no geometry", int((~usable).sum())
+        )
+    return geom[usable], pos[usable].astype(np.int64)
+
+
+def _inside_pairs(
+    compounds: gpd.GeoDataFrame, fac: gpd.GeoDataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """(compound position, facility position) of facilities inside or touching a compound."""
+    cg = compounds.geometry.to_numpy()
+    fg = fac.geometry.to_numpy()
+    ok = ~(shapely.is_missing(fg) | shapely.is_empty(fg))
+    fi = np.flatnonzero(ok)
+    if len(fi) == 0 or len(cg) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    qf, qc = shapely.STRtree(cg).query(fg[fi], predicate="intersects")
+    return qc.astype(np.int64), fi[qf].astype(np.int64)
+
+
 def compute_access(
     compounds: gpd.GeoDataFrame,
     facilities: gpd.GeoDataFrame | None,
@@ -297,8 +440,28 @@ def compute_access(
     categories: Sequence[str] | None = None,
     detour_factor: float = 1.3,
     search_m: float | None = None,
+    access: str = "frontage",
+    frontage_m: float = walknet.FRONTAGE_M,
+    no_data: Sequence[str] = (),
+    barriers: gpd.GeoDataFrame | None = None,
 ) -> pd.DataFrame:
     """Compute the walking distance from each compound to the nearest facility per category.
+
+    The access model (see the README, "How a compound reaches a facility"):
+
+    * a compound with gates is reached at its gates: each gate joins the network at
+      its nearest point (connector length added); the distance is the minimum over
+      its gates;
+    * without gates, ``access="frontage"`` (default): with c the shortest distance
+      from the polygon to the network, every network point p within c + ``frontage_m``
+      of the polygon is an access point at cost dist(p, polygon); the distance is the
+      minimum over those p of dist(p, polygon) + network distance from p to the
+      nearest facility (network sampled at 5 m, see
+      :func:`renogis.network.frontage_points`); ``access="centroid"``: the polygon's
+      representative point joins the network at its nearest point;
+    * a facility joins the network at its nearest point plus that connector; a
+      facility inside or touching a compound's polygon serves it at 0 m;
+    * no connector crosses a barrier of the network.
 
     Parameters
     ----------
@@ -306,90 +469,322 @@ def compute_access(
         Compounds (``compound_id``, polygon geometry) in the work CRS.
     facilities : geopandas.GeoDataFrame or None
         Facilities (``facility_id``, ``category``, point geometry; polygons count at
-        their representative point).
+        their representative point). None means there is no facilities layer: every
+        category is ``no_data``.
     network : WalkNetwork or None
-        Walk network; None falls back to straight lines x ``detour_factor``.
+        Walk network; None falls back to straight lines x ``detour_factor`` (that do
+        not cross ``barriers``).
     standards : Standards
-        Radii per category.
+        Radii per category; a category with ``no_data = true`` is ``no_data``.
     gates : geopandas.GeoDataFrame, optional
-        Compound gates; a compound with gates is reached at its nearest gate.
+        Compound gates; a compound with gates is reached at its gates.
     categories : sequence of str, optional
         Categories to compute (default: every category of ``standards``).
     detour_factor : float
         Straight-line multiplier of the fallback.
     search_m : float, optional
         Search cutoff in metres; default ``max(3 x radius, 2000 m)`` per category.
-        Facilities beyond it count as absent (distance NaN).
+        Facilities beyond it count as absent (distance NaN, ``unreachable``).
+    access : {"frontage", "centroid"}
+        Access model of compounds without gates.
+    frontage_m : float, default 15
+        Frontage model: access points lie within c + ``frontage_m`` of the polygon.
+    no_data : sequence of str
+        Categories the facility data do not record (reported as ``no_data``).
+    barriers : geopandas.GeoDataFrame, optional
+        Barriers for the straight-line fallback (with a network, its own barriers
+        are used).
 
     Returns
     -------
     pandas.DataFrame
         :data:`ACCESS_COLUMNS`, one row per compound x category (compound-major,
-        categories in standards order): ``distance_m`` (NaN: no facility within the
-        cutoff or none at all), ``radius_m``, ``within_radius`` (bool), ``method``
-        (``"network"`` or ``"straight_line_x1.3"``), ``nearest_facility_id``
+        categories in standards order): ``distance_m`` (NaN: unreachable or no data),
+        ``radius_m``, ``within_radius`` (bool; NaN for ``no_data``), ``method``
+        (``network``, ``inside``, ``straight_line``, ``unreachable`` or ``no_data``),
+        ``access_m`` (connector length used: the cost of the access point the
+        distance starts from, 0 inside; NaN otherwise), ``nearest_facility_id``
         (None when no facility was found).
     """
+    if access not in ACCESS_MODELS:
+        raise InputError(
+            f"unknown access model {access!r}; use one of {', '.join(ACCESS_MODELS)}"
+        )
     rules = _rules(standards, categories)
-    n = len(compounds)
-    fac = _facilities_of(facilities)
-    origins, owner = access_points(compounds, gates)
-    if network is not None and len(origins):
-        origins = walknet.snap(network, origins)  # once, for every category
-    dist = np.full((n, len(rules)), np.inf)
-    nearest = np.full((n, len(rules)), None, dtype=object)
-    if fac is not None:
-        fac_pts = _facility_points(fac)
-        fac_cat = fac[CATEGORY].to_numpy()
+    unknown = [c for c in no_data if c not in standards.categories]
+    if unknown:
+        raise InputError(
+            f"--no-data: unknown categor{'y' if len(unknown) == 1 else 'ies'} "
+            f"{', '.join(map(repr, unknown))}; the standards know {', '.join(standards.categories)}"
+        )
+    n, k_cat = len(compounds), len(rules)
+    fac = facilities  # None: no layer at all
+    status = np.array(["ok"] * k_cat, dtype=object)
+    for k, rule in enumerate(rules):
+        if fac is None or rule.no_data or rule.key in set(no_data):
+            status[k] = METHOD_NO_DATA
+    fac_cat = fac[CATEGORY].to_numpy() if fac is not None and len(fac) else np.empty(0, dtype=object)
+    for k, rule in enumerate(rules):
+        if status[k] == "ok" and not (fac_cat == rule.key).any():
+            status[k] = "absent"
+    dist = np.full((n, k_cat), np.inf)
+    access_m = np.full((n, k_cat), np.nan)
+    nearest = np.full((n, k_cat), None, dtype=object)
+    method = np.full((n, k_cat), METHOD_UNREACHABLE, dtype=object)
+    model = _Model(compounds=compounds, rules=rules, network=network,
+                   detour_factor=detour_factor, status=status, dist=dist)
+    geoms = compounds.geometry.to_numpy()
+    gate_geom, gate_owner = _gate_table(compounds, gates)
+    has_gate = np.zeros(n, dtype=bool)
+    has_gate[gate_owner] = True
+    plain = np.flatnonzero(~has_gate)
+
+    # --- origins ----------------------------------------------------------------------
+    has_fac = fac is not None and len(fac) > 0 and n > 0
+    fac_pts = _facility_points(fac) if has_fac else None
+    fac_snap = (
+        walknet.snap(network, np.asarray(fac_pts.values))
+        if has_fac and network is not None else None
+    )
+    model.fac_snap = fac_snap
+    if network is not None:
+        parts = []
+        if len(gate_geom):
+            g = walknet.nearest_points(network, gpd.GeoSeries(gate_geom, crs=compounds.crs))
+            parts.append(walknet.AccessPoints(gate_owner[g.owner], g.edge, g.pos_m, g.cost_m, g.xy))
+        if len(plain):
+            pg = gpd.GeoSeries(geoms[plain], crs=compounds.crs)
+            if access == "frontage":
+                also = None
+                if fac_snap is not None:
+                    also = (fac_snap.edge[fac_snap.valid], fac_snap.pos_m[fac_snap.valid])
+                f = walknet.frontage_points(network, pg, frontage_m=frontage_m, also_at=also)
+            else:
+                f = walknet.nearest_points(network, pg.representative_point())
+            parts.append(walknet.AccessPoints(plain[f.owner], f.edge, f.pos_m, f.cost_m, f.xy))
+        points = walknet.AccessPoints.concat(parts) if parts else None
+        if points is not None:
+            points = points.take(np.argsort(points.owner, kind="stable"))
+        model.points = points
+        model.point_dist = np.full((len(points) if points is not None else 0, k_cat), np.inf,
+                                   dtype=np.float32)
+        conn = np.full(n, np.inf)
+        if points is not None and len(points):
+            np.minimum.at(conn, points.owner, points.cost_m)
+        model.connector_m = conn
+    else:
+        if access == "frontage":
+            poly_origin = geoms[plain]
+        else:
+            poly_origin = shapely.point_on_surface(geoms[plain])
+        model.origins = np.concatenate([gate_geom, poly_origin])
+        model.owner = np.concatenate([gate_owner, plain]).astype(np.int64)
+        model.connector_m = np.full(n, np.nan)
+    barrier_tree = None
+    if network is None and barriers is not None and len(barriers):
+        blines, _ = walknet._barrier_lines(barriers)
+        barrier_tree = shapely.STRtree(blines) if len(blines) else None
+    model.barrier_tree = barrier_tree
+
+    # --- facilities -------------------------------------------------------------------
+    if has_fac:
+        assert fac is not None and fac_pts is not None
         fac_ids = (
             fac[FACILITY_ID].to_numpy(dtype=object) if FACILITY_ID in fac else np.arange(len(fac))
         )
-    for k, rule in enumerate(rules):
-        if fac is None or n == 0:
-            continue
-        mask = fac_cat == rule.key
-        if not mask.any():
-            continue
-        cutoff = (
-            search_m if search_m is not None else max(SEARCH_FACTOR * rule.radius_m, MIN_SEARCH_M)
-        )
-        d, j = walknet.nearest_distance(
-            network,
-            origins,
-            fac_pts[mask].reset_index(drop=True),
-            cutoff_m=cutoff,
-            detour_factor=detour_factor,
-        )
-        d = np.asarray(d, dtype=float)
-        j = np.asarray(j, dtype=np.int64)
-        d = np.where(j >= 0, d, np.inf)
-        best_d, best_j = _min_by_owner(d, j, owner, n)
-        dist[:, k] = best_d
-        found = best_j >= 0
-        nearest[found, k] = fac_ids[mask][best_j[found]]
+        ic, ifac = _inside_pairs(compounds, fac)
+        cat_col = pd.Index([r.key for r in rules]).get_indexer(fac_cat[ifac])
+        keep = cat_col >= 0
+        ic, ifac, cat_col = ic[keep], ifac[keep], cat_col[keep]
+        keep = np.isin(status[cat_col], ["ok"])
+        model.inside_comp, model.inside_cat = ic[keep], cat_col[keep]
+        model.inside_pt = np.asarray(fac_pts.values)[ifac[keep]]
+        inside_fac = ifac[keep]
+        model.inside_fac = inside_fac
+        for k, rule in enumerate(rules):
+            if status[k] != "ok":
+                continue
+            mask = fac_cat == rule.key
+            idx = np.flatnonzero(mask)
+            cutoff = (
+                search_m if search_m is not None
+                else max(SEARCH_FACTOR * rule.radius_m, MIN_SEARCH_M)
+            )
+            if network is not None:
+                pts = model.points
+                if pts is None or not len(pts):
+                    continue
+                sub = walknet.Snap(fac_snap.valid[idx], fac_snap.edge[idx], fac_snap.pos_m[idx],
+                                   fac_snap.connector_m[idx], fac_snap.point[idx])
+                field = walknet.destination_field(network, sub, cutoff_m=cutoff)
+                d_net, j = field.at(pts.edge, pts.pos_m)
+                model.point_dist[:, k] = d_net
+                total = pts.cost_m + d_net
+                total[total > cutoff] = np.inf
+                best_d, best_i = _min_by_owner(total, np.arange(len(pts)), pts.owner, n)
+                found = np.isfinite(best_d)
+                dist[found, k] = best_d[found]
+                access_m[found, k] = pts.cost_m[best_i[found]]
+                nearest[found, k] = fac_ids[idx[j[best_i[found]]]]
+                method[found, k] = METHOD_NETWORK
+            else:
+                d, j = _straight_nearest(model.origins, np.asarray(fac_pts.values)[idx],
+                                         cutoff_m=cutoff, detour_factor=detour_factor,
+                                         barrier_tree=barrier_tree)
+                best_d, best_i = _min_by_owner(d, np.arange(len(d)), model.owner, n)
+                found = np.isfinite(best_d)
+                dist[found, k] = best_d[found]
+                nearest[found, k] = fac_ids[idx[j[best_i[found]]]]
+                method[found, k] = METHOD_STRAIGHT
+            # facilities inside or touching the compound: 0 m
+            sel = model.inside_cat == k
+            if sel.any():
+                ci, fi = model.inside_comp[sel], inside_fac[sel]
+                order = np.lexsort((fac_ids[fi].astype(str), ci))
+                ci, fi = ci[order], fi[order]
+                first = np.r_[True, ci[1:] != ci[:-1]]
+                ci, fi = ci[first], fi[first]
+                dist[ci, k] = 0.0
+                access_m[ci, k] = 0.0
+                nearest[ci, k] = fac_ids[fi]
+                method[ci, k] = METHOD_INSIDE
+    no_data_col = status == METHOD_NO_DATA
+    method[:, no_data_col] = METHOD_NO_DATA
     radius = np.array([r.radius_m for r in rules], dtype=float)
     finite = np.isfinite(dist)
     within = finite & (dist <= radius[None, :])
+    within_col: Any = within.ravel()
+    if no_data_col.any():
+        within_col = within.astype(object)
+        within_col[:, no_data_col] = np.nan
+        within_col = within_col.ravel()
     out = pd.DataFrame(
         {
-            COMPOUND_ID: np.repeat(compounds[COMPOUND_ID].to_numpy(dtype=object), len(rules)),
+            COMPOUND_ID: np.repeat(compounds[COMPOUND_ID].to_numpy(dtype=object), k_cat),
             CATEGORY: np.tile(np.array([r.key for r in rules], dtype=object), n),
             DISTANCE_M: np.where(finite, dist, np.nan).ravel(),
             RADIUS_M: np.tile(radius, n),
-            WITHIN_RADIUS: within.ravel(),
-            METHOD: _method(network, detour_factor),
+            WITHIN_RADIUS: within_col,
+            METHOD: method.ravel(),
+            ACCESS_M: access_m.ravel(),
             NEAREST_FACILITY_ID: nearest.ravel(),
         },
         columns=list(ACCESS_COLUMNS),
     )
+    model.report = _network_report(model, fac)
+    _remember(out, model)
     logger.info(
-        "service access: %d compounds x %d categories (%s), %d pairs within radius",
-        n,
-        len(rules),
-        out[METHOD].iat[0] if len(out) else _method(network, detour_factor),
-        int(within.sum()),
+        "service access: %d compounds x %d categories (%s, %s access), %d pairs within radius, "
+        "%d categories without data",
+        n, k_cat, "walk network" if network is not None else "straight line", access,
+        int(within.sum()), int(no_data_col.sum()),
     )
     return out
+
+
+#: Connector warning: the median shortest access connector of the compounds above this (m) ...
+CONNECTOR_MEDIAN_WARN_M: Final = 250.0
+#: ... or more than CONNECTOR_FAR_SHARE of households in compounds whose connector exceeds this (m).
+CONNECTOR_FAR_M: Final = 500.0
+CONNECTOR_FAR_SHARE: Final = 0.05
+#: Network-part warning: more than this share of households on parts holding ...
+SMALL_PART_HOUSEHOLDS_SHARE: Final = 0.01
+#: ... less than this share of the network length.
+SMALL_PART_LENGTH_SHARE: Final = 0.05
+
+
+def _network_report(model: _Model, fac: gpd.GeoDataFrame | None) -> dict:
+    """Network parts, unreachable categories and connector lengths, with warnings."""
+    comp = model.compounds
+    n = len(comp)
+    ids = comp[COMPOUND_ID].astype(str).to_numpy()
+    hh = pd.to_numeric(comp[HOUSEHOLDS], errors="coerce").fillna(0).to_numpy(float) \
+        if HOUSEHOLDS in comp else np.ones(n)
+    total_hh = float(hh.sum())
+    rep: dict[str, Any] = {"warnings": []}
+    net = model.network
+    conn = model.connector_m if model.connector_m is not None else np.full(n, np.nan)
+    if net is not None and n:
+        r = net.report
+        rep.update({k: r.get(k) for k in ("nodes", "edges", "length_m", "components",
+                                          "largest_share", "barrier_crossings",
+                                          "junctions_skipped", "not_walkable")})
+        labels = net.node_components()
+        eu = net.edge_arrays()[0]
+        lengths = net.component_lengths()
+        total_len = float(lengths.sum()) or 1.0
+        part = np.full(n, -1, dtype=np.int64)
+        pts = model.points
+        if pts is not None and len(pts):
+            best_d, best_i = _min_by_owner(pts.cost_m, np.arange(len(pts)), pts.owner, n)
+            ok = best_i >= 0
+            part[ok] = labels[eu[pts.edge[best_i[ok]]]]
+        share = np.where(part >= 0, lengths[np.maximum(part, 0)] / total_len, 0.0)
+        small = (part >= 0) & (share < SMALL_PART_LENGTH_SHARE)
+        rep["compounds_on_small_parts"] = int(small.sum())
+        rep["households_on_small_parts"] = float(hh[small].sum())
+        rep["compounds_off_network"] = int((part < 0).sum())
+        if total_hh and hh[small].sum() > SMALL_PART_HOUSEHOLDS_SHARE * total_hh:
+            rep["warnings"].append(
+                f"{hh[small].sum() / total_hh:.1%} of households ({int(small.sum())} compounds, e.g. "
+                f"{', '.join(ids[small][:5])}) reach the walk network on parts holding less than "
+                f"{SMALL_PART_LENGTH_SHARE:.0%} of its length ({r.get('components')} parts; largest "
+                f"{r.get('largest_share', 0):.0%}): their facilities are counted only within their "
+                "part; check the streets layer for gaps (missing links, wrong levels)")
+        # categories whose facilities all lie on other parts of the network
+        no_fac: dict[str, list[str]] = {}
+        if fac is not None and len(fac):
+            fac_cat = fac[CATEGORY].to_numpy()
+            snap = model.fac_snap if model.fac_snap is not None else walknet.snap(
+                net, np.asarray(_facility_points(fac).values))
+            fac_part = np.where(snap.valid, labels[eu[np.maximum(snap.edge, 0)]], -1)
+            for k, rule in enumerate(model.rules):
+                if model.status[k] != "ok":
+                    continue
+                parts_k = np.unique(fac_part[(fac_cat == rule.key) & (fac_part >= 0)])
+                miss = (part >= 0) & ~np.isin(part, parts_k) & ~np.isfinite(model.dist[:, k])
+                if miss.any():
+                    no_fac[rule.key] = ids[miss].tolist()
+        rep["compounds_on_parts_without_facility"] = {k: len(v) for k, v in no_fac.items()}
+        rep["compounds_on_parts_without_facility_ids"] = {k: v[:50] for k, v in no_fac.items()}
+    if n and np.isfinite(conn).any():
+        c = np.where(np.isfinite(conn), conn, np.nan)
+        med = float(np.nanmedian(c))
+        far = np.isfinite(conn) & (conn > CONNECTOR_FAR_M)
+        rep["connector_median_m"] = round(med, 1)
+        rep["connector_max_m"] = round(float(np.nanmax(c)), 1)
+        rep["households_far_from_streets"] = float(hh[far].sum())
+        if med > CONNECTOR_MEDIAN_WARN_M or (
+            total_hh and hh[far].sum() > CONNECTOR_FAR_SHARE * total_hh
+        ):
+            rep["warnings"].append(
+                f"access connectors are implausibly long: median {med:,.0f} m from a compound to "
+                f"the nearest street, {int(far.sum())} compounds ({hh[far].sum() / max(total_hh, 1):.0%}"
+                f" of households) more than {CONNECTOR_FAR_M:,.0f} m away; is the streets layer "
+                "complete and in the right CRS? (rule: warn when the median exceeds "
+                f"{CONNECTOR_MEDIAN_WARN_M:,.0f} m or more than {CONNECTOR_FAR_SHARE:.0%} of "
+                f"households are over {CONNECTOR_FAR_M:,.0f} m from a street)")
+    rep["no_data_categories"] = [r.key for k, r in enumerate(model.rules)
+                                 if model.status[k] == METHOD_NO_DATA]
+    rep["absent_categories"] = [r.key for k, r in enumerate(model.rules)
+                                if model.status[k] == "absent"]
+    for w in rep["warnings"]:
+        logger.warning(w)
+    return rep
+
+
+def access_report(access: pd.DataFrame) -> dict:
+    """Diagnostics of a :func:`compute_access` table: network parts, connectors, warnings.
+
+    Returns a dict with ``nodes``, ``edges``, ``length_m``, ``components``,
+    ``largest_share``, ``barrier_crossings``, ``compounds_on_small_parts``,
+    ``households_on_small_parts``, ``compounds_on_parts_without_facility`` (per
+    category), ``connector_median_m``, ``connector_max_m``, ``no_data_categories``,
+    ``absent_categories`` and ``warnings`` (sentences for the console). Empty when
+    the table was not made by :func:`compute_access` in this process.
+    """
+    model = _recall(access)
+    return dict(model.report) if model is not None else {}
 
 
 # --------------------------------------------------------------------------- 2SFCA
@@ -479,13 +874,10 @@ def _district_ids(compounds: gpd.GeoDataFrame, districts: Any) -> np.ndarray | N
 def _supply(
     rule: CategoryRule,
     demand: np.ndarray,
-    origins: gpd.GeoSeries,
-    owner: np.ndarray,
+    model: _Model,
     n: int,
     fac: gpd.GeoDataFrame | None,
     fac_pts: gpd.GeoSeries | None,
-    network: Any,
-    detour_factor: float,
 ) -> np.ndarray:
     if fac is None or n == 0:
         return np.zeros(n)
@@ -498,21 +890,158 @@ def _supply(
     if np.isnan(cap).all():
         return np.full(n, np.nan)
     assert fac_pts is not None
+    dest = fac_pts[mask].reset_index(drop=True)
+    if model.network is not None:
+        pts = model.points
+        if pts is None or not len(pts):
+            return np.zeros(n)
+        if model.points_snap is None:
+            model.points_snap = pts.as_snap()  # once for every category
+        origins: Any = model.points_snap
+        owner = pts.owner
+    else:
+        origins = gpd.GeoSeries(model.origins, crs=fac_pts.crs)
+        owner = model.owner
     m = walknet.distance_matrix(
-        network,
-        origins,
-        fac_pts[mask].reset_index(drop=True),
-        cutoff_m=rule.radius_m,
-        detour_factor=detour_factor,
+        model.network, origins, dest, cutoff_m=rule.radius_m,
+        detour_factor=model.detour_factor,
     )
     m = sp.csr_matrix(m)
     m.eliminate_zeros()
+    if model.network is None and model.barrier_tree is not None and m.nnz:
+        # the straight-line fallback does not cross barriers
+        r, c = m.nonzero()
+        line = shapely.shortest_line(np.asarray(origins.values)[r], np.asarray(dest.values)[c])
+        li, _ = model.barrier_tree.query(line, predicate="crosses")
+        m = sp.csr_matrix((np.where(np.isin(np.arange(len(r)), li), 0.0, 1.0), (r, c)),
+                          shape=m.shape)
+        m.eliminate_zeros()
     m.data[:] = 1.0
     gather = sp.csr_matrix(
         (np.ones(len(owner)), (owner, np.arange(len(owner)))), shape=(n, len(owner))
     )
     reach = gather @ m
+    if model.inside_fac is not None and len(model.inside_fac):
+        # a facility inside or touching a compound serves it at 0 m
+        col = np.full(len(mask), -1, dtype=np.int64)
+        col[np.flatnonzero(mask)] = np.arange(int(mask.sum()))
+        fcol = col[model.inside_fac]
+        ok = fcol >= 0
+        inside = sp.csr_matrix((np.ones(int(ok.sum())), (model.inside_comp[ok], fcol[ok])),
+                               shape=reach.shape)
+        reach = reach + inside
     return two_step_fca(reach, demand, cap)
+
+
+#: Two compounds share a wall when their polygons come within this distance (m) ...
+WALL_TOLERANCE_M: Final = 1.0
+#: ... along at least this length (m).
+WALL_MIN_M: Final = 2.0
+
+
+def _wall_groups(model: _Model, district: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Group label per compound: members of a district joined through opened walls.
+
+    Two compounds of the same district are joined when their polygons share a wall
+    (within WALL_TOLERANCE_M along at least WALL_MIN_M) that no street separates (the
+    street length along the wall is under half its length). Returns the label (-1 for
+    compounds in no district) and counts for the log.
+    """
+    comp = model.compounds
+    n = len(comp)
+    geoms = comp.geometry.to_numpy()
+    label = np.full(n, -1, dtype=np.int64)
+    in_d = np.array([d is not None for d in district], dtype=bool)
+    idx = np.flatnonzero(in_d & ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+    info = {"wall_pairs": 0, "separated_by_street": 0}
+    if len(idx) < 2:
+        return label, info
+    qa, qb = shapely.STRtree(geoms[idx]).query(geoms[idx], predicate="dwithin",
+                                               distance=WALL_TOLERANCE_M)
+    a, b = idx[qa], idx[qb]
+    keep = (a < b) & (district[a] == district[b])
+    a, b = a[keep], b[keep]
+    if len(a):
+        wall = shapely.intersection(shapely.boundary(geoms[a]),
+                                    shapely.buffer(geoms[b], WALL_TOLERANCE_M))
+        wlen = shapely.length(wall)
+        ok = wlen >= WALL_MIN_M
+        a, b, wall, wlen = a[ok], b[ok], wall[ok], wlen[ok]
+        if model.network is not None and len(a):
+            strip = shapely.buffer(wall, WALL_TOLERANCE_M + 1.0)
+            wi, ei = model.network.edge_tree().query(strip, predicate="intersects")
+            along = np.zeros(len(a))
+            if len(wi):
+                eg = np.asarray(model.network.edges.geometry.values)
+                np.add.at(along, wi, shapely.length(shapely.intersection(eg[ei], strip[wi])))
+            sep = along >= 0.5 * wlen
+            info["separated_by_street"] = int(sep.sum())
+            a, b = a[~sep], b[~sep]
+    info["wall_pairs"] = int(len(a))
+    if len(a):
+        from scipy.sparse.csgraph import connected_components
+
+        adj = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+        _, lab = connected_components(adj, directed=False)
+        member = np.zeros(n, dtype=bool)
+        member[a] = member[b] = True
+        label[member] = lab[member]
+    return label, info
+
+
+def _merged_distances(model: _Model, district: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Distances after merging: walls between a district's members opened (see compute_gaps)."""
+    n, k_cat = model.dist.shape
+    merged = model.dist.copy()
+    group, info = _wall_groups(model, district)
+    joined = group >= 0
+    if not joined.any():
+        return merged, info
+    geoms = model.compounds.geometry.to_numpy()
+    # members of every group, sorted by group
+    members = np.flatnonzero(joined)
+    members = members[np.argsort(group[members], kind="stable")]
+    g_of = group[members]
+    bounds = np.flatnonzero(np.r_[True, g_of[1:] != g_of[:-1]])
+    g_ids = g_of[bounds]
+    g_start = np.full(int(group.max()) + 1, 0, dtype=np.int64)
+    g_size = np.zeros(int(group.max()) + 1, dtype=np.int64)
+    g_start[g_ids] = bounds
+    g_size[g_ids] = np.diff(np.r_[bounds, len(members)])
+
+    def pairs_with_members(owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(item, other member) for every item owned by a joined compound."""
+        items = np.flatnonzero(group[owner] >= 0)
+        g = group[owner[items]]
+        cnt = g_size[g]
+        rep_i = np.repeat(items, cnt)
+        off = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        other = members[np.repeat(g_start[g], cnt) + off]
+        keep = other != owner[rep_i]
+        return rep_i[keep], other[keep]
+
+    if model.network is not None and model.points is not None and len(model.points):
+        pts = model.points
+        pi, a = pairs_with_members(pts.owner)
+        if len(pi):
+            cost = shapely.distance(geoms[a], shapely.points(pts.xy[pi]))
+            for k in range(k_cat):
+                total = cost + model.point_dist[pi, k].astype(float)
+                np.minimum.at(merged[:, k], a, total)
+    elif model.network is None:
+        comp_idx = np.arange(n)
+        bi, a = pairs_with_members(comp_idx)
+        if len(bi):
+            gap = shapely.distance(geoms[a], geoms[bi]) * model.detour_factor
+            for k in range(k_cat):
+                np.minimum.at(merged[:, k], a, model.dist[bi, k] + gap)
+    if model.inside_comp is not None and len(model.inside_comp):
+        ii, a = pairs_with_members(model.inside_comp)
+        if len(ii):
+            cost = shapely.distance(geoms[a], model.inside_pt[ii])
+            np.minimum.at(merged, (a, model.inside_cat[ii]), cost)
+    info["compounds_joined"] = int(joined.sum())
+    return merged, info
 
 
 # --------------------------------------------------------------------------- gaps
@@ -536,6 +1065,8 @@ def compute_gaps(
         (NaN: households x persons_per_household) and optional ``district_id``.
     access : pandas.DataFrame
         The table of :func:`compute_access` (its categories are the ones reported).
+        Its access points are reused; a table made elsewhere is measured again with
+        the default access model.
     facilities : geopandas.GeoDataFrame or None
         Facilities with ``category`` and ``capacity`` (NaN = unknown).
     standards : Standards
@@ -557,14 +1088,20 @@ def compute_gaps(
         :data:`GAP_COLUMNS`. Rows with ``level="compound"`` (``unit_id`` =
         compound_id) and ``level="district"`` (``unit_id`` = district_id), each per
         category. ``covered_households`` counts households covered as separate
-        compounds; ``covered_households_merged`` counts them after merging, where a
-        district is covered when any member reaches a facility within the radius
-        (on compound rows: the compound's district status, or its own status when it
-        is in no district). ``demand`` follows the standard's rule, ``supply`` is the
-        2SFCA share of known capacities (0 when the category has no facility, NaN when
-        none of its facilities has a capacity or the unit reaches one of unknown
-        capacity), ``shortfall = max(demand - supply, 0)``. District supply and demand
-        are sums over members. Distances are the minimum over members.
+        compounds. ``covered_households_merged`` counts them **after merging**:
+        merging opens the walls between a district's members that share a boundary
+        not separated by a street, so a member may also leave through the access
+        points of the members it is joined to (directly or through other members),
+        at the straight distance from its own polygon to that access point
+        (``distance_merged_m``); it is covered only if that walk is within the
+        radius. A district row sums its members. ``demand`` follows the standard's
+        rule, ``supply`` is the 2SFCA share of known capacities (0 when the category
+        has no facility, NaN when none of its facilities has a capacity or the unit
+        reaches one of unknown capacity), ``shortfall = max(demand - supply, 0)``.
+        ``data_status`` is ``ok``, ``absent`` (the facilities layer holds no facility
+        of the category: 0% covered) or ``no_data`` (no facilities layer, or the
+        category is declared without data): then coverage, supply and shortfall are
+        empty. Distances of district rows are the minimum over members.
     """
     ids = compounds[COMPOUND_ID].to_numpy(dtype=object)
     n = len(compounds)
@@ -585,27 +1122,55 @@ def compute_gaps(
     dist = np.full((n, len(cats)), np.nan)
     within = np.zeros((n, len(cats)), dtype=bool)
     dist[row[ok], col[ok]] = access[DISTANCE_M].to_numpy(dtype=float)[ok]
-    within[row[ok], col[ok]] = access[WITHIN_RADIUS].to_numpy(dtype=bool)[ok]
+    within[row[ok], col[ok]] = (
+        access[WITHIN_RADIUS].to_numpy(dtype=object)[ok] == True  # noqa: E712 (NaN -> False)
+    )
     district = _district_ids(compounds, districts)
+
+    model = _recall(access)
+    if model is None or len(model.compounds) != n or not np.array_equal(
+        model.compounds[COMPOUND_ID].to_numpy(dtype=object), ids
+    ) or [r.key for r in model.rules] != cats or model.network is not network:
+        no_data = []
+        if METHOD in access and len(access):
+            nd = access.loc[access[METHOD] == METHOD_NO_DATA, CATEGORY]
+            no_data = sorted(set(nd) - {r.key for r in rules if r.no_data})
+        model = _recall(compute_access(
+            compounds, facilities, network=network, standards=standards, gates=gates,
+            categories=cats, detour_factor=detour_factor, no_data=no_data))
+        assert model is not None
+    status = model.status
+    no_data_col = status == METHOD_NO_DATA
 
     fac = _facilities_of(facilities)
     fac_pts = _facility_points(fac) if fac is not None else None
-    origins, owner = access_points(compounds, gates)
-    if network is not None and len(origins):
-        origins = walknet.snap(network, origins)  # once, for every category
     demand = np.zeros((n, len(cats)))
     supply = np.zeros((n, len(cats)))
     for k, rule in enumerate(rules):
         demand[:, k] = standards.demand(rule.key, households, population)
-        supply[:, k] = _supply(
-            rule, demand[:, k], origins, owner, n, fac, fac_pts, network, detour_factor
-        )
+        if no_data_col[k]:
+            supply[:, k] = np.nan
+            continue
+        supply[:, k] = _supply(rule, demand[:, k], model, n, fac, fac_pts)
 
     covered = np.where(within, households[:, None], 0.0)
     covered_merged = covered.copy()
+    dist_merged = dist.copy()
     frames = []
     if district is not None:
+        merged, info = _merged_distances(model, district)
+        radius = np.array([r.radius_m for r in rules], dtype=float)
         in_d = np.array([d is not None for d in district], dtype=bool)
+        within_merged = np.isfinite(merged) & (merged <= radius[None, :]) & in_d[:, None]
+        within_merged |= within
+        dist_merged = np.where(in_d[:, None] & np.isfinite(merged), merged, dist)
+        covered_merged = np.where(within_merged, households[:, None], 0.0)
+        logger.info(
+            "after merging: %d compounds joined through %d opened walls (%d walls lie along a "
+            "street and stay closed); %d compound-category pairs newly within the radius",
+            info.get("compounds_joined", 0), info["wall_pairs"], info["separated_by_street"],
+            int((within_merged & ~within).sum()),
+        )
         codes, uniques = pd.factorize(pd.Series(district[in_d], dtype=object), sort=True)
         nd = len(uniques)
         if nd:
@@ -613,15 +1178,17 @@ def compute_gaps(
             agg = sp.csr_matrix((np.ones(len(pos)), (codes, pos)), shape=(nd, n))
             d_households = agg @ households
             d_covered = agg @ covered
-            d_any = (agg @ within.astype(float)) > 0
-            d_covered_merged = np.where(d_any, d_households[:, None], 0.0)
-            covered_merged[pos] = np.where(d_any[codes], households[pos, None], 0.0)
+            d_covered_merged = agg @ covered_merged
             d_demand = agg @ demand
             nan_supply = (agg @ np.isnan(supply).astype(float)) > 0
             d_supply = np.where(nan_supply, np.nan, agg @ np.nan_to_num(supply))
             d_dist = np.full((nd, len(cats)), np.inf)
             np.minimum.at(d_dist, codes, np.where(np.isnan(dist[pos]), np.inf, dist[pos]))
             d_dist[~np.isfinite(d_dist)] = np.nan
+            d_dist_m = np.full((nd, len(cats)), np.inf)
+            np.minimum.at(d_dist_m, codes,
+                          np.where(np.isnan(dist_merged[pos]), np.inf, dist_merged[pos]))
+            d_dist_m[~np.isfinite(d_dist_m)] = np.nan
             frames.append(
                 _gap_frame(
                     LEVEL_DISTRICT,
@@ -634,8 +1201,11 @@ def compute_gaps(
                     d_dist,
                     d_demand,
                     d_supply,
+                    d_dist_m,
+                    status,
                 )
             )
+    dist_merged[~np.isfinite(dist_merged)] = np.nan
     comp = _gap_frame(
         LEVEL_COMPOUND,
         ids,
@@ -647,13 +1217,16 @@ def compute_gaps(
         dist,
         demand,
         supply,
+        dist_merged,
+        status,
     )
     out = pd.concat([comp, *frames], ignore_index=True) if frames else comp
     logger.info(
-        "service gaps: %d compound rows, %d district rows, %d categories",
+        "service gaps: %d compound rows, %d district rows, %d categories (%d without data)",
         len(comp),
         len(out) - len(comp),
         len(cats),
+        int(no_data_col.sum()),
     )
     return out
 
@@ -669,15 +1242,36 @@ def _gap_frame(
     dist: np.ndarray,
     demand: np.ndarray,
     supply: np.ndarray,
+    dist_merged: np.ndarray | None = None,
+    status: np.ndarray | None = None,
 ) -> pd.DataFrame:
     nu, nc = len(unit_ids), len(rules)
+    if status is None:
+        status = np.array(["ok"] * nc, dtype=object)
+    if dist_merged is None:
+        dist_merged = dist
+    no_data = np.tile(status == METHOD_NO_DATA, nu)
     hh = np.repeat(np.rint(households).astype(np.int64), nc)
-    covered = np.rint(covered).astype(np.int64)
-    covered_merged = np.rint(covered_merged).astype(np.int64)
+    covered = np.rint(covered).astype(np.int64).ravel()
+    covered_merged = np.rint(covered_merged).astype(np.int64).ravel()
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(hh > 0, covered.ravel() / hh, np.nan)
-        share_m = np.where(hh > 0, covered_merged.ravel() / hh, np.nan)
-    shortfall = np.maximum(demand - supply, 0.0)  # NaN supply -> NaN
+        share = np.where(hh > 0, covered / hh, np.nan)
+        share_m = np.where(hh > 0, covered_merged / hh, np.nan)
+    shortfall = np.maximum(demand - supply, 0.0).ravel()  # NaN supply -> NaN
+
+    def counts(values: np.ndarray) -> Any:
+        """Household counts; empty (<NA>) for categories without data."""
+        if not no_data.any():
+            return values
+        return pd.Series(values, dtype="Int64").mask(no_data).array
+
+    share[no_data] = np.nan
+    share_m[no_data] = np.nan
+    shortfall[no_data] = np.nan
+    dist_out = dist.ravel().copy()
+    dist_m_out = dist_merged.ravel().copy()
+    dist_out[no_data] = np.nan
+    dist_m_out[no_data] = np.nan
     return pd.DataFrame(
         {
             LEVEL: level,
@@ -685,18 +1279,20 @@ def _gap_frame(
             DISTRICT_ID: np.repeat(district, nc),
             CATEGORY: np.tile(np.array([r.key for r in rules], dtype=object), nu),
             HOUSEHOLDS: hh,
-            COVERED_HOUSEHOLDS: covered.ravel(),
-            UNCOVERED_HOUSEHOLDS: hh - covered.ravel(),
+            COVERED_HOUSEHOLDS: counts(covered),
+            UNCOVERED_HOUSEHOLDS: counts(hh - covered),
             COVERAGE_SHARE: share,
-            COVERED_HOUSEHOLDS_MERGED: covered_merged.ravel(),
-            UNCOVERED_HOUSEHOLDS_MERGED: hh - covered_merged.ravel(),
+            COVERED_HOUSEHOLDS_MERGED: counts(covered_merged),
+            UNCOVERED_HOUSEHOLDS_MERGED: counts(hh - covered_merged),
             COVERAGE_SHARE_MERGED: share_m,
-            DISTANCE_M: dist.ravel(),
+            DISTANCE_M: dist_out,
             RADIUS_M: np.tile(np.array([r.radius_m for r in rules], dtype=float), nu),
             DEMAND: demand.ravel(),
             SUPPLY: supply.ravel(),
-            SHORTFALL: shortfall.ravel(),
+            SHORTFALL: shortfall,
             DEMAND_UNIT: np.tile(np.array([r.demand_unit for r in rules], dtype=object), nu),
+            DISTANCE_MERGED_M: dist_m_out,
+            DATA_STATUS: np.tile(np.asarray(status, dtype=object), nu),
         },
         columns=list(GAP_COLUMNS),
     )
@@ -710,7 +1306,7 @@ def summarise_coverage(gaps: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
     gaps : pandas.DataFrame
         The table of :func:`compute_gaps` (its compound rows are used).
     lang : {"zh", "en"}
-        Language of ``category_name``.
+        Language of ``category_name`` and ``note``.
 
     Returns
     -------
@@ -718,19 +1314,28 @@ def summarise_coverage(gaps: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
         :data:`SUMMARY_COLUMNS`: compounds, uncovered_compounds, households,
         covered_households and coverage_share (as separate compounds),
         covered_households_merged and coverage_share_merged (after merging into
-        districts), and demand, supply and shortfall summed over compounds (supply NaN
-        when any compound's supply is unknown; shortfall is the sum of compound
-        shortfalls, so one compound's surplus does not offset another's deficit).
+        districts, walked through the opened walls), and demand, supply and shortfall
+        summed over compounds (supply NaN when any compound's supply is unknown;
+        shortfall is the sum of compound shortfalls, so one compound's surplus does
+        not offset another's deficit). ``data_status`` and ``note``: a category
+        without data (``no_data``) has no coverage share, supply or shortfall; one
+        the facilities layer does not hold (``absent``) is 0% covered, with a note.
     """
     comp = gaps[gaps[LEVEL] == LEVEL_COMPOUND]
     key = comp[CATEGORY]
     grouped = comp.groupby(CATEGORY, sort=False)
     supply_unknown = comp[SUPPLY].isna().groupby(key, sort=False).any()
+    status = (
+        grouped[DATA_STATUS].first() if DATA_STATUS in comp
+        else pd.Series(STATUS_OK, index=supply_unknown.index)
+    )
+    no_data = status == METHOD_NO_DATA
     out = pd.DataFrame(
         {
             RADIUS_M: grouped[RADIUS_M].first(),
             COMPOUNDS_COUNT: grouped.size(),
-            UNCOVERED_COMPOUNDS: (comp[UNCOVERED_HOUSEHOLDS] > 0).groupby(key, sort=False).sum(),
+            UNCOVERED_COMPOUNDS: (comp[UNCOVERED_HOUSEHOLDS].fillna(0) > 0)
+            .groupby(key, sort=False).sum(),
             HOUSEHOLDS: grouped[HOUSEHOLDS].sum(),
             COVERED_HOUSEHOLDS: grouped[COVERED_HOUSEHOLDS].sum(),
             COVERED_HOUSEHOLDS_MERGED: grouped[COVERED_HOUSEHOLDS_MERGED].sum(),
@@ -738,16 +1343,38 @@ def summarise_coverage(gaps: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
             SUPPLY: grouped[SUPPLY].sum().where(~supply_unknown),
             SHORTFALL: grouped[SHORTFALL].sum().where(~supply_unknown),
             DEMAND_UNIT: grouped[DEMAND_UNIT].first(),
+            DATA_STATUS: status,
         }
     )
     out.index.name = CATEGORY
     out = out.reset_index()
+    nd = (out[DATA_STATUS] == METHOD_NO_DATA).to_numpy()
+    out[COVERED_HOUSEHOLDS] = pd.Series(out[COVERED_HOUSEHOLDS], dtype="Int64").mask(nd)
+    out[COVERED_HOUSEHOLDS_MERGED] = pd.Series(out[COVERED_HOUSEHOLDS_MERGED], dtype="Int64").mask(nd)
+    out[UNCOVERED_COMPOUNDS] = pd.Series(out[UNCOVERED_COMPOUNDS], dtype="Int64").mask(nd)
     hh = out[HOUSEHOLDS].to_numpy(dtype=float)
+    cov = pd.to_numeric(out[COVERED_HOUSEHOLDS]).to_numpy(dtype=float, na_value=np.nan)
+    cov_m = pd.to_numeric(out[COVERED_HOUSEHOLDS_MERGED]).to_numpy(dtype=float, na_value=np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out[COVERAGE_SHARE] = np.where(hh > 0, out[COVERED_HOUSEHOLDS] / hh, np.nan)
-        out[COVERAGE_SHARE_MERGED] = np.where(hh > 0, out[COVERED_HOUSEHOLDS_MERGED] / hh, np.nan)
+        out[COVERAGE_SHARE] = np.where(hh > 0, cov / hh, np.nan)
+        out[COVERAGE_SHARE_MERGED] = np.where(hh > 0, cov_m / hh, np.nan)
+    out.loc[nd, [SUPPLY, SHORTFALL]] = np.nan
     out[CATEGORY_NAME] = _category_names(out[CATEGORY], lang)
+    out[NOTE] = [_note(st, lang) for st in out[DATA_STATUS]]
     return out[list(SUMMARY_COLUMNS)]
+
+
+def _note(status: str, lang: str) -> str | None:
+    if status == METHOD_NO_DATA:
+        return ("无数据：缺少设施图层或该类别标记为无数据，不计覆盖率与缺口" if lang == "zh" else
+                "no data: no facilities layer, or the category is marked as not recorded; "
+                "no coverage or shortfall is given")
+    if status == STATUS_ABSENT:
+        return ("设施图层中没有该类别的设施：按 0% 覆盖计（若数据未记录该类别，请用 --no-data 标记）"
+                if lang == "zh" else
+                "the facilities layer holds no facility of this category: 0% covered (if your data "
+                "simply do not record it, mark it with --no-data)")
+    return None
 
 
 def _category_names(keys: pd.Series, lang: str) -> pd.Series:
@@ -841,24 +1468,21 @@ def write_gap_outputs(
     out_dir : str or Path
         Output folder (created if missing).
     lang : {"zh", "en"}
-        Header language; a category-name column in that language is added after
-        ``category``. Missing distances are written as empty cells.
+        Language of the XLSX (headers, category names, levels, units); the CSV files
+        keep the canonical columns and codes whatever ``lang``. Missing distances are
+        written as empty cells.
 
     Returns
     -------
     list of Path
         The files written.
     """
-    translate_columns(access.iloc[:0], lang)  # validates lang before writing anything
+    from renogis.wording import check_lang
+
+    check_lang(lang)  # before writing anything
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = write_table(
-        translate_columns(_with_names(access, lang), lang), out / "service_access", formats=("csv",)
-    )
-    written += write_table(
-        translate_columns(_with_names(gaps, lang), lang),
-        out / "service_gaps",
-        formats=("csv", "xlsx"),
-        sheet_name="service_gaps",
-    )
+    written = write_table(access, out / "service_access", formats=("csv",))
+    written += write_table(gaps, out / "service_gaps", formats=("csv", "xlsx"), sheet_name="service_gaps",
+                           lang=lang)
     return written

@@ -414,7 +414,7 @@ def _wall_lengths(
         bkey, blen = _union_length(gkey[k], blo, bhi)
         blocked = np.bincount(
             bkey // nseg, weights=blen * seglen[bkey % nseg], minlength=2 * n_pairs
-        )
+        ).astype(float)
     wall = np.maximum(0.0, facing - blocked)
     return facing[0::2], facing[1::2], wall[0::2], wall[1::2]
 

@@ -130,6 +130,10 @@ def barrier_classes(given: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(base)
 
 
+def _categories(value: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in value.replace("，", ",").split(",") if s.strip())
+
+
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("input")
     g.add_argument("--column-map", action="append", metavar="SRC=DST", type=_column_pair,
@@ -140,6 +144,9 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--input-crs", metavar="EPSG", help="CRS for layers without one (e.g. CSV with WKT)")
     g.add_argument("--work-crs", metavar="EPSG",
                    help="metric CRS for all measuring (default: CGCS2000 3-degree GK zone of the data)")
+    g.add_argument("--ledger", type=Path, metavar="LEDGER.xlsx",
+                   help="compound ledger (台账, XLSX/CSV without geometry) joined to the compound footprints "
+                        "by name; its households and other columns are used (report: ledger_match.csv)")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -183,6 +190,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="idle parcels to choose per category; 0 = until every coverable household is covered")
     s.add_argument("--siting-method", choices=("greedy", "exact"), default="greedy",
                    help="greedy (fast) or exact integer programme (HiGHS)")
+    s.add_argument("--access", choices=("frontage", "centroid"), default="frontage",
+                   help="how a compound without gates reaches the street: frontage (default; every "
+                   "street point within the nearest distance + --frontage-m) or centroid")
+    s.add_argument("--frontage-m", type=_non_negative, default=15.0,
+                   help="frontage model margin in metres (default 15)")
+    s.add_argument("--no-data", type=_categories, default=(), metavar="CAT,CAT",
+                   help="categories your facility data do not record: reported as no data, not 0%%")
     o = p.add_argument_group("output")
     o.add_argument("--lang", choices=("zh", "en"), default="zh", help="table headers and map labels")
     o.add_argument("--tiles", choices=("osm", "cartodb", "amap", "tianditu", "none"), default="osm",
@@ -312,7 +326,7 @@ def _config_tokens(path: Path, parser: argparse.ArgumentParser, command: str) ->
         for v in values:
             if isinstance(v, list):  # keep_together = [["C1", "C2"], ...]
                 v = ",".join(str(x) for x in v)
-            if k == "standards" and (base / str(v)).is_file():
+            if k in ("standards", "ledger") and (base / str(v)).is_file():
                 v = base / str(v)
             tokens += [opt, str(v)]
     return tokens, paths
@@ -366,7 +380,7 @@ def _rerun_config(path: Path, out: Path | None):  # type: ignore[no-untyped-def]
         return tuple(tuples(x) for x in v) if isinstance(v, list) else v
 
     kwargs = {k: tuples(v) for k, v in params.items()}
-    for k in ("input", "out", "map_copy"):
+    for k in ("input", "out", "map_copy", "ledger"):
         if kwargs.get(k) is not None and "://" not in str(kwargs[k]):
             kwargs[k] = Path(kwargs[k])
     for k in ("column_map",):
@@ -419,6 +433,8 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         siting_method=args.siting_method, lang=args.lang, tiles=args.tiles,
         nested=args.nested, max_span_m=args.max_span_m,
         soft_barrier_classes=tuple(args.soft_barrier_classes),
+        ledger=args.ledger,
+        access=args.access, frontage_m=args.frontage_m, no_data=tuple(args.no_data),
         costs=args.costs, documents=args.documents, property_fee=args.property_fee,
         collection_rate=args.collection_rate, parking_per_household=args.parking_per_household,
         funding_shares=parse_funding_shares(args.funding_share),
@@ -429,17 +445,21 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def _coverage_table(cov, *, lang: str) -> str:  # type: ignore[no-untyped-def]
     """Compact per-category coverage: before merging (compounds alone) and after (districts)."""
-    name = "category_name" if "category_name" in cov.columns else "category"
-    rows = [("category", "radius", "households", "covered", "after merging", "shortfall")]
+    from renogis.wording import category_name, console, value_label
+
+    rows = [tuple(console("head", lang).split("|"))]
+    metre = "米" if lang == "zh" else "m"
     for r in cov.to_dict("records"):
         short = r.get("shortfall")
+        unit = value_label("demand_unit", r.get("demand_unit") or "", lang)
+        no_data = r.get("data_status") == "no_data"
         rows.append((
-            f"{r['category']} {r[name]}" if name != "category" else r["category"],
-            f"{r['radius_m']:.0f} m",
+            category_name(r["category"], lang),
+            f"{r['radius_m']:.0f} {metre}",
             f"{r['households']:,.0f}",
-            f"{r['coverage_share']:.0%}",
-            f"{r.get('coverage_share_merged', float('nan')):.0%}",
-            "" if short is None or short != short else f"{short:,.0f} {r.get('demand_unit') or ''}".strip(),
+            console("no_data", lang) if no_data else f"{r['coverage_share']:.0%}",
+            console("no_data", lang) if no_data else f"{r.get('coverage_share_merged', float('nan')):.0%}",
+            "" if short is None or short != short else f"{short:,.0f} {unit}".strip(),
         ))
     widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
@@ -458,23 +478,43 @@ def _width(text: str) -> int:
 
 
 def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    from renogis.wording import category_name, console, layer_name
+
     s = result.summary
     out = sys.stdout
-    layers = ", ".join(f"{k} {v}" for k, v in s.get("layers", {}).items())
-    out.write(f"input: {layers}; work CRS {s.get('work_crs')}; {s.get('warnings', 0)} warnings "
-              f"(see validation.txt)\n")
+    sep = "，" if lang == "zh" else ", "
+    layers = sep.join(f"{layer_name(k, lang)} {v}" for k, v in s.get("layers", {}).items())
+    n_warn = s.get("warnings", 0) + len(s.get("network_warnings", []))
+    out.write(console("input", lang, layers=layers, crs=s.get("work_crs"), warnings=n_warn) + "\n")
     if "districts" in s:
-        out.write(f"districts: {s['districts']} proposed covering {s['compounds_in_districts']} compounds; "
-                  f"{s['compounds_excluded']} excluded\n")
+        out.write(console("districts", lang, n=s["districts"], inside=s["compounds_in_districts"],
+                          excluded=s["compounds_excluded"]) + "\n")
     if result.coverage is not None and len(result.coverage):
-        out.write(f"share of households covered, per category ({s.get('network', '')}):\n")
+        net = str(s.get("network", ""))
+        m = re.search(r"x ([\d.]+)$", net)
+        network = console("straight", lang, f=m.group(1)) if m else console("network", lang)
+        out.write(console("coverage", lang, network=network) + "\n")
         out.write(_coverage_table(result.coverage, lang=lang) + "\n")
+        status = result.coverage.get("data_status")
+        if status is not None:
+            nd = result.coverage.loc[status == "no_data", "category"].tolist()
+            absent = result.coverage.loc[status == "absent", "category"].tolist()
+            names = "、" if lang == "zh" else ", "
+            if nd:
+                cats = names.join(category_name(c, lang) for c in nd)
+                out.write(console("no_data_line", lang, cats=cats) + "\n")
+            if absent:
+                cats = names.join(category_name(c, lang) for c in absent)
+                out.write(console("absent_line", lang, cats=cats) + "\n")
+        out.write(console("after_merging", lang) + "\n")
+    for w in s.get("network_warnings", []):
+        out.write(console("warning", lang, text=w) + "\n")
     if s.get("districts") == 0 and s.get("compounds_excluded"):
-        out.write(f"warning: every compound ({s['compounds_excluded']}) was excluded by the options "
-                  "(--built-before, --min-consent, --require-owners-committee): no district proposed; "
-                  "see the excluded_reason column of districts.gpkg\n")
+        out.write(console("all_excluded", lang, n=s["compounds_excluded"]) + "\n")
     if "sites" in s:
-        out.write(f"siting: {s['sites']} facilities placed on idle parcels\n")
+        out.write(console("sites", lang, n=s["sites"]) + "\n")
     if "proposals" in s:
         pr = s["proposals"]
         out.write(f"proposals: cost {pr['cost_low_yuan'] / 1e6:,.1f}-{pr['cost_high_yuan'] / 1e6:,.1f} "
@@ -485,13 +525,21 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
                   f"{pr['districts_viable_only_merged']} only when merged\n")
         if pr.get("groups_viable_only_merged"):
             out.write(f"  groups viable only when merged: {', '.join(pr['groups_viable_only_merged'])}\n")
-    out.write(f"outputs in {result.out}:\n")
+    out.write(console("outputs", lang, out=result.out) + "\n")
     for f in result.files:
         out.write(f"  {f.relative_to(result.out)}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``renogis`` console script. Returns the exit code."""
+    from renogis._outdir import handle_signals
+
+    # SIGTERM and SIGHUP end a command as cleanly as Ctrl-C does
+    with handle_signals():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = _parse(parser, argv)
@@ -518,7 +566,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             ds = load(args.input, column_map=parse_column_map(args.column_map), encoding=args.encoding,
                       source_crs=args.source_crs, input_crs=args.input_crs, work_crs=args.work_crs,
-                      strict=False)
+                      strict=False, ledger=args.ledger)
             sys.stdout.write(ds.report.to_text() + "\n")
             return 0 if ds.report.ok else 2
         if args.command == "compare":

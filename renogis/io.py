@@ -1,7 +1,8 @@
-"""Read input layers (GPKG, GeoJSON, Shapefile incl. GBK, CSV with WKT or lon/lat); write GPKG.
+"""Read input layers (every OGR vector format, GeoParquet, CSV/XLSX with WKT or lon/lat); write GPKG.
 
-Input is a GeoPackage holding the layers of :mod:`renogis.schema`, or a folder
-with one file per layer (``compounds.gpkg|geojson|json|shp|csv``, ...), or a
+Input is a multi-layer source (GeoPackage, FileGDB ``.gdb`` folder, SpatiaLite,
+KML, ...) holding the layers of :mod:`renogis.schema`, or a folder with one file
+per layer (``compounds.gpkg|geojson|shp|fgb|parquet|tab|csv|xlsx``, ...), or a
 single file read as the ``compounds`` layer. Headers are mapped to canonical
 column names (Chinese aliases included; ``column_map`` for anything else).
 Nothing here validates values: see :mod:`renogis.validate`.
@@ -9,8 +10,10 @@ Nothing here validates values: see :mod:`renogis.validate`.
 
 from __future__ import annotations
 
+import csv
 import logging
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +39,14 @@ __all__ = [
     "VECTOR_SUFFIXES",
 ]
 
-#: File suffixes read as vector layers, in order of preference within a folder.
-VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".csv")
+#: File suffixes read as vector layers, in order of preference within a folder. Everything but
+#: CSV/XLSX (pandas) and Parquet (GeoParquet via pyarrow) is read by GDAL/OGR through pyogrio.
+VECTOR_SUFFIXES = (".gpkg", ".gdb", ".fgb", ".parquet", ".geoparquet", ".geojson", ".json", ".geojsonl",
+                   ".shp", ".tab", ".mif", ".kml", ".kmz", ".gml", ".sqlite", ".csv", ".xlsx")
+#: Table suffixes (geometry from WKT or lon/lat columns).
+TABLE_SUFFIXES = (".csv", ".xlsx")
+#: Sources that may hold several layers (matched by layer name like a GeoPackage).
+CONTAINER_SUFFIXES = (".gpkg", ".gdb", ".sqlite", ".kml", ".kmz", ".gml")
 
 #: Layer-name aliases (Chinese) for GeoPackage layers and folder file stems.
 LAYER_ALIASES: Mapping[str, str] = {
@@ -98,13 +107,24 @@ def parse_column_map(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _clean_header(name: object) -> str:
+    """A header without byte-order mark and surrounding (also full-width) spaces."""
+    return str(name).replace("\ufeff", "").strip().strip("\u3000").strip()
+
+
 def normalise_columns(
-    df: pd.DataFrame, *, column_map: Mapping[str, str] | None = None
+    df: pd.DataFrame, *, column_map: Mapping[str, str] | None = None, label: str = "input"
 ) -> tuple[pd.DataFrame, list[str]]:
     """Rename headers to canonical names: explicit map first, then canonical names, then aliases.
 
     Returns the renamed frame (a copy) and a list of notes ``"户数 -> households"``.
-    A header that would map onto a column already present is left alone and noted.
+    A byte-order mark or spaces around a header are dropped.
+
+    Raises
+    ------
+    InputError
+        Two headers mean the same canonical column (e.g. ``户数`` and ``households``):
+        renogis would have to pick one silently. ``label`` names the file and layer.
     """
     canonical = {
         getattr(schema, n) for n in dir(schema) if n.isupper() and isinstance(getattr(schema, n), str)
@@ -113,12 +133,13 @@ def normalise_columns(
     aliases = {k.lower(): v for k, v in schema.COLUMN_ALIASES.items()}
     renames: dict[str, str] = {}
     notes: list[str] = []
-    taken = set()
+    taken: dict[str, object] = {}
     geom = df.geometry.name if isinstance(df, gpd.GeoDataFrame) else None
+    _check_duplicate_headers([str(c) for c in df.columns], label)
     for col in df.columns:
         if col == geom:
             continue
-        key = str(col).strip()
+        key = _clean_header(col)
         target: str | None = None
         if key in user:
             target = user[key]
@@ -132,16 +153,33 @@ def normalise_columns(
             short = [h for h in hits if len(h) == len(hits[0])]
             target = short[0] if len(short) == 1 else None
         if target is None:
+            if key != col:
+                renames[col] = key
             continue
-        if target in taken or (target in df.columns and target != col):
-            notes.append(f"column {col!r} not mapped to {target!r}: that column exists already")
-            continue
-        taken.add(target)
+        other = taken.get(target, target if (target in df.columns and target != col) else None)
+        if other is not None:
+            raise InputError(
+                f"{label}: columns {str(other)!r} and {str(col)!r} both mean {target}; renogis will not "
+                f"pick one silently: remove one, or map it to another name (--column-map {col}=other_name)"
+            )
+        taken[target] = col
         if target != col:
             renames[col] = target
             notes.append(f"{col} -> {target}")
     out = df.rename(columns=renames)
     return out, notes
+
+
+def _check_duplicate_headers(headers: list[str], label: str) -> None:
+    seen: dict[str, str] = {}
+    for h in headers:
+        key = _clean_header(h).lower()
+        if key in seen:
+            raise InputError(
+                f"{label}: two columns named {seen[key]!r} and {h!r}; renogis will not pick one silently: "
+                "remove or rename one of them"
+            )
+        seen[key] = h
 
 
 # --------------------------------------------------------------------------- reading
@@ -170,50 +208,93 @@ def _shapefile_encoding(path: Path, encoding: str | None) -> tuple[str | None, s
     return None, None
 
 
-def _read_csv(path: Path, *, encoding: str | None, layer: str) -> gpd.GeoDataFrame:
+def _read_csv(path: Path, *, encoding: str | None, layer: str) -> pd.DataFrame:
+    """A CSV as text columns (UTF-8 with or without BOM, else GB18030); duplicate headers refused."""
     enc = encoding or "utf-8-sig"
     try:
+        with open(path, encoding=enc, newline="") as fh:
+            header = next(csv.reader(fh), [])
         df = pd.read_csv(path, encoding=enc, dtype=str, keep_default_na=False, na_values=[""])
     except UnicodeDecodeError:
         if encoding:
             raise InputError(
                 f"{path.name} [{layer}]: cannot decode as {encoding}; check --encoding"
             ) from None
+        with open(path, encoding="gb18030", newline="") as fh:
+            header = next(csv.reader(fh), [])
         df = pd.read_csv(path, encoding="gb18030", dtype=str, keep_default_na=False, na_values=[""])
-    lowered = {str(c).strip().lower(): c for c in df.columns}
+    _check_duplicate_headers(header, f"{path.name} [{layer}]")  # pandas would rename them a, a.1
+    df.columns = header if len(header) == len(df.columns) else df.columns
+    return df
+
+
+def _read_xlsx(path: Path, *, layer: str, sheet: str | int = 0) -> pd.DataFrame:
+    """The first sheet of an XLSX (a ledger, 台账) as text columns; duplicate headers refused."""
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is an input problem
+        raise InputError(f"{path.name} [{layer}]: cannot open as XLSX ({exc}); save it as .xlsx") from None
+    try:
+        ws = wb.worksheets[sheet] if isinstance(sheet, int) else wb[sheet]
+        rows = ws.iter_rows(values_only=True)
+        header = [("" if h is None else str(h)) for h in next(rows, ())]
+        while header and not header[-1]:
+            header.pop()
+        data = [list(r[: len(header)]) for r in rows if any(v is not None and str(v).strip() for v in r)]
+    finally:
+        wb.close()
+    _check_duplicate_headers([h for h in header if h], f"{path.name} [{layer}]")
+    df = pd.DataFrame(data, columns=header, dtype=object)
+    df = df.loc[:, [bool(h) for h in header]]
+    return df.map(lambda v: None if v is None else (str(v) if not isinstance(v, str) else v))
+
+
+def table_geometry(df: pd.DataFrame, *, label: str) -> gpd.GeoDataFrame | None:
+    """Geometry of a table from a WKT column or lon/lat columns; None when it has neither."""
+    lowered = {_clean_header(c).lower(): c for c in df.columns}
     wkt_col = next((lowered[c] for c in _WKT_COLUMNS if c in lowered), None)
     lon_col = next((lowered[c] for c in _LON_COLUMNS if c in lowered), None)
     lat_col = next((lowered[c] for c in _LAT_COLUMNS if c in lowered), None)
     if wkt_col is not None:
         text = df[wkt_col].fillna("")
         try:
-            geoms = shapely.from_wkt(text.to_numpy(dtype=object), on_invalid="raise")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                geoms = shapely.from_wkt(text.to_numpy(dtype=object), on_invalid="raise")
         except shapely.errors.GEOSException as exc:
             bad = [i for i, t in enumerate(text) if t and shapely.from_wkt(t, on_invalid="ignore") is None]
             rows = ", ".join(str(i + 2) for i in bad[:5])
             raise InputError(
-                f"{path.name} [{layer}] column {wkt_col}: unreadable WKT in CSV rows {rows} ({exc}); "
-                "fix the geometry text"
+                f"{label} column {wkt_col}: unreadable WKT in rows {rows} ({exc}); fix the geometry text"
             ) from None
-        gdf = gpd.GeoDataFrame(df.drop(columns=[wkt_col]), geometry=geoms, crs=None)
-        return gdf
+        return gpd.GeoDataFrame(df.drop(columns=[wkt_col]), geometry=geoms, crs=None)
     if lon_col is not None and lat_col is not None:
-        x = pd.to_numeric(df[lon_col], errors="coerce")
-        y = pd.to_numeric(df[lat_col], errors="coerce")
+        x = as_numeric(df[lon_col])
+        y = as_numeric(df[lat_col])
         bad = df.index[x.isna() | y.isna()]
         if len(bad):
             rows = ", ".join(str(i + 2) for i in bad[:5])
             raise InputError(
-                f"{path.name} [{layer}] columns {lon_col}/{lat_col}: non-numeric or empty coordinates in "
-                f"CSV rows {rows}; fill them or remove the rows"
+                f"{label} columns {lon_col}/{lat_col}: non-numeric or empty coordinates in rows {rows}; "
+                "fill them or remove the rows"
             )
         geoms = shapely.points(x.to_numpy(), y.to_numpy())
-        gdf = gpd.GeoDataFrame(df.drop(columns=[lon_col, lat_col]), geometry=geoms, crs=4326)
-        return gdf
-    raise InputError(
-        f"{path.name} [{layer}]: a CSV needs a WKT column (geometry/wkt) or lon/lat columns "
-        "(lon,lat / 经度,纬度); add one"
-    )
+        return gpd.GeoDataFrame(df.drop(columns=[lon_col, lat_col]), geometry=geoms, crs=4326)
+    return None
+
+
+def _table_layer(df: pd.DataFrame, path: Path, layer: str) -> gpd.GeoDataFrame:
+    gdf = table_geometry(df, label=f"{path.name} [{layer}]")
+    if gdf is None:
+        hint = (" (a ledger without geometry is joined to footprints by name: give it as --ledger)"
+                if layer == schema.COMPOUNDS else "")
+        raise InputError(
+            f"{path.name} [{layer}]: a {path.suffix.lstrip('.').upper()} table needs a WKT column "
+            f"(geometry/wkt) or lon/lat columns (lon,lat / 经度,纬度); add one{hint}"
+        )
+    return gdf
 
 
 def read_layer_file(
@@ -223,42 +304,90 @@ def read_layer_file(
     gpkg_layer: str | None = None,
     encoding: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Read one vector file (or one layer of a GeoPackage) into a GeoDataFrame.
+    """Read one vector file (or one layer of a multi-layer source) into a GeoDataFrame.
+
+    Every vector format GDAL/OGR reads goes through pyogrio (GeoPackage, FileGDB,
+    Shapefile, MapInfo, FlatGeobuf, GeoJSON, KML, GML, ...); GeoParquet through
+    pyarrow; CSV and XLSX through pandas/openpyxl with WKT or lon/lat columns.
 
     Returns the frame (original headers) and notes on how it was read.
     """
     path = Path(path)
     notes: list[str] = []
     suffix = path.suffix.lower()
+    label = f"{path.name} [{layer_name}]"
+    if suffix == ".shp" and not any(path.with_suffix(s).exists() for s in (".dbf", ".DBF")):
+        raise InputError(
+            f"{label}: the attribute file {path.with_suffix('.dbf').name} is missing next to the .shp; "
+            "copy every part of the Shapefile (.shp, .shx, .dbf, .prj, .cpg) into the same folder"
+        )
     try:
-        if suffix == ".csv":
-            gdf = _read_csv(path, encoding=encoding, layer=layer_name)
-        elif suffix == ".shp":
-            enc, note = _shapefile_encoding(path, encoding)
-            if note:
-                notes.append(note)
-            gdf = gpd.read_file(path, engine="pyogrio", encoding=enc)
-        else:
-            kwargs = {"layer": gpkg_layer} if gpkg_layer else {}
-            gdf = gpd.read_file(path, engine="pyogrio", **kwargs)
+        with warnings.catch_warnings():
+            # GDAL notes (e.g. undecodable messages) are not the user's business; problems raise
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            if suffix == ".csv":
+                gdf = _table_layer(_read_csv(path, encoding=encoding, layer=layer_name), path, layer_name)
+            elif suffix == ".xlsx":
+                table = _read_xlsx(path, layer=layer_name, sheet=gpkg_layer or 0)
+                gdf = _table_layer(table, path, layer_name)
+            elif suffix in (".parquet", ".geoparquet"):
+                gdf = _read_parquet(path, label)
+            elif suffix == ".shp":
+                enc, note = _shapefile_encoding(path, encoding)
+                if note:
+                    notes.append(note)
+                gdf = gpd.read_file(path, engine="pyogrio", encoding=enc)
+            else:
+                kwargs = {"layer": gpkg_layer} if gpkg_layer else {}
+                if encoding and suffix in (".tab", ".mif"):
+                    kwargs["encoding"] = encoding
+                gdf = gpd.read_file(path, engine="pyogrio", **kwargs)
     except InputError:
         raise
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError,
-            UnicodeDecodeError, ValueError) as exc:
+            UnicodeDecodeError, ValueError, KeyError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(
-            f"{path.name} [{layer_name}]: cannot read the file ({msg}); check that it is a valid "
-            "GPKG, GeoJSON, Shapefile or CSV"
-            + (", or give --encoding" if suffix in (".shp", ".csv") else "")
+            f"{label}: cannot read the file ({msg}); check that it is a valid vector file "
+            "(GPKG, FileGDB, Shapefile, GeoJSON, FlatGeobuf, GeoParquet, MapInfo, KML, CSV or XLSX)"
+            + (", or give --encoding" if suffix in (".shp", ".csv", ".tab", ".mif") else "")
         ) from None
-    if not isinstance(gdf, gpd.GeoDataFrame):  # a non-spatial table
-        raise InputError(f"{path.name} [{layer_name}]: no geometry column; the layer needs geometries")
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:  # a plain table
+        raise InputError(f"{label}: no geometry column; the layer needs geometries")
     return gdf, notes
+
+
+def _read_parquet(path: Path, label: str) -> gpd.GeoDataFrame:
+    try:
+        import pyarrow.parquet  # noqa: F401
+    except ImportError as exc:
+        raise InputError(f"{label}: reading GeoParquet needs pyarrow ({str(exc).splitlines()[0]}); install "
+                         "renogis[parquet] (recent pyarrow releases need numpy 2), or convert the file to "
+                         "GeoPackage") from None
+    try:
+        return gpd.read_parquet(path)
+    except ValueError as exc:
+        if "geo" in str(exc).lower() and "metadata" in str(exc).lower():
+            raise InputError(f"{label}: a Parquet file without GeoParquet metadata; write it with "
+                             "GeoDataFrame.to_parquet or give a WKT column in CSV") from None
+        raise
+
+
+def _list_layers(path: Path) -> list[str]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    except Exception as exc:  # noqa: BLE001 - any driver failure is an input problem
+        raise InputError(f"{path.name}: cannot open ({str(exc).splitlines()[0] if str(exc) else exc}); "
+                         "check the file") from None
 
 
 def _find_in_folder(folder: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VECTOR_SUFFIXES)
+    files = sorted(p for p in folder.iterdir() if (p.is_file() or p.suffix.lower() == ".gdb")
+                   and p.suffix.lower() in VECTOR_SUFFIXES)
     for layer in schema.LAYERS:
         names = {layer} | {k for k, v in LAYER_ALIASES.items() if v == layer}
         candidates = [p for p in files if p.stem.lower() in names or p.stem in names]
@@ -309,7 +438,9 @@ def read_layers(
     if not path.exists():
         raise InputError(f"{path}: no such file or folder; give a GeoPackage or a folder of layer files")
     sources: dict[str, tuple[Path, str | None]] = {}
-    if path.is_dir():
+    suffix = path.suffix.lower()
+    multi = suffix in CONTAINER_SUFFIXES and (path.is_dir() or path.is_file())
+    if path.is_dir() and not multi:
         for layer, file in _find_in_folder(path).items():
             sources[layer] = (file, None)
         if not sources:
@@ -317,11 +448,8 @@ def read_layers(
                 f"{path}: no layer files found; name them compounds.gpkg|geojson|shp|csv, parcels.*, "
                 "facilities.*, streets.*, barriers.*, gates.*"
             )
-    elif path.suffix.lower() == ".gpkg":
-        try:
-            available = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
-        except Exception as exc:  # noqa: BLE001 - any driver failure is an input problem
-            raise InputError(f"{path.name}: cannot open as GeoPackage ({exc}); check the file") from None
+    elif multi:
+        available = _list_layers(path)
         for name in available:
             key = name.lower() if name.lower() in schema.LAYERS else LAYER_ALIASES.get(name)
             if key and key not in sources:
@@ -331,16 +459,17 @@ def read_layers(
         unused = [n for n in available if all(n != s[1] for s in sources.values())]
         if unused:
             logger.info("%s: layers not used by renogis: %s", path.name, ", ".join(unused))
-    elif path.suffix.lower() in VECTOR_SUFFIXES:
+    elif suffix in VECTOR_SUFFIXES:
         stem = path.stem.lower()
         layer = stem if stem in schema.LAYERS else LAYER_ALIASES.get(path.stem, schema.COMPOUNDS)
         sources[layer] = (path, None)
     else:
         raise InputError(
-            f"{path.name}: unsupported file type {path.suffix!r}; use .gpkg, .geojson, .shp or .csv"
+            f"{path.name}: unsupported file type {path.suffix!r}; use a vector file GDAL reads "
+            f"({', '.join(VECTOR_SUFFIXES)})"
         )
     if schema.COMPOUNDS not in sources:
-        where = "layer" if path.suffix.lower() == ".gpkg" else "file"
+        where = "layer" if multi else "file"
         raise InputError(
             f"{path.name}: no compounds {where} found (the only required layer); name it 'compounds' "
             "(or 小区)"
@@ -352,7 +481,8 @@ def read_layers(
             continue
         file, gpkg_layer = sources[layer]
         gdf, notes = read_layer_file(file, layer_name=layer, gpkg_layer=gpkg_layer, encoding=encoding)
-        gdf, renames = normalise_columns(gdf, column_map=column_map)
+        gdf, renames = normalise_columns(gdf, column_map=column_map,
+                                         label=f"{file.name} [{gpkg_layer or layer}]")
         notes.extend(renames)
         if source_crs:
             label = f"{file.name} [{layer}]"

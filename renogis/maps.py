@@ -242,6 +242,9 @@ _TEXT: Mapping[str, Mapping[str, Any]] = {
         "streets": "道路",
         "barriers": "河流与障碍",
         "district_area": "片区面积",
+        "serves": "可服务户数",
+        "facility_area": "设施占用面积",
+        "shortfall_after": "选址后缺口",
         "network_parts": "步行网络不连通部分",
         "network_part": "不连通道路",
         "length": "长度",
@@ -310,6 +313,9 @@ _TEXT: Mapping[str, Mapping[str, Any]] = {
         "streets": "Streets",
         "barriers": "Rivers and barriers",
         "district_area": "District area",
+        "serves": "Households it can serve",
+        "facility_area": "Facility area",
+        "shortfall_after": "Shortfall after siting",
         "network_parts": "Streets cut off from the walk network",
         "network_part": "Cut-off street",
         "length": "Length",
@@ -1139,7 +1145,12 @@ _SCRIPT = Template("""
         layer.bindTooltip(esc(T.proposed) + ": " + esc(catName(p.k)) + " (" + esc(T.newly) + " " +
           val(hh(p.nc)) + ")", {sticky: true});
         layer.bindPopup("<div class='renogis-popup'><table>" + row(T.id, p.i) + row(T.category, catName(p.k)) +
-          row(T.newly, hh(p.nc)) + row(T.cumulative, pct(p.cc)) + "</table></div>");
+          row(T.newly, hh(p.nc)) + row(T.cumulative, pct(p.cc)) +
+          (missing(p.cap) ? "" : row(T.capacity, withUnit(p.cap, U[p.cu] || p.cu || ""))) +
+          (missing(p.ch) ? "" : row(T.serves, hh(p.ch))) +
+          (missing(p.fa) ? "" : row(T.facility_area, m2(p.fa))) +
+          (missing(p.sa) ? "" : row(T.shortfall_after, withUnit(p.sa, U[p.cu] || p.cu || ""))) +
+          "</table></div>");
       }}).addTo(G.siting);
     built.siting = true;
   }
@@ -1430,7 +1441,9 @@ def build_map(
         ``category``, ``radius_m`` and the walkable service-area polygons.
     siting : GeoDataFrame, optional
         Chosen parcels: ``parcel_id``, ``category``,
-        ``newly_covered_households``, ``cumulative_coverage`` (0-1).
+        ``newly_covered_households``, ``cumulative_coverage`` (0-1), and optional
+        ``capacity`` in ``capacity_unit``, ``capacity_households``,
+        ``facility_area_m2`` and ``shortfall_after`` (shown rounded, with units).
     streets : GeoDataFrame, optional
         Street centre lines with ``class`` (arterial, secondary, local, path;
         other values are normalised as in ``renogis.schema``, unknown ones drawn
@@ -1619,9 +1632,19 @@ def build_map(
         parts["siting"] = _simple_data(
             siting,
             _display_geometry(siting, gcj02=gcj),
-            {"i": S.PARCEL_ID, "k": S.CATEGORY, "nc": _SITING_NEW, "cc": _SITING_CUM},
+            {
+                "i": S.PARCEL_ID,
+                "k": S.CATEGORY,
+                "nc": _SITING_NEW,
+                "cc": _SITING_CUM,
+                "cap": "capacity",
+                "cu": "capacity_unit",
+                "ch": "capacity_households",
+                "fa": "facility_area_m2",
+                "sa": "shortfall_after",
+            },
             categories=categories,
-            ints=("nc",),
+            ints=("nc", "cap", "ch", "fa", "sa"),
         )
     fac_cats = set(facilities[S.CATEGORY].astype(str)) if facilities is not None else set()
     meta = {

@@ -4,14 +4,25 @@ The streets layer holds long, unsplit lines (OpenStreetMap ways) that cross othe
 lines without shared vertices. :func:`build_walk_network` nodes them where they
 cross, except where OSM marks one line as passing over or under the other (a
 different ``layer``, or a bridge/tunnel against a ground street); lines that
-share an end point always connect. A street is cut where it crosses a barrier
-(river, railway, wall, closed site boundary) unless it is a bridge or tunnel.
-Only the largest connected part is kept; what was dropped is reported.
+share an end point always connect. Junctions are made within
+:data:`NODE_TOLERANCE_M` (1 mm): an end point that sits on another street after a
+round trip through lon/lat (a few nanometres off) still joins it.
+
+Barriers (rivers, railways, walls, closed sites) never cut a street line: local
+data rarely tag bridges, and a street drawn across a river *is* its crossing. A
+street that must not be walked is marked ``walkable = no``. Barriers keep their
+other jobs: no connector from a compound, gate or facility to the network crosses
+one (see :func:`snap`), and the straight-line fallback does not cross them.
+Every connected part of the network is kept; distances between parts are
+unreachable, and the parts are reported (``report["components"]``,
+``report["largest_share"]``).
 
 Distances (:func:`nearest_distance`, :func:`distance_matrix`) add one virtual node
 per snapped point, splitting the edge it lies on at the exact position (no
 rounding to the nearest junction), plus one node per source geometry joined by
-its straight connector. Shortest paths run on ``scipy.sparse.csgraph``.
+its straight connector. :func:`destination_field` gives the distance from every
+network point to the nearest destination, which :func:`frontage_points` samples
+along a compound's frontage. Shortest paths run on ``scipy.sparse.csgraph``.
 
 All lengths are metres in the projected work CRS of the streets layer.
 """
@@ -44,10 +55,25 @@ __all__ = [
     "service_area",
     "snap",
     "Snap",
+    "AccessPoints",
+    "DestinationField",
+    "destination_field",
+    "frontage_points",
+    "nearest_points",
+    "NODE_TOLERANCE_M",
+    "FRONTAGE_M",
+    "SAMPLE_STEP_M",
 ]
 
-#: Coordinates closer than this (metres) are one node.
-NODE_TOLERANCE_M = 1e-6
+#: Coordinates closer than this (metres) are one node: 1 mm, which survives a round trip
+#: through lon/lat (float64 degrees are exact to about 1e-9 m) and is far below any
+#: drawing precision of street data.
+NODE_TOLERANCE_M = 1e-3
+#: Frontage model: network points within (nearest distance + FRONTAGE_M) of a compound are
+#: its access points.
+FRONTAGE_M = 15.0
+#: Frontage model: the network is sampled at this step (m) or finer.
+SAMPLE_STEP_M = 5.0
 #: Column names of the edge table that are not in :mod:`renogis.schema`.
 EDGE_ID = "edge_id"
 EDGE_U = "u"
@@ -79,6 +105,9 @@ class WalkNetwork:
         ``edge_id`` equals the row position.
     report : dict
         What was dropped or repaired while building (counts, lengths in m, ids).
+    barrier_lines : numpy.ndarray or None
+        Barrier linework (LineStrings; polygon barriers as their rings) that no
+        connector to the network crosses; None without barriers.
     """
 
     crs: pyproj.CRS
@@ -86,7 +115,55 @@ class WalkNetwork:
     node_xy: np.ndarray
     edges: gpd.GeoDataFrame
     report: dict
+    barrier_lines: np.ndarray | None = None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def node_components(self) -> np.ndarray:
+        """Connected part (0..k-1) of every node (cached)."""
+        labels = self._cache.get("components")
+        if labels is None:
+            _, labels = connected_components(self.graph, directed=False)
+            self._cache["components"] = labels
+        return labels
+
+    def component_lengths(self) -> np.ndarray:
+        """Total edge length (m) of every connected part (cached)."""
+        out = self._cache.get("component_lengths")
+        if out is None:
+            labels = self.node_components()
+            eu, _, elen = self.edge_arrays()
+            out = np.bincount(labels[eu], weights=elen, minlength=int(labels.max(initial=-1)) + 1)
+            self._cache["component_lengths"] = out
+        return out
+
+    def barrier_tree(self) -> shapely.STRtree | None:
+        """STRtree over :attr:`barrier_lines` (cached); None without barriers."""
+        if self.barrier_lines is None or len(self.barrier_lines) == 0:
+            return None
+        tree = self._cache.get("barrier_tree")
+        if tree is None:
+            tree = shapely.STRtree(self.barrier_lines)
+            self._cache["barrier_tree"] = tree
+        return tree
+
+    def segments(self) -> dict[str, np.ndarray]:
+        """Straight segments of the edge geometries (cached): ``edge``, ``p``, ``q``, ``len``, ``s0``."""
+        out = self._cache.get("segments")
+        if out is None:
+            seg = _segments(np.asarray(self.edges.geometry.values))
+            out = {"edge": seg["line"], "p": seg["p"], "q": seg["q"], "len": seg["len"],
+                   "s0": seg["s0"]}
+            self._cache["segments"] = out
+        return out
+
+    def segment_tree(self) -> shapely.STRtree:
+        """STRtree over the straight segments of :meth:`segments` (cached)."""
+        tree = self._cache.get("segment_tree")
+        if tree is None:
+            seg = self.segments()
+            tree = shapely.STRtree(shapely.linestrings(np.stack([seg["p"], seg["q"]], axis=1)))
+            self._cache["segment_tree"] = tree
+        return tree
 
     @property
     def n_nodes(self) -> int:
@@ -256,15 +333,36 @@ def _segment_contacts(
 
 
 def _node_ids(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Merge coordinates within ~NODE_TOLERANCE_M: (unique coords, inverse)."""
+    """Merge coordinates within NODE_TOLERANCE_M: (unique coords, inverse).
+
+    Points on the same tolerance grid cell are merged first (fast, integer sort); then
+    any two cells whose representatives are closer than the tolerance are joined
+    (transitively), so that points straddling a grid line are never split apart.
+    """
+    if len(xy) == 0:
+        return xy[:0], np.zeros(0, dtype=np.int64)
     key = np.round(xy / NODE_TOLERANCE_M).astype(np.int64)
     order = np.lexsort((key[:, 1], key[:, 0]))
     ks = key[order]
-    new = np.r_[True, (ks[1:] != ks[:-1]).any(axis=1)] if len(ks) else np.zeros(0, bool)
+    new = np.r_[True, (ks[1:] != ks[:-1]).any(axis=1)]
     group = np.cumsum(new) - 1
     inverse = np.empty(len(xy), dtype=np.int64)
     inverse[order] = group
-    return xy[order[new]], inverse
+    uniq = xy[order[new]]
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(uniq).query_pairs(NODE_TOLERANCE_M, output_type="ndarray")
+    if len(pairs) == 0:
+        return uniq, inverse
+    m = len(uniq)
+    adj = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(m, m))
+    _, label = connected_components(adj, directed=False)
+    # renumber by first member so that the node order follows the sorted coordinates
+    first = np.full(label.max() + 1, m, dtype=np.int64)
+    np.minimum.at(first, label, np.arange(m))
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return uniq[np.sort(first)], rank[label][inverse]
 
 
 def _symmetric_csr(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> sp.csr_matrix:
@@ -311,7 +409,7 @@ def build_walk_network(
     streets: gpd.GeoDataFrame,
     *,
     barriers: gpd.GeoDataFrame | None = None,
-    keep_largest: bool = True,
+    keep_largest: bool = False,
 ) -> WalkNetwork:
     """Build the walk graph from street centre lines.
 
@@ -325,10 +423,14 @@ def build_walk_network(
         same level (same ``layer`` and the same bridge/tunnel/ground status) and
         wherever a line end touches another line.
     barriers : geopandas.GeoDataFrame, optional
-        Lines or polygons no walk crosses: a non-bridge, non-tunnel street is cut
-        where it crosses a barrier line or polygon boundary.
-    keep_largest : bool, default True
-        Keep only the largest connected component (the rest is reported).
+        Lines or polygons (rivers, railways, walls, closed sites). They never cut a
+        street (a street line drawn across a river is its crossing; mark a street
+        that must not be walked ``walkable = no``); their crossings with streets
+        are counted (``barrier_crossings``) and they are kept on the network so
+        that no connector to it crosses them (:func:`snap`).
+    keep_largest : bool, default False
+        Keep only the largest connected part (the rest is reported). By default
+        every part is kept and distances between parts are unreachable.
 
     Returns
     -------
@@ -336,8 +438,12 @@ def build_walk_network(
         Graph, node coordinates, noded edges (lengths in m) and a report dict with
         ``streets_in``, ``not_walkable`` (count, ``not_walkable_ids``),
         ``empty_geometries``, ``junctions_skipped`` (crossings at different levels),
-        ``barrier_cuts``, ``dropped_edges``, ``dropped_length_m``,
-        ``dropped_street_ids``, ``components``, ``kept_length_share``.
+        ``barrier_crossings`` (places where a street line crosses a barrier),
+        ``nodes``, ``edges``, ``length_m``, ``components`` (connected parts),
+        ``largest_share`` (share of the length in the largest part),
+        ``outside_largest_street_ids`` (streets with pieces outside the largest part),
+        ``dropped_edges``, ``dropped_length_m``, ``dropped_street_ids`` (only with
+        ``keep_largest``), ``kept_length_share``.
 
     Raises
     ------
@@ -423,7 +529,11 @@ def build_walk_network(
     seg_is_last = seg_idx_in_line == n_seg_line[seg["line"]] - 1
 
     # --- street x street contacts ---------------------------------------------------
-    seg_geoms = shapely.linestrings(np.stack([seg["p"], seg["q"]], axis=1))
+    # candidate pairs: segment boxes grown by the node tolerance (an end point a few nm
+    # short of another street must still find it)
+    lo = np.minimum(seg["p"], seg["q"]) - NODE_TOLERANCE_M
+    hi = np.maximum(seg["p"], seg["q"]) + NODE_TOLERANCE_M
+    seg_geoms = shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])
     tree = shapely.STRtree(seg_geoms)
     ia, ib = tree.query(seg_geoms)
     sel = ia < ib
@@ -457,13 +567,14 @@ def build_walk_network(
     sp_xy = [ends_xy, np.column_stack([cx, cy]), np.column_stack([cx, cy])]
     sp_cut = [np.zeros(2 * n_lines, bool), np.zeros(len(a), bool), np.zeros(len(b), bool)]
 
-    # --- barriers --------------------------------------------------------------------
-    report["barrier_cuts"] = 0
+    # --- barriers: counted, never cut ------------------------------------------------
+    report["barrier_crossings"] = 0
+    barrier_lines = None
     if barriers is not None and len(barriers):
         _same_crs(crs, barriers.crs, what="barriers layer", ref="streets")
         blines, bclosed = _barrier_lines(barriers)
-        ground = ~(bridge[src] | tunnel[src])
-        if len(blines) and ground.any():
+        barrier_lines = blines if len(blines) else None
+        if len(blines):
             bseg = _segments(blines)
             nb = np.bincount(bseg["line"], minlength=len(blines))
             bfirst = np.cumsum(nb) - nb
@@ -471,12 +582,7 @@ def build_walk_network(
             b_first = (bidx == 0) & ~bclosed[bseg["line"]]
             b_last = (bidx == nb[bseg["line"]] - 1) & ~bclosed[bseg["line"]]
             btree = shapely.STRtree(shapely.linestrings(np.stack([bseg["p"], bseg["q"]], axis=1)))
-            ground_seg = np.flatnonzero(ground[seg["line"]])
-            gs_geoms = shapely.linestrings(
-                np.stack([seg["p"][ground_seg], seg["q"][ground_seg]], axis=1)
-            )
-            qa, qb = btree.query(gs_geoms)
-            qa = ground_seg[qa]
+            qa, qb = btree.query(shapely.linestrings(np.stack([seg["p"], seg["q"]], axis=1)))
             bc = _segment_contacts(seg, qa, bseg, qb, collinear=False)
             ca, cb = qa[bc["k"]], qb[bc["k"]]
             at_b_end = (b_first[cb] & (bc["u"] == 0)) | (b_last[cb] & (bc["u"] == 1))
@@ -484,12 +590,8 @@ def build_walk_network(
             cline = seg["line"][ca]
             inner = (cpos > NODE_TOLERANCE_M) & (cpos < line_len[cline] - NODE_TOLERANCE_M)
             keep = inner & ~at_b_end
-            ckey = np.unique(np.column_stack([cline[keep], np.round(cpos[keep], 6)]), axis=0)
-            report["barrier_cuts"] = int(len(ckey))
-            sp_line.append(cline[keep])
-            sp_pos.append(cpos[keep])
-            sp_xy.append(np.column_stack([bc["x"][keep], bc["y"][keep]]))
-            sp_cut.append(np.ones(int(keep.sum()), bool))
+            ckey = np.unique(np.column_stack([cline[keep], np.round(cpos[keep], 3)]), axis=0)
+            report["barrier_crossings"] = int(len(ckey))
 
     s_line = np.concatenate(sp_line)
     s_pos = np.concatenate(sp_pos)
@@ -562,7 +664,8 @@ def build_walk_network(
 
     # --- graph and components -------------------------------------------------------
     n_nodes = len(node_xy)
-    keep_piece = plen > 0
+    # pieces shorter than the tolerance whose ends merged into one node are no edges
+    keep_piece = (plen > 0) & ~((pu == pv) & (plen <= 2 * NODE_TOLERANCE_M))
     topo = sp.coo_matrix(
         (np.ones(int(keep_piece.sum()), np.int8), (pu[keep_piece], pv[keep_piece])),
         shape=(n_nodes, n_nodes),
@@ -571,10 +674,14 @@ def build_walk_network(
     del topo
     piece_src = src[pline]
     report["components"] = int(n_comp)
-    total_len = float(plen.sum())
+    total_len = float(plen[keep_piece].sum())
+    comp_len = np.bincount(labels[pu[keep_piece]], weights=plen[keep_piece], minlength=n_comp)
+    report["largest_share"] = float(comp_len.max() / total_len) if total_len else 0.0
+    # streets with pieces outside the largest part (kept, but cut off from it): for the map
+    outside = keep_piece & (labels[pu] != int(np.argmax(comp_len))) if n_comp > 1 else keep_piece & False
+    report["outside_largest_street_ids"] = sorted(set(ids_in[src[pline[outside]]].tolist()))
     if keep_largest and n_comp > 1:
         # largest by total edge length (ties: node count)
-        comp_len = np.bincount(labels[pu], weights=plen, minlength=n_comp)
         big = int(np.argmax(comp_len))
         kept = labels[pu] == big
         kept_nodes = labels == big
@@ -611,16 +718,18 @@ def build_walk_network(
     )
     report["nodes"] = int(n_nodes)
     report["edges"] = int(len(edges))
+    report["length_m"] = float(plen.sum())
     logger.info(
         "walk network: %d streets in (%d not walkable, %d empty) -> %d nodes, %d edges, "
-        "%.0f m; %d crossings at different levels not joined, %d barrier cuts; "
-        "%d components, dropped %d edges (%.0f m) of %d streets",
+        "%.0f m; %d crossings at different levels not joined, %d barrier crossings; "
+        "%d connected parts (largest %.1f%% of the length), dropped %d edges (%.0f m) of %d streets",
         report["streets_in"], report["not_walkable"], report["empty_geometries"], n_nodes,
-        len(edges), float(plen.sum()), report["junctions_skipped"], report["barrier_cuts"],
-        n_comp, report["dropped_edges"], report["dropped_length_m"],
+        len(edges), float(plen.sum()), report["junctions_skipped"], report["barrier_crossings"],
+        n_comp, 100 * report["largest_share"], report["dropped_edges"], report["dropped_length_m"],
         len(report["dropped_street_ids"]),
     )
-    return WalkNetwork(crs=crs, graph=graph, node_xy=node_xy, edges=edges, report=report)
+    return WalkNetwork(crs=crs, graph=graph, node_xy=node_xy, edges=edges, report=report,
+                       barrier_lines=barrier_lines)
 
 
 # ============================================================================ snapping
@@ -647,13 +756,20 @@ class Snap:
     pos_m: np.ndarray
     connector_m: np.ndarray
     point: np.ndarray
+    xy: np.ndarray | None = None  # coordinates of the snap points, when known without ``point``
 
 
 def snap(net: WalkNetwork, geoms: gpd.GeoSeries | np.ndarray) -> Snap:
-    """Snap geometries to the nearest point of the network.
+    """Snap geometries to the nearest point of the network whose connector crosses no barrier.
 
     Points snap to the nearest network point; polygons and lines to the network
     point nearest to any part of them (0 m connector if a street touches them).
+    When the network carries barriers, a connector (the straight line from the
+    geometry to its snap point) that crosses one is not used: the geometry joins
+    at the nearest network point it reaches without crossing (candidates: the foot
+    on every street segment nearby, the segment ends and the points where the
+    segment meets a barrier). A geometry with no such point within 10 km is not
+    valid (unreachable).
 
     Parameters
     ----------
@@ -696,7 +812,115 @@ def snap(net: WalkNetwork, geoms: gpd.GeoSeries | np.ndarray) -> Snap:
     pos[vi] = p
     conn[vi] = shapely.distance(gv, snap_pt)
     point[vi] = snap_pt
+    btree = net.barrier_tree()
+    if btree is not None:
+        blocked = _crossing(net, shapely.shortest_line(gv, snap_pt))
+        if blocked.any():
+            bi = vi[blocked]
+            be, bp, bc, bpt = _unblocked_nearest(net, g[bi])
+            ok = be >= 0
+            edge[bi], pos[bi], conn[bi], point[bi] = be, bp, bc, bpt
+            valid = valid.copy()
+            valid[bi[~ok]] = False
+            edge[bi[~ok]] = -1
+            logger.info("snap: %d connectors would cross a barrier; %d joined elsewhere, %d "
+                        "found no street within %.0f m on their side", int(blocked.sum()),
+                        int(ok.sum()), int((~ok).sum()), _MAX_SNAP_M)
     return Snap(valid, edge, pos, conn, point)
+
+
+#: A geometry whose every connector within this distance crosses a barrier is unreachable.
+_MAX_SNAP_M = 10_000.0
+
+
+def _crossing(net: WalkNetwork, lines: np.ndarray) -> np.ndarray:
+    """True where a straight line crosses a barrier of the network (touching is no crossing)."""
+    out = np.zeros(len(lines), dtype=bool)
+    btree = net.barrier_tree()
+    if btree is None or len(lines) == 0:
+        return out
+    ok = ~(shapely.is_missing(lines) | shapely.is_empty(lines))
+    if not ok.any():
+        return out
+    idx = np.flatnonzero(ok)
+    qi, _ = btree.query(lines[idx], predicate="crosses")
+    out[idx[np.unique(qi)]] = True
+    return out
+
+
+def _unblocked_nearest(
+    net: WalkNetwork, geoms: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest network point per geometry whose connector crosses no barrier.
+
+    Searches street segments within growing radii; candidates on each segment are
+    its foot (nearest point), its two ends and its contacts with barriers. Returns
+    ``(edge, pos_m, connector_m, point)``; edge -1 where none is found.
+    """
+    n = len(geoms)
+    edge = np.full(n, -1, dtype=np.int64)
+    pos = np.zeros(n)
+    conn = np.full(n, np.inf)
+    point = np.full(n, None, dtype=object)
+    seg = net.segments()
+    stree = net.segment_tree()
+    sgeom = shapely.linestrings(np.stack([seg["p"], seg["q"]], axis=1))
+    btree = net.barrier_tree()
+    todo = np.arange(n)
+    radius = np.full(n, 100.0)
+    while len(todo):
+        qi, k = stree.query(geoms[todo], predicate="dwithin", distance=radius[todo])
+        gi = todo[qi]
+        foot = shapely.get_point(shapely.shortest_line(geoms[gi], sgeom[k]), 1)
+        cand_g = [gi, gi, gi]
+        cand_k = [k, k, k]
+        cand_pt = [foot, shapely.points(seg["p"][k]), shapely.points(seg["q"][k])]
+        if btree is not None and len(k):
+            uk = np.unique(k)
+            si, bj = btree.query(sgeom[uk], predicate="intersects")
+            if len(si):
+                hit = shapely.intersection(sgeom[uk[si]], net.barrier_lines[bj])
+                parts, owner = shapely.get_parts(hit, return_index=True)
+                is_pt = shapely.get_type_id(parts) == 0
+                hk = uk[si[owner[is_pt]]]
+                hpt = parts[is_pt]
+                # pair every barrier contact of segment hk with the geometries that saw hk
+                order = np.argsort(k, kind="stable")
+                ks = k[order]
+                lo = np.searchsorted(ks, hk, side="left")
+                hi = np.searchsorted(ks, hk, side="right")
+                cnt = hi - lo
+                rep_idx = np.repeat(np.arange(len(hk)), cnt)
+                within = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+                pick = order[np.repeat(lo, cnt) + within]
+                cand_g.append(gi[pick])
+                cand_k.append(hk[rep_idx])
+                cand_pt.append(hpt[rep_idx])
+        cg = np.concatenate(cand_g)
+        ck = np.concatenate(cand_k)
+        cpt = np.concatenate(cand_pt)
+        d = shapely.distance(geoms[cg], cpt)
+        blocked = _crossing(net, shapely.shortest_line(geoms[cg], cpt))
+        ok = ~blocked & (d <= radius[cg])
+        cg, ck, cpt, d = cg[ok], ck[ok], cpt[ok], d[ok]
+        order = np.lexsort((d, cg))
+        first = order[np.r_[True, cg[order][1:] != cg[order][:-1]]] if len(order) else order
+        found = cg[first]
+        kk = ck[first]
+        xy = shapely.get_coordinates(cpt[first])
+        along = np.hypot(*(xy - seg["p"][kk]).T)
+        e = seg["edge"][kk]
+        edge[found] = e
+        pos[found] = np.clip(seg["s0"][kk] + along, 0.0, net.edge_arrays()[2][e])
+        conn[found] = d[first]
+        point[found] = cpt[first]
+        done = np.zeros(n, dtype=bool)
+        done[found] = True
+        todo = todo[~done[todo]]
+        prev = radius[todo]
+        radius[todo] = np.minimum(4.0 * prev, _MAX_SNAP_M)
+        todo = todo[prev < _MAX_SNAP_M]
+    return edge, pos, conn, point
 
 
 def _unique_positions(edge: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -715,7 +939,11 @@ def _unique_positions(edge: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _augment(
-    net: WalkNetwork, snaps: list[Snap], *, xy_out: list[np.ndarray] | None = None
+    net: WalkNetwork,
+    snaps: list[Snap],
+    *,
+    xy_out: list[np.ndarray] | None = None,
+    split_out: list[np.ndarray] | None = None,
 ) -> tuple[sp.csr_matrix, list[np.ndarray]]:
     """Graph with one virtual node per snap point and one node per source geometry.
 
@@ -781,9 +1009,15 @@ def _augment(
         (np.r_[w, w], (np.r_[r, c], np.r_[c, r])), shape=(total, total)
     ).tocsr()
     graph = (base + extra).tocsr()
+    if split_out is not None:
+        # the virtual nodes along split edges: edge, position, node id (sorted by edge, position)
+        split_out.extend([ue, up, n + np.arange(n_virtual)])
     if xy_out is not None:
         # coordinates of every node: a virtual node and a source node sit at their snap point
-        pts = shapely.get_coordinates(np.concatenate([s.point[s.valid] for s in snaps]))
+        pts = np.concatenate([
+            s.xy[s.valid] if s.xy is not None else shapely.get_coordinates(s.point[s.valid]).reshape(-1, 2)
+            for s in snaps
+        ])
         xy = np.empty((total, 2))
         xy[:n] = net.node_xy
         xy[n + inv] = pts[mid]
@@ -798,6 +1032,401 @@ def _augment(
         start += k
         out.append(ids)
     return graph, out
+
+
+# ============================================================================ access model
+@dataclass(frozen=True)
+class AccessPoints:
+    """Network points at which origins (compounds, gates) join the network, with their cost.
+
+    Attributes
+    ----------
+    owner : numpy.ndarray
+        Positional index of the origin geometry each point belongs to (several per origin).
+    edge, pos_m : numpy.ndarray
+        Edge (row of ``net.edges``) and position along it from its ``u`` end (m).
+    cost_m : numpy.ndarray
+        Straight connector length from the origin geometry to the point (m).
+    xy : numpy.ndarray
+        ``(n, 2)`` coordinates of the points.
+    """
+
+    owner: np.ndarray
+    edge: np.ndarray
+    pos_m: np.ndarray
+    cost_m: np.ndarray
+    xy: np.ndarray
+
+    def __len__(self) -> int:
+        return int(len(self.owner))
+
+    @staticmethod
+    def concat(parts: list[AccessPoints]) -> AccessPoints:
+        """One set from several (owners are kept as they are)."""
+        return AccessPoints(
+            owner=np.concatenate([p.owner for p in parts]).astype(np.int64),
+            edge=np.concatenate([p.edge for p in parts]).astype(np.int64),
+            pos_m=np.concatenate([p.pos_m for p in parts]).astype(float),
+            cost_m=np.concatenate([p.cost_m for p in parts]).astype(float),
+            xy=np.concatenate([p.xy.reshape(-1, 2) for p in parts]),
+        )
+
+    def take(self, idx: np.ndarray) -> AccessPoints:
+        """The points at positions ``idx``."""
+        return AccessPoints(self.owner[idx], self.edge[idx], self.pos_m[idx], self.cost_m[idx],
+                            self.xy[idx])
+
+    def as_snap(self) -> Snap:
+        """The points as a :class:`Snap` (one source per point, connector = cost)."""
+        n = len(self.owner)
+        return Snap(np.ones(n, dtype=bool), self.edge, self.pos_m, self.cost_m,
+                    np.full(n, None, dtype=object), self.xy)
+
+
+class _PolygonDistance:
+    """Distance from points to polygons with numpy (boundary segments, even-odd inside test).
+
+    Creating a shapely Point per sample costs more than the distance itself; the
+    frontage model measures millions of samples, each against its own polygon.
+    """
+
+    def __init__(self, polygons: np.ndarray) -> None:
+        parts, pidx = shapely.get_parts(polygons, return_index=True)
+        rings, ridx = shapely.get_rings(parts, return_index=True)
+        coords, cidx = shapely.get_coordinates(rings, return_index=True)
+        start = np.flatnonzero(cidx[1:] == cidx[:-1])
+        self.a = coords[start]
+        self.b = coords[start + 1]
+        poly = pidx[ridx[cidx[start]]]
+        self.count = np.bincount(poly, minlength=len(polygons))
+        self.first = np.cumsum(self.count) - self.count
+
+    def __call__(self, xy: np.ndarray, owner: np.ndarray, *, chunk: int = 400_000) -> np.ndarray:
+        out = np.empty(len(xy))
+        for lo in range(0, len(xy), chunk):
+            out[lo : lo + chunk] = self._distance(xy[lo : lo + chunk], owner[lo : lo + chunk])
+        return out
+
+    def _distance(self, xy: np.ndarray, owner: np.ndarray) -> np.ndarray:
+        cnt = self.count[owner]
+        n = len(xy)
+        if n == 0:
+            return np.zeros(0)
+        rep = np.repeat(np.arange(n), cnt)
+        off = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        k = np.repeat(self.first[owner], cnt) + off
+        a, b, p = self.a[k], self.b[k], xy[rep]
+        ab = b - a
+        ap = p - a
+        den = np.einsum("ij,ij->i", ab, ab)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.clip(np.where(den > 0, np.einsum("ij,ij->i", ap, ab) / den, 0.0), 0.0, 1.0)
+            d = np.hypot(*(ap - t[:, None] * ab).T)
+            straddle = (a[:, 1] > p[:, 1]) != (b[:, 1] > p[:, 1])
+            x_cross = a[:, 0] + (p[:, 1] - a[:, 1]) * ab[:, 0] / np.where(straddle, ab[:, 1], 1.0)
+        crossing = straddle & (p[:, 0] < x_cross)
+        starts = np.cumsum(cnt) - cnt
+        dist = np.minimum.reduceat(d, starts)
+        inside = (np.add.reduceat(crossing.astype(np.int64), starts) % 2) == 1
+        return np.where(inside, 0.0, dist)
+
+
+def nearest_points(net: WalkNetwork, geoms: gpd.GeoSeries | np.ndarray) -> AccessPoints:
+    """Each geometry joins the network at its nearest point (barrier-aware :func:`snap`).
+
+    Parameters
+    ----------
+    net : WalkNetwork
+    geoms : geopandas.GeoSeries or array of shapely geometries
+        In ``net.crs``; missing or empty geometries give no point.
+
+    Returns
+    -------
+    AccessPoints
+        One point per usable geometry; ``owner`` is its position in ``geoms``.
+    """
+    g = _geoms(geoms, crs=net.crs, what="origins")
+    s = snap(net, g)
+    vi = np.flatnonzero(s.valid)
+    xy = shapely.get_coordinates(s.point[vi]) if len(vi) else np.empty((0, 2))
+    return AccessPoints(vi.astype(np.int64), s.edge[vi], s.pos_m[vi], s.connector_m[vi], xy)
+
+
+def frontage_points(
+    net: WalkNetwork,
+    polygons: gpd.GeoSeries | np.ndarray,
+    *,
+    frontage_m: float = FRONTAGE_M,
+    step_m: float = SAMPLE_STEP_M,
+    also_at: tuple[np.ndarray, np.ndarray] | None = None,
+) -> AccessPoints:
+    """Access points of polygons under the frontage model.
+
+    Let c be the shortest distance from a polygon to the network (along a connector
+    that crosses no barrier). Every network point p within ``c + frontage_m`` of the
+    polygon is an access point at cost dist(p, polygon). The network is sampled at
+    ``step_m`` or finer (both ends of every stretch included) plus the exact nearest
+    point, so a distance computed from these points is within ``step_m`` of the
+    exact minimum over the continuous frontage (cost and network distance each
+    change by at most 1 m per m along a street).
+
+    Parameters
+    ----------
+    net : WalkNetwork
+    polygons : geopandas.GeoSeries or array of shapely geometries
+        Compound polygons in ``net.crs``.
+    frontage_m : float, default FRONTAGE_M (15 m)
+        How much farther than the nearest point an access point may lie.
+    step_m : float, default SAMPLE_STEP_M (5 m)
+        Sampling step along the streets.
+    also_at : (edge, pos_m) arrays, optional
+        Network points to add where they fall inside a stretch (the snap points of
+        the destinations).
+
+    Returns
+    -------
+    AccessPoints
+        Several points per polygon; ``owner`` is its position in ``polygons``.
+    """
+    if not (np.isfinite(frontage_m) and frontage_m >= 0):
+        raise InputError(f"frontage_m must be a finite number >= 0 metres, got {frontage_m!r}")
+    if not (np.isfinite(step_m) and step_m > 0):
+        raise InputError(f"step_m must be a finite number > 0 metres, got {step_m!r}")
+    g = _geoms(polygons, crs=net.crs, what="compounds")
+    near = nearest_points(net, g)
+    if len(near) == 0:
+        return near
+    owner = near.owner
+    poly = g[owner]
+    radius = near.cost_m + frontage_m
+    seg = net.segments()
+    qi, k = net.segment_tree().query(poly, predicate="dwithin", distance=radius)
+    gi = owner[qi]
+    r = radius[qi]
+    # clip each segment to the polygon's bounding box grown by the radius (Liang-Barsky)
+    b = shapely.bounds(g[gi])
+    lo = b[:, :2] - r[:, None]
+    hi = b[:, 2:] + r[:, None]
+    p0 = seg["p"][k]
+    dv = seg["q"][k] - p0
+    t0 = np.zeros(len(k))
+    t1 = np.ones(len(k))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for axis in (0, 1):
+            d_ax = dv[:, axis]
+            a = (lo[:, axis] - p0[:, axis]) / d_ax
+            c = (hi[:, axis] - p0[:, axis]) / d_ax
+            enter = np.where(d_ax != 0, np.minimum(a, c), -np.inf)
+            leave = np.where(d_ax != 0, np.maximum(a, c), np.inf)
+            outside = (d_ax == 0) & ((p0[:, axis] < lo[:, axis]) | (p0[:, axis] > hi[:, axis]))
+            t0 = np.maximum(t0, enter)
+            t1 = np.minimum(t1, np.where(outside, -np.inf, leave))
+    ok = t1 >= t0
+    k, gi, r, t0, t1 = k[ok], gi[ok], r[ok], t0[ok], t1[ok]
+    near_barrier = np.zeros(len(g), dtype=bool)
+    if net.barrier_tree() is not None:
+        bi, _ = net.barrier_tree().query(g[owner], predicate="dwithin", distance=radius)
+        near_barrier[owner[bi]] = True
+
+    pdist = _PolygonDistance(g)
+
+    def reach(kk: np.ndarray, gg: np.ndarray, tt: np.ndarray, lim: np.ndarray):
+        """(within reach, cost, xy) of the points at fraction tt of segments kk."""
+        xy = seg["p"][kk] + tt[:, None] * (seg["q"][kk] - seg["p"][kk])
+        cost = pdist(xy, gg)
+        ok = cost <= lim + 1e-9
+        check = np.flatnonzero(ok & near_barrier[gg])
+        if len(check):
+            line = shapely.shortest_line(g[gg[check]], shapely.points(xy[check]))
+            ok[check[_crossing(net, line)]] = False
+        return ok, cost, xy
+
+    # a stretch whose two ends are within reach lies wholly within it when the bound
+    # (d0 + d1 + length) / 2 <= r holds (distance changes by at most 1 m per m); one whose
+    # lower bound (d0 + d1 - length) / 2 exceeds r lies wholly outside. Only the others
+    # are sampled.
+    span = (t1 - t0) * seg["len"][k]
+    dseg = seg["q"][k] - seg["p"][k]
+    d0 = pdist(seg["p"][k] + t0[:, None] * dseg, gi)
+    d1 = pdist(seg["p"][k] + t1[:, None] * dseg, gi)
+    full = ((d0 + d1 + span) / 2 <= r) & ~near_barrier[gi]
+    amb = ~full & ((d0 + d1 - span) / 2 <= r + 1e-9)
+    full_k, full_g, full_r, full_t0, full_t1 = k[full], gi[full], r[full], t0[full], t1[full]
+    k, gi, r, t0, t1 = k[amb], gi[amb], r[amb], t0[amb], t1[amb]
+    span = (t1 - t0) * seg["len"][k]
+    n_s = np.ceil(span / step_m).astype(np.int64) + 1
+    rep = np.repeat(np.arange(len(k)), n_s)
+    j = np.arange(int(n_s.sum())) - np.repeat(np.cumsum(n_s) - n_s, n_s)
+    denom = np.maximum(n_s - 1, 1)
+    t = t0[rep] + (t1 - t0)[rep] * (j / denom[rep])
+    ks, gs, rr = k[rep], gi[rep], r[rep]
+    inside, _, _ = reach(ks, gs, t, rr)
+    # runs of consecutive samples within reach; the minimum of cost + network distance over
+    # a run lies at one of its ends or at a destination's snap point inside it (both terms
+    # change by at most 1 m per m), so only the run ends are kept, located to 1 mm
+    first = np.r_[True, rep[1:] != rep[:-1]]
+    last = np.r_[rep[1:] != rep[:-1], True]
+    starts = np.flatnonzero(inside & (first | ~np.r_[False, inside[:-1]]))
+    ends = np.flatnonzero(inside & (last | ~np.r_[inside[1:], False]))
+    pair = rep[starts]
+    t_start, t_end = t[starts].copy(), t[ends].copy()
+    for t_in, idx, step in ((t_start, starts, -1), (t_end, ends, 1)):
+        inner = ~(first if step < 0 else last)[idx]
+        if not inner.any():
+            continue
+        j = np.flatnonzero(inner)
+        a = t[idx[j]]  # within reach
+        b = t[idx[j] + step]  # beyond
+        kk, gg, lim = k[pair[j]], gi[pair[j]], r[pair[j]]
+        span = np.abs(b - a) * seg["len"][kk]
+        for _ in range(int(np.ceil(np.log2(max(float(span.max(initial=0.0)), 1e-3) / 1e-3))) + 1):
+            mid = 0.5 * (a + b)
+            ok, _, _ = reach(kk, gg, mid, lim)
+            a = np.where(ok, mid, a)
+            b = np.where(ok, b, mid)
+        t_in[j] = a
+    run_k = np.concatenate([k[pair], full_k])
+    run_g = np.concatenate([gi[pair], full_g])
+    run_r = np.concatenate([r[pair], full_r])
+    t_start = np.concatenate([t_start, full_t0])
+    t_end = np.concatenate([t_end, full_t1])
+    kk = np.concatenate([run_k, run_k])
+    gg = np.concatenate([run_g, run_g])
+    tt = np.concatenate([t_start, t_end])
+    elen = net.edge_arrays()[2]
+    e = seg["edge"][kk]
+    pos = np.clip(seg["s0"][kk] + tt * seg["len"][kk], 0.0, elen[e])
+    parts = [near]
+    if also_at is not None and len(also_at[0]) and len(run_k):
+        # destinations snapped inside a run: (edge, position) in the run's span
+        ae, ap = np.asarray(also_at[0], dtype=np.int64), np.asarray(also_at[1], dtype=float)
+        order = np.lexsort((ap, ae))
+        ae, ap = ae[order], ap[order]
+        re_ = seg["edge"][run_k]
+        lo_pos = seg["s0"][run_k] + t_start * seg["len"][run_k]
+        hi_pos = seg["s0"][run_k] + t_end * seg["len"][run_k]
+        scale = elen[ae] + 1.0
+        akey = ae + ap / scale
+        lo_i = np.searchsorted(akey, re_ + lo_pos / (elen[re_] + 1.0), side="left")
+        hi_i = np.searchsorted(akey, re_ + hi_pos / (elen[re_] + 1.0), side="right")
+        cnt = hi_i - lo_i
+        if cnt.sum():
+            ri = np.repeat(np.arange(len(run_k)), cnt)
+            ai = np.repeat(lo_i, cnt) + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+            tf = (ap[ai] - seg["s0"][run_k[ri]]) / np.maximum(seg["len"][run_k[ri]], 1e-300)
+            ok, cost_f, xy_f = reach(run_k[ri], run_g[ri], np.clip(tf, 0, 1), run_r[ri])
+            parts.append(AccessPoints(run_g[ri][ok].astype(np.int64), ae[ai][ok], ap[ai][ok],
+                                      cost_f[ok], xy_f[ok]))
+    ok, cost, xy = reach(kk, gg, tt, np.full(len(kk), np.inf))
+    parts.append(AccessPoints(gg.astype(np.int64), e, pos, cost, xy))
+    out = AccessPoints.concat(parts)
+    # one point per owner and place (a stretch end at a junction is shared by its edges)
+    kx = np.round(out.xy / NODE_TOLERANCE_M).astype(np.int64)
+    order = np.lexsort((kx[:, 1], kx[:, 0], out.owner))
+    o = out.take(order)
+    kx = kx[order]
+    dup = np.r_[False, (o.owner[1:] == o.owner[:-1]) & (kx[1:] == kx[:-1]).all(axis=1)]
+    return o.take(np.flatnonzero(~dup))
+
+
+@dataclass(frozen=True)
+class DestinationField:
+    """Walking distance from every point of the network to the nearest destination.
+
+    Made by :func:`destination_field` (one bounded multi-source Dijkstra to the
+    nodes); read it at any network points with :meth:`at`: a point on an edge is
+    reached through either end of the edge, or directly along the edge from a
+    destination that joins the same edge.
+    """
+
+    net: WalkNetwork
+    dist: np.ndarray  # (n_nodes,) to the nearest destination
+    nearest: np.ndarray  # (n_nodes,) its index, -1 none
+    dest_edge: np.ndarray  # destinations' snap edges, sorted
+    dest_pos: np.ndarray
+    dest_conn: np.ndarray
+    dest_index: np.ndarray
+    cutoff_m: float
+
+    def at(self, edge: np.ndarray, pos_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distance (m) and destination index at network points ``(edge, pos_m)``.
+
+        ``inf`` / -1 beyond the cutoff or in a part of the network holding no destination.
+        """
+        edge = np.asarray(edge, dtype=np.int64)
+        pos = np.asarray(pos_m, dtype=float)
+        eu, ev, elen = self.net.edge_arrays()
+        da = self.dist[eu[edge]] + pos
+        db = self.dist[ev[edge]] + np.maximum(elen[edge] - pos, 0.0)
+        use_b = db < da
+        d = np.where(use_b, db, da)
+        near = np.where(use_b, self.nearest[ev[edge]], self.nearest[eu[edge]])
+        if len(self.dest_edge) and len(edge):
+            # destinations on the point's own edge: straight along it
+            lo = np.searchsorted(self.dest_edge, edge, side="left")
+            hi = np.searchsorted(self.dest_edge, edge, side="right")
+            cnt = hi - lo
+            if cnt.any():
+                pi = np.repeat(np.arange(len(edge)), cnt)
+                fi = np.repeat(lo, cnt) + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+                direct = self.dest_conn[fi] + np.abs(pos[pi] - self.dest_pos[fi])
+                best = np.full(len(edge), np.inf)
+                np.minimum.at(best, pi, direct)
+                win = direct <= best[pi]
+                who = np.full(len(edge), -1, dtype=np.int64)
+                who[pi[win]] = self.dest_index[fi[win]]
+                better = best < d
+                d = np.where(better, best, d)
+                near = np.where(better, who, near)
+        bad = ~np.isfinite(d) | (d > self.cutoff_m)
+        d = np.where(bad, np.inf, d)
+        near = np.where(bad, -1, near)
+        return d, near
+
+
+def destination_field(
+    net: WalkNetwork,
+    destinations: gpd.GeoSeries | np.ndarray | Snap,
+    *,
+    cutoff_m: float = np.inf,
+) -> DestinationField:
+    """Distance from every network point to the nearest destination, within a cutoff.
+
+    A destination joins the network at its nearest point (:func:`snap`, barrier-aware)
+    and its connector counts; a point on the destination's own edge is measured along
+    that edge, exactly.
+
+    Parameters
+    ----------
+    net : WalkNetwork
+    destinations : geopandas.GeoSeries, array of geometries or Snap
+        In ``net.crs``.
+    cutoff_m : float, default inf
+        Distances above this are ``inf``.
+
+    Returns
+    -------
+    DestinationField
+    """
+    _check_options(cutoff_m, 1.0)
+    sd = _snapped(net, destinations, what="destinations")
+    n = net.n_nodes
+    vi = np.flatnonzero(sd.valid)
+    if len(vi) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return DestinationField(net, np.full(n, np.inf), np.full(n, -1, dtype=np.int64), empty,
+                                np.zeros(0), np.zeros(0), empty, float(cutoff_m))
+    graph, sources = _source_graph(net, sd)
+    d, _, src = dijkstra(graph, directed=True, indices=sources, min_only=True,
+                         return_predecessors=True, limit=float(cutoff_m) + _EPS_M)
+    node_to_dest = np.full(graph.shape[0], -1, dtype=np.int64)
+    node_to_dest[sources] = vi
+    d = np.round(np.maximum(d[:n] - _EPS_M, 0.0), 9)
+    near = np.where(np.isfinite(d), node_to_dest[np.maximum(src[:n], 0)], -1)
+    order = np.argsort(sd.edge[vi], kind="stable")
+    fi = vi[order]
+    return DestinationField(net, d, near, sd.edge[fi].astype(np.int64), sd.pos_m[fi].astype(float),
+                            sd.connector_m[fi].astype(float), fi.astype(np.int64), float(cutoff_m))
 
 
 def _geoms(values: gpd.GeoSeries | np.ndarray, *, crs: pyproj.CRS | None, what: str) -> np.ndarray:
@@ -931,6 +1560,29 @@ def nearest_distance(
     return dist, near
 
 
+def _source_graph(net: WalkNetwork, sd: Snap) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The network plus one source node per valid snap, with edges out of it only.
+
+    A source joins both ends of the edge it snapped to (connector + the part of the
+    edge to that end; +_EPS_M so that a 0 m edge stays stored). Only the rows of the
+    new nodes are appended to the CSR arrays, so this costs far less than a general
+    augmentation; it serves runs *from* the sources (distances to nodes).
+    """
+    n = net.n_nodes
+    eu, ev, elen = net.edge_arrays()
+    vi = np.flatnonzero(sd.valid)
+    e, pos, conn = sd.edge[vi], sd.pos_m[vi], sd.connector_m[vi]
+    m = len(vi)
+    cols = np.column_stack([eu[e], ev[e]]).ravel()
+    w = np.column_stack([conn + pos, conn + (elen[e] - pos)]).ravel() + _EPS_M
+    g = net.graph
+    itype = np.int32 if n + m < 2**31 - 1 and g.nnz + 2 * m < 2**31 - 1 else np.int64
+    indptr = np.r_[g.indptr, g.indptr[-1] + 2 * np.arange(1, m + 1)].astype(itype)
+    indices = np.r_[g.indices, cols].astype(itype)
+    graph = sp.csr_matrix((np.r_[g.data, w], indices, indptr), shape=(n + m, n + m), copy=False)
+    return graph, n + np.arange(m)
+
+
 def node_distances(
     net: WalkNetwork,
     destinations: gpd.GeoSeries,
@@ -960,11 +1612,11 @@ def node_distances(
     n = net.n_nodes
     if not sd.valid.any():
         return np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
-    graph, (dnode,) = _augment(net, [sd])
-    d, _, src = dijkstra(graph, directed=True, indices=dnode[sd.valid], min_only=True,
+    graph, sources = _source_graph(net, sd)
+    d, _, src = dijkstra(graph, directed=True, indices=sources, min_only=True,
                          return_predecessors=True, limit=float(cutoff_m) + _EPS_M)
     node_to_dest = np.full(graph.shape[0], -1, dtype=np.int64)
-    node_to_dest[dnode[sd.valid]] = np.flatnonzero(sd.valid)
+    node_to_dest[sources] = np.flatnonzero(sd.valid)
     d = np.round(np.maximum(d[:n] - _EPS_M, 0.0), 9)
     d[d > cutoff_m] = np.inf
     near = np.where(np.isfinite(d), node_to_dest[np.maximum(src[:n], 0)], -1)

@@ -23,7 +23,16 @@ from renogis import __version__, schema
 from renogis._errors import InputError
 from renogis._outdir import MANIFEST, OutputFolder, RunInterrupted, handle_signals
 from renogis.io import write_gpkg
-from renogis.reports import file_sha256, gap_lines, library_versions, write_run_json
+from renogis.reports import (
+    file_sha256,
+    gap_lines,
+    library_versions,
+    write_columns_md,
+    write_results_gpkg,
+    write_run_json,
+    write_siting_tables,
+    write_table,
+)
 from renogis.validate import Dataset, load
 
 logger = logging.getLogger(__name__)
@@ -68,10 +77,15 @@ class RunConfig:
     lang: str = "zh"
     tiles: str = "osm"
     map_copy: Path | None = None  # also copy the map here (the demo uses maps/)
+    ledger: Path | None = None  # compound ledger (XLSX/CSV, no geometry) joined to footprints by name
     # districts (appended): nested/duplicate compounds, split/rebalance options
     nested: str = "keep-children"  # or "keep-parent" (renogis.overlaps)
     max_span_m: float | None = None  # longest allowed district extent, m
     soft_barrier_classes: tuple[str, ...] = ()  # street classes crossed only when no in-band alternative
+    # access model (issue 10)
+    access: str = "frontage"  # compounds without gates: "frontage" or "centroid"
+    frontage_m: float = 15.0
+    no_data: tuple[str, ...] = ()  # categories the facility data do not record
     # proposals: renovation content, costs, viability, documents (renogis.deliverables)
     proposals: bool = True
     costs: str = "renovation_2021"
@@ -126,6 +140,40 @@ def _input_hashes(ds: Dataset, config: RunConfig) -> dict[str, str]:
     return files
 
 
+def _append_network_section(path: Path, block: dict[str, Any]) -> None:
+    """Add the walk network and access diagnostics to validation.txt (nothing only in the log)."""
+    lines = ["", "walk network and access"]
+    if block.get("nodes") is not None:
+        lines.append(
+            f"  {block['nodes']:,} nodes, {block['edges']:,} edges, {block['length_m'] / 1000:,.1f} km; "
+            f"{block['components']} connected parts, the largest holds {block['largest_share']:.1%} "
+            f"of the length; {block.get('barrier_crossings', 0)} places where a street line crosses "
+            "a barrier (kept: a street drawn across a river is its crossing)")
+        lines.append(f"  {block.get('compounds_on_small_parts', 0)} compounds reach the network on parts "
+                     f"holding less than 5% of its length; {block.get('compounds_off_network', 0)} "
+                     "reach no street")
+        for cat, count in sorted(block.get("compounds_on_parts_without_facility", {}).items()):
+            shown = ", ".join(block.get("compounds_on_parts_without_facility_ids", {}).get(cat, [])[:10])
+            lines.append(f"  {cat}: {count} compounds on parts of the network holding no such facility "
+                         f"({shown})")
+    else:
+        lines.append("  no streets layer: distances are straight lines x the detour factor")
+    if block.get("connector_median_m") is not None:
+        lines.append(f"  access connectors (compound or gate to the street): median "
+                     f"{block['connector_median_m']:,.0f} m, longest {block['connector_max_m']:,.0f} m")
+    lines.append(f"  access model of compounds without gates: {block.get('access_model')} "
+                 f"(frontage {block.get('frontage_m')} m)")
+    if block.get("no_data_categories"):
+        lines.append(f"  no data (not reported as 0%): {', '.join(block['no_data_categories'])}")
+    if block.get("absent_categories"):
+        lines.append("  no facility of these categories in the facilities layer (reported as 0% covered): "
+                     + ", ".join(block["absent_categories"]))
+    for w in block.get("warnings", []):
+        lines.append(f"  WARNING: {w}")
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
 def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> RunResult:
     """Run the requested steps on ``config.input`` and write every output into ``config.out``.
 
@@ -147,14 +195,15 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "out"
     >>> res = run(RunConfig(input=sample_path(), out=out, steps=("load",)))
     >>> sorted(p.name for p in res.files)
-    ['cleaned.gpkg', 'renogis_manifest.json', 'run.json', 'validation.txt']
+    ['cleaned.gpkg', 'columns.md', 'renogis_manifest.json', 'run.json', 'validation.txt']
     """
     unknown = [s for s in config.steps if s not in STEPS]
     if unknown:
         raise InputError(f"unknown steps {unknown}; choose from {', '.join(STEPS)}")
     started = datetime.now(UTC)
     timer = _Timer(progress)
-    folder = OutputFolder(config.out, inputs=[Path(config.input)])
+    folder = OutputFolder(config.out, inputs=[Path(config.input)]
+                          + ([Path(config.ledger)] if config.ledger is not None else []))
     if config.map_copy is not None and config.map_copy.exists() and not config.map_copy.is_dir():
         raise InputError(f"--maps-dir {config.map_copy}: exists and is not a folder; choose a folder")
     with handle_signals():
@@ -178,8 +227,10 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
         with timer.step("load"):
             ds = load(config.input, column_map=config.column_map, encoding=config.encoding,
                       source_crs=config.source_crs, input_crs=config.input_crs,
-                      work_crs=config.work_crs, categories=categories)
+                      work_crs=config.work_crs, categories=categories, ledger=config.ledger)
             files.append(write_gpkg(tmp / "cleaned.gpkg", ds.layers))
+            if ds.ledger_match is not None:
+                files.extend(write_table(ds.ledger_match, tmp / "ledger_match", formats=("csv",)))
             (tmp / "validation.txt").write_text(ds.report.to_text() + "\n", encoding="utf-8")
             files.append(tmp / "validation.txt")
         summary["layers"] = dict(ds.report.counts)
@@ -189,7 +240,6 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
         compounds = ds.compounds
         if set(config.steps) & {"districts", "gaps", "siting", "map"}:
             from renogis.overlaps import OVERLAPS_FILE, resolve_overlaps
-            from renogis.reports import write_table
 
             with timer.step("overlaps"):
                 overlaps = resolve_overlaps(compounds, nested=config.nested)  # type: ignore[arg-type]
@@ -203,6 +253,7 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
         district_result = None
         extra_lines: dict[str, list[str]] = {}
         network = None
+        network_block: dict[str, Any] | None = None
         access = gaps = service_areas = None
         plan = None
 
@@ -239,7 +290,10 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
                     network = build_walk_network(streets, barriers=ds.get(schema.BARRIERS))
                 access = access_mod.compute_access(
                     compounds, ds.get(schema.FACILITIES), network=network, standards=standards,
-                    gates=ds.get(schema.GATES), detour_factor=config.detour_factor)
+                    gates=ds.get(schema.GATES), detour_factor=config.detour_factor,
+                    access=config.access, frontage_m=config.frontage_m, no_data=config.no_data,
+                    barriers=ds.get(schema.BARRIERS))
+                net_report = access_mod.access_report(access)
                 gaps = access_mod.compute_gaps(compounds, access, facilities=ds.get(schema.FACILITIES),
                                                standards=standards, districts=districts, network=network,
                                                gates=ds.get(schema.GATES),
@@ -254,6 +308,12 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
                         extra_lines.setdefault(did, []).extend(lines)
             summary["network"] = "walk network" if network is not None else (
                 f"no streets: straight line x {config.detour_factor}")
+            summary["network_warnings"] = list(net_report.get("warnings", []))
+            network_block = {k: v for k, v in net_report.items() if k != "warnings"}
+            network_block["warnings"] = summary["network_warnings"]
+            network_block["access_model"] = config.access
+            network_block["frontage_m"] = config.frontage_m
+            _append_network_section(tmp / "validation.txt", network_block)
 
         if "siting" in config.steps and standards is not None and access is not None:
             from renogis import siting as siting_mod
@@ -265,7 +325,7 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
                         compounds, parcels, access=access, standards=standards, network=network,
                         gates=ds.get(schema.GATES), sites_per_category=config.sites_per_category,
                         method=config.siting_method, districts=districts)
-                    files.extend(siting_mod.write_siting_outputs(plan, tmp))
+                    files.extend(write_siting_tables(plan.plan, tmp, lang=config.lang))
                     for did, lines in siting_mod.siting_lines(plan, lang=config.lang).items():
                         if isinstance(did, str):
                             extra_lines.setdefault(did, []).extend(lines)
@@ -301,7 +361,8 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
                 streets = ds.get(schema.STREETS)
                 cut_off = None  # streets with pieces cut off from the walk network
                 if network is not None and streets is not None and schema.STREET_ID in streets:
-                    dropped = set(map(str, network.report.get("dropped_street_ids", [])))
+                    dropped = set(map(str, network.report.get("dropped_street_ids", [])
+                                      or network.report.get("outside_largest_street_ids", [])))
                     mask = streets[schema.STREET_ID].astype(str).isin(dropped)
                     cut_off = streets[mask] if mask.any() else None
                 map_path = write_map(
@@ -312,6 +373,14 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
                     tiles=config.tiles, lang=config.lang)
                 files.append(map_path)
 
+        if districts is not None or access is not None:
+            with timer.step("results"):
+                files.append(write_results_gpkg(
+                    tmp / "results.gpkg", districts=districts, compounds=compounds, access=access, gaps=gaps,
+                    service_areas=service_areas, sites=plan.plan if plan is not None else None,
+                    categories=list(standards.categories) if standards is not None else None,
+                    lang=config.lang))
+        files.append(write_columns_md(tmp, files))
         record = {
             "renogis": __version__,
             "started_utc": started.isoformat(timespec="seconds"),
@@ -327,6 +396,8 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
         }
         if standards is not None:
             record["standards"] = {"name": standards.name, "source": str(standards.source_path)}
+        if network_block is not None:
+            record["network"] = network_block
         files.append(write_run_json(tmp / "run.json", record))
         folder.commit()
     except RunInterrupted as exc:

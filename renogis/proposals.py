@@ -49,6 +49,7 @@ from renogis.schema import (
     NAME,
     SUBDISTRICT,
 )
+from renogis.wording import value_label
 
 logger = logging.getLogger(__name__)
 
@@ -245,7 +246,7 @@ def proposal_sheets(
             title = f"# 片区 {md_escape(did)}" + (f"（{md_escape(sd)}）" if not _missing(sd) else "")
             reason_head, members_head, extra_head = "## 划定理由", "## 成员小区", "## 补充"
             reason = _reason_zh(row, lo, hi)
-            flag_text = "标记：" + (str(row[FLAGS]) if row.get(FLAGS) else "无")
+            flag_text = "标记：" + (str(value_label(FLAGS, row[FLAGS], lang)) if row.get(FLAGS) else "无")
         else:
             title = f"# District {md_escape(did)}" + (f" ({md_escape(sd)})" if not _missing(sd) else "")
             reason_head, members_head, extra_head = (
@@ -254,7 +255,7 @@ def proposal_sheets(
                 "## Further notes",
             )
             reason = str(row[REASON])
-            flag_text = "Flags: " + (str(row[FLAGS]) if row.get(FLAGS) else "none")
+            flag_text = "Flags: " + (str(value_label(FLAGS, row[FLAGS], lang)) if row.get(FLAGS) else "none")
         order = str(row[COMPOUND_IDS]).split(",")
         members = by_district.get(did)
         if members is None:
@@ -298,7 +299,7 @@ def _index(result: DistrictResult, lang: str) -> str:
     ):
         lines.append(
             f"| [{did}]({did}.md) | {int(n)} | {int(h):,} | {_length(float(w))} | "
-            f"{_int(float(idle))} | {fl or ''} |"
+            f"{_int(float(idle))} | {value_label(FLAGS, fl, lang) if fl else ''} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -319,7 +320,8 @@ def write_district_outputs(
     out_dir : str or Path
         Output folder (created if missing).
     lang : {"zh", "en"}
-        Language of the Markdown sheets.
+        Language of the Markdown sheets and the XLSX (the CSV and GeoPackage keep
+        canonical columns and codes).
     extra_lines : mapping of str to list of str, optional
         Passed to :func:`proposal_sheets`.
 
@@ -343,7 +345,14 @@ def write_district_outputs(
         gpkg, layer=LAYER_COMPOUNDS, driver="GPKG", engine="pyogrio"
     )
     written = [gpkg]
-    written += write_table(result.districts, out / DISTRICTS_TABLE, sheet_name=DISTRICTS_TABLE)
+    replace = None
+    if lang == "zh" and len(result.districts):
+        lo = int(result.parameters.get("min_households", 0))
+        hi = int(result.parameters.get("max_households", 0))
+        rows = result.districts.drop(columns="geometry").to_dict("records")
+        replace = {REASON: pd.Series([_reason_zh(r, lo, hi) for r in rows], index=result.districts.index)}
+    written += write_table(result.districts, out / DISTRICTS_TABLE, sheet_name=DISTRICTS_TABLE, lang=lang,
+                           replace=replace)
     pdir = out / PROPOSALS_DIR
     pdir.mkdir(exist_ok=True)
     for did, text in sheets.items():

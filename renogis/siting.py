@@ -1174,6 +1174,23 @@ def _site_result(
     if order == "exact":
         ch = ch[np.lexsort((ch, -hh_o[ch], problem.group[ch]))]
     area = _option_area(problem, ch, u_o[ch]) if ch.size else np.zeros(0)
+    # ... nor fill a parcel beyond its area: shrink the facilities sized above their minimum
+    used = np.bincount(problem.parcel[ch], weights=area, minlength=problem.parcel_area_m2.size)
+    over = used.astype(float) - problem.parcel_area_m2
+    for p in np.flatnonzero(over > 0):  # rare (solver tolerance), a few parcels at most
+        on_p = np.flatnonzero((problem.parcel[ch] == p) & (m2pu[ch] > 0))
+        flex = area[on_p] - problem.min_area_m2[ch[on_p]]
+        if not flex.sum() > 0:
+            continue
+        new_area = area[on_p] - flex * min(1.0, over[p] / flex.sum())
+        o_p = ch[on_p]
+        keep = np.divide(new_area / m2pu[o_p], u_o[o_p], out=np.ones(on_p.size), where=u_o[o_p] > 0)
+        fac = np.ones(n_o)
+        fac[o_p] = np.minimum(keep, 1.0)
+        x = x * fac[col_of]
+        area[on_p] = new_area
+    hh_o = np.bincount(col_of, weights=x * problem.households[a.indices], minlength=n_o)
+    u_o = np.bincount(col_of, weights=x * problem.units[a.indices], minlength=n_o)
     covered = float(hh_o[ch].sum())
     bound = max(float(bound), covered)
     return SiteSolution(

@@ -97,9 +97,10 @@ _CATEGORY_KEYS: Final = {
     "min_land_m2": float,
     "source": str,
     "verified": bool,
+    "no_data": bool,
     "site": dict,
 }
-_CATEGORY_REQUIRED: Final = tuple(k for k in _CATEGORY_KEYS if k != "site")
+_CATEGORY_REQUIRED: Final = tuple(k for k in _CATEGORY_KEYS if k not in ("site", "no_data"))
 _DEMAND_KEYS: Final = {"kind": str, "amount": float, "unit": str}
 #: Fields of a category's optional ``site`` table (how a new facility uses a parcel).
 _SITE_KEYS: Final = {
@@ -157,6 +158,10 @@ class CategoryRule:
         Citation of the ``site`` numbers.
     site_verified : bool
         True only when every ``site`` number was checked against a retrieved source.
+    no_data : bool
+        The city's facility data do not record this category (``no_data = true`` in
+        the standards file, or ``--no-data``): its coverage is reported as no data,
+        never as 0%.
     """
 
     key: str
@@ -179,6 +184,7 @@ class CategoryRule:
     max_land_m2: float = 0.0
     site_source: str = ""
     site_verified: bool = False
+    no_data: bool = False
 
     def m2_per_unit(self, kind: str) -> float:
         """Area (m²) one capacity unit takes on a parcel of ``kind`` (0: not given).
@@ -529,6 +535,7 @@ def _check_category(key: str, table: Any, problems: list[str]) -> CategoryRule |
         max_land_m2=float(site.get("max_land_m2", 0.0)),
         site_source=site.get("source", ""),
         site_verified=site.get("verified", False),
+        no_data=bool(table.get("no_data", False)),
     )
 
 

@@ -27,7 +27,7 @@ from renogis.io import RawLayer, as_numeric, parse_other_tags, read_layers
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Problem", "ValidationReport", "Dataset", "load", "validate_layers"]
+__all__ = ["Problem", "ValidationReport", "Dataset", "load", "validate_layers", "make_ids", "spatial_order"]
 
 _MAX_IDS = 5
 _OVERLAP_MIN_M2 = 1.0  # overlaps smaller than this are digitising noise
@@ -110,6 +110,7 @@ class Dataset:
     work_crs: CRS
     report: ValidationReport
     sources: Mapping[str, Path] = field(default_factory=dict)
+    ledger_match: pd.DataFrame | None = None  # how each ledger row was matched (``--ledger``)
 
     def get(self, name: str) -> gpd.GeoDataFrame | None:
         """A layer, or None when absent or empty."""
@@ -127,7 +128,7 @@ def _ids(gdf: pd.DataFrame, mask: np.ndarray | pd.Series, id_col: str) -> tuple[
     mask = np.asarray(mask, dtype=bool)
     if id_col in gdf.columns:
         vals = gdf.loc[mask, id_col]
-        return tuple(str(v) if pd.notna(v) else f"row {i + 1}" for i, v in zip(np.flatnonzero(mask), vals))
+        return tuple(str(v) if pd.notna(v) else f"row {i + 1}" for i, v in zip(np.flatnonzero(mask), vals, strict=False))
     return tuple(f"row {i + 1}" for i in np.flatnonzero(mask))
 
 
@@ -198,12 +199,29 @@ def _check_geometry(raw: RawLayer, gdf: gpd.GeoDataFrame, col: _Collector, id_co
                     *, required: bool) -> gpd.GeoDataFrame:
     """Empty, wrong-type and invalid geometries. Required layers: errors; optional: dropped, reported."""
     allowed = schema.GEOMETRY_TYPES[raw.name]
+    arr = gdf.geometry.to_numpy()
+    coords, where = shapely.get_coordinates(arr, return_index=True)
+    nonfinite = np.zeros(len(gdf), dtype=bool)
+    nonfinite[where[~np.isfinite(coords).all(axis=1)]] = True
+    if nonfinite.any():
+        ids = _ids(gdf, nonfinite, id_col)
+        if required:
+            col.add("error", raw, "geometry", f"{int(nonfinite.sum())} geometries with NaN or infinite "
+                    "coordinates", "fix or redraw those vertices in a GIS", ids)
+            gdf = gdf.copy()
+            gdf.loc[gdf.index[nonfinite], gdf.geometry.name] = None  # checked no further
+        else:
+            col.add("warning", raw, "geometry", f"{int(nonfinite.sum())} features with NaN or infinite "
+                    "coordinates dropped", ids=ids)
+            gdf = gdf.loc[~nonfinite]
+        nonfinite = nonfinite[~nonfinite] if not required else nonfinite
     geom = gdf.geometry
     empty = (geom.isna() | geom.is_empty).to_numpy()
-    if empty.any():
-        ids = _ids(gdf, empty, id_col)
+    if (empty & ~nonfinite).any():  # non-finite ones are reported above, not again as empty
+        ids = _ids(gdf, empty & ~nonfinite, id_col)
         if required:
-            col.add("error", raw, "geometry", f"{int(empty.sum())} empty geometries", "draw them or remove"
+            col.add("error", raw, "geometry", f"{int((empty & ~nonfinite).sum())} empty geometries",
+                    "draw them or remove"
                     " the rows", ids)
         else:
             col.add("warning", raw, "geometry", f"{int(empty.sum())} features without geometry dropped",
@@ -240,6 +258,20 @@ def _check_geometry(raw: RawLayer, gdf: gpd.GeoDataFrame, col: _Collector, id_co
         col.add("warning", raw, "geometry",
                 f"{int(bad.sum())} invalid geometries repaired with make_valid (e.g. {first})",
                 ids=_ids(gdf, bad, id_col))
+    if allowed[0] == "Polygon":
+        # a footprint with no area (a line or a point drawn as a polygon) measures nothing
+        g = gdf.geometry.to_numpy()
+        polys = np.isin(shapely.get_type_id(g), (3, 6)) | shapely.is_empty(g)
+        flat = polys & ~pd.isna(g) & (shapely.area(g) <= 0) & ~empty
+        if flat.any():
+            ids = _ids(gdf, flat, id_col)
+            if required:
+                col.add("error", raw, "geometry", f"{int(flat.sum())} polygons with zero area (a line or "
+                        "a point drawn as a polygon)", "redraw the footprints or remove the rows", ids)
+            else:
+                col.add("warning", raw, "geometry", f"{int(flat.sum())} polygons with zero area dropped",
+                        ids=ids)
+                gdf = gdf.loc[~flat]
     return gdf
 
 
@@ -252,16 +284,68 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.union_all(parts)
 
 
+#: Layers whose made-up ids are worth a warning (their ids appear in the outputs).
+_ID_WARN_LAYERS = (schema.COMPOUNDS, schema.PARCELS, schema.FACILITIES)
+#: Separator of id lists in the outputs (compound_ids, parcel_ids): an id may not contain it.
+LIST_SEPARATOR = ","
+
+
+def spatial_order(geoms: gpd.GeoSeries | np.ndarray) -> np.ndarray:
+    """Row order north to south, then west to east, by a representative point (ties by geometry).
+
+    The point is a polygon's ``point_on_surface``, a line's midpoint along its length,
+    a point itself (a multipoint: its first point).
+
+    The same geometries give the same order whatever the row order of the file, so
+    ids made from it are stable.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> spatial_order(np.array([shapely.Point(0, 0), shapely.Point(5, 9), shapely.Point(1, 9)])).tolist()
+    [2, 1, 0]
+    """
+    arr = np.asarray(geoms, dtype=object)
+    pts = shapely.point_on_surface(arr)
+    lines = np.isin(shapely.get_type_id(arr), (1, 5))
+    if lines.any():
+        pts[lines] = shapely.line_interpolate_point(arr[lines], 0.5, normalized=True)
+    x = np.round(np.nan_to_num(shapely.get_x(pts), nan=np.inf), 3)
+    y = np.round(np.nan_to_num(shapely.get_y(pts), nan=-np.inf), 3)
+    wkb = np.array([b"" if g is None else shapely.to_wkb(g, hex=False) for g in arr], dtype=object)
+    tie = np.unique(wkb, return_inverse=True)[1].ravel() if len(arr) else np.zeros(0, dtype=np.int64)
+    return np.lexsort((tie, x, -y))
+
+
+def make_ids(geoms: gpd.GeoSeries | np.ndarray, prefix: str) -> list[str]:
+    """Stable ids ``prefix0001``... in :func:`spatial_order` (at least four digits).
+
+    Examples
+    --------
+    >>> import shapely
+    >>> make_ids(np.array([shapely.Point(0, 0), shapely.Point(5, 9), shapely.Point(1, 9)]), "C")
+    ['C0003', 'C0002', 'C0001']
+    """
+    order = spatial_order(geoms)
+    width = max(4, len(str(len(order))))
+    ids = np.empty(len(order), dtype=object)
+    ids[order] = [f"{prefix}{i + 1:0{width}d}" for i in range(len(order))]
+    return ids.tolist()
+
+
 def _check_ids(raw: RawLayer, gdf: gpd.GeoDataFrame, col: _Collector, id_col: str,
                *, required: bool, prefix: str) -> gpd.GeoDataFrame:
+    """Ids as text; made in spatial order when the column is absent; missing, duplicate, comma: errors."""
     gdf = gdf.copy()
     if id_col not in gdf.columns:
-        if required:
-            col.add("error", raw, id_col, "required column missing",
-                    f"add a unique {id_col} column (or map yours with --column-map 编号={id_col})")
-            return gdf
-        gdf[id_col] = [f"{prefix}{i + 1}" for i in range(len(gdf))]
-        col.add("info", raw, id_col, f"no {id_col} column; ids {prefix}1..{prefix}{len(gdf)} assigned")
+        ids = make_ids(gdf.geometry.to_numpy(), prefix)
+        gdf[id_col] = ids
+        if len(ids):
+            first, last = min(ids), max(ids)
+            col.add("warning" if raw.name in _ID_WARN_LAYERS else "info", raw, id_col,
+                    f"no {id_col} column; ids {first}..{last} made in spatial order (north to south, then "
+                    "west to east) and written to cleaned.gpkg and every output",
+                    f"add a {id_col} column (or map yours with --column-map 编号={id_col}) to use your own")
         return gdf
     ids = gdf[id_col]
     missing = ids.isna() | (ids.astype("string").str.strip() == "")
@@ -274,6 +358,11 @@ def _check_ids(raw: RawLayer, gdf: gpd.GeoDataFrame, col: _Collector, id_col: st
     if dup.any():
         col.add("error", raw, id_col, f"{int(text[dup].nunique())} duplicate ids",
                 "make the ids unique", tuple(dict.fromkeys(text[dup].astype(str))))
+    comma = text.astype("string").str.contains(LIST_SEPARATOR, regex=False).fillna(False).to_numpy(dtype=bool)
+    if comma.any():
+        col.add("error", raw, id_col, f"{int(comma.sum())} ids contain a comma, the separator of the id "
+                "lists in the outputs", "remove the commas from the ids (e.g. 12,3 -> 12-3)",
+                tuple(repr(v) for v in text[comma]))
     return gdf
 
 
@@ -291,7 +380,7 @@ def _numeric(raw: RawLayer, gdf: gpd.GeoDataFrame, col: _Collector, column: str,
     if column not in gdf.columns:
         if required:
             col.add("error", raw, column, "required column missing",
-                    fix or f"add a {column} column (or map yours with --column-map 你的列名={column})")
+                    f"add a {column} column (or map yours with --column-map 你的列名={column})")
         return gdf
     values = as_numeric(gdf[column])
     given = gdf[column].notna() & (gdf[column].astype("string").str.strip() != "")
@@ -426,7 +515,7 @@ def _overlaps(raw: RawLayer, gdf: gpd.GeoDataFrame, col: _Collector) -> None:
     if big.any():
         ids = gdf[schema.COMPOUND_ID].to_numpy()
         pairs = [f"{ids[idx[a]]}/{ids[idx[b]]} {ar:.0f} m2" for a, b, ar in
-                 zip(left[big], right[big], areas[big])]
+                 zip(left[big], right[big], areas[big], strict=False)]
         col.add("warning", raw, "geometry", f"{int(big.sum())} pairs of compounds overlap",
                 "check the footprints; overlapping area is counted in both", pairs)
 
@@ -660,6 +749,8 @@ def load(
     categories: Sequence[str] | None = None,
     persons_per_household: float = schema.DEFAULT_PERSONS_PER_HOUSEHOLD,
     strict: bool = True,
+    ledger: str | Path | None = None,
+    ledger_min_score: float = 85.0,
 ) -> Dataset:
     """Read, validate and reproject an input; raise one :class:`InputError` listing every error.
 
@@ -678,6 +769,12 @@ def load(
         Facility categories accepted (the keys of the standards in use).
     strict : bool
         Raise on errors (default). With False the dataset is returned with its report.
+    ledger : str or Path, optional
+        A compound ledger (XLSX or CSV, no geometry) joined to the compound footprints
+        by name (see :mod:`renogis.ledger`); its columns (households ...) replace the
+        footprints'. Footprints no ledger row names are left out (reported).
+    ledger_min_score : float
+        Lowest fuzzy name score (0-100) accepted as a match.
 
     Returns
     -------
@@ -691,11 +788,73 @@ def load(
     (4548, 65)
     """
     raw = read_layers(path, column_map=column_map, encoding=encoding, source_crs=source_crs)
+    match = None
+    ledger_problems: list[Problem] = []
+    if ledger is not None:
+        raw, match, ledger_problems = _join_ledger(raw, Path(ledger), column_map=column_map,
+                                                   encoding=encoding, min_score=ledger_min_score)
     layers, report, wcrs = validate_layers(raw, input_crs=input_crs, work_crs=work_crs,
                                            categories=categories,
                                            persons_per_household=persons_per_household)
+    if ledger_problems:
+        report = ValidationReport(problems=tuple(ledger_problems) + report.problems, counts=report.counts)
     if strict:
         report.raise_if_errors()
     sources = {name: r.source for name, r in raw.items()}
+    table = None
+    if match is not None:
+        sources = {**sources, "ledger": Path(ledger)}  # type: ignore[arg-type]
+        comp = layers.get(schema.COMPOUNDS)
+        ids = comp[schema.COMPOUND_ID] if comp is not None and schema.COMPOUND_ID in comp.columns else (
+            [None] * len(match.rows))
+        table = match.with_ids(ids)
     return Dataset(layers=layers, work_crs=wcrs if wcrs is not None else CRS.from_epsg(4326),
-                   report=report, sources=sources)
+                   report=report, sources=sources, ledger_match=table)
+
+
+def _join_ledger(raw: dict[str, RawLayer], path: Path, *, column_map: Mapping[str, str] | None,
+                 encoding: str | None, min_score: float
+                 ) -> tuple[dict[str, RawLayer], object, list[Problem]]:
+    """Replace the compounds layer by the footprints joined to the ledger; problems for the report."""
+    from renogis.ledger import AMBIGUOUS, EXACT, FUZZY, NORMALISED, UNMATCHED, match_ledger, read_ledger
+
+    led = read_ledger(path, column_map=dict(column_map or {}), encoding=encoding)
+    comp = raw[schema.COMPOUNDS]
+    m = match_ledger(comp.gdf, led, min_score=min_score, label=path.name)
+    t = m.table
+    problems: list[Problem] = []
+
+    def add(sev: Literal["error", "warning", "info"], kind: str, message: str, fix: str = "") -> None:
+        rows = t[t["match"] == kind]
+        if not len(rows):
+            return
+        shown = tuple(
+            f"row {r.ledger_row} {r.ledger_name!r}" + (f" -> {r.footprint_name!r} ({r.score:.1f})"
+                                                      if kind == FUZZY else "")
+            for r in rows.itertuples())
+        problems.append(Problem(sev, path.name, "ledger", schema.NAME, f"{len(rows)} {message}", fix, shown))
+
+    counts = m.counts()
+    problems.append(Problem("info", path.name, "ledger", schema.NAME,
+                            f"{len(t)} ledger rows joined to {comp.source.name} [{comp.name}] by name: "
+                            f"{counts[EXACT]} exact, {counts[NORMALISED]} after normalising, {counts[FUZZY]} "
+                            f"fuzzy, {counts[AMBIGUOUS]} ambiguous, {counts[UNMATCHED]} unmatched; see "
+                            "ledger_match.csv"))
+    add("warning", FUZZY, "ledger rows matched by a similar name (score 0-100)",
+        "check them in ledger_match.csv; rename the footprint or the ledger row to make them exact")
+    add("warning", AMBIGUOUS, "ledger rows match several footprints equally well and were left out",
+        "make the names unique or add the subdistrict (街道) on both sides")
+    add("warning", UNMATCHED, "ledger rows without a footprint left out",
+        "fix the names (ledger_match.csv lists them) or draw the footprints")
+    if m.unused_footprints:
+        problems.append(Problem("info", comp.source.name, comp.name, schema.NAME,
+                                f"{m.unused_footprints} footprints named in no ledger row left out",
+                                ids=tuple(repr(n) for n in m.unused_names)))
+    if not len(m.compounds):
+        problems.append(Problem("error", path.name, "ledger", schema.NAME,
+                                "no ledger row matches a footprint name",
+                                "check that the footprints carry compound names (小区名称) like the ledger"))
+    notes = (*comp.notes, f"joined to ledger {path.name}: {len(m.compounds)} of {len(t)} rows matched")
+    out = dict(raw)
+    out[schema.COMPOUNDS] = RawLayer(name=comp.name, gdf=m.compounds, source=comp.source, notes=notes)
+    return out, m, problems

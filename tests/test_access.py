@@ -84,6 +84,12 @@ def world(line_net):
     return comp, fac
 
 
+def access0(*args, **kwargs):
+    """compute_access with frontage_m = 0: a diamond is reached at its bottom vertex only."""
+    kwargs.setdefault("frontage_m", 0.0)
+    return acc.compute_access(*args, **kwargs)
+
+
 def pick(df, unit, category, column, unit_col="compound_id"):
     rows = df[(df[unit_col] == unit) & (df["category"] == category)]
     assert len(rows) == 1
@@ -93,18 +99,24 @@ def pick(df, unit, category, column, unit_col="compound_id"):
 # --------------------------------------------------------------------------- access
 def test_access_table_shape_and_columns(world, line_net):
     comp, fac = world
-    out = acc.compute_access(comp, fac, network=line_net, standards=STD)
+    out = access0(comp, fac, network=line_net, standards=STD)
     assert list(out.columns) == list(acc.ACCESS_COLUMNS)
     assert len(out) == 3 * N_CAT
     assert out["compound_id"].tolist()[:N_CAT] == ["A"] * N_CAT
     assert out["category"].tolist()[:N_CAT] == list(CATEGORIES)
-    assert set(out["method"]) == {"network"}
+    assert set(out["method"]) == {"network", "unreachable"}
+    reached = out["category"].isin(["kindergarten", "nursery"])
+    assert (out.loc[reached, "method"] == "network").all()
+    assert out.loc[~reached, "distance_m"].isna().all()
     assert out["within_radius"].dtype == bool
+    # access_m: the connector used (the diamond's bottom vertex is 10 m from the street)
+    assert out.loc[reached, "access_m"].tolist() == pytest.approx([10.0] * 6)
+    assert out.loc[~reached, "access_m"].isna().all()
 
 
 def test_access_exact_network_distances(world, line_net):
     comp, fac = world
-    out = acc.compute_access(comp, fac, network=line_net, standards=STD)
+    out = access0(comp, fac, network=line_net, standards=STD)
     # connector 10 (diamond vertex) + path along y=0 + connector 5 / 20
     expected = {
         ("A", "kindergarten"): 65.0,
@@ -130,7 +142,7 @@ def test_access_gates_take_the_nearest_gate(world, line_net):
         geometry=[shapely.Point(380, 2), shapely.Point(420, 3), shapely.Point(0, 1)],
         crs=CRS,
     )
-    out = acc.compute_access(
+    out = access0(
         comp, fac, network=line_net, standards=STD, gates=gates, categories=["kindergarten"]
     )
     # B: gate g1 2 + 230 + 5 = 237 (g2 would give 3 + 270 + 5 = 278); A, C still at their polygon
@@ -139,7 +151,7 @@ def test_access_gates_take_the_nearest_gate(world, line_net):
 
 def test_access_category_without_facility_is_empty(world, line_net):
     comp, fac = world
-    out = acc.compute_access(comp, fac, network=line_net, standards=STD, categories=["clinic"])
+    out = access0(comp, fac, network=line_net, standards=STD, categories=["clinic"])
     assert out["distance_m"].isna().all()
     assert not out["within_radius"].any()
     assert out["nearest_facility_id"].isna().all()
@@ -147,7 +159,7 @@ def test_access_category_without_facility_is_empty(world, line_net):
 
 def test_access_search_cutoff(world, line_net):
     comp, fac = world
-    out = acc.compute_access(
+    out = access0(
         comp, fac, network=line_net, standards=STD, categories=["kindergarten"], search_m=300.0
     )
     assert out["distance_m"].tolist()[:2] == pytest.approx([65.0, 265.0], abs=0.01)
@@ -158,27 +170,29 @@ def test_access_search_cutoff(world, line_net):
 def test_access_straight_line_fallback_flagged(world):
     comp, _ = world
     fac = facilities([("K1", "kindergarten", 10.0, 100, -30)])
-    out = acc.compute_access(comp, fac, network=None, standards=STD, categories=["kindergarten"])
-    assert set(out["method"]) == {"straight_line_x1.3"}
+    out = access0(comp, fac, network=None, standards=STD, categories=["kindergarten"])
+    assert set(out["method"]) == {"straight_line"}
     # A's bottom vertex (100, 10) is 40 m from the facility: 40 x 1.3
     assert out["distance_m"].iat[0] == pytest.approx(52.0, abs=0.01)
-    out15 = acc.compute_access(
+    out15 = access0(
         comp, fac, network=None, standards=STD, categories=["kindergarten"], detour_factor=1.5
     )
-    assert set(out15["method"]) == {"straight_line_x1.5"}
+    assert set(out15["method"]) == {"straight_line"}
     assert out15["distance_m"].iat[0] == pytest.approx(60.0, abs=0.01)
 
 
 def test_access_without_facilities_layer(world, line_net):
     comp, _ = world
-    out = acc.compute_access(comp, None, network=line_net, standards=STD)
+    out = access0(comp, None, network=line_net, standards=STD)
     assert len(out) == 3 * N_CAT and out["distance_m"].isna().all()
+    assert set(out["method"]) == {"no_data"}
+    assert out["within_radius"].isna().all()  # not False: nothing is known
 
 
 def test_access_does_not_modify_inputs(world, line_net):
     comp, fac = world
     before_c, before_f = comp.copy(), fac.copy()
-    acc.compute_access(comp, fac, network=line_net, standards=STD)
+    access0(comp, fac, network=line_net, standards=STD)
     pd.testing.assert_frame_equal(comp, before_c)
     pd.testing.assert_frame_equal(fac, before_f)
 
@@ -229,7 +243,7 @@ def fca_world(line_net):
             ("F2", "kindergarten", 30.0, 600, -5),
         ]
     )
-    access = acc.compute_access(comp, fac, network=line_net, standards=STD)
+    access = access0(comp, fac, network=line_net, standards=STD)
     return comp, fac, access
 
 
@@ -296,9 +310,9 @@ def test_gaps_district_rows_with_2sfca(fca_world, line_net):
     assert comp_rows["district_id"].unique().tolist() == ["D1", "D2"]
 
 
-def test_district_merge_shares_facilities(world, line_net):
+def test_district_merge_does_not_cover_members_that_share_no_wall(world, line_net):
     comp, fac = world
-    access = acc.compute_access(comp, fac, network=line_net, standards=STD)
+    access = access0(comp, fac, network=line_net, standards=STD)
     gaps = acc.compute_gaps(
         comp,
         access,
@@ -308,20 +322,18 @@ def test_district_merge_shares_facilities(world, line_net):
         districts=pd.Series({"A": "D1", "B": "D2", "C": "D2"}),
     )
     kg_c = gaps[(gaps["unit_id"] == "C") & (gaps["category"] == "kindergarten")].iloc[0]
-    # C alone is 765 m from K1, but its district neighbour B is within 300 m
+    # C is 765 m from K1; its district neighbour B is within 300 m but 460 m away with no
+    # shared wall: merging opens nothing, C stays uncovered (the old rule counted it covered)
     assert (kg_c["covered_households"], kg_c["uncovered_households"]) == (0, 300)
-    assert (kg_c["covered_households_merged"], kg_c["uncovered_households_merged"]) == (300, 0)
-    assert kg_c["coverage_share_merged"] == 1.0
+    assert (kg_c["covered_households_merged"], kg_c["uncovered_households_merged"]) == (0, 300)
+    assert kg_c["distance_merged_m"] == pytest.approx(765.0, abs=0.01)
     d2 = gaps[(gaps["unit_id"] == "D2") & (gaps["level"] == "district")].set_index("category")
     assert d2.loc["kindergarten", "households"] == 500
     assert d2.loc["kindergarten", "covered_households"] == 200
     assert d2.loc["kindergarten", "coverage_share"] == pytest.approx(0.4)
-    assert d2.loc["kindergarten", "covered_households_merged"] == 500
-    assert d2.loc["kindergarten", "coverage_share_merged"] == 1.0
-    # nursery: C reaches N1 (50 m), so B is covered after merging too
+    assert d2.loc["kindergarten", "covered_households_merged"] == 200
     assert d2.loc["nursery", "covered_households"] == 300
-    assert d2.loc["nursery", "covered_households_merged"] == 500
-    # D1 (A alone) is not covered for the nursery either way
+    assert d2.loc["nursery", "covered_households_merged"] == 300
     d1 = gaps[(gaps["unit_id"] == "D1") & (gaps["category"] == "nursery")].iloc[0]
     assert (d1["covered_households"], d1["covered_households_merged"]) == (0, 0)
     # nursery capacity unknown -> supply NaN
@@ -331,15 +343,16 @@ def test_district_merge_shares_facilities(world, line_net):
 def test_gaps_use_compounds_district_id_and_excluded(world, line_net):
     comp, fac = world
     comp = comp.assign(district_id=["D1", None, "D1"])
-    access = acc.compute_access(comp, fac, network=line_net, standards=STD)
+    access = access0(comp, fac, network=line_net, standards=STD)
     gaps = acc.compute_gaps(comp, access, facilities=fac, standards=STD, network=line_net)
     d = gaps[gaps["level"] == "district"]
     assert d["unit_id"].unique().tolist() == ["D1"]
     kg = d[d["category"] == "kindergarten"].iloc[0]
+    # A and C share no wall: merging changes nothing
     assert (kg["households"], kg["covered_households"], kg["covered_households_merged"]) == (
         400,
         100,
-        400,
+        100,
     )
     b = gaps[(gaps["unit_id"] == "B") & (gaps["category"] == "kindergarten")].iloc[0]
     assert b["district_id"] is None or pd.isna(b["district_id"])
@@ -348,14 +361,14 @@ def test_gaps_use_compounds_district_id_and_excluded(world, line_net):
 
 def test_gaps_district_dataframe_and_errors(world, line_net):
     comp, fac = world
-    access = acc.compute_access(
+    access = access0(
         comp, fac, network=line_net, standards=STD, categories=["kindergarten"]
     )
     table = pd.DataFrame({"compound_id": ["A", "B", "C"], "district_id": ["D1", "D1", "D1"]})
     gaps = acc.compute_gaps(
         comp, access, facilities=fac, standards=STD, network=line_net, districts=table
     )
-    assert gaps[gaps["level"] == "district"]["covered_households_merged"].tolist() == [600]
+    assert gaps[gaps["level"] == "district"]["covered_households_merged"].tolist() == [300]
     with pytest.raises(InputError, match="compounds have no 'district_id' column"):
         acc.compute_gaps(
             comp,
@@ -371,7 +384,7 @@ def test_gaps_district_dataframe_and_errors(world, line_net):
 
 def test_summarise_coverage(world, line_net):
     comp, fac = world
-    access = acc.compute_access(comp, fac, network=line_net, standards=STD)
+    access = access0(comp, fac, network=line_net, standards=STD)
     gaps = acc.compute_gaps(
         comp,
         access,
@@ -387,10 +400,14 @@ def test_summarise_coverage(world, line_net):
     assert s.loc["kindergarten", "households"] == 600
     assert s.loc["kindergarten", "covered_households"] == 300
     assert s.loc["kindergarten", "coverage_share"] == pytest.approx(0.5)
-    assert s.loc["kindergarten", "covered_households_merged"] == 600
-    assert s.loc["kindergarten", "coverage_share_merged"] == 1.0
+    assert s.loc["kindergarten", "covered_households_merged"] == 300
+    assert s.loc["kindergarten", "coverage_share_merged"] == pytest.approx(0.5)
     assert s.loc["kindergarten", "uncovered_compounds"] == 1
     assert s.loc["clinic", "coverage_share"] == 0.0
+    assert s.loc["clinic", "data_status"] == "absent"
+    assert "holds no facility of this category" in acc.summarise_coverage(gaps, lang="en") \
+        .set_index("category").loc["clinic", "note"]
+    assert s.loc["kindergarten", "data_status"] == "ok" and pd.isna(s.loc["kindergarten", "note"])
     assert np.isnan(s.loc["nursery", "supply"])
     # kindergarten: K1 (60 seats) reaches A and B; demand 30/1000 x 2.62 persons x households
     assert s.loc["kindergarten", "supply"] == pytest.approx(60.0)
@@ -433,7 +450,7 @@ def test_translate_columns():
 
 def test_write_gap_outputs(world, line_net, tmp_path):
     comp, fac = world
-    access = acc.compute_access(comp, fac, network=line_net, standards=STD)
+    access = access0(comp, fac, network=line_net, standards=STD)
     gaps = acc.compute_gaps(
         comp,
         access,
@@ -449,19 +466,19 @@ def test_write_gap_outputs(world, line_net, tmp_path):
         "service_gaps.xlsx",
     ]
     text = files[0].read_text(encoding="utf-8-sig")
-    assert (
-        text.splitlines()[0]
-        == "小区编号,设施类别,设施名称,步行距离(米),服务半径(米),半径内,距离算法,最近设施编号"
-    )
-    assert "A,clinic,社区卫生服务站,,300.0,False,network," in text  # no facility: empty cells
+    # machine outputs: canonical columns and codes whatever the language
+    assert text.splitlines()[0] == ",".join(acc.ACCESS_COLUMNS)
+    assert "A,clinic,,300.0,False,unreachable,," in text  # no facility: empty cells
+    assert "A,kindergarten,65.0,300.0,True,network,10.0,K1" in text
     g = pd.read_csv(files[1], encoding="utf-8-sig")
-    assert len(g) == len(gaps)
-    assert {"户数", "覆盖户数", "未覆盖户数", "覆盖率", "需求", "供给", "缺口"} <= set(g.columns)
-    assert set(g["统计层级"]) == {"小区", "片区"}
-    x = pd.read_excel(files[2])
+    assert len(g) == len(gaps) and list(g.columns) == list(gaps.columns)
+    assert set(g["level"]) == {"compound", "district"}
+    x = pd.read_excel(files[2])  # people: Chinese headers and codes
     assert len(x) == len(gaps)
+    assert {"户数", "覆盖户数", "未覆盖户数", "覆盖率", "需求", "供给", "缺口"} <= set(x.columns)
+    assert set(x["统计层级"]) == {"小区", "片区"}
     en = acc.write_gap_outputs(access, gaps, tmp_path / "en", lang="en")
-    assert pd.read_csv(en[0], encoding="utf-8-sig").columns[0] == "compound_id"
+    assert en[0].read_bytes() == files[0].read_bytes() and en[1].read_bytes() == files[1].read_bytes()
     with pytest.raises(InputError, match="unknown language"):
         acc.write_gap_outputs(access, gaps, tmp_path / "bad", lang="de")
     assert not (tmp_path / "bad").exists()
@@ -490,9 +507,17 @@ def test_synthetic_city_invariants():
             owner,
             shapely.distance(origins.to_numpy()[:, None], pts.to_numpy()[None, :]).min(axis=1),
         )
-        walk = access.loc[access["category"] == cat, "distance_m"].to_numpy()
-        ok = ~np.isnan(walk)
+        sub = access.loc[access["category"] == cat]
+        walk = sub["distance_m"].to_numpy()
+        inside = (sub["method"] == "inside").to_numpy()
+        ok = ~np.isnan(walk) & ~inside
         assert (walk[ok] >= straight[ok] - 1e-6).all()
+        # a facility in the compound's own grounds serves it at 0 m
+        assert (walk[inside] == 0).all()
+        for cid, fid in zip(sub["compound_id"][inside], sub["nearest_facility_id"][inside],
+                            strict=True):
+            poly = comp.loc[comp["compound_id"] == cid].geometry.iat[0]
+            assert poly.intersects(fac.loc[fac["facility_id"] == fid].geometry.iat[0])
     districts = dict(zip(comp["compound_id"], comp["subdistrict"].fillna("none"), strict=True))
     gaps = acc.compute_gaps(
         comp, access, facilities=fac, standards=STD, network=net, gates=gates, districts=districts
@@ -506,7 +531,7 @@ def test_synthetic_city_invariants():
 
 def test_empty_compounds_give_empty_tables():
     comp = gpd.GeoDataFrame({"compound_id": [], "households": []}, geometry=[], crs=CRS)
-    access = acc.compute_access(comp, None, network=None, standards=STD)
+    access = access0(comp, None, network=None, standards=STD)
     assert list(access.columns) == list(acc.ACCESS_COLUMNS) and access.empty
     gaps = acc.compute_gaps(comp, access, facilities=None, standards=STD)
     assert list(gaps.columns) == list(acc.GAP_COLUMNS) and gaps.empty
@@ -521,7 +546,7 @@ def test_polygon_facility_counts_at_its_representative_point(world, line_net):
         geometry=[square],
         crs=CRS,
     )
-    out = acc.compute_access(
+    out = access0(
         comp, fac, network=line_net, standards=STD, categories=["kindergarten"]
     )
     assert out["distance_m"].tolist() == pytest.approx([75.0, 275.0, 775.0], abs=0.01)

@@ -76,7 +76,8 @@ def test_refuses_to_overwrite_foreign_folder(tiny_gpkg, tmp_path, capsys):
 def test_load_step_writes_cleaned_and_provenance(tiny_gpkg, tmp_path):
     out_dir = tmp_path / "out"
     res = run(RunConfig(input=tiny_gpkg, out=out_dir, steps=("load",)))
-    assert sorted(p.name for p in out_dir.iterdir()) == ["cleaned.gpkg", "renogis_manifest.json", "run.json", "validation.txt"]
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "cleaned.gpkg", "columns.md", "renogis_manifest.json", "run.json", "validation.txt"]
     rec = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
     assert rec["work_crs"]["epsg"] == 4548
     assert rec["layers"]["compounds"] == 9

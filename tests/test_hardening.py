@@ -132,7 +132,8 @@ def test_4_signals_leave_the_old_output_or_the_new_one_whole(tmp_path, sig):
     outcomes = set()
     for after_s in (0.0, 0.5, 1.0, 2.0, 3.0):
         proc = _kill_run(out, tmp_path, sig, after_s)
-        assert proc.returncode in (0, 128 + sig), proc.stderr
+        # -sig: the signal came after renogis had finished, while Python was shutting down
+        assert proc.returncode in (0, 128 + sig, -sig), proc.stderr
         assert "Traceback" not in proc.stderr
         assert _leftovers(tmp_path) == [], (after_s, proc.stderr)
         now = _tree(out)
@@ -140,7 +141,7 @@ def test_4_signals_leave_the_old_output_or_the_new_one_whole(tmp_path, sig):
         # whole: every file of the manifest is there with its hash, and nothing else
         assert set(now) == set(manifest) | {MANIFEST}
         assert all(now[k] == v for k, v in manifest.items())
-        if proc.returncode == 0 or "after the output was complete" in proc.stderr:
+        if proc.returncode in (0, -sig) or "after the output was complete" in proc.stderr:
             outcomes.add("new")
         else:
             assert "is as it was before the run" in proc.stderr
@@ -243,7 +244,8 @@ def test_8_a_neighbouring_zone_within_tolerance_is_accepted(tiny_gpkg, tmp_path)
 
 
 # ---------------------------------------------------------------- 11, 12: inert outputs
-HOSTILE = ["=HYPERLINK(\"http://evil\",\"x\")", "+SUM(A1)", "-1+1", "@cmd", "\t=1", "\r=2"]
+# no comma: an id with a comma is refused (it would make the member lists ambiguous, issue 9.9)
+HOSTILE = ["=HYPERLINK(\"http://evil\")", "+SUM(A1)", "-1+1", "@cmd", "\t=1", "\r=2"]
 
 
 def _hostile_world(tmp_path: Path) -> Path:
@@ -310,7 +312,8 @@ def test_12_markdown_sheets_escape_user_text(tmp_path, capsys):
 # ---------------------------------------------------------------- 14: every compound excluded
 def test_14_every_compound_excluded_is_a_result(tiny_gpkg, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["run", str(tiny_gpkg), "--out", str(out), "--built-before", "1900", "--tiles", "none"]) == 0
+    assert main(["run", str(tiny_gpkg), "--out", str(out), "--built-before", "1900", "--tiles", "none",
+                 "--lang", "en"]) == 0
     printed = capsys.readouterr().out
     assert "districts: 0 proposed covering 0 compounds; 9 excluded" in printed
     assert "every compound (9) was excluded" in printed

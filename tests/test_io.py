@@ -108,12 +108,16 @@ def test_column_map_option(tmp_path):
 
 
 def test_normalise_columns_reports_renames():
-    df = pd.DataFrame({"小区名称": ["a"], "户数": [1], "Households ": [2]})
+    df = pd.DataFrame({"小区名称": ["a"], "\ufeff户数 ": [1]})
     out, notes = normalise_columns(df)
-    assert "name" in out.columns
-    assert "小区名称 -> name" in notes
-    # two headers for one canonical column: the second is left alone and noted
-    assert any("not mapped" in n for n in notes)
+    assert list(out.columns) == ["name", "households"]  # BOM and spaces dropped
+    assert notes == ["小区名称 -> name", "\ufeff户数  -> households"]
+    # two headers for one canonical column: an error naming both, never a silent pick
+    df = pd.DataFrame({"小区名称": ["a"], "户数": [1], "Households ": [2]})
+    with pytest.raises(InputError, match=r"^c.csv \[compounds\]: columns '户数' and 'Households ' both mean "
+                       r"households; renogis will not pick one silently: remove one, or map it to another "
+                       r"name \(--column-map Households =other_name\)$"):
+        normalise_columns(df, label="c.csv [compounds]")
 
 
 def test_parse_column_map_error():

@@ -619,12 +619,19 @@ def test_district_palette_disjoint_from_every_other_layer(
         "Object.keys(r.groups).forEach(function (k) { r.map.addLayer(r.groups[k]); });"
     )
     colors = driver.execute_script(COLORS_JS)
-    # facility clusters (zoom 14: the three facilities in one cluster): their CSS colours too
-    driver.execute_script(
-        "var m = window.renogis[Object.keys(window.renogis)[0]].map;"
-        "m.setView(m.getCenter(), 14, {animate: false});"
-    )
-    _settle(driver)
+    # facility clusters (zoom 14: the three facilities in one cluster): their CSS colours too.
+    # The initial fit may still be animating: set the view until it holds and the cluster icon is drawn.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        _settle(driver)
+        driver.execute_script(
+            "var m = window.renogis[Object.keys(window.renogis)[0]].map;"
+            "m.setView(m.getCenter(), 14, {animate: false});"
+        )
+        _settle(driver)
+        if driver.execute_script("return document.querySelectorAll('.marker-cluster').length"):
+            break
+        time.sleep(0.2)
     css = driver.execute_script(
         """var out = [];
         document.querySelectorAll(".marker-cluster, .marker-cluster div").forEach(function (e) {
@@ -765,3 +772,30 @@ def test_duplicate_names_get_ids_in_search(driver: Any, tmp_path: Path) -> None:
         ".slice(0, 3).map(function (f) { return f.properties.s; })"
     )
     assert search == ["幸福小区 (C00)", "幸福小区 (C01)", "小区02"]
+
+
+def test_site_popup_shows_capacity_with_units(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    world = make_world()
+    comp = world.pop("compounds")
+    world["siting"] = world["siting"].assign(
+        capacity=[120.4],
+        capacity_unit=["m2"],
+        capacity_households=[412.6],
+        facility_area_m2=[120.0],
+        shortfall_after=[35.2],
+    )
+    load(driver, write_map(tmp_path / "site.html", comp, tiles="none", **world))
+    _settle(driver)
+    lat, lon = _feature_centre(driver, "siting", "i", "P2")
+    _click_at_latlng(driver, lat, lon)
+    popup = WebDriverWait(driver, 5).until(
+        ec.visibility_of_element_located(("css selector", ".leaflet-popup-content"))
+    )
+    text = _text(driver, popup)
+    assert "新覆盖户数 150 户" in text and "累计覆盖率 80%" in text
+    assert "规模 120 m²" in text and "可服务户数 413 户" in text
+    assert "设施占用面积 120 m²" in text and "选址后缺口 35 m²" in text
+    assert severe(driver) == []

@@ -155,22 +155,32 @@ def test_multilinestring_and_missing_columns():
 
 
 # ----------------------------------------------------------------------------- components
-def test_largest_component_kept_and_dropped_piece_reported(caplog):
+def test_every_component_kept_and_reported(caplog):
     island = LineString([(500, 500), (530, 500)])
     s = streets([H, V, island], ids=["h", "v", "island"])
     with caplog.at_level(logging.INFO, logger="renogis.network"):
         net = build_walk_network(s)
-    assert net.report["components"] == 2
-    assert net.report["dropped_edges"] == 1
-    assert net.report["dropped_length_m"] == pytest.approx(30.0)
-    assert net.report["dropped_street_ids"] == ["island"]
-    assert net.report["kept_length_share"] == pytest.approx(200 / 230)
-    assert "island" not in set(net.edges.street_id)
-    assert net.n_nodes == 5
-    assert "dropped 1 edges (30 m) of 1 streets" in caplog.text
-    full = build_walk_network(s, keep_largest=False)
-    assert len(full.edges) == 5
-    assert full.report["dropped_edges"] == 0
+    r = net.report
+    assert r["components"] == 2
+    assert r["dropped_edges"] == 0
+    assert r["largest_share"] == pytest.approx(200 / 230)
+    assert r["nodes"] == 7 and r["edges"] == 5
+    assert r["length_m"] == pytest.approx(230.0)
+    assert "island" in set(net.edges.street_id)
+    assert "2 connected parts (largest 87.0% of the length)" in caplog.text
+    lengths = np.sort(net.component_lengths())
+    assert lengths.tolist() == pytest.approx([30.0, 200.0])
+    # distances across parts are unreachable, within a part they are exact
+    d, i = nearest_distance(net, pts((510, 505), (10, 50)), pts((520, 500)))
+    assert d[0] == pytest.approx(15.0)
+    assert d[1] == np.inf and i[1] == -1
+    # the old behaviour is still available on request
+    big = build_walk_network(s, keep_largest=True)
+    assert big.report["dropped_edges"] == 1
+    assert big.report["dropped_length_m"] == pytest.approx(30.0)
+    assert big.report["dropped_street_ids"] == ["island"]
+    assert big.report["kept_length_share"] == pytest.approx(200 / 230)
+    assert len(big.edges) == 4
 
 
 # ----------------------------------------------------------------------------- barriers
@@ -180,45 +190,98 @@ RIVER = gpd.GeoDataFrame({"barrier_id": ["r"]}, geometry=[LineString([(100, -50)
                          crs=CRS)
 
 
-def test_barrier_cuts_a_street_but_not_a_bridge():
-    s = streets([ROAD, BYPASS], bridge=[False, True])
-    free = build_walk_network(s)
-    d0, _ = nearest_distance(free, pts((90, 0)), pts((110, 0)))
-    assert d0[0] == pytest.approx(20.0)
-    net = build_walk_network(s, barriers=RIVER)
-    assert net.report["barrier_cuts"] == 1
+def test_barrier_never_cuts_an_untagged_street_line():
+    # a street line drawn across a river with no bridge tag is the crossing
+    net = build_walk_network(streets([ROAD]), barriers=RIVER)
+    assert net.report["barrier_crossings"] == 1
     assert net.report["components"] == 1
-    d, _ = nearest_distance(net, pts((90, 0)), pts((110, 0)))
-    assert d[0] == pytest.approx(40 + 80 + 100 + 80 + 40)
-    # the two sides of the cut are distinct nodes at the same place
-    assert ((net.node_xy == [100, 0]).all(axis=1)).sum() == 2
-
-
-def test_barrier_without_bypass_splits_the_network():
-    net = build_walk_network(streets([ROAD]), barriers=RIVER, keep_largest=False)
     d, i = nearest_distance(net, pts((90, 0)), pts((110, 0)))
-    assert d[0] == np.inf
-    assert i[0] == -1
+    assert d[0] == pytest.approx(20.0)
+    assert ((net.node_xy == [100, 0]).all(axis=1)).sum() == 0  # no node at the crossing
+    both = build_walk_network(streets([ROAD, BYPASS], bridge=[False, True]), barriers=RIVER)
+    assert both.report["barrier_crossings"] == 2  # the road and the bridge each cross once
+    d, _ = nearest_distance(both, pts((90, 0)), pts((110, 0)))
+    assert d[0] == pytest.approx(20.0)
 
 
-def test_barrier_touching_a_street_does_not_cut():
+def test_barrier_touching_a_street_is_no_crossing():
     wall = gpd.GeoDataFrame(geometry=[LineString([(100, 0), (100, 50)])], crs=CRS)
     net = build_walk_network(streets([ROAD]), barriers=wall)
-    assert net.report["barrier_cuts"] == 0
+    assert net.report["barrier_crossings"] == 0
     d, _ = nearest_distance(net, pts((90, 0)), pts((110, 0)))
     assert d[0] == pytest.approx(20.0)
 
 
-def test_polygon_barrier_cuts_twice_and_inside_piece_dropped():
+def test_polygon_barrier_counts_two_crossings_and_keeps_the_street():
     site = gpd.GeoDataFrame(geometry=[box(90, -10, 110, 10)], crs=CRS)
-    s = streets([ROAD, BYPASS], bridge=[False, True])
-    net = build_walk_network(s, barriers=site)
-    assert net.report["barrier_cuts"] == 2
-    assert net.report["dropped_edges"] == 1
-    assert net.report["dropped_length_m"] == pytest.approx(20.0)
-    assert net.report["dropped_street_ids"] == ["s0"]
-    d, _ = nearest_distance(net, pts((80, 0)), pts((120, 0)))
-    assert d[0] == pytest.approx(30 + 80 + 100 + 80 + 30)
+    net = build_walk_network(streets([ROAD]), barriers=site)
+    assert net.report["barrier_crossings"] == 2
+    assert net.report["components"] == 1
+    assert net.edges.length_m.sum() == pytest.approx(200.0)
+
+
+def test_connector_never_crosses_a_barrier():
+    # a street on each bank of a river, no crossing: a point on the south bank 2 m from the
+    # river joins the south street (8 m away), not the north street (4 m away, across)
+    south = LineString([(0, -10), (200, -10)])
+    north = LineString([(0, 2), (200, 2)])
+    river = gpd.GeoDataFrame(geometry=[LineString([(-50, 0), (250, 0)])], crs=CRS)
+    net = build_walk_network(streets([south, north]), barriers=river)
+    s = snap(net, pts((100, -2)))
+    assert s.connector_m[0] == pytest.approx(8.0)
+    assert net.edges.street_id[s.edge[0]] == "s0"
+    free = build_walk_network(streets([south, north]))
+    assert snap(free, pts((100, -2))).connector_m[0] == pytest.approx(4.0)
+    # a facility on the north bank is unreachable from the south bank (two parts)
+    d, _ = nearest_distance(net, pts((100, -2)), pts((100, 1)))
+    assert d[0] == np.inf
+    d, _ = nearest_distance(free, pts((100, -2)), pts((100, 1)))
+    assert d[0] == pytest.approx(4.0 + 1.0)
+    # an oblique street crossing the river: the south-bank point joins it on the south side
+    oblique = LineString([(90, -40), (130, 40)])
+    net2 = build_walk_network(streets([oblique]), barriers=river)
+    s2 = snap(net2, pts((120, -1)))
+    # foot of (120, -1) on the line is north of the river; the crossing point (110, 0) is used
+    xy = shapely.get_coordinates(s2.point[0])[0]
+    assert xy == pytest.approx([110.0, 0.0])
+    assert s2.connector_m[0] == pytest.approx(np.hypot(10, 1))
+
+
+def test_junction_tolerance_survives_a_lon_lat_round_trip():
+    # a T junction whose stem ends exactly on the main street; then every end point is moved
+    # 1 nm off as a round trip through lon/lat does
+    main = LineString([(0, 0), (300, 0)])
+    stem = LineString([(120, 150), (120, 0)])
+    far = LineString([(300, 0), (300, 150)])
+    base = build_walk_network(streets([main, stem, far]))
+    assert base.report["components"] == 1
+    for dy in (1e-9, -1e-9, 7e-10, 5e-4):
+        moved = LineString([(120, 150), (120, dy)])
+        net = build_walk_network(streets([main, stem if dy == 0 else moved, far]))
+        assert net.report["components"] == 1, dy
+        assert net.n_nodes == base.n_nodes
+        d, _ = nearest_distance(net, pts((120, 150)), pts((300, 150)))
+        assert d[0] == pytest.approx(150 + 180 + 150, abs=1e-3)
+    # 2 mm off is beyond the 1 mm tolerance: a separate part
+    gap = build_walk_network(streets([main, LineString([(120, 150), (120, 2e-3)]), far]))
+    assert gap.report["components"] == 2
+
+
+def test_real_round_trip_through_lon_lat_keeps_one_part():
+    lines = [LineString([(0, 0), (300, 0)]), LineString([(120, 150), (120, 0)]),
+             LineString([(300, 0), (300, 150)]), LineString([(0, 0), (0, 80)])]
+    s = streets(lines)
+    s = s.set_geometry(s.geometry.translate(527_000, 3_853_000))
+    back = s.to_crs("EPSG:4326").to_crs(CRS)
+    net0 = build_walk_network(s)
+    net1 = build_walk_network(back)
+    assert net0.report["components"] == net1.report["components"] == 1
+    o = pts((527_120, 3_853_150), (527_000, 3_853_080))
+    dst = pts((527_300, 3_853_150))
+    d0, _ = nearest_distance(net0, o, dst)
+    d1, _ = nearest_distance(net1, o, dst)
+    assert d1 == pytest.approx(d0, abs=1e-3)
+    assert d0.tolist() == pytest.approx([480.0, 80 + 300 + 150])
 
 
 # ----------------------------------------------------------------------------- snapping
@@ -241,12 +304,13 @@ def test_origin_and_destination_on_the_same_edge_and_on_nodes():
 
 
 def test_nearest_picks_the_closest_by_network_not_straight_line():
-    # destination 0 is 2 m away straight but across a barrier; destination 1 is 60 m walk
-    s = streets([ROAD, BYPASS], bridge=[False, True])
-    net = build_walk_network(s, barriers=RIVER)
-    d, i = nearest_distance(net, pts((99, 0)), pts((101, 0), (40, 0)))
+    # destination 0 is 2 m away straight but 40 + 2 x 30 + 40 by street; destination 1 is 30 m
+    a = LineString([(0, 0), (100, 0), (100, 30), (140, 30)])
+    b = LineString([(140, 30), (140, 0), (102, 0)])
+    net = build_walk_network(streets([a, b]))
+    d, i = nearest_distance(net, pts((99, 0)), pts((103, 0), (69, 0)))
     assert i[0] == 1
-    assert d[0] == pytest.approx(59.0)
+    assert d[0] == pytest.approx(30.0)
 
 
 def test_cutoff_and_missing_geometries():
@@ -313,12 +377,13 @@ def test_service_area_cuts_partial_edges():
     assert far.bounds == pytest.approx((490.0, 290.0, 510.0, 310.0))
 
 
-def test_service_area_follows_the_network_around_a_barrier():
-    s = streets([ROAD, BYPASS], bridge=[False, True])
-    net = build_walk_network(s, barriers=RIVER)
+def test_service_area_follows_the_network():
+    a = LineString([(0, 0), (100, 0), (100, 30), (140, 30)])
+    b = LineString([(140, 30), (140, 0), (102, 0)])
+    net = build_walk_network(streets([a, b]))
     area = service_area(net, pts((90, 0)), radius_m=100.0, buffer_m=1.0)
-    assert area.contains(Point(50, 50))
-    assert not area.contains(Point(105, 0))  # other bank, 2 m straight
+    assert area.contains(Point(100, 20))
+    assert not area.contains(Point(115, 0))  # 2 m straight from the first street, 75 m more walk
     assert area.bounds[0] == pytest.approx(-1.0)
 
 
@@ -412,10 +477,16 @@ def test_distances_match_networkx_on_random_city():
         lengths = nx.single_source_dijkstra_path_length(g, ("d", j))
         for k in range(len(o)):
             ref[k, j] = lengths.get(("o", k), np.inf)
-    assert np.isfinite(ref).all()
-    assert np.abs(m - ref).max() < 0.5
-    assert np.abs(d - ref.min(axis=1)).max() < 0.5
-    assert np.allclose(ref[np.arange(len(o)), i], ref.min(axis=1), atol=0.5)
+    fin = np.isfinite(ref)
+    assert fin.sum() > 0.7 * fin.size  # every part is kept: some points snap to small parts
+    assert np.abs(m[fin] - ref[fin]).max() < 0.5
+    assert (m[~fin] == 0).all()  # unreachable pairs are not stored
+    best = ref.min(axis=1)
+    reach = np.isfinite(best)
+    assert np.array_equal(np.isfinite(d), reach)
+    assert np.abs(d[reach] - best[reach]).max() < 0.5
+    assert np.allclose(ref[np.flatnonzero(reach), i[reach]], best[reach], atol=0.5)
+    assert (i[~reach] == -1).all()
     # bounded matrix keeps exactly the pairs within the cutoff
     mc = distance_matrix(net, o, dst, cutoff_m=1500.0)
     assert mc.nnz == int((ref <= 1500.0).sum())
@@ -442,3 +513,19 @@ def test_graph_matches_edges_and_lengths():
     geoms = np.asarray(same.geometry.values)
     a, b = shapely.STRtree(geoms).query(geoms, predicate="crosses")
     assert len(a) == 0
+
+
+def test_numpy_polygon_distance_matches_shapely():
+    from renogis.network import _PolygonDistance
+
+    rng = np.random.default_rng(5)
+    polys = [box(0, 0, 100, 60), Polygon([(0, 0), (50, 80), (100, 0), (50, 30)]),
+             box(0, 0, 100, 100).difference(box(30, 30, 70, 70)),
+             shapely.MultiPolygon([box(0, 0, 10, 10), box(50, 50, 60, 60)])]
+    g = np.array(polys, dtype=object)
+    xy = rng.uniform(-30, 130, (4000, 2))
+    owner = rng.integers(0, len(polys), 4000)
+    got = _PolygonDistance(g)(xy, owner, chunk=700)
+    ref = shapely.distance(g[owner], shapely.points(xy))
+    assert np.allclose(got, ref, atol=1e-9)
+    assert (got == 0).sum() > 100  # points inside, including in the hole-free parts

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
@@ -734,6 +734,7 @@ def _check_plan_invariants(plan, standards):
 
 @settings(max_examples=12, deadline=None)
 @given(st.integers(min_value=0, max_value=2**31 - 1), st.sampled_from([1, 2, None]))
+@example(seed=2288556, k=None)  # HiGHS tolerance once filled a 722 m2 parcel with 722.0002 m2
 def test_property_no_forbidden_sharing_no_overcredit_exact_not_worse(seed, k):
     from renogis.standards import load_standards
 
@@ -924,7 +925,9 @@ def test_real_nanjing_plan_respects_capacity_and_co_location():
         crs=crs,
     )
     std = load_standards()
-    acc = compute_access(comp, None, network=net, standards=std)  # no facility: all uncovered
+    no_fac = gpd.GeoDataFrame({"facility_id": [], "category": []}, geometry=[], crs=crs)
+    # an empty facilities layer: every category absent, all uncovered (no layer at all is no data)
+    acc = compute_access(comp, no_fac, network=net, standards=std)
     plan = site_facilities(comp, parcels, access=acc, standards=std, network=net)
     _check_plan_invariants(plan, std)
     t = plan.plan.set_index(schema.CATEGORY)

@@ -54,8 +54,10 @@ def test_missing_required_columns(tmp_path):
     c = grid_compounds(1).drop(columns=["households"])
     with pytest.raises(InputError, match=r"\[compounds\] column households: required column missing"):
         load(_save(tmp_path, c))
-    c = grid_compounds(1).drop(columns=["compound_id"])
-    with pytest.raises(InputError, match=r"column compound_id: required column missing"):
+    # neither id nor name nor households: one line naming the column, no KeyError
+    c = grid_compounds(1)[["geometry"]]
+    with pytest.raises(InputError, match=r"^city.gpkg \[compounds\] column households: required column "
+                       r"missing; add a households column"):
         load(_save(tmp_path, c))
 
 
@@ -186,7 +188,9 @@ def test_osm_highway_and_other_tags(tmp_path, tiny_world):
     assert list(st["walkable"]) == [False, False]
     assert list(st["bridge"]) == [True, False]
     assert list(st["layer"]) == [1, 0]
-    assert list(st["street_id"]) == ["S1", "S2"]
+    # no street_id: ids in spatial order by midpoint, the vertical street's (Y0 + 150) lies north of
+    # the horizontal one's (Y0 - 5)
+    assert list(st["street_id"]) == ["S0002", "S0001"]
 
 
 def test_consent_percent_and_booleans(tmp_path):
