@@ -517,14 +517,21 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
         out.write(console("sites", lang, n=s["sites"]) + "\n")
     if "proposals" in s:
         pr = s["proposals"]
-        out.write(f"proposals: cost {pr['cost_low_yuan'] / 1e6:,.1f}-{pr['cost_high_yuan'] / 1e6:,.1f} "
-                  "million yuan"
-                  f"{'' if pr['costs_verified'] else ' (unit costs unverified)'}; property management at "
-                  f"{pr['property_fee']:.2f} yuan/m2: {pr['districts_viable_merged']} districts viable "
-                  "merged, "
-                  f"{pr['districts_viable_only_merged']} only when merged\n")
-        if pr.get("groups_viable_only_merged"):
-            out.write(f"  groups viable only when merged: {', '.join(pr['groups_viable_only_merged'])}\n")
+        lo, hi = pr["cost_low_yuan"], pr["cost_high_yuan"]
+        if lang == "zh":
+            out.write(f"改造方案：估算投资 {lo / 1e4:,.0f}–{hi / 1e4:,.0f} 万元"
+                      f"{'' if pr['costs_verified'] else '（单价未经核实）'}；物业费 {pr['property_fee']:.2f} 元/m²·月下"
+                      f"合并后可保本片区 {pr['districts_viable_merged']} 个，其中仅合并后可保本 "
+                      f"{pr['districts_viable_only_merged']} 个\n")
+            if pr.get("groups_viable_only_merged"):
+                out.write(f"  仅合并后可保本的分组：{'、'.join(pr['groups_viable_only_merged'])}\n")
+        else:
+            out.write(f"proposals: cost {lo / 1e6:,.1f}-{hi / 1e6:,.1f} million yuan"
+                      f"{'' if pr['costs_verified'] else ' (unit costs unverified)'}; property management at "
+                      f"{pr['property_fee']:.2f} yuan/m2: {pr['districts_viable_merged']} districts viable "
+                      f"merged, {pr['districts_viable_only_merged']} only when merged\n")
+            if pr.get("groups_viable_only_merged"):
+                out.write(f"  groups viable only when merged: {', '.join(pr['groups_viable_only_merged'])}\n")
     out.write(console("outputs", lang, out=result.out) + "\n")
     for f in result.files:
         out.write(f"  {f.relative_to(result.out)}\n")
