@@ -520,7 +520,8 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
         lo, hi = pr["cost_low_yuan"], pr["cost_high_yuan"]
         if lang == "zh":
             out.write(f"改造方案：估算投资 {lo / 1e4:,.0f}–{hi / 1e4:,.0f} 万元"
-                      f"{'' if pr['costs_verified'] else '（单价未经核实）'}；物业费 {pr['property_fee']:.2f} 元/m²·月下"
+                      f"{'' if pr['costs_verified'] else '（单价未经核实）'}；"
+                      f"物业费 {pr['property_fee']:.2f} 元/m²·月下"
                       f"合并后可保本片区 {pr['districts_viable_merged']} 个，其中仅合并后可保本 "
                       f"{pr['districts_viable_only_merged']} 个\n")
             if pr.get("groups_viable_only_merged"):

@@ -112,6 +112,21 @@ def write_proposal_outputs(
         gap_m=config.gap_m,
         lang=config.lang,
     )
+    # machine tables (CSV) are the same whatever --lang: their text columns are in English
+    reno_en = plan_renovation(
+        compounds,
+        districts,
+        costs=costs,
+        buildings=buildings,
+        gaps=gaps,
+        siting=siting,
+        gates=ds.get(S.GATES),
+        facilities=ds.get(S.FACILITIES),
+        standards=standards,
+        heating_region=config.heating_region,
+        gap_m=config.gap_m,
+        lang="en",
+    )
     viab = assess_viability(compounds, model=costs.property)
     group_col = config.viability_groups
     gviab = None
@@ -126,13 +141,13 @@ def write_proposal_outputs(
         gviab = assess_viability(compounds, model=costs.property, by=group_col)
     files: list[Path] = []
     files += write_table(
-        reno.items, out / "renovation_items", sheet_name="renovation_items", formats=("csv",)
+        reno_en.items, out / "renovation_items", sheet_name="renovation_items", formats=("csv",)
     )
     xl = reno.items.rename(columns=_ZH) if config.lang == "zh" else reno.items
     files += write_table(xl, out / "renovation_items", sheet_name="renovation_items", formats=("xlsx",))
     files += write_table(reno.districts, out / "renovation_districts", formats=("csv",))
     files += write_table(reno.compounds, out / "renovation_compounds", formats=("csv",))
-    files += write_table(reno.funding, out / "funding", formats=("csv",))
+    files += write_table(reno_en.funding, out / "funding", formats=("csv",))
     files += write_table(viab.compounds, out / "viability_compounds", formats=("csv",))
     files += write_table(
         viab.groups.rename(columns={"group": S.DISTRICT_ID}), out / "viability_districts", formats=("csv",)
