@@ -216,6 +216,33 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="also write every result table into PostGIS, in one transaction: "
                         "postgresql://user@host:port/db?schema=renogis_run (password via PGPASSWORD, "
                         "~/.pgpass or a service file)")
+    _add_proposal_options(p)
+
+
+def _add_proposal_options(p: argparse.ArgumentParser) -> None:
+    r = p.add_argument_group("proposals (renovation content, cost, funding, property viability, documents)")
+    r.add_argument("--costs", default="renovation_2021",
+                   help="cost profile (renovation_2021, every number unverified) or a TOML file of your city")
+    r.add_argument("--documents", choices=("auto", "all", "summary", "none"), default="auto",
+                   help="Word/PDF proposals: all districts, the city summary only, none; auto = all up to 60 "
+                        "districts, else summary")
+    r.add_argument("--property-fee", type=float, metavar="YUAN",
+                   help="property fee residents pay, yuan per m2 and month (default from the cost file: 0.5)")
+    r.add_argument("--collection-rate", type=float, metavar="SHARE",
+                   help="share of the fee collected (default from the cost file: 0.85)")
+    r.add_argument("--parking-per-household", type=float, metavar="N",
+                   help="car spaces per household targeted by the renovation (default from the cost file: "
+                        "0.5)")
+    r.add_argument("--funding-share", action="append", metavar="KEY:SOURCE=SHARE",
+                   help="funding share of a source for a class (basic, complete, upgrade) or item, e.g. "
+                        "basic:residents=0.1; the other shares are scaled (repeatable)")
+    r.add_argument("--heating-region", choices=("auto", "yes", "no"), default="auto",
+                   help="in the central-heating region (energy retrofit, heating pipes); auto = by latitude")
+    r.add_argument("--viability-groups", metavar="COLUMN",
+                   help="also assess property viability for the groups of this compounds column (e.g. area)")
+    r.add_argument("--buildings", type=Path, metavar="FILE",
+                   help="buildings layer (floors, has_lift, households; lift-retrofit candidates) when it is "
+                        "not a layer 'buildings' of the input")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -234,6 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also copy the map here as demo_map.html (default maps/)")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
     p.add_argument("--tiles", choices=("osm", "cartodb", "amap", "tianditu", "none"), default="osm")
+
+    p = sub.add_parser("compare", help="two runs of the same city side by side (table and map)")
+    p.add_argument("run_a", type=Path, help="output folder of the first run")
+    p.add_argument("run_b", type=Path, help="output folder of the second run")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output folder for compare.csv/.xlsx/.md and the map")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh")
 
     p = sub.add_parser("validate", help="check an input and print every problem found")
     p.add_argument("input", type=_input, help="GeoPackage, folder of layer files, a compounds file, "
@@ -380,7 +414,7 @@ def _rerun_config(path: Path, out: Path | None):  # type: ignore[no-untyped-def]
         return tuple(tuples(x) for x in v) if isinstance(v, list) else v
 
     kwargs = {k: tuples(v) for k, v in params.items()}
-    for k in ("input", "out", "map_copy", "ledger"):
+    for k in ("input", "out", "map_copy", "ledger", "buildings"):
         if kwargs.get(k) is not None and "://" not in str(kwargs[k]):
             kwargs[k] = Path(kwargs[k])
     for k in ("column_map",):
@@ -419,6 +453,7 @@ _STEPS = {
 
 def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from renogis._errors import InputError
+    from renogis.costs import parse_funding_shares
     from renogis.io import parse_column_map
     from renogis.pipeline import RunConfig
     from renogis.postgis import parse_layer_map
@@ -443,6 +478,11 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         ledger=args.ledger,
         access=args.access, frontage_m=args.frontage_m, no_data=tuple(args.no_data),
         layer_map=parse_layer_map(args.layer_map), out_db=args.out_db,
+        costs=args.costs, documents=args.documents, property_fee=args.property_fee,
+        collection_rate=args.collection_rate, parking_per_household=args.parking_per_household,
+        funding_shares=parse_funding_shares(args.funding_share),
+        heating_region=None if args.heating_region == "auto" else args.heating_region == "yes",
+        viability_groups=args.viability_groups, buildings=args.buildings,
     )
 
 
@@ -520,6 +560,24 @@ def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
         out.write(console("sites", lang, n=s["sites"]) + "\n")
     if "out_db" in s:
         out.write(console("database", lang, n=len(s["out_db"]), tables=", ".join(s["out_db"])) + "\n")
+    if "proposals" in s:
+        pr = s["proposals"]
+        lo, hi = pr["cost_low_yuan"], pr["cost_high_yuan"]
+        if lang == "zh":
+            out.write(f"改造方案：估算投资 {lo / 1e4:,.0f}–{hi / 1e4:,.0f} 万元"
+                      f"{'' if pr['costs_verified'] else '（单价未经核实）'}；"
+                      f"物业费 {pr['property_fee']:.2f} 元/m²·月下"
+                      f"合并后可保本片区 {pr['districts_viable_merged']} 个，其中仅合并后可保本 "
+                      f"{pr['districts_viable_only_merged']} 个\n")
+            if pr.get("groups_viable_only_merged"):
+                out.write(f"  仅合并后可保本的分组：{'、'.join(pr['groups_viable_only_merged'])}\n")
+        else:
+            out.write(f"proposals: cost {lo / 1e6:,.1f}-{hi / 1e6:,.1f} million yuan"
+                      f"{'' if pr['costs_verified'] else ' (unit costs unverified)'}; property management at "
+                      f"{pr['property_fee']:.2f} yuan/m2: {pr['districts_viable_merged']} districts viable "
+                      f"merged, {pr['districts_viable_only_merged']} only when merged\n")
+            if pr.get("groups_viable_only_merged"):
+                out.write(f"  groups viable only when merged: {', '.join(pr['groups_viable_only_merged'])}\n")
     out.write(console("outputs", lang, out=result.out) + "\n")
     for f in result.files:
         out.write(f"  {f.relative_to(result.out)}\n")
@@ -618,13 +676,22 @@ def _main(argv: Sequence[str] | None) -> int:
             return 0 if ds.report.ok else 2
         if args.command == "batch":
             return _batch(args)
+        if args.command == "compare":
+            from renogis.compare import write_comparison
+
+            files, _table, warns = write_comparison(args.run_a, args.run_b, args.out, lang=args.lang)
+            for w in warns:
+                sys.stderr.write(f"renogis: warning: {w}\n")
+            sys.stdout.write(f"comparison in {args.out}:\n" + "".join(f"  {f.name}\n" for f in files))
+            return 0
         from renogis.pipeline import RunConfig, run
 
         if args.command == "demo":
             from renogis.datasets import sample_path
 
             config = RunConfig(input=sample_path(), out=args.out, lang=args.lang, tiles=args.tiles,
-                               map_copy=args.maps_dir)
+                               map_copy=args.maps_dir, documents="all", viability_groups="area",
+                               buildings=sample_path().with_name("sample_buildings.gpkg"))
         elif args.command == "rerun":
             config = _rerun_config(args.run_json, args.out)
         else:

@@ -90,6 +90,17 @@ class RunConfig:
     # PostGIS (renogis.postgis)
     layer_map: dict[str, str] = field(default_factory=dict)  # {layer: table} of a postgresql:// input
     out_db: str | None = None  # also write the results into postgresql://...?schema=NAME, one transaction
+    # proposals: renovation content, costs, viability, documents (renogis.deliverables)
+    proposals: bool = True
+    costs: str = "renovation_2021"
+    documents: str = "auto"  # auto | all | summary | none
+    property_fee: float | None = None
+    collection_rate: float | None = None
+    parking_per_household: float | None = None
+    funding_shares: tuple[tuple[str, str, float], ...] = ()
+    heating_region: bool | None = None
+    viability_groups: str | None = None
+    buildings: Path | None = None  # buildings layer file, when not a layer of the input
 
 
 @dataclass(frozen=True)
@@ -132,6 +143,8 @@ def _input_hashes(ds: Dataset, config: RunConfig) -> dict[str, str]:
             members += [src.with_suffix(s) for s in (".dbf", ".shx", ".prj", ".cpg") if src.with_suffix(s).exists()]
         for m in members:
             files[str(m)] = file_sha256(m)
+    if config.buildings is not None and Path(config.buildings).is_file():  # --buildings FILE
+        files[str(config.buildings)] = file_sha256(config.buildings)
     return files
 
 
@@ -341,6 +354,18 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
             with timer.step("tables"):
                 files.extend(write_district_outputs(district_result, tmp, lang=config.lang,
                                                     extra_lines=extra_lines))
+
+        if district_result is not None and "districts" in config.steps and config.proposals:
+            from renogis.deliverables import write_proposal_outputs
+
+            with timer.step("proposals"):
+                pfiles, summary["proposals"], pnotes = write_proposal_outputs(
+                    tmp, config=config, ds=ds, district_result=district_result, access=access, gaps=gaps,
+                    plan=plan, standards=standards, extra_lines=extra_lines)
+                files.extend(pfiles)
+                if pnotes:
+                    with (tmp / "validation.txt").open("a", encoding="utf-8") as fh:
+                        fh.write("".join(f"proposals: {n}\n" for n in pnotes))
 
         if "map" in config.steps:
             from renogis.maps import write_map

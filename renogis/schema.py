@@ -390,3 +390,36 @@ def normalise_street_class(value: object) -> str | None:
     if low in OSM_HIGHWAY_CLASSES:
         return OSM_HIGHWAY_CLASSES[low]
     return STREET_CLASS_ALIASES.get(text)
+
+# --------------------------------------------------------------------------- proposal outputs
+# renovation content, costs and property-management viability (renogis.renovation, .viability)
+RENO_CLASS: Final = "renovation_class"  # basic | complete | upgrade
+ITEM: Final = "item"  # cost item key
+QUANTITY: Final = "quantity"
+UNIT: Final = "unit"
+EVIDENCE: Final = "evidence"
+COST_LOW_YUAN: Final = "cost_low_yuan"
+COST_HIGH_YUAN: Final = "cost_high_yuan"
+VERIFIED: Final = "verified"
+SOURCE: Final = "source"
+FUNDING_SOURCE: Final = "funding_source"
+SHARE: Final = "share"
+LIFT_CANDIDATES: Final = "lift_candidates"  # buildings of >= 4 floors without a lift
+PARKING_NEED: Final = "parking_need"
+PARKING_SHORTFALL: Final = "parking_shortfall"
+HEATED: Final = "heated_region"
+COST_YUAN_MONTH: Final = "cost_yuan_month"
+INCOME_YUAN_MONTH: Final = "income_yuan_month"
+BREAK_EVEN_FEE: Final = "break_even_fee"  # yuan per m2 of floor area and month
+VIABLE_ALONE: Final = "viable_alone"
+VIABLE_MERGED: Final = "viable_merged"
+VIABLE_ONLY_MERGED: Final = "viable_only_merged"
+# optional layer ``buildings`` (read by renogis.renovation): one row per residential building
+BUILDINGS_LAYER: Final = "buildings"
+FLOORS: Final = "floors"
+HAS_LIFT: Final = "has_lift"
+#: Chinese headers of the buildings layer.
+BUILDING_ALIASES: Final[Mapping[str, str]] = MappingProxyType(
+    {"楼层数": FLOORS, "层数": FLOORS, "楼层": FLOORS, "电梯": HAS_LIFT, "有无电梯": HAS_LIFT,
+     "是否有电梯": HAS_LIFT, "小区编号": COMPOUND_ID, "户数": HOUSEHOLDS, "楼栋编号": "building_id"}
+)

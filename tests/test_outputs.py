@@ -58,8 +58,11 @@ def test_console_follows_lang(runs):
 
 def test_csv_identical_under_both_languages(runs):
     csvs = sorted(p.relative_to(runs["zh"]) for p in runs["zh"].rglob("*.csv"))
-    assert [str(p) for p in csvs] == ["districts.csv", "overlaps.csv", "service_access.csv",
-                                      "service_gaps.csv", "siting_plan.csv"]
+    assert [str(p) for p in csvs] == [
+        "districts.csv", "funding.csv", "overlaps.csv", "renovation_compounds.csv",
+        "renovation_districts.csv",
+        "renovation_items.csv", "service_access.csv", "service_gaps.csv", "siting_plan.csv",
+        "viability_compounds.csv", "viability_districts.csv"]
     for rel in csvs:
         assert (runs["zh"] / rel).read_bytes() == (runs["en"] / rel).read_bytes(), rel
     head = (runs["zh"] / "service_access.csv").read_text(encoding="utf-8-sig").splitlines()[0]
