@@ -728,8 +728,10 @@ def build_walk_network(
         n_comp, 100 * report["largest_share"], report["dropped_edges"], report["dropped_length_m"],
         len(report["dropped_street_ids"]),
     )
-    return WalkNetwork(crs=crs, graph=graph, node_xy=node_xy, edges=edges, report=report,
-                       barrier_lines=barrier_lines)
+    net = WalkNetwork(crs=crs, graph=graph, node_xy=node_xy, edges=edges, report=report,
+                      barrier_lines=barrier_lines)
+    net.edge_tree()  # the spatial index every snap uses: built once with the network (0.3 s at 1M nodes)
+    return net
 
 
 # ============================================================================ snapping
