@@ -57,13 +57,6 @@ def _encoding(value: str) -> str:
         raise argparse.ArgumentTypeError(f"unknown text encoding {value!r}; use e.g. GBK, GB18030 or UTF-8") from None
 
 
-def _column_pair(value: str) -> str:
-    src, sep, dst = value.partition("=")
-    if not sep or not src.strip() or not dst.strip():
-        raise argparse.ArgumentTypeError(f"{value!r}: expected SOURCE=CANONICAL, e.g. 户数合计=households")
-    return value
-
-
 def _street_class(value: str) -> str:
     """One --barrier-class value: a street class (English, Chinese or OSM highway) or ``none``."""
     from renogis import schema
@@ -144,7 +137,7 @@ def _categories(value: str) -> tuple[str, ...]:
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("input")
-    g.add_argument("--column-map", action="append", metavar="SRC=DST", type=_column_pair,
+    g.add_argument("--column-map", action="append", metavar="SRC=DST",
                    help="map your header to a canonical column, e.g. 户数合计=households (repeatable)")
     g.add_argument("--encoding", type=_encoding, help="text encoding of Shapefiles/CSV, e.g. GBK (default: .cpg, UTF-8, GB18030)")
     g.add_argument("--source-crs", choices=("gcj02", "bd09"),

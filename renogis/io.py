@@ -98,11 +98,11 @@ def parse_column_map(items: list[str] | None) -> dict[str, str]:
         for part in str(item).split(","):
             if not part.strip():
                 continue
-            if "=" not in part:
+            src, sep, dst = (s.strip() for s in part.partition("="))
+            if not sep or not src or not dst:
                 raise InputError(
                     f"--column-map {part!r}: expected SOURCE=CANONICAL, e.g. 户数合计=households"
                 )
-            src, dst = (s.strip() for s in part.split("=", 1))
             out[src] = dst
     return out
 

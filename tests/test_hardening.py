@@ -356,7 +356,6 @@ def test_random_attribute_junk_never_gives_an_internal_error(tmp_path_factory, h
 @pytest.mark.parametrize("args, message", [
     (["--keep-together", "C1,C1"], "C1 given twice"),
     (["--keep-apart", "C4,C4"], "C4 given twice"),
-    (["--column-map", "=households"], "expected SOURCE=CANONICAL"),
     (["--encoding", "nonsense"], "unknown text encoding 'nonsense'"),
 ])
 def test_list_and_text_options_are_checked(tiny_gpkg, tmp_path, capsys, args, message):
@@ -364,4 +363,10 @@ def test_list_and_text_options_are_checked(tiny_gpkg, tmp_path, capsys, args, me
         main(["districts", str(tiny_gpkg), "--out", str(tmp_path / "o"), *args])
     assert info.value.code == 2
     assert message in _err_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+def test_column_map_without_a_source_is_refused(tiny_gpkg, tmp_path, capsys):
+    assert main(["districts", str(tiny_gpkg), "--out", str(tmp_path / "o"), "--column-map", "=households"]) == 2
+    assert "expected SOURCE=CANONICAL" in _err_line(capsys)
     assert not (tmp_path / "o").exists()
