@@ -22,18 +22,20 @@ import os
 import re
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from renogis._errors import InputError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MANIFEST", "OutputFolder", "RunInterrupted", "handle_signals"]
+__all__ = ["MANIFEST", "OutputFolder", "RunInterrupted", "handle_signals", "raise_pending"]
 
 #: The manifest renogis writes into every output folder: the files it wrote, with their SHA-256.
 MANIFEST = "renogis_manifest.json"
@@ -52,10 +54,16 @@ class RunInterrupted(KeyboardInterrupt):
 # Signals that arrive while a critical section runs are recorded here and raised when it ends. Blocking
 # with pthread_sigmask is not enough: the process has other threads (BLAS, GDAL) that take the signal, and
 # Python then runs the handler in the main thread whatever its mask.
-_held = {"depth": 0, "pending": None}
+_held: dict[str, Any] = {"depth": 0, "pending": None, "last": None}
+
+
+def last_signal() -> int | None:
+    """The number of the last signal the handler received (libraries may re-raise it as another message)."""
+    return _held.get("last")
 
 
 def _raise_interrupted(signum: int, frame: object) -> None:
+    _held["last"] = signum
     if _held["depth"]:
         _held["pending"] = _held["pending"] or signum
         return
@@ -72,15 +80,34 @@ def handle_signals() -> Iterator[None]:
         yield
         return
     previous = {s: signal.getsignal(s) for s in _SIGNALS}
+    hook = sys.unraisablehook
+
+    def unraisable(info: Any) -> None:
+        # The handler's exception can land in a weakref callback or __del__, where Python prints and drops
+        # it: keep the signal instead, for the next checkpoint (:func:`raise_pending`) to raise.
+        if isinstance(info.exc_value, RunInterrupted):
+            _held["pending"] = _held["pending"] or info.exc_value.signum
+            return
+        hook(info)
+
     for s in _SIGNALS:
         signal.signal(s, _raise_interrupted)
+    sys.unraisablehook = unraisable
     try:
         yield
     finally:
+        sys.unraisablehook = hook
         for s, h in previous.items():
             signal.signal(s, h if h is not None else signal.SIG_DFL)
         if previous.get(signal.SIGINT) is not _raise_interrupted:
             _held["pending"] = None
+
+
+def raise_pending() -> None:
+    """Raise a signal that arrived where it could not be raised (held, or dropped by Python)."""
+    if not _held["depth"] and _held["pending"]:
+        signum, _held["pending"] = _held["pending"], None
+        raise RunInterrupted(signum)
 
 
 @contextlib.contextmanager
@@ -289,6 +316,7 @@ class OutputFolder:
 
         Returns the relative paths of the files written.
         """
+        raise_pending()
         tmp, out = self.tmp, self.out
         files = [p for p in _listing(tmp) if p != MANIFEST]
         from renogis import __version__

@@ -703,9 +703,10 @@ def _main(argv: Sequence[str] | None) -> int:
         sys.stderr.write(f"renogis: error: {text}\n")
         return 2
     except KeyboardInterrupt as exc:
-        from renogis._outdir import RunInterrupted
+        from renogis._outdir import RunInterrupted, last_signal
 
-        signum = exc.signum if isinstance(exc, RunInterrupted) else 2
+        # a library may re-raise the interrupt with its own message (reportlab does): take the number we saw
+        signum = last_signal() or 2
         out = getattr(args, "out", None)
         if isinstance(exc, RunInterrupted) and exc.committed:
             sys.stderr.write(f"renogis: interrupted (signal {signum}) after the output was complete in {out}\n")

@@ -21,7 +21,7 @@ import pandas as pd
 
 from renogis import __version__, schema
 from renogis._errors import InputError
-from renogis._outdir import MANIFEST, OutputFolder, RunInterrupted, handle_signals
+from renogis._outdir import MANIFEST, OutputFolder, RunInterrupted, handle_signals, raise_pending
 from renogis.io import write_gpkg
 from renogis.postgis import is_postgis_url, redact_url
 from renogis.reports import (
@@ -125,6 +125,7 @@ class _Timer:
             self.progress(f"{name} ...")
         t0 = time.perf_counter()
         yield
+        raise_pending()  # a signal Python could not raise inside the step
         self.timings[name] = round(time.perf_counter() - t0, 3)
         logger.info("step %s took %.2f s", name, self.timings[name])
         if self.progress:
