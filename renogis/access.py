@@ -38,7 +38,7 @@ from renogis import network as walknet
 from renogis import schema
 from renogis._errors import InputError
 from renogis._progress import track
-from renogis.reports import write_table
+from renogis.outputs.tables import write_table
 from renogis.schema import (
     CAPACITY,
     CATEGORIES,
@@ -1478,7 +1478,7 @@ def write_gap_outputs(
     list of Path
         The files written.
     """
-    from renogis.wording import check_lang
+    from renogis.outputs.wording import check_lang
 
     check_lang(lang)  # before writing anything
     out = Path(out_dir)

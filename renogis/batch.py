@@ -601,7 +601,7 @@ def _row_from_result(result: Any, config: RunConfig) -> dict[str, Any]:
     import pyogrio
 
     from renogis.access import CATEGORY, COVERAGE_SHARE, COVERAGE_SHARE_MERGED
-    from renogis.proposals import DISTRICTS_GPKG, LAYER_COMPOUNDS, LAYER_DISTRICTS
+    from renogis.outputs.proposals import DISTRICTS_GPKG, LAYER_COMPOUNDS, LAYER_DISTRICTS
 
     s = result.summary
     gpkg = result.out / DISTRICTS_GPKG
@@ -634,7 +634,7 @@ def _row_from_result(result: Any, config: RunConfig) -> dict[str, Any]:
 # --------------------------------------------------------------------------- resume
 def _parameters(record: Mapping[str, Any]) -> dict[str, Any]:
     """Run parameters as JSON holds them, less where the output went (a batch folder may be moved)."""
-    from renogis.reports import _jsonable
+    from renogis.outputs.tables import _jsonable
 
     params = json.loads(json.dumps(_jsonable(record), ensure_ascii=False))
     return {k: v for k, v in params.items() if k not in ("out", "map_copy")}
@@ -650,7 +650,7 @@ def city_complete(city: City, *, started_utc: str | None = None) -> bool:
     ``started_utc`` is given, it is the run the batch recorded.
     """
     from renogis._outdir import foreign_files
-    from renogis.reports import file_sha256
+    from renogis.outputs.tables import file_sha256
 
     out = city.config.out
     try:
@@ -733,7 +733,7 @@ def _write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
 
 
 def _write_json(path: Path, record: Mapping[str, Any]) -> None:
-    from renogis.reports import _jsonable
+    from renogis.outputs.tables import _jsonable
 
     text = json.dumps(_jsonable(record), ensure_ascii=False, indent=1)
     _write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
@@ -1008,7 +1008,7 @@ def _write_table_to(df: pd.DataFrame, target: Path, fmt: str) -> None:
     """write_table into an exact file name (it names files by suffix; the temporary name has none)."""
     import tempfile
 
-    from renogis.reports import write_table
+    from renogis.outputs.tables import write_table
 
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".summary-") as d:
         written = write_table(df, Path(d) / "summary", formats=(fmt,), sheet_name="summary")
@@ -1020,7 +1020,7 @@ def _write_summary_gpkg(out: Path, names: Iterable[str]) -> Path | None:
     import geopandas as gpd
     import pyogrio
 
-    from renogis.proposals import DISTRICTS_GPKG, LAYER_DISTRICTS
+    from renogis.outputs.proposals import DISTRICTS_GPKG, LAYER_DISTRICTS
 
     frames = []
     for name in names:

@@ -387,7 +387,7 @@ def _rerun_config(path: Path, out: Path | None):  # type: ignore[no-untyped-def]
 
     from renogis._errors import InputError
     from renogis.pipeline import RunConfig
-    from renogis.reports import file_sha256
+    from renogis.outputs.tables import file_sha256
 
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
@@ -481,7 +481,7 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def _coverage_table(cov, *, lang: str) -> str:  # type: ignore[no-untyped-def]
     """Compact per-category coverage: before merging (compounds alone) and after (districts)."""
-    from renogis.wording import category_name, console, value_label
+    from renogis.outputs.wording import category_name, console, value_label
 
     rows = [tuple(console("head", lang).split("|"))]
     metre = "米" if lang == "zh" else "m"
@@ -516,7 +516,7 @@ def _width(text: str) -> int:
 def _print_result(result, *, lang: str) -> None:  # type: ignore[no-untyped-def]
     import re
 
-    from renogis.wording import category_name, console, layer_name
+    from renogis.outputs.wording import category_name, console, layer_name
 
     s = result.summary
     out = sys.stdout

@@ -229,7 +229,7 @@ def write_comparison(
         Files written, the comparison table and warnings (e.g. different inputs).
     """
     from renogis.documents import city_map, find_cjk_font
-    from renogis.reports import write_table
+    from renogis.outputs.tables import write_table
 
     a, b = read_run(run_a), read_run(run_b)
     warnings: list[str] = []

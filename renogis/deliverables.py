@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from renogis import schema as S
-from renogis.reports import write_table
+from renogis.outputs.tables import write_table
 
 logger = logging.getLogger(__name__)
 

@@ -24,16 +24,16 @@ from renogis._errors import InputError
 from renogis._outdir import MANIFEST, OutputFolder, RunInterrupted, handle_signals, raise_pending
 from renogis.io import write_gpkg
 from renogis.postgis import is_postgis_url, redact_url
-from renogis.reports import (
+from renogis.outputs.gpkg import write_results_gpkg
+from renogis.outputs.tables import (
     file_sha256,
-    gap_lines,
     library_versions,
     write_columns_md,
-    write_results_gpkg,
     write_run_json,
     write_siting_tables,
     write_table,
 )
+from renogis.outputs.wording import gap_lines
 from renogis.validate import Dataset, load
 
 logger = logging.getLogger(__name__)
@@ -350,7 +350,7 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
                     logger.warning("no parcels layer: nothing to site")
 
         if district_result is not None and "districts" in config.steps:
-            from renogis.proposals import write_district_outputs
+            from renogis.outputs.proposals import write_district_outputs
 
             with timer.step("tables"):
                 files.extend(write_district_outputs(district_result, tmp, lang=config.lang,

@@ -2248,7 +2248,7 @@ def write_siting_outputs(plan: SitingPlan | pd.DataFrame, out_dir: str | Path) -
     list of Path
         The files written.
     """
-    from renogis.reports import write_table
+    from renogis.outputs.tables import write_table
 
     table = plan.plan if isinstance(plan, SitingPlan) else plan
     first = [schema.PARCEL_ID, schema.CATEGORY, NEWLY_COVERED_HOUSEHOLDS, CUMULATIVE_COVERAGE]

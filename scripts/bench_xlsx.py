@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from renogis.reports import write_table
+from renogis.outputs.tables import write_table
 
 
 def frame(n: int) -> pd.DataFrame:

@@ -49,7 +49,7 @@ def test_no_data_option_and_absent_category_note(tiny_gpkg, tmp_path, capsys):
     assert set(acc.loc[acc["category"].isin(["clinic", "parking"]), "method"]) == {"no_data"}
     assert set(acc.loc[acc["category"] == "kindergarten", "method"]) <= {"network", "inside"}
     assert (acc.loc[acc["category"] == "canteen", "method"] == "unreachable").all()
-    from renogis.wording import category_name
+    from renogis.outputs.wording import category_name
 
     assert f"no data: {category_name('clinic', 'en')}, {category_name('parking', 'en')}" in stdout
     assert "the facilities layer holds no" in stdout and category_name("canteen", "en") in stdout
@@ -111,7 +111,7 @@ def test_gap_lines_explain_merging_and_no_data():
 
     from renogis import access as acc
     from renogis.network import build_walk_network
-    from renogis.reports import gap_lines
+    from renogis.outputs.wording import gap_lines
     from renogis.standards import load_standards
 
     std = load_standards()

@@ -372,7 +372,7 @@ def test_walls_to_open_exclude_street_frontage() -> None:
         {"district_id": "D001", "compound_id_a": "A", "compound_id_b": "B", "wall_m": 100.0},
         {"district_id": "D001", "compound_id_a": "A", "compound_id_b": "D", "wall_m": 100.0},
     ]
-    from renogis.proposals import proposal_sheets
+    from renogis.outputs.proposals import proposal_sheets
 
     en = proposal_sheets(res, lang="en")["D001"]
     assert "4 compounds, 2,000 households; 200 m of walls to open" in en

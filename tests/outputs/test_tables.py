@@ -9,7 +9,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from renogis.reports import write_table, write_xlsx
+from renogis.outputs.tables import write_table
+from renogis.outputs.xlsx import write_xlsx
 
 
 def test_xlsx_and_csv_round_trip(tmp_path):
@@ -129,7 +130,7 @@ def test_wide_gaps_one_column_per_category_and_field():
     import geopandas as gpd
     import shapely
 
-    from renogis.reports import wide_gaps
+    from renogis.outputs.gpkg import wide_gaps
 
     comp = gpd.GeoDataFrame({"compound_id": ["A", "B"], "households": [100, 50]},
                             geometry=[shapely.box(0, 0, 1, 1), shapely.box(2, 0, 3, 1)], crs=4548)

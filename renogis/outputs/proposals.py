@@ -38,7 +38,7 @@ from renogis.districting import (
     WALL_M,
     DistrictResult,
 )
-from renogis.reports import write_table
+from renogis.outputs.tables import write_table
 from renogis.schema import (
     BUILDINGS,
     BUILT_YEAR,
@@ -49,7 +49,7 @@ from renogis.schema import (
     NAME,
     SUBDISTRICT,
 )
-from renogis.wording import value_label
+from renogis.outputs.wording import value_label
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,7 @@ __all__ = [
     "localise_table",
     "data_dictionary",
     "WIDE_GAP_FIELDS",
+    "gap_lines",
 ]
 
 LANGS: Final = ("zh", "en")
@@ -457,3 +458,62 @@ def data_dictionary(tables: Mapping[str, Iterable[str]]) -> str:
     for key, zh in schema.CATEGORIES.items():
         lines.append(f"| `{schema.CATEGORY}` | `{key}` | {zh} | {CATEGORY_NAMES_EN[key]} |")
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- proposal sheets
+def gap_lines(gaps: pd.DataFrame, *, standards: Any, lang: str = "zh") -> dict[str, list[str]]:
+    """Per district, one line per category whose households are not all covered after merging.
+
+    Lines for the district proposal sheets, e.g.
+    ``"托儿所 (300 m): 1,200 of 1,759 households uncovered after merging (before: 1,450)"``,
+    after a first line saying what "after merging" means (walked through the opened walls);
+    a category without data gets a "no data" line instead of figures.
+
+    Parameters
+    ----------
+    gaps : pandas.DataFrame
+        The table of :func:`renogis.access.compute_gaps` (canonical column names).
+    standards : Standards
+        For the category names and radii.
+    lang : {"zh", "en"}
+    """
+    if gaps is None or not len(gaps):
+        return {}
+    d = gaps[gaps[schema.LEVEL] == schema.LEVEL_DISTRICT]
+    out: dict[str, list[str]] = {}
+    for row in d.itertuples(index=False):
+        rec = row._asdict()
+        cat = rec[schema.CATEGORY]
+        rule = standards.categories.get(cat)
+        name = (rule.name_zh if lang == "zh" else rule.name_en) if rule is not None else cat
+        radius = (f"{rule.radius_m:,.0f} 米" if lang == "zh" else f"{rule.radius_m:,.0f} m") if (
+            rule is not None) else ""
+        if rec.get(schema.DATA_STATUS) == schema.METHOD_NO_DATA:
+            out.setdefault(str(rec[schema.UNIT_ID]), []).append(
+                f"{name}（{radius}）：无数据（缺少设施图层或标记为无数据），不计覆盖与缺口" if lang == "zh"
+                else f"{name} ({radius}): no data (no facilities layer, or marked as not recorded); "
+                "no coverage or shortfall given")
+            continue
+        unc_after = rec.get(schema.UNCOVERED_HOUSEHOLDS_MERGED)
+        if unc_after is None or pd.isna(unc_after) or unc_after <= 0:
+            continue
+        hh = rec[schema.HOUSEHOLDS]
+        before = rec.get(schema.HOUSEHOLDS_UNCOVERED)
+        short = rec.get(schema.SHORTFALL)
+        if lang == "zh":
+            line = (f"{name}（{radius}）：{hh:,.0f} 户中 {unc_after:,.0f} 户统筹后仍未覆盖（统筹前 {before:,.0f} 户）")
+            if short is not None and not pd.isna(short) and short > 0:
+                unit = value_label(schema.DEMAND_UNIT, rec.get(schema.DEMAND_UNIT) or "", "zh")
+                line += f"，缺口 {short:,.0f} {unit}".rstrip()
+        else:
+            line = (f"{name} ({radius}): {unc_after:,.0f} of {hh:,.0f} households uncovered after merging "
+                    f"(before: {before:,.0f})")
+            if short is not None and not pd.isna(short) and short > 0:
+                unit = value_label(schema.DEMAND_UNIT, rec.get(schema.DEMAND_UNIT) or "", "en")
+                line += f", shortfall {short:,.0f} {unit}".rstrip()
+        out.setdefault(str(rec[schema.UNIT_ID]), []).append(line)
+    note = ("统筹后：打通片区内相邻且未被道路分隔的小区之间的围墙后，按实际步行距离重新计算（不是“片区内任一小区覆盖即全覆盖”）"
+            if lang == "zh" else
+            "after merging: walking distances recomputed with the walls opened between members that share "
+            "a boundary not separated by a street (not 'covered if any member is')")
+    return {did: [note, *lines] for did, lines in out.items()}

@@ -10,7 +10,7 @@ import shapely
 from renogis._errors import InputError
 from renogis.adjacency import build_adjacency
 from renogis.districting import DistrictResult, propose_districts
-from renogis.proposals import proposal_sheets, write_district_outputs
+from renogis.outputs.proposals import proposal_sheets, write_district_outputs
 
 CRS = "EPSG:4548"
 X0, Y0 = 527_000.0, 3_853_000.0
