@@ -33,6 +33,7 @@ Examples
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 import math
 import tomllib
@@ -56,6 +57,7 @@ __all__ = [
     "LEVELS",
     "DEMAND_KINDS",
     "DEFAULT_PROFILE",
+    "default_standards",
     "CategoryRule",
     "Standards",
     "load_standards",
@@ -300,6 +302,25 @@ class Standards:
     def __hash__(self) -> int:
         return hash((self.name, self.source_path))
 
+    def category_name(self, key: object, lang: str) -> str:
+        """Display name of category ``key`` in ``lang`` ("zh" or "en"), from this profile.
+
+        The one source of category names in tables, sheets, the console and the map;
+        a key the profile does not hold comes back unchanged.
+
+        Examples
+        --------
+        >>> st = load_standards()
+        >>> st.category_name("nursery", "zh"), st.category_name("nursery", "en")
+        ('托儿所', 'Nursery (age 0-3)')
+        >>> st.category_name("bakery", "en")
+        'bakery'
+        """
+        rule = self.categories.get(str(key))
+        if rule is None:
+            return str(key)
+        return rule.name_zh if lang == "zh" else rule.name_en
+
     def rule(self, category: str) -> CategoryRule:
         """Return the rule of ``category``; raise StandardsError for an unknown key."""
         try:
@@ -537,6 +558,18 @@ def _check_category(key: str, table: Any, problems: list[str]) -> CategoryRule |
         site_verified=site.get("verified", False),
         no_data=bool(table.get("no_data", False)),
     )
+
+
+@functools.lru_cache(maxsize=1)
+def default_standards() -> Standards:
+    """The bundled default profile (``gb50180_2018``), loaded once.
+
+    Examples
+    --------
+    >>> default_standards().name
+    'gb50180_2018'
+    """
+    return load_standards(DEFAULT_PROFILE)
 
 
 def load_standards(source: str | Path = DEFAULT_PROFILE) -> Standards:

@@ -33,6 +33,7 @@ import pandas as pd
 
 from renogis import schema
 from renogis._errors import InputError
+from renogis.standards import Standards, default_standards
 
 __all__ = [
     "LANGS",
@@ -217,27 +218,6 @@ _CODES: Final[Mapping[str, Mapping[str, tuple[str, str]]]] = MappingProxyType({
 })
 _BOOL: Final = {True: ("是", "yes"), False: ("否", "no")}
 
-#: English names of the facility categories (Chinese names: :data:`renogis.schema.CATEGORIES`).
-CATEGORY_NAMES_EN: Final[Mapping[str, str]] = MappingProxyType({
-    "kindergarten": "Kindergarten",
-    "nursery": "Nursery (age 0-3)",
-    "elderly_day_care": "Elderly day-care centre",
-    "elderly_home": "Nursing home",
-    "clinic": "Community health station",
-    "health_center": "Community health centre",
-    "service_station": "Community service station",
-    "canteen": "Community canteen",
-    "fitness": "Outdoor fitness ground",
-    "sports_ground": "Multi-use sports ground",
-    "culture_station": "Cultural activity station",
-    "food_market": "Food market",
-    "convenience_store": "Convenience store",
-    "parking": "Car parking",
-    "ev_charging": "EV charging",
-    "primary_school": "Primary school",
-    "middle_school": "Junior middle school",
-    "public_toilet": "Public toilet",
-})
 
 # excluded_reason texts of renogis.districting, each with its Chinese pattern
 _EXCLUDED_ZH: Final = (
@@ -342,12 +322,12 @@ def column_label(column: str, lang: str) -> str:
     return column
 
 
-def category_name(key: object, lang: str) -> str:
-    """Name of a facility category key in ``lang`` (unknown keys unchanged)."""
-    text = str(key)
-    if lang == "zh":
-        return schema.CATEGORIES.get(text, text)
-    return CATEGORY_NAMES_EN.get(text, text)
+def category_name(key: object, lang: str, standards: Standards | None = None) -> str:
+    """Name of a facility category key in ``lang``, from ``standards`` (default: the bundled profile).
+
+    See :meth:`renogis.standards.Standards.category_name`; unknown keys come back unchanged.
+    """
+    return (standards or default_standards()).category_name(key, lang)
 
 
 def value_label(column: str, value: object, lang: str) -> object:
@@ -455,8 +435,8 @@ def data_dictionary(tables: Mapping[str, Iterable[str]]) -> str:
     for col, codes in [(schema.FLAGS, _FLAGS), *_CODES.items()]:
         for code, (zh, en) in codes.items():
             lines.append(f"| `{col}` | `{code}` | {zh} | {en} |")
-    for key, zh in schema.CATEGORIES.items():
-        lines.append(f"| `{schema.CATEGORY}` | `{key}` | {zh} | {CATEGORY_NAMES_EN[key]} |")
+    for key in schema.CATEGORIES:
+        lines.append(f"| `{schema.CATEGORY}` | `{key}` | {category_name(key, 'zh')} | {category_name(key, 'en')} |")
     return "\n".join(lines) + "\n"
 
 
