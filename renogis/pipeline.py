@@ -223,206 +223,267 @@ def run(config: RunConfig, *, progress: Callable[[str], None] | None = None) -> 
         return _run(config, folder, started, timer)
 
 
+@dataclass
+class _State:
+    """What the stages of one run hand on to each other."""
+
+    config: RunConfig
+    tmp: Path
+    timer: _Timer
+    standards: Any = None
+    ds: Any = None
+    compounds: Any = None
+    district_result: Any = None
+    districts: Any = None
+    network: Any = None
+    network_block: dict[str, Any] | None = None
+    access: Any = None
+    gaps: Any = None
+    coverage: pd.DataFrame | None = None
+    service_areas: Any = None
+    plan: Any = None
+    files: list[Path] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    extra_lines: dict[str, list[str]] = field(default_factory=dict)
+
+    def note(self, text: str) -> None:
+        """Append lines to validation.txt (nothing only in the log)."""
+        with (self.tmp / "validation.txt").open("a", encoding="utf-8") as fh:
+            fh.write(text)
+
+    def add_lines(self, lines: dict[Any, list[str]]) -> None:
+        """Lines for the district sheets (compounds outside every district have no sheet)."""
+        for did, items in lines.items():
+            if isinstance(did, str):
+                self.extra_lines.setdefault(did, []).extend(items)
+
+
+def _stage_load(st: _State) -> None:
+    c = st.config
+    with st.timer.step("load"):
+        st.ds = ds = load(c.input, column_map=c.column_map, encoding=c.encoding, source_crs=c.source_crs,
+                          input_crs=c.input_crs, work_crs=c.work_crs,
+                          categories=list(st.standards.categories) if st.standards else None,
+                          ledger=c.ledger, layer_map=c.layer_map)
+        st.files.append(write_gpkg(st.tmp / "cleaned.gpkg", ds.layers))
+        if ds.ledger_match is not None:
+            st.files.extend(write_table(ds.ledger_match, st.tmp / "ledger_match", formats=("csv",)))
+        (st.tmp / "validation.txt").write_text(ds.report.to_text() + "\n", encoding="utf-8")
+        st.files.append(st.tmp / "validation.txt")
+    st.summary["layers"] = dict(ds.report.counts)
+    st.summary["warnings"] = len(ds.report.warnings)
+    st.summary["work_crs"] = f"EPSG:{ds.work_crs.to_epsg()}" if ds.work_crs.to_epsg() else ds.work_crs.name
+    st.compounds = ds.compounds
+
+
+def _stage_overlaps(st: _State) -> None:
+    from renogis.overlaps import OVERLAPS_FILE, resolve_overlaps
+
+    with st.timer.step("overlaps"):
+        overlaps = resolve_overlaps(st.compounds, nested=st.config.nested)  # type: ignore[arg-type]
+        st.compounds = overlaps.compounds
+        st.files.extend(write_table(overlaps.pairs, st.tmp / OVERLAPS_FILE, formats=("csv",)))
+        if overlaps.report_lines():
+            st.note("\n".join(overlaps.report_lines()) + "\n")
+    st.summary["overlaps"] = overlaps.summary()
+
+
+def _stage_districts(st: _State) -> None:
+    from renogis.adjacency import build_adjacency
+    from renogis.districting import propose_districts
+
+    c, ds = st.config, st.ds
+    with st.timer.step("districts"):
+        graph = build_adjacency(st.compounds, parcels=ds.get(schema.PARCELS), streets=ds.get(schema.STREETS),
+                                barriers=ds.get(schema.BARRIERS), gap_m=c.gap_m,
+                                barrier_classes=c.barrier_classes, soft_barrier_classes=c.soft_barrier_classes)
+        st.district_result = propose_districts(
+            st.compounds, graph, parcels=ds.get(schema.PARCELS), min_households=c.min_households,
+            max_households=c.max_households, keep_together=c.keep_together, keep_apart=c.keep_apart,
+            min_consent=c.min_consent, require_owners_committee=c.require_owners_committee,
+            built_before=c.built_before, seed=c.seed, max_span_m=c.max_span_m)
+        st.districts = st.district_result.districts
+        st.compounds = st.district_result.compounds
+    st.summary["districts"] = int(len(st.districts))
+    st.summary["compounds_in_districts"] = int(st.compounds[schema.DISTRICT_ID].notna().sum())
+    st.summary["compounds_excluded"] = int(st.compounds[schema.EXCLUDED_REASON].notna().sum())
+
+
+def _stage_gaps(st: _State) -> None:
+    from renogis import access as access_mod
+    from renogis.network import build_walk_network
+
+    c, ds = st.config, st.ds
+    with st.timer.step("gaps"):
+        streets = ds.get(schema.STREETS)
+        if streets is not None:
+            st.network = build_walk_network(streets, barriers=ds.get(schema.BARRIERS))
+        st.access = access_mod.compute_access(
+            st.compounds, ds.get(schema.FACILITIES), network=st.network, standards=st.standards,
+            gates=ds.get(schema.GATES), detour_factor=c.detour_factor, access=c.access,
+            frontage_m=c.frontage_m, no_data=c.no_data, barriers=ds.get(schema.BARRIERS))
+        net_report = access_mod.access_report(st.access)
+        st.gaps = access_mod.compute_gaps(st.compounds, st.access, facilities=ds.get(schema.FACILITIES),
+                                          standards=st.standards, districts=st.districts, network=st.network,
+                                          gates=ds.get(schema.GATES), detour_factor=c.detour_factor)
+        st.coverage = access_mod.summarise_coverage(st.gaps)
+        st.files.extend(access_mod.write_gap_outputs(st.access, st.gaps, st.tmp, lang=c.lang))
+        if ds.get(schema.FACILITIES) is not None:
+            st.service_areas = access_mod.service_areas(st.network, ds.get(schema.FACILITIES),
+                                                        standards=st.standards)
+        st.add_lines(gap_lines(st.gaps, standards=st.standards, lang=c.lang))
+    st.summary["network"] = "walk network" if st.network is not None else (
+        f"no streets: straight line x {c.detour_factor}")
+    st.summary["network_warnings"] = list(net_report.get("warnings", []))
+    block = {k: v for k, v in net_report.items() if k != "warnings"}
+    block["warnings"] = st.summary["network_warnings"]
+    block["access_model"] = c.access
+    block["frontage_m"] = c.frontage_m
+    st.network_block = block
+    _append_network_section(st.tmp / "validation.txt", block)
+
+
+def _stage_siting(st: _State) -> None:
+    from renogis import siting as siting_mod
+
+    c = st.config
+    with st.timer.step("siting"):
+        parcels = st.ds.get(schema.PARCELS)
+        if parcels is None:
+            st.summary["sites"] = 0
+            logger.warning("no parcels layer: nothing to site")
+            return
+        st.plan = siting_mod.site_facilities(
+            st.compounds, parcels, access=st.access, standards=st.standards, network=st.network,
+            gates=st.ds.get(schema.GATES), sites_per_category=c.sites_per_category, method=c.siting_method,
+            districts=st.districts)
+        st.files.extend(write_siting_tables(st.plan.plan, st.tmp, lang=c.lang))
+        st.add_lines(siting_mod.siting_lines(st.plan, lang=c.lang))
+        st.summary["sites"] = int(len(st.plan.plan))
+        st.summary["siting"] = siting_mod.summary_record(st.plan)
+
+
+def _stage_tables(st: _State) -> None:
+    from renogis.outputs.proposals import write_district_outputs
+
+    with st.timer.step("tables"):
+        st.files.extend(write_district_outputs(st.district_result, st.tmp, lang=st.config.lang,
+                                               extra_lines=st.extra_lines))
+
+
+def _stage_proposals(st: _State) -> None:
+    from renogis.deliverables import write_proposal_outputs
+
+    with st.timer.step("proposals"):
+        pfiles, st.summary["proposals"], pnotes = write_proposal_outputs(
+            st.tmp, config=st.config, ds=st.ds, district_result=st.district_result, access=st.access,
+            gaps=st.gaps, plan=st.plan, standards=st.standards, extra_lines=st.extra_lines)
+        st.files.extend(pfiles)
+        if pnotes:
+            st.note("".join(f"proposals: {n}\n" for n in pnotes))
+
+
+def _stage_map(st: _State) -> None:
+    from renogis.maps import write_map
+
+    ds = st.ds
+    with st.timer.step("map"):
+        streets = ds.get(schema.STREETS)
+        cut_off = None  # streets with pieces cut off from the walk network
+        if st.network is not None and streets is not None and schema.STREET_ID in streets:
+            dropped = set(map(str, st.network.report.get("dropped_street_ids", [])
+                              or st.network.report.get("outside_largest_street_ids", [])))
+            mask = streets[schema.STREET_ID].astype(str).isin(dropped)
+            cut_off = streets[mask] if mask.any() else None
+        st.files.append(write_map(
+            st.tmp / "map.html", st.compounds, districts=st.districts, parcels=ds.get(schema.PARCELS),
+            facilities=ds.get(schema.FACILITIES), access=st.access, gaps=st.gaps,
+            service_areas=st.service_areas, siting=st.plan.plan if st.plan is not None else None,
+            streets=streets, barriers=ds.get(schema.BARRIERS), network_parts=cut_off,
+            tiles=st.config.tiles, lang=st.config.lang))
+
+
+def _stage_results(st: _State) -> None:
+    with st.timer.step("results"):
+        st.files.append(write_results_gpkg(
+            st.tmp / "results.gpkg", districts=st.districts, compounds=st.compounds, access=st.access,
+            gaps=st.gaps, service_areas=st.service_areas, sites=st.plan.plan if st.plan is not None else None,
+            categories=list(st.standards.categories) if st.standards is not None else None,
+            lang=st.config.lang))
+
+
+def _wants(*steps: str) -> Callable[[_State], bool]:
+    return lambda st: bool(set(st.config.steps) & set(steps))
+
+
+#: The stages of a run in order, each with when it runs (on the steps asked for and what came before).
+STAGES: tuple[tuple[str, Callable[[_State], None], Callable[[_State], bool]], ...] = (
+    ("load", _stage_load, lambda st: True),
+    ("overlaps", _stage_overlaps, _wants("districts", "gaps", "siting", "map")),
+    ("districts", _stage_districts, _wants("districts", "gaps", "siting", "map")),
+    ("gaps", _stage_gaps, lambda st: _wants("gaps", "siting", "map")(st) and st.standards is not None),
+    ("siting", _stage_siting, lambda st: _wants("siting")(st) and st.access is not None),
+    ("tables", _stage_tables, lambda st: _wants("districts")(st) and st.district_result is not None),
+    ("proposals", _stage_proposals,
+     lambda st: _wants("districts")(st) and st.district_result is not None and st.config.proposals),
+    ("map", _stage_map, _wants("map")),
+    ("results", _stage_results, lambda st: st.districts is not None or st.access is not None),
+)
+
+
+def _run_record(st: _State, started: datetime) -> dict[str, Any]:
+    """The provenance record of ``run.json``."""
+    c, ds = st.config, st.ds
+    record = {
+        "renogis": __version__,
+        "started_utc": started.isoformat(timespec="seconds"),
+        "versions": library_versions(),
+        "parameters": {k: redact_url(v) for k, v in asdict(c).items()},
+        "work_crs": {"epsg": ds.work_crs.to_epsg(), "name": ds.work_crs.name,
+                     "chosen": "given" if c.work_crs else "from the data"},
+        "inputs": _input_hashes(ds, c),
+        "layers": dict(ds.report.counts),
+        "problems": [str(p) for p in ds.report.problems],
+        "summary": st.summary,
+        "timings_s": st.timer.timings,
+    }
+    if st.standards is not None:
+        record["standards"] = {"name": st.standards.name, "source": str(st.standards.source_path)}
+    if st.network_block is not None:
+        record["network"] = st.network_block
+    return record
+
+
+def _stage_database(st: _State) -> None:
+    """The folder is complete: the same results into the database, in one transaction."""
+    from renogis.postgis import write_results
+
+    with st.timer.step("database"):
+        st.summary["out_db"] = write_results(
+            st.config.out_db, {"districts": st.districts,
+                               "compounds": st.compounds if st.districts is not None else None,
+                               "service_access": st.access, "service_gaps": st.gaps,
+                               "siting_plan": st.plan.plan if st.plan is not None else None},
+            run_json=(st.tmp / "run.json").read_text(encoding="utf-8"))
+
+
 def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Timer) -> RunResult:
-    files: list[Path] = []
-    summary: dict[str, Any] = {}
-    coverage = None
     tmp = Path()
+    st: _State | None = None
     try:
         tmp = folder.open()
-        standards = None
-        categories = None
-        if "gaps" in config.steps or "siting" in config.steps or "map" in config.steps:
+        st = _State(config=config, tmp=tmp, timer=timer)
+        if set(config.steps) & {"gaps", "siting", "map"}:
             from renogis.standards import load_standards
 
-            standards = load_standards(config.standards)
-            categories = list(standards.categories)
-        with timer.step("load"):
-            ds = load(config.input, column_map=config.column_map, encoding=config.encoding,
-                      source_crs=config.source_crs, input_crs=config.input_crs,
-                      work_crs=config.work_crs, categories=categories, ledger=config.ledger,
-                      layer_map=config.layer_map)
-            files.append(write_gpkg(tmp / "cleaned.gpkg", ds.layers))
-            if ds.ledger_match is not None:
-                files.extend(write_table(ds.ledger_match, tmp / "ledger_match", formats=("csv",)))
-            (tmp / "validation.txt").write_text(ds.report.to_text() + "\n", encoding="utf-8")
-            files.append(tmp / "validation.txt")
-        summary["layers"] = dict(ds.report.counts)
-        summary["warnings"] = len(ds.report.warnings)
-        summary["work_crs"] = f"EPSG:{ds.work_crs.to_epsg()}" if ds.work_crs.to_epsg() else ds.work_crs.name
-
-        compounds = ds.compounds
-        if set(config.steps) & {"districts", "gaps", "siting", "map"}:
-            from renogis.overlaps import OVERLAPS_FILE, resolve_overlaps
-
-            with timer.step("overlaps"):
-                overlaps = resolve_overlaps(compounds, nested=config.nested)  # type: ignore[arg-type]
-                compounds = overlaps.compounds
-                files.extend(write_table(overlaps.pairs, tmp / OVERLAPS_FILE, formats=("csv",)))
-                if overlaps.report_lines():
-                    with (tmp / "validation.txt").open("a", encoding="utf-8") as fh:
-                        fh.write("\n".join(overlaps.report_lines()) + "\n")
-            summary["overlaps"] = overlaps.summary()
-        districts = None
-        district_result = None
-        extra_lines: dict[str, list[str]] = {}
-        network = None
-        network_block: dict[str, Any] | None = None
-        access = gaps = service_areas = None
-        plan = None
-
-        if "districts" in config.steps or "gaps" in config.steps or "siting" in config.steps or (
-                "map" in config.steps):
-            from renogis.adjacency import build_adjacency
-            from renogis.districting import propose_districts
-
-            with timer.step("districts"):
-                graph = build_adjacency(compounds, parcels=ds.get(schema.PARCELS),
-                                        streets=ds.get(schema.STREETS), barriers=ds.get(schema.BARRIERS),
-                                        gap_m=config.gap_m, barrier_classes=config.barrier_classes,
-                                        soft_barrier_classes=config.soft_barrier_classes)
-                district_result = propose_districts(
-                    compounds, graph, parcels=ds.get(schema.PARCELS),
-                    min_households=config.min_households, max_households=config.max_households,
-                    keep_together=config.keep_together, keep_apart=config.keep_apart,
-                    min_consent=config.min_consent,
-                    require_owners_committee=config.require_owners_committee,
-                    built_before=config.built_before, seed=config.seed, max_span_m=config.max_span_m)
-                districts = district_result.districts
-                compounds = district_result.compounds
-            summary["districts"] = int(len(districts))
-            summary["compounds_in_districts"] = int(compounds[schema.DISTRICT_ID].notna().sum())
-            summary["compounds_excluded"] = int(compounds[schema.EXCLUDED_REASON].notna().sum())
-
-        if ("gaps" in config.steps or "siting" in config.steps or "map" in config.steps) and standards:
-            from renogis import access as access_mod
-            from renogis.network import build_walk_network
-
-            with timer.step("gaps"):
-                streets = ds.get(schema.STREETS)
-                if streets is not None:
-                    network = build_walk_network(streets, barriers=ds.get(schema.BARRIERS))
-                access = access_mod.compute_access(
-                    compounds, ds.get(schema.FACILITIES), network=network, standards=standards,
-                    gates=ds.get(schema.GATES), detour_factor=config.detour_factor,
-                    access=config.access, frontage_m=config.frontage_m, no_data=config.no_data,
-                    barriers=ds.get(schema.BARRIERS))
-                net_report = access_mod.access_report(access)
-                gaps = access_mod.compute_gaps(compounds, access, facilities=ds.get(schema.FACILITIES),
-                                               standards=standards, districts=districts, network=network,
-                                               gates=ds.get(schema.GATES),
-                                               detour_factor=config.detour_factor)
-                coverage = access_mod.summarise_coverage(gaps)
-                files.extend(access_mod.write_gap_outputs(access, gaps, tmp, lang=config.lang))
-                if ds.get(schema.FACILITIES) is not None:
-                    service_areas = access_mod.service_areas(network, ds.get(schema.FACILITIES),
-                                                             standards=standards)
-                for did, lines in gap_lines(gaps, standards=standards, lang=config.lang).items():
-                    if isinstance(did, str):  # compounds outside every district have no sheet
-                        extra_lines.setdefault(did, []).extend(lines)
-            summary["network"] = "walk network" if network is not None else (
-                f"no streets: straight line x {config.detour_factor}")
-            summary["network_warnings"] = list(net_report.get("warnings", []))
-            network_block = {k: v for k, v in net_report.items() if k != "warnings"}
-            network_block["warnings"] = summary["network_warnings"]
-            network_block["access_model"] = config.access
-            network_block["frontage_m"] = config.frontage_m
-            _append_network_section(tmp / "validation.txt", network_block)
-
-        if "siting" in config.steps and standards is not None and access is not None:
-            from renogis import siting as siting_mod
-
-            with timer.step("siting"):
-                parcels = ds.get(schema.PARCELS)
-                if parcels is not None:
-                    plan = siting_mod.site_facilities(
-                        compounds, parcels, access=access, standards=standards, network=network,
-                        gates=ds.get(schema.GATES), sites_per_category=config.sites_per_category,
-                        method=config.siting_method, districts=districts)
-                    files.extend(write_siting_tables(plan.plan, tmp, lang=config.lang))
-                    for did, lines in siting_mod.siting_lines(plan, lang=config.lang).items():
-                        if isinstance(did, str):
-                            extra_lines.setdefault(did, []).extend(lines)
-                    summary["sites"] = int(len(plan.plan))
-                    summary["siting"] = siting_mod.summary_record(plan)
-                else:
-                    summary["sites"] = 0
-                    logger.warning("no parcels layer: nothing to site")
-
-        if district_result is not None and "districts" in config.steps:
-            from renogis.outputs.proposals import write_district_outputs
-
-            with timer.step("tables"):
-                files.extend(write_district_outputs(district_result, tmp, lang=config.lang,
-                                                    extra_lines=extra_lines))
-
-        if district_result is not None and "districts" in config.steps and config.proposals:
-            from renogis.deliverables import write_proposal_outputs
-
-            with timer.step("proposals"):
-                pfiles, summary["proposals"], pnotes = write_proposal_outputs(
-                    tmp, config=config, ds=ds, district_result=district_result, access=access, gaps=gaps,
-                    plan=plan, standards=standards, extra_lines=extra_lines)
-                files.extend(pfiles)
-                if pnotes:
-                    with (tmp / "validation.txt").open("a", encoding="utf-8") as fh:
-                        fh.write("".join(f"proposals: {n}\n" for n in pnotes))
-
-        if "map" in config.steps:
-            from renogis.maps import write_map
-
-            with timer.step("map"):
-                streets = ds.get(schema.STREETS)
-                cut_off = None  # streets with pieces cut off from the walk network
-                if network is not None and streets is not None and schema.STREET_ID in streets:
-                    dropped = set(map(str, network.report.get("dropped_street_ids", [])
-                                      or network.report.get("outside_largest_street_ids", [])))
-                    mask = streets[schema.STREET_ID].astype(str).isin(dropped)
-                    cut_off = streets[mask] if mask.any() else None
-                map_path = write_map(
-                    tmp / "map.html", compounds, districts=districts, parcels=ds.get(schema.PARCELS),
-                    facilities=ds.get(schema.FACILITIES), access=access, gaps=gaps,
-                    service_areas=service_areas, siting=plan.plan if plan is not None else None,
-                    streets=streets, barriers=ds.get(schema.BARRIERS), network_parts=cut_off,
-                    tiles=config.tiles, lang=config.lang)
-                files.append(map_path)
-
-        if districts is not None or access is not None:
-            with timer.step("results"):
-                files.append(write_results_gpkg(
-                    tmp / "results.gpkg", districts=districts, compounds=compounds, access=access, gaps=gaps,
-                    service_areas=service_areas, sites=plan.plan if plan is not None else None,
-                    categories=list(standards.categories) if standards is not None else None,
-                    lang=config.lang))
-        files.append(write_columns_md(tmp, files))
-        record = {
-            "renogis": __version__,
-            "started_utc": started.isoformat(timespec="seconds"),
-            "versions": library_versions(),
-            "parameters": {k: redact_url(v) for k, v in asdict(config).items()},
-            "work_crs": {"epsg": ds.work_crs.to_epsg(), "name": ds.work_crs.name,
-                         "chosen": "given" if config.work_crs else "from the data"},
-            "inputs": _input_hashes(ds, config),
-            "layers": dict(ds.report.counts),
-            "problems": [str(p) for p in ds.report.problems],
-            "summary": summary,
-            "timings_s": timer.timings,
-        }
-        if standards is not None:
-            record["standards"] = {"name": standards.name, "source": str(standards.source_path)}
-        if network_block is not None:
-            record["network"] = network_block
-        files.append(write_run_json(tmp / "run.json", record))
-        if config.out_db:  # the folder is complete: the same results into the database, one transaction
-            from renogis.postgis import write_results
-
-            with timer.step("database"):
-                summary["out_db"] = write_results(
-                    config.out_db, {"districts": districts,
-                                    "compounds": compounds if districts is not None else None,
-                                    "service_access": access, "service_gaps": gaps,
-                                    "siting_plan": plan.plan if plan is not None else None},
-                    run_json=(tmp / "run.json").read_text(encoding="utf-8"))
+            st.standards = load_standards(config.standards)
+        for _name, stage, wanted in STAGES:
+            if wanted(st):
+                stage(st)
+        st.files.append(write_columns_md(tmp, st.files))
+        st.files.append(write_run_json(tmp / "run.json", _run_record(st, started)))
+        if config.out_db:
+            _stage_database(st)
         folder.commit()
     except RunInterrupted as exc:
         if folder.committed:
@@ -433,7 +494,7 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
         folder.abort()
         raise
     out = folder.out
-    final = tuple(out / p.relative_to(tmp) for p in files) + (out / MANIFEST,)
+    final = tuple(out / p.relative_to(tmp) for p in st.files) + (out / MANIFEST,)
     if config.map_copy is not None and "map" in config.steps:
         try:
             config.map_copy.mkdir(parents=True, exist_ok=True)
@@ -441,4 +502,4 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
         except OSError as exc:
             logger.warning("could not copy the map to %s (%s); it is in %s", config.map_copy, exc.strerror,
                            out / "map.html")
-    return RunResult(out=out, files=final, timings_s=timer.timings, summary=summary, coverage=coverage)
+    return RunResult(out=out, files=final, timings_s=timer.timings, summary=st.summary, coverage=st.coverage)
