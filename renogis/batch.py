@@ -213,7 +213,7 @@ def _groups(value: Any) -> tuple[tuple[str, ...], ...]:
 
 def _barrier_classes(value: Any) -> tuple[str, ...]:
     """Like repeated ``--barrier-class``: added to the default ``arterial``; ``none`` clears it."""
-    from renogis.cli import barrier_classes
+    from renogis.pipeline import barrier_classes
 
     given = []
     for item in _items(value, ";"):

@@ -10,17 +10,13 @@ import argparse
 import difflib
 import logging
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from renogis import __version__
 from renogis._errors import RenogisError
 
-__all__ = ["main", "build_parser", "barrier_classes"]
-
-#: Street classes that are barriers to districts unless ``--barrier-class none`` clears them.
-DEFAULT_BARRIER_CLASSES = ("arterial",)
+__all__ = ["main", "build_parser"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -113,22 +109,6 @@ def _detour(value: str) -> float:
         raise argparse.ArgumentTypeError(f"{value!r}: a detour factor is 1 or more (walking is never shorter "
                                          "than the straight line)")
     return v
-
-
-def barrier_classes(given: Sequence[str] | None) -> tuple[str, ...]:
-    """The street classes no district crosses: the default ``arterial`` plus those given; ``none`` clears.
-
-    Examples
-    --------
-    >>> barrier_classes(None), barrier_classes(["secondary"]), barrier_classes(["none", "local"])
-    (('arterial',), ('arterial', 'secondary'), ('local',))
-    """
-    given = list(given or [])
-    base = [] if "none" in given else list(DEFAULT_BARRIER_CLASSES)
-    for c in given:
-        if c != "none" and c not in base:
-            base.append(c)
-    return tuple(base)
 
 
 def _categories(value: str) -> tuple[str, ...]:
@@ -386,8 +366,8 @@ def _rerun_config(path: Path, out: Path | None):  # type: ignore[no-untyped-def]
     import json
 
     from renogis._errors import InputError
-    from renogis.pipeline import RunConfig
     from renogis.outputs.tables import file_sha256
+    from renogis.pipeline import RunConfig
 
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
@@ -448,7 +428,7 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from renogis._errors import InputError
     from renogis.costs import parse_funding_shares
     from renogis.io import parse_column_map
-    from renogis.pipeline import RunConfig
+    from renogis.pipeline import RunConfig, barrier_classes
     from renogis.postgis import parse_layer_map
 
     if args.min_households > args.max_households:

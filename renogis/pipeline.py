@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -23,7 +23,6 @@ from renogis import __version__, schema
 from renogis._errors import InputError
 from renogis._outdir import MANIFEST, OutputFolder, RunInterrupted, handle_signals, raise_pending
 from renogis.io import write_gpkg
-from renogis.postgis import is_postgis_url, redact_url
 from renogis.outputs.gpkg import write_results_gpkg
 from renogis.outputs.tables import (
     file_sha256,
@@ -34,11 +33,12 @@ from renogis.outputs.tables import (
     write_table,
 )
 from renogis.outputs.wording import gap_lines
+from renogis.postgis import is_postgis_url, redact_url
 from renogis.validate import Dataset, load
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RunConfig", "RunResult", "run", "STEPS"]
+__all__ = ["RunConfig", "RunResult", "run", "STEPS", "barrier_classes"]
 
 #: Stages a run can perform, in order.
 STEPS = ("load", "districts", "gaps", "siting", "map")
@@ -101,6 +101,22 @@ class RunConfig:
     heating_region: bool | None = None
     viability_groups: str | None = None
     buildings: Path | None = None  # buildings layer file, when not a layer of the input
+
+
+def barrier_classes(given: Sequence[str] | None) -> tuple[str, ...]:
+    """The street classes no district crosses: the default ``arterial`` plus those given; ``none`` clears.
+
+    Examples
+    --------
+    >>> barrier_classes(None), barrier_classes(["secondary"]), barrier_classes(["none", "local"])
+    (('arterial',), ('arterial', 'secondary'), ('local',))
+    """
+    given = list(given or [])
+    base = [] if "none" in given else list(RunConfig.barrier_classes)
+    for c in given:
+        if c != "none" and c not in base:
+            base.append(c)
+    return tuple(base)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from renogis.districting import (
     DistrictResult,
 )
 from renogis.outputs.tables import write_table
+from renogis.outputs.wording import value_label
 from renogis.schema import (
     BUILDINGS,
     BUILT_YEAR,
@@ -49,7 +50,6 @@ from renogis.schema import (
     NAME,
     SUBDISTRICT,
 )
-from renogis.outputs.wording import value_label
 
 logger = logging.getLogger(__name__)
 
