@@ -616,6 +616,83 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
 
 
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else (logging.INFO if verbose == 1 else logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # Library warnings (pyogrio, shapely, pandas) are for developers: shown with -v only. Everything a
+    # planner must know is a renogis warning, in validation.txt and run.json as well.
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.WARNING if verbose else logging.ERROR)
+
+
+def _progress(msg: str) -> None:
+    sys.stderr.write(f"[renogis] {msg}\n")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from renogis.io import parse_column_map
+    from renogis.postgis import parse_layer_map
+    from renogis.validate import load
+
+    ds = load(args.input, column_map=parse_column_map(args.column_map), encoding=args.encoding,
+              source_crs=args.source_crs, input_crs=args.input_crs, work_crs=args.work_crs,
+              strict=False, ledger=args.ledger, layer_map=parse_layer_map(args.layer_map))
+    sys.stdout.write(ds.report.to_text() + "\n")
+    return 0 if ds.report.ok else 2
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from renogis.compare import write_comparison
+
+    files, _table, warns = write_comparison(args.run_a, args.run_b, args.out, lang=args.lang)
+    for w in warns:
+        sys.stderr.write(f"renogis: warning: {w}\n")
+    sys.stdout.write(f"comparison in {args.out}:\n" + "".join(f"  {f.name}\n" for f in files))
+    return 0
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """``run``, ``districts``, ``gaps``, ``map``, ``rerun`` and ``demo``: one pipeline run."""
+    from renogis._progress import reporting
+    from renogis.pipeline import RunConfig, run
+
+    if args.command == "demo":
+        from renogis.datasets import sample_path
+
+        config = RunConfig(input=sample_path(), out=args.out, lang=args.lang, tiles=args.tiles,
+                           map_copy=args.maps_dir, documents="all", viability_groups="area",
+                           buildings=sample_path().with_name("sample_buildings.gpkg"))
+    elif args.command == "rerun":
+        config = _rerun_config(args.run_json, args.out)
+    else:
+        config = _config(args)
+    show = not args.quiet and (bool(args.verbose) or sys.stderr.isatty())
+    with reporting(show and sys.stderr.isatty()):
+        result = run(config, progress=_progress if show else None)
+    _print_result(result, lang=config.lang)
+    if args.command == "demo" and config.map_copy is not None:
+        sys.stdout.write(f"map also copied to {config.map_copy / 'demo_map.html'}\n")
+    return 0
+
+
+def _interrupted(args: argparse.Namespace, exc: KeyboardInterrupt) -> int:
+    from renogis._outdir import RunInterrupted, last_signal
+
+    # a library may re-raise the interrupt with its own message (reportlab does): take the number we saw
+    signum = last_signal() or 2
+    out = getattr(args, "out", None)
+    if isinstance(exc, RunInterrupted) and exc.committed:
+        sys.stderr.write(f"renogis: interrupted (signal {signum}) after the output was complete in {out}\n")
+    else:
+        where = f"; {out} is as it was before the run" if out is not None else ""
+        sys.stderr.write(f"renogis: interrupted (signal {signum}); nothing written{where}\n")
+    return 128 + signum
+
+
+#: Commands that are not a pipeline run.
+_COMMANDS = {"validate": _validate, "batch": _batch, "compare": _compare}
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
@@ -623,77 +700,17 @@ def _main(argv: Sequence[str] | None) -> int:
     except RenogisError as exc:
         sys.stderr.write(f"renogis: error: {' '.join(str(exc).split())}\n")
         return 2
-    level = logging.WARNING if args.verbose == 0 else (logging.INFO if args.verbose == 1 else logging.DEBUG)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    # Library warnings (pyogrio, shapely, pandas) are for developers: shown with -v only. Everything a
-    # planner must know is a renogis warning, in validation.txt and run.json as well.
-    logging.captureWarnings(True)
-    logging.getLogger("py.warnings").setLevel(logging.WARNING if args.verbose else logging.ERROR)
+    _setup_logging(args.verbose)
     if args.command is None:
         parser.print_help()
         return 2
-
-    def progress(msg: str) -> None:
-        sys.stderr.write(f"[renogis] {msg}\n")
-
     try:
-        if args.command == "validate":
-            from renogis.io import parse_column_map
-            from renogis.postgis import parse_layer_map
-            from renogis.validate import load
-
-            ds = load(args.input, column_map=parse_column_map(args.column_map), encoding=args.encoding,
-                      source_crs=args.source_crs, input_crs=args.input_crs, work_crs=args.work_crs,
-                      strict=False, ledger=args.ledger, layer_map=parse_layer_map(args.layer_map))
-            sys.stdout.write(ds.report.to_text() + "\n")
-            return 0 if ds.report.ok else 2
-        if args.command == "batch":
-            return _batch(args)
-        if args.command == "compare":
-            from renogis.compare import write_comparison
-
-            files, _table, warns = write_comparison(args.run_a, args.run_b, args.out, lang=args.lang)
-            for w in warns:
-                sys.stderr.write(f"renogis: warning: {w}\n")
-            sys.stdout.write(f"comparison in {args.out}:\n" + "".join(f"  {f.name}\n" for f in files))
-            return 0
-        from renogis.pipeline import RunConfig, run
-
-        if args.command == "demo":
-            from renogis.datasets import sample_path
-
-            config = RunConfig(input=sample_path(), out=args.out, lang=args.lang, tiles=args.tiles,
-                               map_copy=args.maps_dir, documents="all", viability_groups="area",
-                               buildings=sample_path().with_name("sample_buildings.gpkg"))
-        elif args.command == "rerun":
-            config = _rerun_config(args.run_json, args.out)
-        else:
-            config = _config(args)
-        from renogis._progress import reporting
-
-        show = not args.quiet and (bool(args.verbose) or sys.stderr.isatty())
-        with reporting(show and sys.stderr.isatty()):
-            result = run(config, progress=progress if show else None)
-        _print_result(result, lang=config.lang)
-        if args.command == "demo" and config.map_copy is not None:
-            sys.stdout.write(f"map also copied to {config.map_copy / 'demo_map.html'}\n")
-        return 0
+        return _COMMANDS.get(args.command, _run_command)(args)
     except RenogisError as exc:
-        text = " ".join(str(exc).split())
-        sys.stderr.write(f"renogis: error: {text}\n")
+        sys.stderr.write(f"renogis: error: {' '.join(str(exc).split())}\n")
         return 2
     except KeyboardInterrupt as exc:
-        from renogis._outdir import RunInterrupted, last_signal
-
-        # a library may re-raise the interrupt with its own message (reportlab does): take the number we saw
-        signum = last_signal() or 2
-        out = getattr(args, "out", None)
-        if isinstance(exc, RunInterrupted) and exc.committed:
-            sys.stderr.write(f"renogis: interrupted (signal {signum}) after the output was complete in {out}\n")
-        else:
-            where = f"; {out} is as it was before the run" if out is not None else ""
-            sys.stderr.write(f"renogis: interrupted (signal {signum}); nothing written{where}\n")
-        return 128 + signum
+        return _interrupted(args, exc)
     except Exception as exc:  # a bug in renogis, not the user's input
         if args.verbose:
             raise

@@ -437,6 +437,18 @@ def read_layers(
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder; give a GeoPackage or a folder of layer files")
+    sources = _layer_sources(path)
+    out: dict[str, RawLayer] = {}
+    for layer in schema.LAYERS:
+        if layer in sources:
+            file, gpkg_layer = sources[layer]
+            out[layer] = _read_raw_layer(file, layer, gpkg_layer, column_map=column_map, encoding=encoding,
+                                         source_crs=source_crs)
+    return out
+
+
+def _layer_sources(path: Path) -> dict[str, tuple[Path, str | None]]:
+    """Where each layer is: ``{layer: (file, layer inside the file or None)}``; compounds required."""
     sources: dict[str, tuple[Path, str | None]] = {}
     suffix = path.suffix.lower()
     multi = suffix in CONTAINER_SUFFIXES and (path.is_dir() or path.is_file())
@@ -474,29 +486,26 @@ def read_layers(
             f"{path.name}: no compounds {where} found (the only required layer); name it 'compounds' "
             "(or 小区)"
         )
+    return sources
 
-    out: dict[str, RawLayer] = {}
-    for layer in schema.LAYERS:
-        if layer not in sources:
-            continue
-        file, gpkg_layer = sources[layer]
-        gdf, notes = read_layer_file(file, layer_name=layer, gpkg_layer=gpkg_layer, encoding=encoding)
-        gdf, renames = normalise_columns(gdf, column_map=column_map,
-                                         label=f"{file.name} [{gpkg_layer or layer}]")
-        notes.extend(renames)
-        if source_crs:
-            label = f"{file.name} [{layer}]"
-            if gdf.crs is not None and not gdf.crs.is_geographic:
-                raise CRSError(
-                    f"{label}: --source-crs {source_crs} needs lon/lat input, but the layer is in "
-                    f"{gdf.crs.name}; drop --source-crs or give lon/lat data"
-                )
-            gdf = from_web_coordinates(gdf.set_crs(4326, allow_override=True), source_crs)
-            notes.append(f"converted from {source_crs.upper()} to WGS84")
-        out[layer] = RawLayer(name=layer, gdf=gdf, source=file, notes=tuple(notes))
-        logger.info("read %d features from %s%s", len(gdf), file.name,
-                    f" [{gpkg_layer}]" if gpkg_layer else "")
-    return out
+
+def _read_raw_layer(file: Path, layer: str, gpkg_layer: str | None, *, column_map: Mapping[str, str] | None,
+                    encoding: str | None, source_crs: str | None) -> RawLayer:
+    """One layer read, its headers made canonical and (with ``source_crs``) its lon/lat made WGS84."""
+    gdf, notes = read_layer_file(file, layer_name=layer, gpkg_layer=gpkg_layer, encoding=encoding)
+    gdf, renames = normalise_columns(gdf, column_map=column_map, label=f"{file.name} [{gpkg_layer or layer}]")
+    notes.extend(renames)
+    if source_crs:
+        label = f"{file.name} [{layer}]"
+        if gdf.crs is not None and not gdf.crs.is_geographic:
+            raise CRSError(
+                f"{label}: --source-crs {source_crs} needs lon/lat input, but the layer is in "
+                f"{gdf.crs.name}; drop --source-crs or give lon/lat data"
+            )
+        gdf = from_web_coordinates(gdf.set_crs(4326, allow_override=True), source_crs)
+        notes.append(f"converted from {source_crs.upper()} to WGS84")
+    logger.info("read %d features from %s%s", len(gdf), file.name, f" [{gpkg_layer}]" if gpkg_layer else "")
+    return RawLayer(name=layer, gdf=gdf, source=file, notes=tuple(notes))
 
 
 # --------------------------------------------------------------------------- OSM helpers

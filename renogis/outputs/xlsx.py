@@ -12,6 +12,7 @@ import unicodedata
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -211,76 +212,18 @@ def write_xlsx(
     names = _sheet_names(sheet_name, n_sheets)
     strings: dict[str, int] = {}
     notes: list[str] = []
-    headers = [str(c) for c in table.columns]
-    columns = []
-    for j, col in enumerate(table.columns):
-        vals = table.iloc[:, j]
-        style = (styles or {}).get(str(col))
-        if style is None:
-            style = style_of(str(col), vals)
-        columns.append(_Column(headers[j], vals, style, strings, notes))
-    letters = [_column_letter(j) for j in range(len(columns))]
+    columns = [_Column(str(col), table.iloc[:, j], _style(styles, str(col), table.iloc[:, j]), strings, notes)
+               for j, col in enumerate(table.columns)]
     if n_sheets > 1:
         notes.append(f"{n:,} rows exceed Excel's {max_rows - 1:,} data rows per sheet: split over sheets "
                      + ", ".join(names))
     for note in notes:
         logger.warning("%s: %s", out.name, note)
-    header_cells = "".join(
-        f'<c r="{letter}1" t="inlineStr" s="{_HEADER}"><is><t>{_escape_text(h)}</t></is></c>'
-        for letter, h in zip(letters, headers, strict=False))
-    cols_xml = "".join(f'<col min="{j + 1}" max="{j + 1}" width="{min(max(c.width, 6) + 2, 60)}" '
-                       'customWidth="1"/>' for j, c in enumerate(columns))
-    last_col = letters[-1] if letters else "A"
-    ct = "".join(f'<Override PartName="/xl/worksheets/sheet{i + 1}.xml" ContentType="{_CT}.worksheet+xml"/>'
-                 for i in range(n_sheets))
-    rels = "".join(f'<Relationship Id="rId{i + 1}" Type="{_REL}/worksheet" '
-                   f'Target="worksheets/sheet{i + 1}.xml"/>' for i in range(n_sheets))
-    sheets = "".join(f'<sheet name="{_escape_text(nm)}" sheetId="{i + 1}" r:id="rId{i + 1}"/>'
-                     for i, nm in enumerate(names))
-    k = n_sheets
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        zf.writestr("[Content_Types].xml", _XML + (
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" '
-            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.sheet.main+xml"/>{ct}'
-            f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.styles+xml"/>'
-            f'<Override PartName="/xl/sharedStrings.xml" ContentType="{_CT}.sharedStrings+xml"/></Types>'))
-        zf.writestr("_rels/.rels", _XML + (
-            f'<Relationships xmlns="{_PKG}"><Relationship Id="rId1" Type="{_REL}/officeDocument" '
-            'Target="xl/workbook.xml"/></Relationships>'))
-        zf.writestr("xl/_rels/workbook.xml.rels", _XML + (
-            f'<Relationships xmlns="{_PKG}">{rels}<Relationship Id="rId{k + 1}" Type="{_REL}/styles" '
-            f'Target="styles.xml"/><Relationship Id="rId{k + 2}" Type="{_REL}/sharedStrings" '
-            'Target="sharedStrings.xml"/></Relationships>'))
-        zf.writestr("xl/styles.xml", _STYLES)
-        zf.writestr("xl/workbook.xml", _XML + (
-            f'<workbook xmlns="{_NS}" xmlns:r="{_REL}"><sheets>{sheets}</sheets></workbook>'))
+        _write_workbook_parts(zf, names)
         for i in range(n_sheets):
-            lo, hi = i * per_sheet, min(n, (i + 1) * per_sheet)
-            last_row = max(hi - lo + 1, 1)
             with zf.open(f"xl/worksheets/sheet{i + 1}.xml", "w") as fh:
-                fh.write((_XML + (
-                    f'<worksheet xmlns="{_NS}" xmlns:r="{_REL}"><dimension ref="A1:{last_col}{last_row}"/>'
-                    '<sheetViews><sheetView workbookViewId="0"'
-                    + (' tabSelected="1"' if i == 0 else "") +
-                    '><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
-                    '<selection pane="bottomLeft"/></sheetView></sheetViews>'
-                    '<sheetFormatPr defaultRowHeight="15"/>'
-                    + (f"<cols>{cols_xml}</cols>" if cols_xml else "")
-                    + f'<sheetData><row r="1">{header_cells}</row>')).encode("utf-8"))
-                chunk = 20_000
-                for start in range(lo, hi, chunk):
-                    stop = min(start + chunk, hi)
-                    first = start - lo + 2
-                    parts = [c.cells(letter, start, stop, first)
-                             for c, letter in zip(columns, letters, strict=True)]
-                    text = "".join(
-                        f'<row r="{r}">' + "".join(cells) + "</row>"
-                        for r, *cells in zip(range(first, first + stop - start), *parts, strict=False))
-                    fh.write(text.encode("utf-8"))
-                fh.write(b"</sheetData></worksheet>")
+                _write_sheet(fh, columns, i * per_sheet, min(n, (i + 1) * per_sheet), selected=i == 0)
         with zf.open("xl/sharedStrings.xml", "w") as fh:
             fh.write((_XML + f'<sst xmlns="{_NS}" count="{len(strings)}" uniqueCount="{len(strings)}">'
                       ).encode("utf-8"))
@@ -290,3 +233,68 @@ def write_xlsx(
                                  for t in items[s:s + 50_000]).encode("utf-8"))
             fh.write(b"</sst>")
     return out
+
+
+def _style(styles: Mapping[str, int] | None, header: str, values: pd.Series) -> int:
+    style = (styles or {}).get(header)
+    return style_of(header, values) if style is None else style
+
+
+def _write_workbook_parts(zf: zipfile.ZipFile, names: list[str]) -> None:
+    """Content types, relationships, styles and the workbook (its sheet list)."""
+    k = len(names)
+    ct = "".join(f'<Override PartName="/xl/worksheets/sheet{i + 1}.xml" ContentType="{_CT}.worksheet+xml"/>'
+                 for i in range(k))
+    rels = "".join(f'<Relationship Id="rId{i + 1}" Type="{_REL}/worksheet" '
+                   f'Target="worksheets/sheet{i + 1}.xml"/>' for i in range(k))
+    sheets = "".join(f'<sheet name="{_escape_text(nm)}" sheetId="{i + 1}" r:id="rId{i + 1}"/>'
+                     for i, nm in enumerate(names))
+    zf.writestr("[Content_Types].xml", _XML + (
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.sheet.main+xml"/>{ct}'
+        f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.styles+xml"/>'
+        f'<Override PartName="/xl/sharedStrings.xml" ContentType="{_CT}.sharedStrings+xml"/></Types>'))
+    zf.writestr("_rels/.rels", _XML + (
+        f'<Relationships xmlns="{_PKG}"><Relationship Id="rId1" Type="{_REL}/officeDocument" '
+        'Target="xl/workbook.xml"/></Relationships>'))
+    zf.writestr("xl/_rels/workbook.xml.rels", _XML + (
+        f'<Relationships xmlns="{_PKG}">{rels}<Relationship Id="rId{k + 1}" Type="{_REL}/styles" '
+        f'Target="styles.xml"/><Relationship Id="rId{k + 2}" Type="{_REL}/sharedStrings" '
+        'Target="sharedStrings.xml"/></Relationships>'))
+    zf.writestr("xl/styles.xml", _STYLES)
+    zf.writestr("xl/workbook.xml", _XML + (
+        f'<workbook xmlns="{_NS}" xmlns:r="{_REL}"><sheets>{sheets}</sheets></workbook>'))
+
+
+def _write_sheet(fh: Any, columns: list[_Column], lo: int, hi: int, *, selected: bool) -> None:
+    """Rows ``lo:hi`` of the table as one worksheet (bold frozen header, sized columns), in chunks."""
+    letters = [_column_letter(j) for j in range(len(columns))]
+    header_cells = "".join(
+        f'<c r="{letter}1" t="inlineStr" s="{_HEADER}"><is><t>{_escape_text(c.name)}</t></is></c>'
+        for letter, c in zip(letters, columns, strict=False))
+    cols_xml = "".join(f'<col min="{j + 1}" max="{j + 1}" width="{min(max(c.width, 6) + 2, 60)}" '
+                       'customWidth="1"/>' for j, c in enumerate(columns))
+    last_col = letters[-1] if letters else "A"
+    last_row = max(hi - lo + 1, 1)
+    fh.write((_XML + (
+        f'<worksheet xmlns="{_NS}" xmlns:r="{_REL}"><dimension ref="A1:{last_col}{last_row}"/>'
+        '<sheetViews><sheetView workbookViewId="0"'
+        + (' tabSelected="1"' if selected else "") +
+        '><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+        '<selection pane="bottomLeft"/></sheetView></sheetViews>'
+        '<sheetFormatPr defaultRowHeight="15"/>'
+        + (f"<cols>{cols_xml}</cols>" if cols_xml else "")
+        + f'<sheetData><row r="1">{header_cells}</row>')).encode("utf-8"))
+    chunk = 20_000
+    for start in range(lo, hi, chunk):
+        stop = min(start + chunk, hi)
+        first = start - lo + 2
+        parts = [c.cells(letter, start, stop, first) for c, letter in zip(columns, letters, strict=True)]
+        text = "".join(
+            f'<row r="{r}">' + "".join(cells) + "</row>"
+            for r, *cells in zip(range(first, first + stop - start), *parts, strict=False))
+        fh.write(text.encode("utf-8"))
+    fh.write(b"</sheetData></worksheet>")
