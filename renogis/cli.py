@@ -13,7 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from renogis import __version__
+from renogis import __version__, schema
+from renogis import config as C
 from renogis._errors import RenogisError
 
 __all__ = ["main", "build_parser"]
@@ -135,10 +136,10 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     d = p.add_argument_group("districts")
-    d.add_argument("--min-households", type=_positive_int, default=1500, help="lower household bound (default 1500)")
-    d.add_argument("--max-households", type=_positive_int, default=4000, help="upper household bound (default 4000)")
-    d.add_argument("--gap-m", type=_non_negative, default=30.0,
-                   help="compounds within this distance (m) can merge (default 30: a lane or local street)")
+    d.add_argument("--min-households", type=_positive_int, default=C.MIN_HOUSEHOLDS, help="lower household bound (default %(default)s)")
+    d.add_argument("--max-households", type=_positive_int, default=C.MAX_HOUSEHOLDS, help="upper household bound (default %(default)s)")
+    d.add_argument("--gap-m", type=_non_negative, default=C.GAP_M,
+                   help="compounds within this distance (m) can merge (default %(default)g: a lane or local street)")
     d.add_argument("--barrier-class", action="append", dest="barrier_classes", metavar="CLASS",
                    type=_street_class,
                    help="street class that no district crosses, added to the default arterial "
@@ -158,32 +159,32 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="no district extends further than this (largest distance between two of its "
                         "compounds' footprints, m); default no limit")
     d.add_argument("--soft-barrier-class", action="append", dest="soft_barrier_classes", metavar="CLASS",
-                   default=[], choices=("arterial", "secondary", "local", "path"),
+                   default=[], choices=schema.STREET_CLASSES,
                    help="street class crossed only when no in-band district is possible otherwise "
                         "(e.g. secondary; repeatable)")
-    d.add_argument("--nested", choices=("keep-children", "keep-parent"), default="keep-children",
+    d.add_argument("--nested", choices=C.NESTED, default=C.NESTED[0],
                    help="compounds inside another (nested AOIs): keep the inner ones and drop a parent "
                         "they mostly cover (default), or keep the parent; every overlap goes to "
                         "overlaps.csv")
     s = p.add_argument_group("service gaps and siting")
-    s.add_argument("--standards", default="gb50180_2018",
+    s.add_argument("--standards", default=C.STANDARDS,
                    help="standards profile (gb50180_2018, complete_community) or a TOML file of your city")
-    s.add_argument("--detour-factor", type=_detour, default=1.3,
-                   help="straight-line x factor used when there are no streets (default 1.3)")
+    s.add_argument("--detour-factor", type=_detour, default=C.DETOUR_FACTOR,
+                   help="straight-line x factor used when there are no streets (default %(default)s)")
     s.add_argument("--sites-per-category", type=_positive_int, default=1,
                    help="idle parcels to choose per category; 0 = until every coverable household is covered")
-    s.add_argument("--siting-method", choices=("greedy", "exact"), default="greedy",
+    s.add_argument("--siting-method", choices=C.SITING_METHODS, default=C.SITING_METHODS[0],
                    help="greedy (fast) or exact integer programme (HiGHS)")
-    s.add_argument("--access", choices=("frontage", "centroid"), default="frontage",
+    s.add_argument("--access", choices=C.ACCESS_MODELS, default=C.ACCESS_MODELS[0],
                    help="how a compound without gates reaches the street: frontage (default; every "
                    "street point within the nearest distance + --frontage-m) or centroid")
-    s.add_argument("--frontage-m", type=_non_negative, default=15.0,
-                   help="frontage model margin in metres (default 15)")
+    s.add_argument("--frontage-m", type=_non_negative, default=C.FRONTAGE_M,
+                   help="frontage model margin in metres (default %(default)g)")
     s.add_argument("--no-data", type=_categories, default=(), metavar="CAT,CAT",
                    help="categories your facility data do not record: reported as no data, not 0%%")
     o = p.add_argument_group("output")
-    o.add_argument("--lang", choices=("zh", "en"), default="zh", help="table headers and map labels")
-    o.add_argument("--tiles", choices=("osm", "cartodb", "amap", "tianditu", "none"), default="osm",
+    o.add_argument("--lang", choices=C.LANGS, default=C.LANGS[0], help="table headers and map labels")
+    o.add_argument("--tiles", choices=C.TILES, default=C.TILES[0],
                    help="basemap of the HTML map; none = offline")
     o.add_argument("--out-db", metavar="URL",
                    help="also write every result table into PostGIS, in one transaction: "
@@ -194,9 +195,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 def _add_proposal_options(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("proposals (renovation content, cost, funding, property viability, documents)")
-    r.add_argument("--costs", default="renovation_2021",
+    r.add_argument("--costs", default=C.COSTS,
                    help="cost profile (renovation_2021, every number unverified) or a TOML file of your city")
-    r.add_argument("--documents", choices=("auto", "all", "summary", "none"), default="auto",
+    r.add_argument("--documents", choices=C.DOCUMENTS, default=C.DOCUMENTS[0],
                    help="Word/PDF proposals: all districts, the city summary only, none; auto = all up to 60 "
                         "districts, else summary")
     r.add_argument("--property-fee", type=float, metavar="YUAN",
@@ -232,15 +233,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("renogis-demo"), help="output folder (default renogis-demo)")
     p.add_argument("--maps-dir", type=Path, default=Path("maps"),
                    help="also copy the map here as demo_map.html (default maps/)")
-    p.add_argument("--lang", choices=("zh", "en"), default="zh")
-    p.add_argument("--tiles", choices=("osm", "cartodb", "amap", "tianditu", "none"), default="osm")
+    p.add_argument("--lang", choices=C.LANGS, default=C.LANGS[0])
+    p.add_argument("--tiles", choices=C.TILES, default=C.TILES[0])
 
     p = sub.add_parser("compare", help="two runs of the same city side by side (table and map)")
     p.add_argument("run_a", type=Path, help="output folder of the first run")
     p.add_argument("run_b", type=Path, help="output folder of the second run")
     p.add_argument("--out", type=Path, required=True,
                    help="output folder for compare.csv/.xlsx/.md and the map")
-    p.add_argument("--lang", choices=("zh", "en"), default="zh")
+    p.add_argument("--lang", choices=C.LANGS, default=C.LANGS[0])
 
     p = sub.add_parser("validate", help="check an input and print every problem found")
     p.add_argument("input", type=_input, help="GeoPackage, folder of layer files, a compounds file, "

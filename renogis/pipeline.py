@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +22,7 @@ import pandas as pd
 from renogis import __version__, schema
 from renogis._errors import InputError
 from renogis._outdir import MANIFEST, OutputFolder, RunInterrupted, handle_signals, raise_pending
+from renogis.config import STEPS, RunConfig, barrier_classes
 from renogis.io import write_gpkg
 from renogis.outputs.gpkg import write_results_gpkg
 from renogis.outputs.tables import (
@@ -39,85 +40,6 @@ from renogis.validate import Dataset, load
 logger = logging.getLogger(__name__)
 
 __all__ = ["RunConfig", "RunResult", "run", "STEPS", "barrier_classes"]
-
-#: Stages a run can perform, in order.
-STEPS = ("load", "districts", "gaps", "siting", "map")
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything a run needs; recorded in ``run.json``."""
-
-    input: Path | str  # a path, or a postgresql:// URL (see renogis.postgis)
-    out: Path
-    steps: tuple[str, ...] = STEPS
-    # reading
-    column_map: dict[str, str] = field(default_factory=dict)
-    encoding: str | None = None
-    source_crs: str | None = None
-    input_crs: str | None = None
-    work_crs: str | None = None
-    # districts
-    gap_m: float = 30.0
-    barrier_classes: tuple[str, ...] = ("arterial",)
-    min_households: int = 1500
-    max_households: int = 4000
-    keep_together: tuple[tuple[str, ...], ...] = ()
-    keep_apart: tuple[tuple[str, ...], ...] = ()
-    min_consent: float | None = None
-    require_owners_committee: bool = False
-    built_before: int | None = None
-    seed: int = 0
-    # gaps
-    standards: str = "gb50180_2018"
-    detour_factor: float = 1.3
-    # siting
-    sites_per_category: int | None = 1
-    siting_method: str = "greedy"
-    # outputs
-    lang: str = "zh"
-    tiles: str = "osm"
-    map_copy: Path | None = None  # also copy the map here (the demo uses maps/)
-    ledger: Path | None = None  # compound ledger (XLSX/CSV, no geometry) joined to footprints by name
-    # districts (appended): nested/duplicate compounds, split/rebalance options
-    nested: str = "keep-children"  # or "keep-parent" (renogis.overlaps)
-    max_span_m: float | None = None  # longest allowed district extent, m
-    soft_barrier_classes: tuple[str, ...] = ()  # street classes crossed only when no in-band alternative
-    # access model (issue 10)
-    access: str = "frontage"  # compounds without gates: "frontage" or "centroid"
-    frontage_m: float = 15.0
-    no_data: tuple[str, ...] = ()  # categories the facility data do not record
-    # PostGIS (renogis.postgis)
-    layer_map: dict[str, str] = field(default_factory=dict)  # {layer: table} of a postgresql:// input
-    out_db: str | None = None  # also write the results into postgresql://...?schema=NAME, one transaction
-    # proposals: renovation content, costs, viability, documents (renogis.deliverables)
-    proposals: bool = True
-    costs: str = "renovation_2021"
-    documents: str = "auto"  # auto | all | summary | none
-    property_fee: float | None = None
-    collection_rate: float | None = None
-    parking_per_household: float | None = None
-    funding_shares: tuple[tuple[str, str, float], ...] = ()
-    heating_region: bool | None = None
-    viability_groups: str | None = None
-    buildings: Path | None = None  # buildings layer file, when not a layer of the input
-
-
-def barrier_classes(given: Sequence[str] | None) -> tuple[str, ...]:
-    """The street classes no district crosses: the default ``arterial`` plus those given; ``none`` clears.
-
-    Examples
-    --------
-    >>> barrier_classes(None), barrier_classes(["secondary"]), barrier_classes(["none", "local"])
-    (('arterial',), ('arterial', 'secondary'), ('local',))
-    """
-    given = list(given or [])
-    base = [] if "none" in given else list(RunConfig.barrier_classes)
-    for c in given:
-        if c != "none" and c not in base:
-            base.append(c)
-    return tuple(base)
-
 
 @dataclass(frozen=True)
 class RunResult:
