@@ -1011,6 +1011,81 @@ def _grow_cluster(dist: np.ndarray, seed_idx: int, size: int, gap_m: float) -> l
     return members
 
 
+def _sample_cluster(geoms: np.ndarray, parcels: np.ndarray) -> list[int]:
+    """The Guohao Meidu cluster: 9 compounds, gaps < 30 m, next to as many idle parcels as possible.
+
+    Among the clusters grown from every compound, the one touching most parcels wins, then the
+    most compact. Returns the compound positions in the order they joined.
+    """
+    n = len(geoms)
+    size = SAMPLE_CLUSTER_TOTALS["compounds"]
+    dist = shapely.distance(geoms[:, None], geoms[None, :])
+    near_parcel = shapely.distance(geoms[:, None], parcels[None, :]) < 10.0  # (n, parcels)
+    best: tuple[int, float] | None = None
+    cluster: list[int] = []
+    for s in range(n):
+        members = _grow_cluster(dist, s, size, _CLUSTER_GAP_M)
+        if members is None:
+            continue
+        n_par = int(near_parcel[members].any(axis=0).sum())
+        spread = float(dist[np.ix_(members, members)].max())
+        key = (n_par, -spread)
+        if best is None or key > best:
+            best, cluster = key, members
+    if not cluster:
+        raise InputError("make_sample: no 9 adjacent compounds found; try another seed")
+    return cluster
+
+
+def _sample_areas(
+    geoms: np.ndarray,
+    in_cluster: np.ndarray,
+    barriers: gpd.GeoDataFrame,
+    streets: gpd.GeoDataFrame,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Area and subdistrict of each compound, from the river and the middle N-S arterial."""
+    river = barriers.geometry.iloc[0]
+    cent = shapely.centroid(geoms)
+    north = shapely.get_y(cent) > river.centroid.y
+    st = streets
+    art = st[(st[S.STREET_CLASS] == "arterial") & ~st[S.BRIDGE]]
+    b = art.geometry.bounds
+    vertical_x = np.unique(np.round(((b.minx + b.maxx) / 2)[(b.maxx - b.minx) < 10].to_numpy()))
+    mid_x = vertical_x[len(vertical_x) // 2]
+    east = shapely.get_x(cent) > mid_x
+    area = np.array(_SAMPLE_AREAS, dtype=object)[north.astype(int) * 2 + east.astype(int)]
+    area[in_cluster] = SAMPLE_CLUSTER_AREA
+    subdistrict = np.array(_SAMPLE_SUBDISTRICTS, dtype=object)[north.astype(int)]
+    return area, subdistrict
+
+
+def _sample_counts(
+    land: np.ndarray, in_cluster: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Households, buildings and floor area (m2) summing exactly to the report totals."""
+    n = len(land)
+    households = np.zeros(n, dtype=np.int64)
+    buildings = np.zeros(n, dtype=np.int64)
+    floor_area = np.zeros(n, dtype=float)
+    groups = (
+        (in_cluster, SAMPLE_CLUSTER_TOTALS),
+        (
+            ~in_cluster,
+            {k: SAMPLE_TOTALS[k] - SAMPLE_CLUSTER_TOTALS[k] for k in SAMPLE_TOTALS},
+        ),
+    )
+    for mask, totals in groups:
+        k = int(mask.sum())
+        w = land[mask] * rng.uniform(0.8, 1.25, k)
+        hh = _allocate(totals["households"], w, 30)
+        households[mask] = hh
+        buildings[mask] = _allocate(totals["buildings"], hh * rng.uniform(0.85, 1.15, k), 1)
+        floor_area[mask] = _allocate(
+            totals["floor_area_m2"], hh * rng.uniform(0.9, 1.1, k), 1_000
+        ).astype(float)
+    return households, buildings, floor_area
+
+
 def make_sample(*, seed: int = SAMPLE_SEED, crs: str = "EPSG:4548") -> dict[str, gpd.GeoDataFrame]:
     """Build the bundled SYNTHETIC sample district (modelled on Yongfu Zhonglu, Xuecheng).
 
@@ -1052,62 +1127,12 @@ def make_sample(*, seed: int = SAMPLE_SEED, crs: str = "EPSG:4548") -> dict[str,
     comp = city[S.COMPOUNDS].copy()
     geoms = np.asarray(comp.geometry.values, dtype=object)
     parcels = np.asarray(city[S.PARCELS].geometry.values, dtype=object)
-
-    # ---- the cluster: 9 compounds, gaps < 30 m, next to as many idle parcels as possible
-    size = SAMPLE_CLUSTER_TOTALS["compounds"]
-    dist = shapely.distance(geoms[:, None], geoms[None, :])
-    near_parcel = shapely.distance(geoms[:, None], parcels[None, :]) < 10.0  # (n, parcels)
-    best: tuple[int, float] | None = None
-    cluster: list[int] = []
-    for s in range(n):
-        members = _grow_cluster(dist, s, size, _CLUSTER_GAP_M)
-        if members is None:
-            continue
-        n_par = int(near_parcel[members].any(axis=0).sum())
-        spread = float(dist[np.ix_(members, members)].max())
-        key = (n_par, -spread)
-        if best is None or key > best:
-            best, cluster = key, members
-    if not cluster:
-        raise InputError("make_sample: no 9 adjacent compounds found; try another seed")
+    cluster = _sample_cluster(geoms, parcels)
     in_cluster = np.zeros(n, dtype=bool)
     in_cluster[cluster] = True
+    area, subdistrict = _sample_areas(geoms, in_cluster, city[S.BARRIERS], city[S.STREETS])
+    households, buildings, floor_area = _sample_counts(shapely.area(geoms), in_cluster, rng)
 
-    # ---- areas and subdistricts from the river and the middle north-south arterial
-    river = city[S.BARRIERS].geometry.iloc[0]
-    cent = shapely.centroid(geoms)
-    north = shapely.get_y(cent) > river.centroid.y
-    st = city[S.STREETS]
-    art = st[(st[S.STREET_CLASS] == "arterial") & ~st[S.BRIDGE]]
-    b = art.geometry.bounds
-    vertical_x = np.unique(np.round(((b.minx + b.maxx) / 2)[(b.maxx - b.minx) < 10].to_numpy()))
-    mid_x = vertical_x[len(vertical_x) // 2]
-    east = shapely.get_x(cent) > mid_x
-    area = np.array(_SAMPLE_AREAS, dtype=object)[north.astype(int) * 2 + east.astype(int)]
-    area[in_cluster] = SAMPLE_CLUSTER_AREA
-    subdistrict = np.array(_SAMPLE_SUBDISTRICTS, dtype=object)[north.astype(int)]
-
-    # ---- attributes with exact totals
-    land = shapely.area(geoms)
-    households = np.zeros(n, dtype=np.int64)
-    buildings = np.zeros(n, dtype=np.int64)
-    floor_area = np.zeros(n, dtype=float)
-    groups = (
-        (in_cluster, SAMPLE_CLUSTER_TOTALS),
-        (
-            ~in_cluster,
-            {k: SAMPLE_TOTALS[k] - SAMPLE_CLUSTER_TOTALS[k] for k in SAMPLE_TOTALS},
-        ),
-    )
-    for mask, totals in groups:
-        k = int(mask.sum())
-        w = land[mask] * rng.uniform(0.8, 1.25, k)
-        hh = _allocate(totals["households"], w, 30)
-        households[mask] = hh
-        buildings[mask] = _allocate(totals["buildings"], hh * rng.uniform(0.85, 1.15, k), 1)
-        floor_area[mask] = _allocate(
-            totals["floor_area_m2"], hh * rng.uniform(0.9, 1.1, k), 1_000
-        ).astype(float)
     comp[S.HOUSEHOLDS] = households
     comp[S.BUILDINGS] = buildings
     comp[S.FLOOR_AREA_M2] = floor_area
@@ -1119,7 +1144,9 @@ def make_sample(*, seed: int = SAMPLE_SEED, crs: str = "EPSG:4548") -> dict[str,
     comp[S.SUBDISTRICT] = subdistrict
     comp.insert(len(comp.columns) - 1, AREA, area)
     names = comp[S.NAME].to_numpy().copy()
-    names[sorted(cluster)] = [f"国浩美都{i}期" if i else "国浩美都" for i in range(size)]
+    names[sorted(cluster)] = [
+        f"国浩美都{i}期" if i else "国浩美都" for i in range(len(cluster))
+    ]
     comp[S.NAME] = names
     out = dict(city)
     out[S.COMPOUNDS] = comp
