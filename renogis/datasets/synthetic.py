@@ -249,6 +249,7 @@ class _Cells:
 def _check_city_args(
     n_compounds: int, n_parcels: int | None, missing_categories: Sequence[str] | None
 ) -> None:
+    """Raise InputError naming the first bad argument of :func:`make_city`."""
     if int(n_compounds) != n_compounds or n_compounds < 1:
         raise InputError(f"make_city: n_compounds must be an integer >= 1, got {n_compounds!r}")
     if n_parcels is not None and (int(n_parcels) != n_parcels or n_parcels < 0):
@@ -406,7 +407,7 @@ def _cells(q: _Quarters, n_cells: int) -> _Cells:
     shape = cell_valid.shape
     flat = cell_valid.ravel()
 
-    def take(a):
+    def take(a: np.ndarray) -> np.ndarray:
         return np.broadcast_to(a, shape).ravel()[flat][:n_cells]
 
     q_of_cell = take(np.broadcast_to(qi, shape))
