@@ -481,7 +481,7 @@ def build_adjacency(
 
     Examples
     --------
-    >>> from renogis.synthetic import make_city  # doctest: +SKIP
+    >>> from renogis.datasets.synthetic import make_city  # doctest: +SKIP
     >>> city = make_city(100, seed=1)  # doctest: +SKIP
     >>> G = build_adjacency(city["compounds"], parcels=city["parcels"],
     ...                     streets=city["streets"], barriers=city["barriers"])  # doctest: +SKIP

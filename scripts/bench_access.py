@@ -52,7 +52,7 @@ def prepare(n: int, out: Path) -> dict:
     from scipy.spatial import cKDTree
 
     from renogis.network import build_walk_network
-    from renogis.synthetic import make_street_grid
+    from renogis.datasets.synthetic import make_street_grid
 
     streets = make_street_grid(n, seed=0)
     t = time.perf_counter()
@@ -94,7 +94,7 @@ def run_renogis(n: int, path: Path) -> dict:
     import shapely
 
     from renogis.network import build_walk_network, node_distances
-    from renogis.synthetic import make_street_grid
+    from renogis.datasets.synthetic import make_street_grid
 
     data, cats = _load(path)
     streets = make_street_grid(n, seed=0)

@@ -34,7 +34,7 @@ COMPARED = ("districts.csv", "service_gaps.csv", "service_access.csv", "siting_p
 
 def make_data(folder: Path) -> Path:
     from renogis.io import write_gpkg
-    from renogis.synthetic import make_city, make_sample
+    from renogis.datasets.synthetic import make_city, make_sample
 
     folder.mkdir(parents=True, exist_ok=True)
     lines = ["city,input"]

@@ -45,7 +45,7 @@ def _load(case: str):  # type: ignore[no-untyped-def]
             lyr: gpd.read_file(SAMPLE, layer=lyr)
             for lyr in ("compounds", "parcels", "streets", "barriers")
         }
-    from renogis.synthetic import make_city
+    from renogis.datasets.synthetic import make_city
 
     return make_city(int(case), seed=0)
 

@@ -25,7 +25,7 @@ from renogis import access as acc
 from renogis.io import RawLayer
 from renogis.network import build_walk_network
 from renogis.standards import load_standards
-from renogis.synthetic import make_city, make_street_grid
+from renogis.datasets.synthetic import make_city, make_street_grid
 from renogis.validate import validate_layers
 
 

@@ -31,7 +31,7 @@ import shapely
 
 from renogis import schema as S
 from renogis.maps import write_map
-from renogis.synthetic import make_city
+from renogis.datasets.synthetic import make_city
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

@@ -21,7 +21,7 @@ from renogis.io import read_layers, write_gpkg
 from renogis.pipeline import RunConfig, run
 from renogis.postgis import parse_url
 from renogis.postgis import read_layers as read_postgis_layers
-from renogis.synthetic import make_city
+from renogis.datasets.synthetic import make_city
 
 
 def main() -> None:

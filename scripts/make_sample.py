@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 
 from renogis import schema as S
-from renogis.synthetic import AREA, SAMPLE_CLUSTER_AREA, SAMPLE_SEED, make_sample
+from renogis.datasets.synthetic import AREA, SAMPLE_CLUSTER_AREA, SAMPLE_SEED, make_sample
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "data" / "sample.gpkg"
 

@@ -486,7 +486,7 @@ def test_write_gap_outputs(world, line_net, tmp_path):
 
 # --------------------------------------------------------------------------- synthetic city
 def test_synthetic_city_invariants():
-    synthetic = pytest.importorskip("renogis.synthetic")
+    synthetic = pytest.importorskip("renogis.datasets.synthetic")
     city = synthetic.make_city(60, seed=3)
     comp, fac, gates = city["compounds"], city["facilities"], city["gates"]
     net = build_walk_network(city["streets"], barriers=city["barriers"])

@@ -340,12 +340,12 @@ def _check_properties(
 def test_properties_on_synthetic_cities(
     n: int, city_seed: int, min_consent: float | None, seed: int
 ) -> None:
-    synthetic = pytest.importorskip("renogis.synthetic")
+    synthetic = pytest.importorskip("renogis.datasets.synthetic")
     _check_properties(synthetic.make_city(n, seed=city_seed), min_consent, seed)
 
 
 def test_properties_seeded_loop() -> None:
-    synthetic = pytest.importorskip("renogis.synthetic")
+    synthetic = pytest.importorskip("renogis.datasets.synthetic")
     for s in range(3):
         _check_properties(synthetic.make_city(600, seed=100 + s), 0.6 if s else None, s)
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from renogis.cli import main
-from renogis.synthetic import make_city
+from renogis.datasets.synthetic import make_city
 
 
 @pytest.fixture(scope="module")

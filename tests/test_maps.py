@@ -519,7 +519,7 @@ def test_district_colors_more_than_palette(caplog: pytest.LogCaptureFixture) -> 
 def test_district_colors_sample_all_distinct() -> None:
     from renogis.adjacency import build_adjacency
     from renogis.districting import propose_districts
-    from renogis.synthetic import make_sample
+    from renogis.datasets.synthetic import make_sample
 
     s = make_sample()
     graph = build_adjacency(
@@ -795,7 +795,7 @@ def test_pipeline_map_with_idle_buildings_inside_compounds(tmp_path: Path) -> No
     # the crash of issue 9 (13) end to end: idle buildings inside five compound footprints
     from renogis.io import write_gpkg
     from renogis.pipeline import RunConfig, run
-    from renogis.synthetic import make_sample
+    from renogis.datasets.synthetic import make_sample
 
     s = make_sample()
     comp = s["compounds"]

@@ -517,7 +517,7 @@ def city_html(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     import numpy as np
     import shapely
 
-    from renogis.synthetic import make_city
+    from renogis.datasets.synthetic import make_city
 
     city = make_city(3000, seed=0)
     comp = city["compounds"].copy()

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from renogis import schema as S
 from renogis._errors import InputError
-from renogis.synthetic import (
+from renogis.datasets.synthetic import (
     AREA,
     LAYER_COLUMNS,
     SAMPLE_CLUSTER_AREA,
@@ -24,7 +24,7 @@ from renogis.synthetic import (
     make_street_grid,
 )
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample.gpkg"
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample.gpkg"
 
 
 @pytest.fixture(scope="module")
