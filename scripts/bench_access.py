@@ -1,6 +1,6 @@
 """Benchmark: nearest facility per category for every network node, four engines.
 
-Engines, on the same synthetic street grids (renogis.synthetic.make_street_grid) of about
+Engines, on the same synthetic street grids (renogis.datasets.synthetic.make_street_grid) of about
 10k, 100k and 1M nodes, 5 facility categories, cutoff 1000 m:
 
 * ``renogis``  renogis.network.node_distances (exact mid-edge snapping, one bounded

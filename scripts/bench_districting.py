@@ -1,7 +1,7 @@
 """Benchmark renogis districting against PySAL spopt's MaxPHeuristic on the same adjacency.
 
 Cases: the bundled sample (data/sample.gpkg, skipped with a message if absent) and synthetic
-cities of 1k, 10k and 50k compounds (``renogis.synthetic.make_city``). For each case:
+cities of 1k, 10k and 50k compounds (``renogis.datasets.synthetic.make_city``). For each case:
 
 * renogis: ``build_adjacency`` + ``propose_districts`` (defaults 1,500-4,000 households),
   wall time = median of ``--repeat`` runs (graph build + districting);

@@ -1,7 +1,7 @@
 """Benchmark the whole service-gap step on a generated city (issue 4 target: 20k compounds, 200k-node
 network, under 30 s, peak memory under 3 GB).
 
-The city is renogis.synthetic.make_city(N); its own streets are densified with a lattice of long
+The city is renogis.datasets.synthetic.make_city(N); its own streets are densified with a lattice of long
 unsplit lines from make_street_grid so that the noded walk network has about --nodes nodes. Timed:
 network build (noding, barriers, largest component), access (snapping + one bounded multi-source
 Dijkstra per category), gaps (2SFCA supply with distance matrices, district roll-up) and tables

@@ -43,7 +43,7 @@ def test_long_segment_far_point_and_bent_line():
 
 
 def test_same_distance_as_strtree_on_a_grid():
-    from renogis.synthetic import make_street_grid
+    from renogis.datasets.synthetic import make_street_grid
 
     net = build_walk_network(make_street_grid(2000, seed=0))
     rng = np.random.default_rng(7)
