@@ -369,7 +369,7 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
                         fh.write("".join(f"proposals: {n}\n" for n in pnotes))
 
         if "map" in config.steps:
-            from renogis.maps import write_map
+            from renogis.outputs.map import write_map
 
             with timer.step("map"):
                 streets = ds.get(schema.STREETS)

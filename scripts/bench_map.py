@@ -30,7 +30,7 @@ import pandas as pd
 import shapely
 
 from renogis import schema as S
-from renogis.maps import write_map
+from renogis.outputs.map import write_map
 from renogis.synthetic import make_city
 
 CHROMIUM = "/usr/bin/chromium"

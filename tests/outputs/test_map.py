@@ -16,10 +16,10 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import Point, box
 
-from renogis import maps
+from renogis.outputs import map as maps
 from renogis._errors import CRSError, InputError
 from renogis.crs import wgs84_to_gcj02
-from renogis.maps import build_map, district_colors, write_map
+from renogis.outputs.map import build_map, district_colors, write_map
 
 CRS = "EPSG:4548"
 X0, Y0 = 527_000.0, 3_853_000.0
@@ -832,7 +832,7 @@ def test_pipeline_map_with_idle_buildings_inside_compounds(tmp_path: Path) -> No
 
 
 def test_palette_constants_disjoint() -> None:
-    from tests.test_maps_browser import _delta_e
+    from tests.outputs.test_map_browser import _delta_e
 
     assert len(maps.PALETTE) == len(set(maps.PALETTE)) == 9
     assert set(maps.PALETTE).isdisjoint(maps.OTHER_LAYER_COLORS)

@@ -19,7 +19,7 @@ popups and tooltips are rounded and carry their unit (households whole, m², m, 
 streets cut off from the walk network can be shown as their own layer.
 
 The Leaflet library and its plugins (MarkerCluster, Fullscreen, Search) are
-inlined from ``renogis/_vendor`` so the map opens with no network: with
+inlined from ``renogis/outputs/map/_vendor`` so the map opens with no network: with
 ``tiles="none"`` the file needs nothing but a browser.
 """
 
