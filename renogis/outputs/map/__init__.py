@@ -19,8 +19,15 @@ popups and tooltips are rounded and carry their unit (households whole, m², m, 
 streets cut off from the walk network can be shown as their own layer.
 
 The Leaflet library and its plugins (MarkerCluster, Fullscreen, Search) are
-inlined from ``renogis/outputs/map/_vendor`` so the map opens with no network: with
-``tiles="none"`` the file needs nothing but a browser.
+inlined from ``renogis/outputs/map/_vendor`` (versions and licences in its
+``MANIFEST.md``) so the map opens with no network: with ``tiles="none"`` the file
+needs nothing but a browser.
+
+Front-end files beside this module, inlined into every map: ``map.js`` (builds the
+layers, popups, labels, legend and controls in the browser from the embedded data),
+``map.css`` (their styles) and ``text.json`` (the zh/en texts of the map). Python
+prepares the data (``build_map`` reads as its phases: check, reproject, layer data,
+meta, base map, layer groups); the browser draws it.
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -401,7 +409,14 @@ def district_colors(
     Examples
     --------
     Five districts of the bundled sample, separated by arterial streets, get five
-    colours: ``district_colors(districts).tolist() == [4, 0, 1, 2, 3]``.
+    colours: ``district_colors(districts).tolist() == [4, 0, 1, 2, 3]``. Its two
+    subdistricts share the palette evenly:
+
+    >>> import geopandas as gpd
+    >>> from renogis.datasets import sample_path
+    >>> compounds = gpd.read_file(sample_path(), layer="compounds")
+    >>> district_colors(compounds.dissolve("subdistrict").reset_index()).tolist()
+    [0, 1]
     """
     geoms = np.asarray(districts.geometry.values, dtype=object)
     n = len(geoms)
@@ -512,6 +527,19 @@ def _district_data(
     gcj02: bool,
 ) -> str:
     ids = districts[S.DISTRICT_ID].astype(str)
+    cat_index = {c: i for i, c in enumerate(categories)}
+    extra: dict[str, pd.Series] = {"lp": _district_label_points(districts, gcj02=gcj02)}
+    if gaps is not None and len(gaps):
+        extra["g"] = _district_gap_rows(gaps, ids, cat_index)
+    if siting is not None and len(siting):
+        extra["st"] = _district_site_rows(siting, districts, ids, cat_index)
+    return _feature_collection(geoms, _district_properties(districts, ids, colors), extra)
+
+
+def _district_properties(
+    districts: gpd.GeoDataFrame, ids: pd.Series, colors: pd.Series
+) -> pd.DataFrame:
+    """Id, colour, area (m²), the district table's counts and its flags/reason as text."""
     props = pd.DataFrame(
         {
             "i": ids,
@@ -539,8 +567,14 @@ def _district_data(
                     else ("; ".join(map(str, v)) if isinstance(v, (list, tuple, set)) else str(v))
                 )
             )
-    extra: dict[str, pd.Series] = {}
-    # label point: the centroid when it lies in (or within 20 m of) the district, else a point on it
+    return props
+
+
+def _district_label_points(districts: gpd.GeoDataFrame, *, gcj02: bool) -> pd.Series:
+    """[lat, lon] of each district's label, as JSON arrays.
+
+    The centroid when it lies in (or within 20 m of) the district, else a point on it.
+    """
     metric = np.asarray(districts.geometry.values, dtype=object)
     centroid = shapely.centroid(metric)
     label = np.where(
@@ -548,44 +582,58 @@ def _district_data(
     )
     label_ll = _display_geometry(gpd.GeoDataFrame(geometry=label, crs=districts.crs), gcj02=gcj02)
     xy = shapely.get_coordinates(label_ll)
-    extra["lp"] = _json_rows(xy[:, ::-1], decimals=COORD_DECIMALS)
-    cat_index = {c: i for i, c in enumerate(categories)}
-    if gaps is not None and len(gaps):
-        dg = gaps[gaps[_GAP_LEVEL] == "district"]
-        # [category index, coverage share (0-1, 3 decimals), uncovered households, demand,
-        # supply, shortfall (whole units), demand unit]
-        cols = ["coverage_share", "uncovered_households", "demand", "supply", "shortfall"]
-        rows: dict[str, list[Any]] = {}
-        for rec in dg.to_dict("records"):  # a few rows per district
-            cat = str(rec[S.CATEGORY])
-            vals = [
-                None if pd.isna(rec.get(c)) else round(float(rec[c]), 3 if j == 0 else None)
-                for j, c in enumerate(cols)
-            ]
-            unit = rec.get(_GAP_DEMAND_UNIT)
-            unit = None if unit is None or pd.isna(unit) else str(unit)
-            rows.setdefault(str(rec[_GAP_UNIT]), []).append([cat_index.get(cat, -1), *vals, unit])
-        extra["g"] = pd.Series([json.dumps(rows.get(i, [])) for i in ids], dtype=object)
-    if siting is not None and len(siting):
-        site_district = _site_districts(siting, districts)
-        sites: dict[str, list[Any]] = {}
-        newly = (
-            _nullable_int(siting[_SITING_NEW])
-            if _SITING_NEW in siting.columns
-            else pd.Series(pd.NA, index=siting.index, dtype="Int64")
+    return _json_rows(xy[:, ::-1], decimals=COORD_DECIMALS)
+
+
+def _district_gap_rows(
+    gaps: pd.DataFrame, ids: pd.Series, cat_index: Mapping[str, int]
+) -> pd.Series:
+    """The district-level gap rows of each district (``ids`` order), as JSON arrays.
+
+    Each row: [category index, coverage share (0-1, 3 decimals), uncovered households, demand,
+    supply, shortfall (whole units), demand unit].
+    """
+    dg = gaps[gaps[_GAP_LEVEL] == "district"]
+    cols = ["coverage_share", "uncovered_households", "demand", "supply", "shortfall"]
+    rows: dict[str, list[Any]] = {}
+    for rec in dg.to_dict("records"):  # a few rows per district
+        cat = str(rec[S.CATEGORY])
+        vals = [
+            None if pd.isna(rec.get(c)) else round(float(rec[c]), 3 if j == 0 else None)
+            for j, c in enumerate(cols)
+        ]
+        unit = rec.get(_GAP_DEMAND_UNIT)
+        unit = None if unit is None or pd.isna(unit) else str(unit)
+        rows.setdefault(str(rec[_GAP_UNIT]), []).append([cat_index.get(cat, -1), *vals, unit])
+    return pd.Series([json.dumps(rows.get(i, [])) for i in ids], dtype=object)
+
+
+def _district_site_rows(
+    siting: gpd.GeoDataFrame,
+    districts: gpd.GeoDataFrame,
+    ids: pd.Series,
+    cat_index: Mapping[str, int],
+) -> pd.Series:
+    """The chosen sites in each district (``ids`` order), as JSON arrays.
+
+    Each row: [parcel id, category index, newly covered households].
+    """
+    site_district = _site_districts(siting, districts)
+    sites: dict[str, list[Any]] = {}
+    newly = (
+        _nullable_int(siting[_SITING_NEW])
+        if _SITING_NEW in siting.columns
+        else pd.Series(pd.NA, index=siting.index, dtype="Int64")
+    )
+    for did, pid, cat, nc in zip(  # one row per chosen site
+        site_district, siting[S.PARCEL_ID], siting[S.CATEGORY], newly, strict=True
+    ):
+        if did is None:
+            continue
+        sites.setdefault(did, []).append(
+            [str(pid), cat_index.get(str(cat), -1), None if pd.isna(nc) else int(nc)]
         )
-        for did, pid, cat, nc in zip(  # one row per chosen site
-            site_district, siting[S.PARCEL_ID], siting[S.CATEGORY], newly, strict=True
-        ):
-            if did is None:
-                continue
-            sites.setdefault(did, []).append(
-                [str(pid), cat_index.get(str(cat), -1), None if pd.isna(nc) else int(nc)]
-            )
-        extra["st"] = pd.Series(
-            [json.dumps(sites.get(i, []), ensure_ascii=False) for i in ids], dtype=object
-        )
-    return _feature_collection(geoms, props, extra)
+    return pd.Series([json.dumps(sites.get(i, []), ensure_ascii=False) for i in ids], dtype=object)
 
 
 def _site_districts(siting: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> list[str | None]:
@@ -639,6 +687,74 @@ def _simple_data(
         else:
             props[key] = _text_or_none(gdf[col])
     return _feature_collection(geoms, props)
+
+
+def _parcel_data(parcels: gpd.GeoDataFrame, *, gcj02: bool) -> str:
+    """Idle parcels: id, kind, land and floor area (m², whole)."""
+    return _simple_data(
+        parcels,
+        _display_geometry(parcels, gcj02=gcj02),
+        {"i": S.PARCEL_ID, "k": S.KIND, "a": S.AREA_M2, "fa": S.FLOOR_AREA_M2},
+        ints=("a", "fa"),
+    )
+
+
+def _facility_data(
+    facilities: gpd.GeoDataFrame, *, categories: list[str], gcj02: bool
+) -> str:
+    """Existing facilities as points (representative points): id, category, name, capacity."""
+    pts = facilities.copy()
+    pts = pts.set_geometry(pts.geometry.representative_point())
+    return _simple_data(
+        pts,
+        _display_geometry(pts, gcj02=gcj02),
+        {"i": S.FACILITY_ID, "k": S.CATEGORY, "n": S.NAME, "cap": S.CAPACITY},
+        categories=categories,
+    )
+
+
+def _service_area_data(
+    service_areas: gpd.GeoDataFrame, *, categories: list[str], gcj02: bool
+) -> str:
+    """Service areas: one (multi)polygon per category and radius (m).
+
+    Overlapping per-facility areas of one category and radius are merged.
+    """
+    keys = [S.CATEGORY] + ([_ACC_RADIUS] if _ACC_RADIUS in service_areas.columns else [])
+    if service_areas.duplicated(keys).any():
+        service_areas = (
+            service_areas[[*keys, service_areas.geometry.name]]
+            .dissolve(by=keys, sort=False)
+            .reset_index()
+        )
+    return _simple_data(
+        service_areas,
+        _display_geometry(service_areas, gcj02=gcj02),
+        {"k": S.CATEGORY, "r": _ACC_RADIUS},
+        categories=categories,
+        ints=("r",),
+    )
+
+
+def _siting_data(siting: gpd.GeoDataFrame, *, categories: list[str], gcj02: bool) -> str:
+    """Proposed sites: parcel, category, households newly covered, coverage, capacity, shortfall."""
+    return _simple_data(
+        siting,
+        _display_geometry(siting, gcj02=gcj02),
+        {
+            "i": S.PARCEL_ID,
+            "k": S.CATEGORY,
+            "nc": _SITING_NEW,
+            "cc": _SITING_CUM,
+            "cap": "capacity",
+            "cu": "capacity_unit",
+            "ch": "capacity_households",
+            "fa": "facility_area_m2",
+            "sa": "shortfall_after",
+        },
+        categories=categories,
+        ints=("nc", "cap", "ch", "fa", "sa"),
+    )
 
 
 def _street_data(streets: gpd.GeoDataFrame, *, gcj02: bool) -> str:
@@ -872,22 +988,130 @@ def build_map(
 
     Examples
     --------
-    >>> m = build_map(compounds, districts=districts, tiles="none")  # doctest: +SKIP
+    The bundled sample's compounds and facilities, with no tiles (the file needs no network):
+
+    >>> import geopandas as gpd
+    >>> from renogis.datasets import sample_path
+    >>> compounds = gpd.read_file(sample_path(), layer="compounds")
+    >>> facilities = gpd.read_file(sample_path(), layer="facilities")
+    >>> m = build_map(compounds, facilities=facilities, tiles="none", lang="en")
+    >>> "<title>Renovation districts of old residential compounds</title>" in m.get_root().render()
+    True
     """
+    tianditu_key = _check_options(tiles=tiles, lang=lang)
+    layers = _work_layers(
+        compounds,
+        districts=districts,
+        parcels=parcels,
+        facilities=facilities,
+        access=access,
+        gaps=gaps,
+        service_areas=service_areas,
+        siting=siting,
+        streets=streets,
+        barriers=barriers,
+        network_parts=network_parts,
+    )
+    gcj = tiles == "amap"
+    categories = _category_order(
+        layers.facilities, layers.access, layers.gaps, layers.service_areas, layers.siting
+    )
+    gap_categories = _coverage_categories(categories, access=layers.access, gaps=layers.gaps)
+    colors = (
+        district_colors(layers.districts)
+        if layers.districts is not None
+        else pd.Series([], dtype="int64")
+    )
+    comp_lonlat = _display_geometry(layers.compounds, gcj02=gcj)
+    bounds = shapely.total_bounds(comp_lonlat)
+    parts = _layer_data(layers, comp_lonlat, colors=colors, categories=categories, gcj02=gcj)
+    meta = _meta(
+        layers,
+        bounds=bounds,
+        colors=colors,
+        categories=categories,
+        has_gaps=bool(gap_categories),
+        lang=lang,
+        title=title,
+    )
+    data_json = _data_json(meta, parts)
+    fmap = _base_map(bounds, title=str(meta["title"]), tiles=tiles, lang=lang, key=tianditu_key)
+    groups = _feature_groups(
+        fmap, layers, categories=categories, gap_categories=gap_categories, lang=lang
+    )
+    _RenogisLayers(map_name=fmap.get_name(), groups=groups, data_json=data_json).add_to(fmap)
+    folium.LayerControl(collapsed=len(groups) > 12).add_to(fmap)
+    logger.info(
+        "maps: %d compounds, %d districts, %d facilities, %d streets, %d layers, %.1f MB of data",
+        len(layers.compounds),
+        0 if layers.districts is None else len(layers.districts),
+        0 if layers.facilities is None else len(layers.facilities),
+        0 if layers.streets is None else len(layers.streets),
+        len(groups),
+        len(data_json) / 1e6,
+    )
+    return fmap
+
+
+# --------------------------------------------------------------------------- build_map phases
+@dataclass(frozen=True)
+class _Layers:
+    """The map's inputs, checked and in the compounds' metric CRS (None: absent or empty).
+
+    ``districts`` are dissolved from the compounds' ``district_id`` when none were given.
+    """
+
+    compounds: gpd.GeoDataFrame
+    districts: gpd.GeoDataFrame | None
+    parcels: gpd.GeoDataFrame | None
+    facilities: gpd.GeoDataFrame | None
+    access: pd.DataFrame | None
+    gaps: pd.DataFrame | None
+    service_areas: gpd.GeoDataFrame | None
+    siting: gpd.GeoDataFrame | None
+    streets: gpd.GeoDataFrame | None
+    barriers: gpd.GeoDataFrame | None
+    network_parts: gpd.GeoDataFrame | None
+
+    @property
+    def has_districts(self) -> bool:
+        """Whether the compounds carry a ``district_id`` column."""
+        return S.DISTRICT_ID in self.compounds.columns
+
+
+def _check_options(*, tiles: str, lang: str) -> str | None:
+    """Check ``tiles`` and ``lang``; return the Tianditu key (None for other tiles)."""
     if tiles not in TILES:
         raise InputError(f"unknown tiles {tiles!r}; use one of {', '.join(TILES)}")
     if lang not in _TEXT:
         raise InputError(f"unknown lang {lang!r}; use 'zh' or 'en'")
-    text = _TEXT[lang]
-    tianditu_key = None
-    if tiles == "tianditu":
-        tianditu_key = os.environ.get("TIANDITU_KEY", "").strip()
-        if not tianditu_key:
-            raise InputError(
-                "tiles='tianditu' needs a Tianditu API key: get one at console.tianditu.gov.cn and "
-                "set the environment variable TIANDITU_KEY (e.g. export TIANDITU_KEY=...), "
-                "or use tiles='osm', 'cartodb', 'amap' or 'none'"
-            )
+    if tiles != "tianditu":
+        return None
+    key = os.environ.get("TIANDITU_KEY", "").strip()
+    if not key:
+        raise InputError(
+            "tiles='tianditu' needs a Tianditu API key: get one at console.tianditu.gov.cn and "
+            "set the environment variable TIANDITU_KEY (e.g. export TIANDITU_KEY=...), "
+            "or use tiles='osm', 'cartodb', 'amap' or 'none'"
+        )
+    return key
+
+
+def _work_layers(
+    compounds: gpd.GeoDataFrame,
+    *,
+    districts: gpd.GeoDataFrame | None,
+    parcels: gpd.GeoDataFrame | None,
+    facilities: gpd.GeoDataFrame | None,
+    access: pd.DataFrame | None,
+    gaps: pd.DataFrame | None,
+    service_areas: gpd.GeoDataFrame | None,
+    siting: gpd.GeoDataFrame | None,
+    streets: gpd.GeoDataFrame | None,
+    barriers: gpd.GeoDataFrame | None,
+    network_parts: gpd.GeoDataFrame | None,
+) -> _Layers:
+    """Check the layers, bring them into the compounds' CRS and fill in missing districts."""
     if compounds is None or len(compounds) == 0:
         raise InputError("compounds: layer is empty; there is nothing to map")
     _require_columns(compounds, (S.COMPOUND_ID, S.HOUSEHOLDS), S.COMPOUNDS)
@@ -919,122 +1143,123 @@ def build_map(
         _require_columns(access, (S.COMPOUND_ID, S.CATEGORY, _ACC_DISTANCE), "access")
     if gaps is not None and len(gaps):
         _require_columns(gaps, (_GAP_LEVEL, _GAP_UNIT, S.CATEGORY), "gaps")
+    if districts is None and S.DISTRICT_ID in compounds.columns:
+        districts = _dissolved_districts(compounds)
+    return _Layers(
+        compounds=compounds,
+        districts=districts,
+        parcels=parcels,
+        facilities=facilities,
+        access=access,
+        gaps=gaps,
+        service_areas=service_areas,
+        siting=siting,
+        streets=streets,
+        barriers=barriers,
+        network_parts=network_parts,
+    )
 
-    has_districts = S.DISTRICT_ID in compounds.columns
-    if districts is None and has_districts:
-        assigned = compounds[compounds[S.DISTRICT_ID].notna()]
-        if len(assigned):
-            districts = (
-                assigned[[S.DISTRICT_ID, S.HOUSEHOLDS, assigned.geometry.name]]
-                .dissolve(by=S.DISTRICT_ID, aggfunc="sum")
-                .reset_index()
-            )
-            districts[S.DISTRICT_ID] = districts[S.DISTRICT_ID].astype(str)
-    gcj = tiles == "amap"
-    categories = _category_order(facilities, access, gaps, service_areas, siting)
-    coverage_cats: set[str] = set()
+
+def _dissolved_districts(compounds: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
+    """District outlines (with summed households) from the compounds' ``district_id``."""
+    assigned = compounds[compounds[S.DISTRICT_ID].notna()]
+    if not len(assigned):
+        return None
+    districts = (
+        assigned[[S.DISTRICT_ID, S.HOUSEHOLDS, assigned.geometry.name]]
+        .dissolve(by=S.DISTRICT_ID, aggfunc="sum")
+        .reset_index()
+    )
+    districts[S.DISTRICT_ID] = districts[S.DISTRICT_ID].astype(str)
+    return districts
+
+
+def _coverage_categories(
+    categories: list[str], *, access: pd.DataFrame | None, gaps: pd.DataFrame | None
+) -> list[str]:
+    """The categories (in ``categories`` order) whose coverage per compound is known."""
+    found: set[str] = set()
     if access is not None and len(access) and _ACC_WITHIN in access.columns:
-        coverage_cats.update(access.loc[access[_ACC_WITHIN].notna(), S.CATEGORY].astype(str))
+        found.update(access.loc[access[_ACC_WITHIN].notna(), S.CATEGORY].astype(str))
     if gaps is not None and len(gaps):
-        coverage_cats.update(gaps.loc[gaps[_GAP_LEVEL] == "compound", S.CATEGORY].astype(str))
-    gap_categories = [c for c in categories if c in coverage_cats]
-    has_gaps = bool(gap_categories)
+        found.update(gaps.loc[gaps[_GAP_LEVEL] == "compound", S.CATEGORY].astype(str))
+    return [c for c in categories if c in found]
 
-    # ---------------------------------------------------------------- data
-    colors = district_colors(districts) if districts is not None else pd.Series([], dtype="int64")
+
+def _layer_data(
+    layers: _Layers,
+    comp_lonlat: np.ndarray,
+    *,
+    colors: pd.Series,
+    categories: list[str],
+    gcj02: bool,
+) -> dict[str, str | None]:
+    """GeoJSON text of each layer the map's script reads (None for an absent layer)."""
+    districts = layers.districts
     color_of = (
         dict(zip(districts[S.DISTRICT_ID].astype(str), colors.tolist()))
         if districts is not None
         else {}
     )
-    comp_lonlat = _display_geometry(compounds, gcj02=gcj)
-    minx, miny, maxx, maxy = shapely.total_bounds(comp_lonlat)
-    parts = {
+    return {
         "compounds": _compound_data(
-            compounds,
+            layers.compounds,
             comp_lonlat,
             categories=categories,
             district_color=color_of,
-            access=access,
-            gaps=gaps,
+            access=layers.access,
+            gaps=layers.gaps,
         ),
         "districts": (
             _district_data(
                 districts,
-                _display_geometry(districts, gcj02=gcj),
+                _display_geometry(districts, gcj02=gcj02),
                 colors=colors,
                 categories=categories,
-                gaps=gaps,
-                siting=siting,
-                gcj02=gcj,
+                gaps=layers.gaps,
+                siting=layers.siting,
+                gcj02=gcj02,
             )
             if districts is not None
             else None
         ),
-        "parcels": (
-            _simple_data(
-                parcels,
-                _display_geometry(parcels, gcj02=gcj),
-                {"i": S.PARCEL_ID, "k": S.KIND, "a": S.AREA_M2, "fa": S.FLOOR_AREA_M2},
-                ints=("a", "fa"),
-            )
-            if parcels is not None
-            else None
+        "parcels": _optional(_parcel_data, layers.parcels, gcj02=gcj02),
+        "facilities": _optional(
+            _facility_data, layers.facilities, categories=categories, gcj02=gcj02
         ),
-        "facilities": None,
-        "service_areas": None,
-        "siting": None,
-        "streets": _street_data(streets, gcj02=gcj) if streets is not None else None,
-        "barriers": _barrier_data(barriers, gcj02=gcj) if barriers is not None else None,
-        "network_parts": (
-            _network_part_data(network_parts, gcj02=gcj) if network_parts is not None else None
+        "service_areas": _optional(
+            _service_area_data, layers.service_areas, categories=categories, gcj02=gcj02
         ),
+        "siting": _optional(_siting_data, layers.siting, categories=categories, gcj02=gcj02),
+        "streets": _optional(_street_data, layers.streets, gcj02=gcj02),
+        "barriers": _optional(_barrier_data, layers.barriers, gcj02=gcj02),
+        "network_parts": _optional(_network_part_data, layers.network_parts, gcj02=gcj02),
     }
-    if facilities is not None:
-        pts = facilities.copy()
-        pts = pts.set_geometry(pts.geometry.representative_point())
-        parts["facilities"] = _simple_data(
-            pts,
-            _display_geometry(pts, gcj02=gcj),
-            {"i": S.FACILITY_ID, "k": S.CATEGORY, "n": S.NAME, "cap": S.CAPACITY},
-            categories=categories,
-        )
-    if service_areas is not None:
-        # one (multi)polygon per category and radius: overlapping per-facility areas merge
-        keys = [S.CATEGORY] + ([_ACC_RADIUS] if _ACC_RADIUS in service_areas.columns else [])
-        if service_areas.duplicated(keys).any():
-            service_areas = (
-                service_areas[[*keys, service_areas.geometry.name]]
-                .dissolve(by=keys, sort=False)
-                .reset_index()
-            )
-        parts["service_areas"] = _simple_data(
-            service_areas,
-            _display_geometry(service_areas, gcj02=gcj),
-            {"k": S.CATEGORY, "r": _ACC_RADIUS},
-            categories=categories,
-            ints=("r",),
-        )
-    if siting is not None:
-        parts["siting"] = _simple_data(
-            siting,
-            _display_geometry(siting, gcj02=gcj),
-            {
-                "i": S.PARCEL_ID,
-                "k": S.CATEGORY,
-                "nc": _SITING_NEW,
-                "cc": _SITING_CUM,
-                "cap": "capacity",
-                "cu": "capacity_unit",
-                "ch": "capacity_households",
-                "fa": "facility_area_m2",
-                "sa": "shortfall_after",
-            },
-            categories=categories,
-            ints=("nc", "cap", "ch", "fa", "sa"),
-        )
+
+
+def _optional(
+    make: Callable[..., str], gdf: gpd.GeoDataFrame | None, **kwargs: Any
+) -> str | None:
+    """``make(gdf, **kwargs)``, or None when the layer is absent."""
+    return None if gdf is None else make(gdf, **kwargs)
+
+
+def _meta(
+    layers: _Layers,
+    *,
+    bounds: np.ndarray,
+    colors: pd.Series,
+    categories: list[str],
+    has_gaps: bool,
+    lang: str,
+    title: str | None,
+) -> dict[str, Any]:
+    """What the map's script needs besides the layers: texts, colours, styles, switches."""
+    text = _TEXT[lang]
+    minx, miny, maxx, maxy = bounds
+    facilities = layers.facilities
     fac_cats = set(facilities[S.CATEGORY].astype(str)) if facilities is not None else set()
-    meta = {
+    return {
         "text": dict(text),
         "title": title or text["title"],
         "lang": lang,
@@ -1048,7 +1273,7 @@ def build_map(
         "uncovered": UNCOVERED_COLOR,
         "nodata": NODATA_COLOR,
         "parcel_colors": PARCEL_COLORS,
-        "has_districts": has_districts,
+        "has_districts": layers.has_districts,
         "has_gaps": has_gaps,
         "n_colors": int(colors.max()) + 1 if len(colors) else 0,
         "cluster": facilities is not None
@@ -1071,17 +1296,25 @@ def build_map(
             for i, c in enumerate(categories)
         ],
     }
-    empty = _EMPTY_FC
+
+
+def _data_json(meta: Mapping[str, Any], parts: Mapping[str, str | None]) -> str:
+    """The one JSON document the map embeds: ``meta`` and every layer, safe inside <script>."""
     data_json = (
         '{"meta":'
         + json.dumps(meta, ensure_ascii=False)
         + ","
-        + ",".join(f'"{k}":' + (v if v is not None else empty) for k, v in parts.items())
+        + ",".join(f'"{k}":' + (v if v is not None else _EMPTY_FC) for k, v in parts.items())
         + "}"
     )
-    data_json = data_json.replace("</", "<\\/")
+    return data_json.replace("</", "<\\/")
 
-    # ---------------------------------------------------------------- map
+
+def _base_map(
+    bounds: np.ndarray, *, title: str, tiles: str, lang: str, key: str | None
+) -> folium.Map:
+    """The empty Leaflet map: inlined libraries, page title and basemap tiles."""
+    minx, miny, maxx, maxy = bounds
     fmap = folium.Map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
         zoom_start=15,
@@ -1094,57 +1327,54 @@ def build_map(
     fmap.default_css = []
     root = fmap.get_root()
     root.header.add_child(_Raw(_vendor_assets()), name="renogis_vendor")
-    root.header.add_child(
-        _Raw(f"<title>{_html_escape(str(meta['title']))}</title>"), name="renogis_title"
-    )
-    _add_tiles(fmap, tiles, text, tianditu_key)
+    root.header.add_child(_Raw(f"<title>{_html_escape(title)}</title>"), name="renogis_title")
+    _add_tiles(fmap, tiles, _TEXT[lang], key)
+    return fmap
 
+
+def _feature_groups(
+    fmap: folium.Map,
+    layers: _Layers,
+    *,
+    categories: list[str],
+    gap_categories: list[str],
+    lang: str,
+) -> dict[str, folium.FeatureGroup]:
+    """One named, switchable group per layer present, in the order of the layer control.
+
+    The map's script fills them; gap and service-area layers start hidden.
+    """
+    text = _TEXT[lang]
     groups: dict[str, folium.FeatureGroup] = {}
 
     def group(key: str, name: str, *, show: bool = True) -> None:
         groups[key] = folium.FeatureGroup(name=name, show=show).add_to(fmap)
 
-    n_excluded = int(compounds[S.DISTRICT_ID].isna().sum()) if has_districts else 0
-    if not has_districts or n_excluded < len(compounds):
+    compounds = layers.compounds
+    n_excluded = int(compounds[S.DISTRICT_ID].isna().sum()) if layers.has_districts else 0
+    if not layers.has_districts or n_excluded < len(compounds):
         group("compounds", text["compounds"])
     if n_excluded:
         group("excluded", text["excluded"])
-    if has_gaps:
-        for c in gap_categories:
-            group(f"gap:{c}", text["gap"] + _category_label(c, lang), show=False)
-    if service_areas is not None:
-        present = set(service_areas[S.CATEGORY].astype(str))
+    for c in gap_categories:
+        group(f"gap:{c}", text["gap"] + _category_label(c, lang), show=False)
+    if layers.service_areas is not None:
+        present = set(layers.service_areas[S.CATEGORY].astype(str))
         for c in categories:
             if c in present:
                 group(f"service:{c}", text["service"] + _category_label(c, lang), show=False)
-    if parcels is not None:
-        group("parcels", text["parcels"])
-    if siting is not None:
-        group("siting", text["siting"])
-    if districts is not None:
-        group("districts", text["districts"])
-    if facilities is not None:
-        group("facilities", text["facilities"])
-    if streets is not None:
-        group("streets", text["streets"])
-    if barriers is not None:
-        group("barriers", text["barriers"])
-    if network_parts is not None:
-        group("network_parts", text["network_parts"])
-
-    _RenogisLayers(map_name=fmap.get_name(), groups=groups, data_json=data_json).add_to(fmap)
-    n_overlays = len(groups)
-    folium.LayerControl(collapsed=n_overlays > 12).add_to(fmap)
-    logger.info(
-        "maps: %d compounds, %d districts, %d facilities, %d streets, %d layers, %.1f MB of data",
-        len(compounds),
-        0 if districts is None else len(districts),
-        0 if facilities is None else len(facilities),
-        0 if streets is None else len(streets),
-        n_overlays,
-        len(data_json) / 1e6,
-    )
-    return fmap
+    for key, layer in (
+        ("parcels", layers.parcels),
+        ("siting", layers.siting),
+        ("districts", layers.districts),
+        ("facilities", layers.facilities),
+        ("streets", layers.streets),
+        ("barriers", layers.barriers),
+        ("network_parts", layers.network_parts),
+    ):
+        if layer is not None:
+            group(key, text[key])
+    return groups
 
 
 def _html_escape(text: str) -> str:
