@@ -322,7 +322,7 @@ def _stage_proposals(st: _State) -> None:
 
 
 def _stage_map(st: _State) -> None:
-    from renogis.maps import write_map
+    from renogis.outputs.map import write_map
 
     ds = st.ds
     with st.timer.step("map"):

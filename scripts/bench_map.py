@@ -30,8 +30,8 @@ import pandas as pd
 import shapely
 
 from renogis import schema as S
-from renogis.maps import write_map
 from renogis.datasets.synthetic import make_city
+from renogis.outputs.map import write_map
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

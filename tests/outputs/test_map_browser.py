@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from renogis.maps import write_map
-from tests.test_maps import make_world
+from renogis.outputs.map import write_map
+from tests.outputs.test_map import make_world
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -361,7 +361,7 @@ def test_click_district_label_opens_district_popup(driver: Any, map_html: Path) 
 def test_clustered_facilities_render(
     driver: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from renogis import maps
+    from renogis.outputs import map as maps
 
     monkeypatch.setattr(maps, "CLUSTER_THRESHOLD", 2)  # cluster the 3 facilities
     world = make_world()
@@ -379,7 +379,7 @@ def test_city_mode_canvas_facilities_and_zoomed_labels(
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from renogis import maps
+    from renogis.outputs import map as maps
 
     monkeypatch.setattr(maps, "CANVAS_MARKER_THRESHOLD", 2)  # 3 facilities: canvas circles
     world = make_world()
@@ -606,7 +606,7 @@ def test_district_palette_disjoint_from_every_other_layer(
     import geopandas as gpd
     import shapely
 
-    from tests.test_maps import CRS, X0, Y0
+    from tests.outputs.test_map import CRS, X0, Y0
 
     world = make_world()
     comp = world.pop("compounds")
@@ -615,7 +615,7 @@ def test_district_palette_disjoint_from_every_other_layer(
         geometry=[shapely.LineString([(X0 + 400, Y0), (X0 + 400, Y0 + 120)])],
         crs=CRS,
     )
-    from renogis import maps
+    from renogis.outputs import map as maps
 
     monkeypatch.setattr(maps, "CLUSTER_THRESHOLD", 2)  # the 3 facilities in clusters
     path = write_map(tmp_path / "colors.html", comp, tiles="none", network_parts=parts, **world)
@@ -698,7 +698,7 @@ def test_street_names_on_hover_and_cut_off_parts(driver: Any, tmp_path: Path) ->
     import shapely
     from selenium.webdriver.common.action_chains import ActionChains
 
-    from tests.test_maps import CRS, X0, Y0
+    from tests.outputs.test_map import CRS, X0, Y0
 
     world = make_world()
     comp = world.pop("compounds")

@@ -16,10 +16,10 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import Point, box
 
-from renogis import maps
 from renogis._errors import CRSError, InputError
 from renogis.crs import wgs84_to_gcj02
-from renogis.maps import build_map, district_colors, write_map
+from renogis.outputs import map as maps
+from renogis.outputs.map import build_map, district_colors, write_map
 
 CRS = "EPSG:4548"
 X0, Y0 = 527_000.0, 3_853_000.0
@@ -278,6 +278,32 @@ def test_write_map_writes_self_contained_html(world: dict[str, Any], tmp_path: P
     assert "L.Control.Search" in html and "L.markerClusterGroup" in html and "FullScreen" in html
     assert "url(images/" not in html and "url(../images/" not in html  # icons inlined
     assert "tile.openstreetmap" not in html  # tiles="none": no tile layer
+
+
+def test_front_end_files_inlined(zh_html: str) -> None:
+    """map.css and map.js reach the page whole, without their headers, placeholders filled."""
+    css, js = maps._front_end("map.css"), maps._front_end("map.js")
+    assert css.startswith(".renogis-fac") and "\n<style>\n" + css + "</style>" in zh_html
+    assert js.startswith("(function () {") and "inlines this file" not in zh_html
+    for token in ("RENOGIS_MAP_NAME", "RENOGIS_GROUPS", "RENOGIS_DATA_ID"):
+        assert token in js and token not in zh_html
+    assert js.split("RENOGIS_DATA_ID", 1)[1].split("RENOGIS_MAP_NAME", 1)[1] in zh_html
+    map_name = re.search(r'id="renogis-data-(map_[0-9a-f]+)"', zh_html).group(1)
+    assert f'var map = {map_name};\n  var G = {{"compounds": feature_group_' in zh_html
+    assert set(maps._TEXT) == {"zh", "en"} and maps._TEXT["zh"].keys() == maps._TEXT["en"].keys()
+
+
+def test_map_js_parses() -> None:
+    """map.js is plain JavaScript (its placeholders are identifiers and strings)."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node not installed")
+    path = Path(maps.__file__).with_name("map.js")
+    done = subprocess.run([node, "--check", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_layer_names_zh(world: dict[str, Any], zh_html: str) -> None:
@@ -832,7 +858,7 @@ def test_pipeline_map_with_idle_buildings_inside_compounds(tmp_path: Path) -> No
 
 
 def test_palette_constants_disjoint() -> None:
-    from tests.test_maps_browser import _delta_e
+    from tests.outputs.test_map_browser import _delta_e
 
     assert len(maps.PALETTE) == len(set(maps.PALETTE)) == 9
     assert set(maps.PALETTE).isdisjoint(maps.OTHER_LAYER_COLORS)

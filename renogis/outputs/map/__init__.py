@@ -19,8 +19,15 @@ popups and tooltips are rounded and carry their unit (households whole, m², m, 
 streets cut off from the walk network can be shown as their own layer.
 
 The Leaflet library and its plugins (MarkerCluster, Fullscreen, Search) are
-inlined from ``renogis/_vendor`` so the map opens with no network: with
-``tiles="none"`` the file needs nothing but a browser.
+inlined from ``renogis/outputs/map/_vendor`` (versions and licences in its
+``MANIFEST.md``) so the map opens with no network: with ``tiles="none"`` the file
+needs nothing but a browser.
+
+Front-end files beside this module, inlined into every map: ``map.js`` (builds the
+layers, popups, labels, legend and controls in the browser from the embedded data),
+``map.css`` (their styles) and ``text.json`` (the zh/en texts of the map). Python
+prepares the data (``build_map`` reads as its phases: check, reproject, layer data,
+meta, base map, layer groups); the browser draws it.
 """
 
 from __future__ import annotations
@@ -31,7 +38,9 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -182,150 +191,11 @@ GLYPHS: Mapping[str, tuple[str, str]] = {
     "public_toilet": ("厕", "WC"),
 }
 
-_TEXT: Mapping[str, Mapping[str, Any]] = {
-    "zh": {
-        "title": "老旧小区片区统筹改造规划图",
-        "compounds": "小区(按片区着色)",
-        "excluded": "未纳入片区的小区",
-        "districts": "片区边界",
-        "parcels": "闲置地块",
-        "facilities": "现状设施",
-        "siting": "新增设施选址",
-        "service": "服务范围：",
-        "gap": "覆盖：",
-        "osm": "OpenStreetMap",
-        "cartodb": "CartoDB 浅色",
-        "amap": "高德地图",
-        "tianditu": "天地图",
-        "tianditu_label": "天地图注记",
-        "id": "编号",
-        "name": "名称",
-        "households": "户数",
-        "buildings": "楼栋数",
-        "floor_area": "建筑面积",
-        "year": "建成年份",
-        "district": "片区",
-        "reason": "未纳入原因",
-        "n_compounds": "小区数",
-        "idle_area": "闲置面积",
-        "wall_m": "共享边界",
-        "flags": "提示",
-        "category": "设施类别",
-        "distance": "步行距离",
-        "within": "达标",
-        "uncovered": "未覆盖户数",
-        "coverage": "覆盖率",
-        "demand": "需求",
-        "supply": "供给",
-        "shortfall": "缺口",
-        "kind": "类型",
-        "area": "用地面积",
-        "capacity": "规模",
-        "radius": "服务半径",
-        "newly": "新覆盖户数",
-        "cumulative": "累计覆盖率",
-        "sites": "片区内拟选址",
-        "gaps": "片区设施缺口",
-        "hh_unit": "户",
-        "covered": "覆盖",
-        "not_covered": "未覆盖",
-        "no_data": "无数据",
-        "neighbours": "相邻片区颜色不同",
-        "legend": "图例",
-        "vacant_land": "闲置用地",
-        "idle_building": "闲置用房",
-        "search": "搜索小区…",
-        "not_found": "未找到",
-        "fullscreen": "全屏",
-        "exit_fullscreen": "退出全屏",
-        "proposed": "拟建",
-        "streets": "道路",
-        "barriers": "河流与障碍",
-        "district_area": "片区面积",
-        "serves": "可服务户数",
-        "facility_area": "设施占用面积",
-        "shortfall_after": "选址后缺口",
-        "network_parts": "步行网络不连通部分",
-        "network_part": "不连通道路",
-        "length": "长度",
-        "street_classes": ["主干路", "次干路", "支路", "步行道"],
-        "street": "道路",
-        "units": {"m2": "m²", "seats": "座", "beds": "床", "places": "位", "spaces": "车位",
-                  "points": "个", "households": "户"},
-        "sep": "，",
-    },
-    "en": {
-        "title": "Renovation districts of old residential compounds",
-        "compounds": "Compounds by district",
-        "excluded": "Excluded compounds",
-        "districts": "District outlines",
-        "parcels": "Idle parcels",
-        "facilities": "Existing facilities",
-        "siting": "Proposed sites",
-        "service": "Service area: ",
-        "gap": "Coverage: ",
-        "osm": "OpenStreetMap",
-        "cartodb": "CartoDB Positron",
-        "amap": "Amap (Gaode)",
-        "tianditu": "Tianditu",
-        "tianditu_label": "Tianditu labels",
-        "id": "ID",
-        "name": "Name",
-        "households": "Households",
-        "buildings": "Buildings",
-        "floor_area": "Floor area",
-        "year": "Built",
-        "district": "District",
-        "reason": "Excluded because",
-        "n_compounds": "Compounds",
-        "idle_area": "Idle area",
-        "wall_m": "Shared boundary",
-        "flags": "Flags",
-        "category": "Category",
-        "distance": "Walk",
-        "within": "OK",
-        "uncovered": "Uncovered households",
-        "coverage": "Coverage",
-        "demand": "Demand",
-        "supply": "Supply",
-        "shortfall": "Shortfall",
-        "kind": "Kind",
-        "area": "Land area",
-        "capacity": "Capacity",
-        "radius": "Radius",
-        "newly": "Newly covered households",
-        "cumulative": "Cumulative coverage",
-        "sites": "Proposed sites in district",
-        "gaps": "District gaps",
-        "hh_unit": "households",
-        "covered": "covered",
-        "not_covered": "not covered",
-        "no_data": "no data",
-        "neighbours": "neighbouring districts differ",
-        "legend": "Legend",
-        "vacant_land": "vacant land",
-        "idle_building": "idle building",
-        "search": "Search compound…",
-        "not_found": "not found",
-        "fullscreen": "Full screen",
-        "exit_fullscreen": "Exit full screen",
-        "proposed": "Proposed",
-        "streets": "Streets",
-        "barriers": "Rivers and barriers",
-        "district_area": "District area",
-        "serves": "Households it can serve",
-        "facility_area": "Facility area",
-        "shortfall_after": "Shortfall after siting",
-        "network_parts": "Streets cut off from the walk network",
-        "network_part": "Cut-off street",
-        "length": "Length",
-        "street_classes": ["Arterial", "Secondary street", "Local street", "Path"],
-        "street": "Street",
-        "units": {"m2": "m²", "seats": "seats", "beds": "beds", "places": "places",
-                  "spaces": "spaces", "points": "points", "households": "households"},
-        "sep": ", ",
-    },
-}
+#: User-facing texts of the map by language (layer names, legend, popups, units), from text.json;
+#: the map's script reads them from the embedded data (``meta.text``).
+_TEXT: Mapping[str, Mapping[str, Any]] = json.loads(
+    (resources.files(__name__) / "text.json").read_text(encoding="utf-8")
+)
 
 _VENDOR = Path(__file__).parent / "_vendor"
 _VENDOR_CSS = (
@@ -353,6 +223,23 @@ _AMAP_URL = (
     "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
     "&style=8&x={x}&y={y}&z={z}"
 )
+
+
+# --------------------------------------------------------------------------- front-end files
+@functools.cache
+def _front_end(name: str) -> str:
+    """``map.js`` or ``map.css`` as inlined: the file beside this module without its header.
+
+    The header is the file's leading comment lines (starting ``//`` or ``/*``); it describes the
+    file for its readers and is not copied into every map.
+    """
+    text = (resources.files(__name__) / name).read_text(encoding="utf-8")
+    body = re.sub(r"\A(?:(?://|/\*)[^\n]*\n)+", "", text)
+    if re.search(r"\{[{%#]|</script|</style", body, flags=re.IGNORECASE):  # pragma: no cover
+        raise RuntimeError(
+            f"{name} contains a Jinja delimiter or a closing script/style tag and cannot be inlined"
+        )
+    return body
 
 
 # --------------------------------------------------------------------------- vendored assets
@@ -522,7 +409,14 @@ def district_colors(
     Examples
     --------
     Five districts of the bundled sample, separated by arterial streets, get five
-    colours: ``district_colors(districts).tolist() == [4, 0, 1, 2, 3]``.
+    colours: ``district_colors(districts).tolist() == [4, 0, 1, 2, 3]``. Its two
+    subdistricts share the palette evenly:
+
+    >>> import geopandas as gpd
+    >>> from renogis.datasets import sample_path
+    >>> compounds = gpd.read_file(sample_path(), layer="compounds")
+    >>> district_colors(compounds.dissolve("subdistrict").reset_index()).tolist()
+    [0, 1]
     """
     geoms = np.asarray(districts.geometry.values, dtype=object)
     n = len(geoms)
@@ -633,6 +527,19 @@ def _district_data(
     gcj02: bool,
 ) -> str:
     ids = districts[S.DISTRICT_ID].astype(str)
+    cat_index = {c: i for i, c in enumerate(categories)}
+    extra: dict[str, pd.Series] = {"lp": _district_label_points(districts, gcj02=gcj02)}
+    if gaps is not None and len(gaps):
+        extra["g"] = _district_gap_rows(gaps, ids, cat_index)
+    if siting is not None and len(siting):
+        extra["st"] = _district_site_rows(siting, districts, ids, cat_index)
+    return _feature_collection(geoms, _district_properties(districts, ids, colors), extra)
+
+
+def _district_properties(
+    districts: gpd.GeoDataFrame, ids: pd.Series, colors: pd.Series
+) -> pd.DataFrame:
+    """Id, colour, area (m²), the district table's counts and its flags/reason as text."""
     props = pd.DataFrame(
         {
             "i": ids,
@@ -660,8 +567,14 @@ def _district_data(
                     else ("; ".join(map(str, v)) if isinstance(v, (list, tuple, set)) else str(v))
                 )
             )
-    extra: dict[str, pd.Series] = {}
-    # label point: the centroid when it lies in (or within 20 m of) the district, else a point on it
+    return props
+
+
+def _district_label_points(districts: gpd.GeoDataFrame, *, gcj02: bool) -> pd.Series:
+    """[lat, lon] of each district's label, as JSON arrays.
+
+    The centroid when it lies in (or within 20 m of) the district, else a point on it.
+    """
     metric = np.asarray(districts.geometry.values, dtype=object)
     centroid = shapely.centroid(metric)
     label = np.where(
@@ -669,44 +582,58 @@ def _district_data(
     )
     label_ll = _display_geometry(gpd.GeoDataFrame(geometry=label, crs=districts.crs), gcj02=gcj02)
     xy = shapely.get_coordinates(label_ll)
-    extra["lp"] = _json_rows(xy[:, ::-1], decimals=COORD_DECIMALS)
-    cat_index = {c: i for i, c in enumerate(categories)}
-    if gaps is not None and len(gaps):
-        dg = gaps[gaps[_GAP_LEVEL] == "district"]
-        # [category index, coverage share (0-1, 3 decimals), uncovered households, demand,
-        # supply, shortfall (whole units), demand unit]
-        cols = ["coverage_share", "uncovered_households", "demand", "supply", "shortfall"]
-        rows: dict[str, list[Any]] = {}
-        for rec in dg.to_dict("records"):  # a few rows per district
-            cat = str(rec[S.CATEGORY])
-            vals = [
-                None if pd.isna(rec.get(c)) else round(float(rec[c]), 3 if j == 0 else None)
-                for j, c in enumerate(cols)
-            ]
-            unit = rec.get(_GAP_DEMAND_UNIT)
-            unit = None if unit is None or pd.isna(unit) else str(unit)
-            rows.setdefault(str(rec[_GAP_UNIT]), []).append([cat_index.get(cat, -1), *vals, unit])
-        extra["g"] = pd.Series([json.dumps(rows.get(i, [])) for i in ids], dtype=object)
-    if siting is not None and len(siting):
-        site_district = _site_districts(siting, districts)
-        sites: dict[str, list[Any]] = {}
-        newly = (
-            _nullable_int(siting[_SITING_NEW])
-            if _SITING_NEW in siting.columns
-            else pd.Series(pd.NA, index=siting.index, dtype="Int64")
+    return _json_rows(xy[:, ::-1], decimals=COORD_DECIMALS)
+
+
+def _district_gap_rows(
+    gaps: pd.DataFrame, ids: pd.Series, cat_index: Mapping[str, int]
+) -> pd.Series:
+    """The district-level gap rows of each district (``ids`` order), as JSON arrays.
+
+    Each row: [category index, coverage share (0-1, 3 decimals), uncovered households, demand,
+    supply, shortfall (whole units), demand unit].
+    """
+    dg = gaps[gaps[_GAP_LEVEL] == "district"]
+    cols = ["coverage_share", "uncovered_households", "demand", "supply", "shortfall"]
+    rows: dict[str, list[Any]] = {}
+    for rec in dg.to_dict("records"):  # a few rows per district
+        cat = str(rec[S.CATEGORY])
+        vals = [
+            None if pd.isna(rec.get(c)) else round(float(rec[c]), 3 if j == 0 else None)
+            for j, c in enumerate(cols)
+        ]
+        unit = rec.get(_GAP_DEMAND_UNIT)
+        unit = None if unit is None or pd.isna(unit) else str(unit)
+        rows.setdefault(str(rec[_GAP_UNIT]), []).append([cat_index.get(cat, -1), *vals, unit])
+    return pd.Series([json.dumps(rows.get(i, [])) for i in ids], dtype=object)
+
+
+def _district_site_rows(
+    siting: gpd.GeoDataFrame,
+    districts: gpd.GeoDataFrame,
+    ids: pd.Series,
+    cat_index: Mapping[str, int],
+) -> pd.Series:
+    """The chosen sites in each district (``ids`` order), as JSON arrays.
+
+    Each row: [parcel id, category index, newly covered households].
+    """
+    site_district = _site_districts(siting, districts)
+    sites: dict[str, list[Any]] = {}
+    newly = (
+        _nullable_int(siting[_SITING_NEW])
+        if _SITING_NEW in siting.columns
+        else pd.Series(pd.NA, index=siting.index, dtype="Int64")
+    )
+    for did, pid, cat, nc in zip(  # one row per chosen site
+        site_district, siting[S.PARCEL_ID], siting[S.CATEGORY], newly, strict=True
+    ):
+        if did is None:
+            continue
+        sites.setdefault(did, []).append(
+            [str(pid), cat_index.get(str(cat), -1), None if pd.isna(nc) else int(nc)]
         )
-        for did, pid, cat, nc in zip(  # one row per chosen site
-            site_district, siting[S.PARCEL_ID], siting[S.CATEGORY], newly, strict=True
-        ):
-            if did is None:
-                continue
-            sites.setdefault(did, []).append(
-                [str(pid), cat_index.get(str(cat), -1), None if pd.isna(nc) else int(nc)]
-            )
-        extra["st"] = pd.Series(
-            [json.dumps(sites.get(i, []), ensure_ascii=False) for i in ids], dtype=object
-        )
-    return _feature_collection(geoms, props, extra)
+    return pd.Series([json.dumps(sites.get(i, []), ensure_ascii=False) for i in ids], dtype=object)
 
 
 def _site_districts(siting: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> list[str | None]:
@@ -760,6 +687,74 @@ def _simple_data(
         else:
             props[key] = _text_or_none(gdf[col])
     return _feature_collection(geoms, props)
+
+
+def _parcel_data(parcels: gpd.GeoDataFrame, *, gcj02: bool) -> str:
+    """Idle parcels: id, kind, land and floor area (m², whole)."""
+    return _simple_data(
+        parcels,
+        _display_geometry(parcels, gcj02=gcj02),
+        {"i": S.PARCEL_ID, "k": S.KIND, "a": S.AREA_M2, "fa": S.FLOOR_AREA_M2},
+        ints=("a", "fa"),
+    )
+
+
+def _facility_data(
+    facilities: gpd.GeoDataFrame, *, categories: list[str], gcj02: bool
+) -> str:
+    """Existing facilities as points (representative points): id, category, name, capacity."""
+    pts = facilities.copy()
+    pts = pts.set_geometry(pts.geometry.representative_point())
+    return _simple_data(
+        pts,
+        _display_geometry(pts, gcj02=gcj02),
+        {"i": S.FACILITY_ID, "k": S.CATEGORY, "n": S.NAME, "cap": S.CAPACITY},
+        categories=categories,
+    )
+
+
+def _service_area_data(
+    service_areas: gpd.GeoDataFrame, *, categories: list[str], gcj02: bool
+) -> str:
+    """Service areas: one (multi)polygon per category and radius (m).
+
+    Overlapping per-facility areas of one category and radius are merged.
+    """
+    keys = [S.CATEGORY] + ([_ACC_RADIUS] if _ACC_RADIUS in service_areas.columns else [])
+    if service_areas.duplicated(keys).any():
+        service_areas = (
+            service_areas[[*keys, service_areas.geometry.name]]
+            .dissolve(by=keys, sort=False)
+            .reset_index()
+        )
+    return _simple_data(
+        service_areas,
+        _display_geometry(service_areas, gcj02=gcj02),
+        {"k": S.CATEGORY, "r": _ACC_RADIUS},
+        categories=categories,
+        ints=("r",),
+    )
+
+
+def _siting_data(siting: gpd.GeoDataFrame, *, categories: list[str], gcj02: bool) -> str:
+    """Proposed sites: parcel, category, households newly covered, coverage, capacity, shortfall."""
+    return _simple_data(
+        siting,
+        _display_geometry(siting, gcj02=gcj02),
+        {
+            "i": S.PARCEL_ID,
+            "k": S.CATEGORY,
+            "nc": _SITING_NEW,
+            "cc": _SITING_CUM,
+            "cap": "capacity",
+            "cu": "capacity_unit",
+            "ch": "capacity_households",
+            "fa": "facility_area_m2",
+            "sa": "shortfall_after",
+        },
+        categories=categories,
+        ints=("nc", "cap", "ch", "fa", "sa"),
+    )
 
 
 def _street_data(streets: gpd.GeoDataFrame, *, gcj02: bool) -> str:
@@ -851,508 +846,6 @@ def _barrier_data(barriers: gpd.GeoDataFrame, *, gcj02: bool) -> str:
     return _feature_collection(_display_geometry(barriers, gcj02=gcj02), props)
 
 
-# --------------------------------------------------------------------------- JS
-_SCRIPT = Template("""
-{% macro html(this, kwargs) %}
-<style>
-.renogis-fac{background:none;border:none}
-.renogis-fac span{display:block;width:20px;height:20px;line-height:20px;border-radius:10px;
- color:#fff;font:bold 11px/20px sans-serif;text-align:center;border:1px solid #333}
-.renogis-label{width:0;height:0}
-.renogis-label div{position:absolute;transform:translate(-50%,-50%);white-space:nowrap;
- background:rgba(255,255,255,.85);border:1px solid #555;font:bold 12px/15px sans-serif;
- padding:1px 4px;border-radius:3px;cursor:pointer;text-align:center}
-.renogis-legend{background:#fff;padding:6px 8px;font:12px/1.5 sans-serif;border-radius:4px;
- box-shadow:0 0 4px rgba(0,0,0,.3);max-height:45vh;overflow:auto}
-.renogis-legend i{display:inline-block;width:14px;height:10px;margin-right:4px;
- border:1px solid #555;vertical-align:middle}
-.renogis-legend i.line{height:0;border:0;width:18px}
-.renogis-title{background:rgba(255,255,255,.9);padding:4px 10px;font:bold 15px sans-serif;
- border-radius:4px}
-.renogis-popup table{border-collapse:collapse;font-size:12px}
-.renogis-popup td,.renogis-popup th{border:1px solid #ccc;padding:1px 4px;text-align:left}
-.renogis-popup td.num{text-align:right}
-.marker-cluster-small,.marker-cluster-medium,.marker-cluster-large{background:rgba(51,51,51,.35)}
-.marker-cluster-small div,.marker-cluster-medium div,.marker-cluster-large div{
- background:rgba(255,255,255,.92);border:1px solid #333333;color:#000000;font-weight:bold}
-</style>
-{% endmacro %}
-{% macro script(this, kwargs) %}
-(function () {
-  var map = {{ this.map_name }};
-  var G = {{ this.groups_js }};
-  var D = JSON.parse(document.getElementById("{{ this.data_id }}").textContent);
-  var M = D.meta, T = M.text, CAT = M.categories, U = T.units;
-  var renderer = L.canvas({padding: 0.5});
-  // context (barriers, streets) in their own panes below the overlay pane: they stay under the
-  // compounds whatever is toggled, and never take clicks
-  function contextRenderer(name, z) {
-    var pane = map.createPane(name);
-    pane.style.zIndex = z; pane.style.pointerEvents = "none";
-    return L.canvas({padding: 0.5, pane: name});
-  }
-  if (!isFinite(map.getMaxZoom())) { map.setMaxZoom(20); }  // no tiles: MarkerCluster needs it
-  var reg = window.renogis = window.renogis || {};
-  var R = reg["{{ this.map_name }}"] = {map: map, groups: G, data: D, built: {}};
-  function esc(v) {
-    return String(v).replace(/[&<>"']/g, function (c) {
-      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]; });
-  }
-  function missing(v) { return v === null || v === undefined || (typeof v === "number" && isNaN(v)); }
-  // numbers: rounded, thousands grouped, with their unit
-  function num(v, d) {
-    if (missing(v)) { return null; }
-    var parts = Number(v).toFixed(d || 0).split(".");
-    parts[0] = parts[0].replace(/\\B(?=(\\d{3})+(?!\\d))/g, ",");
-    return parts.join(".");
-  }
-  function withUnit(v, unit) { var s = num(v, 0); return s === null ? null : s + (unit ? " " + unit : ""); }
-  function hh(v) { return withUnit(v, U.households); }
-  function m2(v) { return withUnit(v, "m²"); }
-  function metres(v) { return withUnit(v, "m"); }
-  function pct(v) { return missing(v) ? null : Math.round(v * 100) + "%"; }
-  function val(v) { return missing(v) ? "–" : esc(v); }
-  function row(k, v) { return "<tr><th>" + esc(k) + "</th><td>" + val(v) + "</td></tr>"; }
-  function catName(i) { return (i >= 0 && i < CAT.length) ? CAT[i].label : "?"; }
-  function catColor(i) { return (i >= 0 && i < CAT.length) ? CAT[i].color : "#777777"; }
-  // a hatch pattern (canvas fillStyle) that lets the district fill show through
-  var hatches = {};
-  function hatch(color) {
-    if (hatches[color]) { return hatches[color]; }
-    var c = document.createElement("canvas"); c.width = c.height = 8;
-    var x = c.getContext("2d");
-    x.strokeStyle = color; x.lineWidth = 2; x.beginPath();
-    x.moveTo(0, 8); x.lineTo(8, 0); x.moveTo(-2, 2); x.lineTo(2, -2); x.moveTo(6, 10); x.lineTo(10, 6);
-    x.stroke();
-    hatches[color] = c.getContext("2d").createPattern(c, "repeat");
-    return hatches[color];
-  }
-  R.hatch = hatch;
-  // search text: the name, with the id when several compounds share it (made here, not
-  // shipped: it would repeat the name of every compound in the file)
-  var nameCount = {};
-  D.compounds.features.forEach(function (f) {
-    var n = f.properties.n; nameCount[n] = (nameCount[n] || 0) + 1; });
-  D.compounds.features.forEach(function (f) {
-    var p = f.properties; p.s = nameCount[p.n] > 1 ? p.n + " (" + p.i + ")" : p.n; });
-  var districtById = {};
-  D.districts.features.forEach(function (f) { districtById[f.properties.i] = f.properties; });
-
-  function districtRows(d) {
-    var h = "";
-    if (d.g && d.g.length) {
-      h += "<tr><th colspan=2>" + esc(T.gaps) + "</th></tr><tr><td colspan=2><table><tr><th>" +
-        esc(T.category) + "</th><th>" + esc(T.coverage) + "</th><th>" + esc(T.uncovered) +
-        "</th><th>" + esc(T.shortfall) + "</th></tr>";
-      d.g.forEach(function (g) {
-        h += "<tr><td>" + esc(catName(g[0])) + "</td><td class=num>" + val(pct(g[1])) +
-          "</td><td class=num>" + val(hh(g[2])) + "</td><td class=num>" +
-          val(withUnit(g[5], g[6] ? (U[g[6]] || g[6]) : "")) + "</td></tr>"; });
-      h += "</table></td></tr>";
-    }
-    if (d.st && d.st.length) {
-      h += "<tr><th colspan=2>" + esc(T.sites) + "</th></tr>";
-      d.st.forEach(function (s) {
-        h += "<tr><td>" + esc(s[0]) + "</td><td>" + esc(catName(s[1])) + " (" + esc(T.newly) +
-          " " + val(hh(s[2])) + ")</td></tr>"; });
-    }
-    return h;
-  }
-  function compoundPopup(p) {
-    var h = "<div class='renogis-popup'><b>" + esc(p.n) + "</b><table>" + row(T.id, p.i) +
-      row(T.households, hh(p.h)) + row(T.buildings, num(p.b)) + row(T.floor_area, m2(p.a)) +
-      row(T.year, p.y) + row(T.district, p.d);
-    if (p.r) { h += row(T.reason, p.r); }
-    if (p.ds || p.w) {
-      h += "<tr><td colspan=2><table><tr><th>" + esc(T.category) + "</th><th>" + esc(T.distance) +
-        "</th><th>" + esc(T.within) + "</th>" + (p.u ? "<th>" + esc(T.uncovered) + "</th>" : "") +
-        "</tr>";
-      CAT.forEach(function (c, k) {
-        var w = p.w ? p.w[k] : null;
-        h += "<tr><td>" + esc(c.label) + "</td><td class=num>" + val(metres(p.ds ? p.ds[k] : null)) +
-          "</td><td>" + (w === 1 ? "✓" : (w === 0 ? "✗" : "–")) + "</td>" +
-          (p.u ? "<td class=num>" + val(hh(p.u[k])) + "</td>" : "") + "</tr>"; });
-      h += "</table></td></tr>";
-    }
-    if (p.d && districtById[p.d]) { h += districtRows(districtById[p.d]); }
-    return h + "</table></div>";
-  }
-  function compoundTooltip(p) {
-    return "<b>" + esc(p.n) + "</b><br>" + val(hh(p.h)) +
-      (p.r ? "<br>" + esc(T.reason) + ": " + esc(p.r) : "");
-  }
-  function bindCompound(f, layer) {
-    layer.bindTooltip(compoundTooltip(f.properties), {sticky: true});
-    layer.bindPopup(function () { return compoundPopup(f.properties); }, {maxWidth: 420});
-  }
-  function geo(fc, opts) {
-    opts.renderer = renderer;
-    return L.geoJson(fc, opts);
-  }
-  var built = R.built;
-  function lazy(key, make) {
-    var fg = G[key];
-    var build = function () {
-      if (built[key]) { return; }
-      built[key] = true;
-      make().addTo(fg);
-    };
-    if (map.hasLayer(fg)) { build(); } else { fg.once("add", build); }
-  }
-
-  if (G.barriers) {
-    var barrierRenderer = contextRenderer("renogis-barriers", 340);
-    L.geoJson(D.barriers, {
-      renderer: barrierRenderer, interactive: false,
-      style: function (f) {
-        var st = M.barrier_styles[f.properties.k] || M.barrier_styles[0], o = {};
-        Object.keys(st).forEach(function (k) { o[k] = st[k]; });
-        var t = f.geometry.type;
-        o.fill = t === "Polygon" || t === "MultiPolygon";
-        return o; }}).addTo(G.barriers);
-    built.barriers = true;
-  }
-  function streetLabel(p) {
-    var cls = T.street_classes[p.k] || T.street;
-    return p.n ? "<b>" + esc(p.n) + "</b> · " + esc(cls) : esc(cls);
-  }
-  if (G.streets) {
-    var streetRenderer = contextRenderer("renogis-streets", 350);
-    L.geoJson(D.streets, {
-      renderer: streetRenderer, interactive: false,
-      style: function (f) {
-        return M.street_styles[f.properties.k] || M.street_styles[2]; }}).addTo(G.streets);
-    built.streets = true;
-    // hover: the streets lie below the compounds and take no events, so the map looks up the
-    // street nearest the pointer (within its half width + 4 px) in a grid of segments
-    var grid = null, CELL = 0.002, streetTip = L.tooltip({direction: "top", offset: [0, -6],
-      className: "renogis-street-tip"});
-    var buildGrid = function () {
-      grid = {};
-      D.streets.features.forEach(function (f, fi) {
-        var g = f.geometry, lines = g.type === "LineString" ? [g.coordinates] : g.coordinates;
-        lines.forEach(function (line) {
-          for (var i = 0; i + 1 < line.length; i++) {
-            var a = line[i], b = line[i + 1];
-            var x0 = Math.floor(Math.min(a[0], b[0]) / CELL), x1 = Math.floor(Math.max(a[0], b[0]) / CELL);
-            var y0 = Math.floor(Math.min(a[1], b[1]) / CELL), y1 = Math.floor(Math.max(a[1], b[1]) / CELL);
-            for (var x = x0; x <= x1; x++) {
-              for (var y = y0; y <= y1; y++) {
-                var key = x + "," + y;
-                (grid[key] = grid[key] || []).push([fi, a, b]); } } } }); });
-    };
-    var streetAt = function (latlng) {
-      if (!grid) { buildGrid(); }
-      var p = map.latLngToContainerPoint(latlng);
-      var far = map.containerPointToLatLng([p.x + 12, p.y + 12]);
-      var dx = Math.abs(far.lng - latlng.lng), dy = Math.abs(far.lat - latlng.lat);
-      var best = null, bestD = Infinity, seen = {};
-      for (var x = Math.floor((latlng.lng - dx) / CELL); x <= Math.floor((latlng.lng + dx) / CELL); x++) {
-        for (var y = Math.floor((latlng.lat - dy) / CELL); y <= Math.floor((latlng.lat + dy) / CELL); y++) {
-          (grid[x + "," + y] || []).forEach(function (s) {
-            var a = map.latLngToContainerPoint([s[1][1], s[1][0]]);
-            var b = map.latLngToContainerPoint([s[2][1], s[2][0]]);
-            var d = L.LineUtil.pointToSegmentDistance(p, a, b);
-            var f = D.streets.features[s[0]], st = M.street_styles[f.properties.k] || M.street_styles[2];
-            if (d <= st.weight / 2 + 4 && d < bestD) { bestD = d; best = f; } }); } }
-      return best;
-    };
-    R.streetAt = streetAt;
-    var pending = null, scheduled = false;
-    map.on("mousemove", function (e) {
-      pending = e.latlng;
-      if (scheduled) { return; }
-      scheduled = true;
-      L.Util.requestAnimFrame(function () {
-        var at = pending;
-        scheduled = false;
-        var f = (map.getZoom() >= M.street_hover_zoom && map.hasLayer(G.streets)) ? streetAt(at) : null;
-        if (f) { streetTip.setLatLng(at).setContent(streetLabel(f.properties));
-                 if (!map.hasLayer(streetTip)) { streetTip.addTo(map); } }
-        else if (map.hasLayer(streetTip)) { map.removeLayer(streetTip); }
-      });
-    });
-    map.on("mouseout zoomstart", function () {
-      if (map.hasLayer(streetTip)) { map.removeLayer(streetTip); } });
-  }
-
-  var searchLayers = [];
-  if (G.compounds) {
-    var comp = geo(D.compounds, {
-      filter: function (f) { return !M.has_districts || f.properties.d !== null && f.properties.d !== undefined; },
-      style: function (f) {
-        var c = f.properties.c;
-        return {color: M.compound_edge, weight: 0.6, fillOpacity: 0.75,
-                fillColor: (c === null || c === undefined) ? M.neutral : M.palette[c % M.palette.length]};
-      },
-      onEachFeature: bindCompound});
-    comp.addTo(G.compounds); built.compounds = true; searchLayers.push(comp);
-  }
-  if (G.excluded) {
-    var excl = geo(D.compounds, {
-      filter: function (f) { return f.properties.d === null || f.properties.d === undefined; },
-      style: function () { return {color: M.compound_edge, weight: 0.8, dashArray: "3 3", fillOpacity: 0.6,
-                                   fillColor: M.excluded}; },
-      onEachFeature: bindCompound});
-    excl.addTo(G.excluded); built.excluded = true; searchLayers.push(excl);
-  }
-  CAT.forEach(function (c, k) {
-    if (G["gap:" + c.key]) {
-      // coverage reads over the district fill: covered = blue outline, not covered = hatched,
-      // no data = dotted grey outline; the fill below stays visible
-      lazy("gap:" + c.key, function () {
-        return geo(D.compounds, {
-          style: function (f) {
-            var w = f.properties.w ? f.properties.w[k] : null;
-            if (w === 1) { return {color: M.covered, weight: 2.5, fill: true, fillOpacity: 0,
-                                   renogisColor: M.covered}; }
-            if (w === 0) { return {color: M.uncovered, weight: 1.5, fill: true, fillOpacity: 1,
-                                   fillColor: hatch(M.uncovered), renogisColor: M.uncovered}; }
-            return {color: M.nodata, weight: 1.5, dashArray: "2 3", fill: true, fillOpacity: 0,
-                    renogisColor: M.nodata}; },
-          onEachFeature: bindCompound});
-      });
-    }
-    if (G["service:" + c.key]) {
-      lazy("service:" + c.key, function () {
-        return geo(D.service_areas, {
-          filter: function (f) { return f.properties.k === k; },
-          style: function () { return {color: c.color, weight: 2, dashArray: "6 4", fillColor: c.color,
-                                       fillOpacity: 0.06}; },
-          onEachFeature: function (f, layer) {
-            layer.bindTooltip(esc(c.label) + " · " + esc(T.radius) + " " + val(metres(f.properties.r))); }});
-      });
-    }
-  });
-  if (G.parcels) {
-    geo(D.parcels, {
-      style: function (f) { var col = M.parcel_colors[f.properties.k] || M.parcel_colors.vacant_land;
-        return {color: col, weight: 2, dashArray: "4 2", fillColor: col, fillOpacity: 0.45}; },
-      onEachFeature: function (f, layer) {
-        var p = f.properties;
-        layer.bindTooltip(esc(T[p.k] || p.k || "") + " · " + val(m2(p.a)), {sticky: true});
-        layer.bindPopup("<div class='renogis-popup'><table>" + row(T.id, p.i) + row(T.kind, T[p.k] || p.k) +
-          row(T.area, m2(p.a)) + row(T.floor_area, m2(p.fa)) + "</table></div>");
-      }}).addTo(G.parcels);
-    built.parcels = true;
-  }
-  if (G.siting) {
-    geo(D.siting, {
-      style: function (f) { var col = catColor(f.properties.k);
-        return {color: "#000000", weight: 3, fillColor: col, fillOpacity: 0.8}; },
-      onEachFeature: function (f, layer) {
-        var p = f.properties;
-        layer.bindTooltip(esc(T.proposed) + ": " + esc(catName(p.k)) + " (" + esc(T.newly) + " " +
-          val(hh(p.nc)) + ")", {sticky: true});
-        layer.bindPopup("<div class='renogis-popup'><table>" + row(T.id, p.i) + row(T.category, catName(p.k)) +
-          row(T.newly, hh(p.nc)) + row(T.cumulative, pct(p.cc)) +
-          (missing(p.cap) ? "" : row(T.capacity, withUnit(p.cap, U[p.cu] || p.cu || ""))) +
-          (missing(p.ch) ? "" : row(T.serves, hh(p.ch))) +
-          (missing(p.fa) ? "" : row(T.facility_area, m2(p.fa))) +
-          (missing(p.sa) ? "" : row(T.shortfall_after, withUnit(p.sa, U[p.cu] || p.cu || ""))) +
-          "</table></div>");
-      }}).addTo(G.siting);
-    built.siting = true;
-  }
-  if (G.network_parts) {
-    var ns = M.network_style, nso = {};
-    Object.keys(ns).forEach(function (k) { nso[k] = ns[k]; });
-    nso.fillColor = ns.color; nso.fillOpacity = 0.2;
-    geo(D.network_parts, {
-      style: function () { return nso; },
-      onEachFeature: function (f, layer) {
-        var p = f.properties;
-        var tip = esc(T.network_part) + (p.n ? " " + esc(p.n) : "") + (p.i ? " (" + esc(p.i) + ")" : "") +
-          " · " + val(metres(p.l)) + (missing(p.h) ? "" : " · " + val(hh(p.h)));
-        layer.bindTooltip(tip, {sticky: true});
-        layer.bindPopup("<div class='renogis-popup'><b>" + esc(T.network_part) + "</b><table>" +
-          row(T.id, p.i) + row(T.name, p.n) + row(T.length, metres(p.l)) +
-          (missing(p.h) ? "" : row(T.households, hh(p.h))) +
-          (missing(p.nc) ? "" : row(T.n_compounds, num(p.nc))) + "</table></div>");
-      }}).addTo(G.network_parts);
-    built.network_parts = true;
-  }
-  var onTop = [];  // canvas layers kept above the compounds when a layer is switched on
-  if (G.districts) {
-    // labels are DivIcon markers placed only where they fit (see placeLabels)
-    var labels = [];
-    var measure = document.createElement("canvas").getContext("2d");
-    measure.font = M.label_font;
-    var outlines = geo(D.districts, {
-      style: function () { return {color: M.outline, weight: 2.5, fill: false}; },
-      interactive: false,  // clicks reach the compounds; the label opens the district popup
-      onEachFeature: function (f, layer) {
-        var p = f.properties;
-        var at = p.lp ? L.latLng(p.lp[0], p.lp[1]) : layer.getBounds().getCenter();
-        var l1 = p.i, l2 = hh(p.h) || "";
-        var label = L.marker(at, {icon: L.divIcon({className: "renogis-label", iconSize: null,
-          html: "<div>" + esc(l1) + (l2 ? "<br>" + esc(l2) : "") + "</div>"}),
-          keyboard: false, riseOnHover: true, zIndexOffset: 1000});
-        label.bindPopup(function () {
-          return "<div class='renogis-popup'><b>" + esc(T.district) + " " + esc(p.i) + "</b><table>" +
-            row(T.n_compounds, num(p.n)) + row(T.households, hh(p.h)) + row(T.buildings, num(p.b)) +
-            row(T.district_area, m2(p.ar)) + row(T.floor_area, m2(p.a)) + row(T.idle_area, m2(p.ia)) +
-            row(T.wall_m, metres(p.wm)) +
-            (p.f ? row(T.flags, p.f) : "") + (p.rs ? row(T.reason, p.rs) : "") +
-            districtRows(p) + "</table></div>"; }, {maxWidth: 420});
-        // label box in px: text (measured in the label font) + padding 2 x 4 + border 2 x 1
-        var w = Math.ceil(Math.max(measure.measureText(l1).width, measure.measureText(l2).width)) + 10;
-        var h = (l2 ? 30 : 15) + 4;
-        labels.push({marker: label, at: at, bounds: layer.getBounds(), w: w, h: h,
-                     area: p.ar || 0, id: p.i});
-      }}).addTo(G.districts);
-    onTop.push(outlines);
-    // larger districts claim their label place first (ties by id)
-    labels.sort(function (a, b) { return (b.area - a.area) || (a.id < b.id ? -1 : (a.id > b.id ? 1 : 0)); });
-    var labelGroup = L.layerGroup().addTo(G.districts);
-    // show a label only where it fits: inside its district's on-screen box, clear of every
-    // label already placed (a grid of 64 px cells finds the neighbours)
-    var placeLabels = function () {
-      var view = map.getBounds().pad(0.2), size = map.getSize(), gap = M.label_margin;
-      var cells = {}, shown = 0;
-      labels.forEach(function (l) {
-        var want = false;
-        if (view.contains(l.at)) {
-          var sw = map.latLngToContainerPoint(l.bounds.getSouthWest());
-          var ne = map.latLngToContainerPoint(l.bounds.getNorthEast());
-          if (Math.abs(ne.x - sw.x) >= l.w && Math.abs(sw.y - ne.y) >= l.h) {
-            var p = map.latLngToContainerPoint(l.at);
-            var box = [p.x - l.w / 2 - gap, p.y - l.h / 2 - gap, p.x + l.w / 2 + gap, p.y + l.h / 2 + gap];
-            var x0 = Math.floor(box[0] / 64), x1 = Math.floor(box[2] / 64);
-            var y0 = Math.floor(box[1] / 64), y1 = Math.floor(box[3] / 64), clear = true, x, y;
-            for (x = x0; x <= x1 && clear; x++) { for (y = y0; y <= y1 && clear; y++) {
-              (cells[x + "," + y] || []).forEach(function (o) {
-                if (box[0] < o[2] && o[0] < box[2] && box[1] < o[3] && o[1] < box[3]) { clear = false; }
-              }); } }
-            if (clear) {
-              want = true;
-              for (x = x0; x <= x1; x++) { for (y = y0; y <= y1; y++) {
-                (cells[x + "," + y] = cells[x + "," + y] || []).push(box); } }
-            }
-          }
-        }
-        if (want) { shown += 1; }
-        if (want !== labelGroup.hasLayer(l.marker)) {
-          if (want) { labelGroup.addLayer(l.marker); } else { labelGroup.removeLayer(l.marker); } }
-      });
-      R.labelsShown = shown;
-    };
-    R.placeLabels = placeLabels; R.labels = labels;
-    map.on("moveend zoomend", placeLabels);
-    map.whenReady(placeLabels);
-    built.districts = true;
-  }
-  function facilityTooltip(layer) {
-    var p = layer.feature.properties;
-    return esc(catName(p.k)) + (p.n ? " · " + esc(p.n) : "");
-  }
-  function facilityPopup(layer) {
-    var p = layer.feature.properties;
-    return "<div class='renogis-popup'><table>" + row(T.id, p.i) + row(T.name, p.n) +
-      row(T.category, catName(p.k)) + row(T.capacity, num(p.cap)) + "</table></div>";
-  }
-  if (G.facilities) {
-    var fac = L.geoJson(D.facilities, {
-      pointToLayer: function (f, latlng) {
-        var k = f.properties.k;
-        if (M.canvas_markers) {  // many facilities: circles on the shared canvas
-          return L.circleMarker(latlng, {renderer: renderer, radius: 5, color: "#333333", weight: 1,
-            fillColor: catColor(k), fillOpacity: 0.9});
-        }
-        return L.marker(latlng, {icon: L.divIcon({className: "renogis-fac", iconSize: [20, 20],
-          html: "<span style='background:" + catColor(k) + "'>" + esc(k >= 0 ? CAT[k].glyph : "?") +
-                "</span>"})});
-      },
-      onEachFeature: M.canvas_markers ? null : function (f, layer) {
-        layer.bindTooltip(facilityTooltip); layer.bindPopup(facilityPopup); }});
-    if (M.canvas_markers) {
-      // one tooltip and popup for the whole group (it is on the map): no 2 x 16,000 bindings
-      fac.bindTooltip(facilityTooltip).bindPopup(facilityPopup);
-      fac.addTo(G.facilities); onTop.push(fac);
-    } else if (M.cluster) {
-      var cl = L.markerClusterGroup({disableClusteringAtZoom: 17, chunkedLoading: true});
-      cl.addLayer(fac); cl.addTo(G.facilities);
-    } else { fac.addTo(G.facilities); }
-    built.facilities = true;
-  }
-
-  if (onTop.length) {
-    map.on("overlayadd", function () {
-      onTop.forEach(function (l) { if (map.hasLayer(l)) { l.bringToFront(); } }); });
-  }
-
-  var legend = L.control({position: "bottomright"});
-  legend.onAdd = function () {
-    var div = L.DomUtil.create("div", "renogis-legend");
-    var h = "<b>" + esc(T.legend) + "</b><br>";
-    if (G.compounds && M.has_districts) {
-      h += M.palette.slice(0, Math.max(1, Math.min(M.palette.length, M.n_colors))).map(function (c) {
-        return "<i style='background:" + c + "'></i>"; }).join("") + " " + esc(T.neighbours) + "<br>";
-    }
-    if (G.excluded) {
-      h += "<i style='background:" + M.excluded + ";border-style:dashed'></i>" + esc(T.excluded) + "<br>"; }
-    if (G.districts) {
-      h += "<i style='background:none;border:2px solid " + M.outline + "'></i>" + esc(T.districts) + "<br>"; }
-    if (G.parcels) {
-      Object.keys(M.parcel_colors).forEach(function (k) {
-        h += "<i style='background:" + M.parcel_colors[k] + ";opacity:.7;border:2px dashed " +
-          M.parcel_colors[k] + "'></i>" + esc(T[k]) + "<br>"; });
-    }
-    if (M.has_gaps) {
-      h += "<i style='background:none;border:2px solid " + M.covered + "'></i>" + esc(T.covered) +
-        " <i style='border:1px solid " + M.uncovered + ";background:repeating-linear-gradient(-45deg," +
-        M.uncovered + " 0 2px,transparent 2px 5px)'></i>" + esc(T.not_covered) +
-        " <i style='background:none;border:1px dotted " + M.nodata + "'></i>" + esc(T.no_data) + "<br>";
-    }
-    if (G.siting) { h += "<i style='background:#fff;border:3px solid #000'></i>" + esc(T.siting) + "<br>"; }
-    CAT.forEach(function (c) {
-      if (c.facilities && M.canvas_markers) {
-        h += "<i style='width:10px;border-radius:6px;background:" + c.color + "'></i>" +
-          esc(c.label) + "<br>";
-      } else if (c.facilities) {
-        h += "<span class='renogis-fac'><span style='display:inline-block;background:" + c.color + "'>" +
-          esc(c.glyph) + "</span></span> " + esc(c.label) + "<br>"; }
-    });
-    if (G.streets) {
-      M.street_styles.forEach(function (st, k) {
-        h += "<i class=line style='border-top:" + Math.max(1, Math.round(st.weight)) + "px " +
-          (st.dashArray ? "dashed " : "solid ") + st.color + "'></i>" + esc(T.street_classes[k]) + "<br>"; });
-    }
-    if (G.network_parts) {
-      h += "<i class=line style='border-top:3px dotted " + M.network_style.color + "'></i>" +
-        esc(T.network_parts) + "<br>"; }
-    if (G.barriers) {
-      h += "<i style='background:" + M.barrier_styles[0].fillColor + ";border-color:" +
-        M.barrier_styles[0].color + "'></i>" + esc(T.barriers) + "<br>"; }
-    div.innerHTML = h;
-    L.DomEvent.disableClickPropagation(div);
-    L.DomEvent.disableScrollPropagation(div);
-    return div;
-  };
-  legend.addTo(map);
-
-  var title = L.control({position: "topright"});
-  title.onAdd = function () {
-    var div = L.DomUtil.create("div", "renogis-title");
-    div.textContent = M.title; return div; };
-  title.addTo(map);
-
-  L.control.fullscreen({position: "topleft", title: T.fullscreen, titleCancel: T.exit_fullscreen}).addTo(map);
-  if (searchLayers.length) {
-    var search = new L.Control.Search({
-      layer: L.layerGroup(searchLayers), propertyName: "s", marker: false, initial: false,
-      position: "topleft", textPlaceholder: T.search, textErr: T.not_found, collapsed: false,
-      moveToLocation: function (latlng, title, m) {
-        m.fitBounds(latlng.layer.getBounds(), {maxZoom: 18, animate: false});
-        latlng.layer.openPopup(); }});
-    map.addControl(search);
-  }
-  map.fitBounds(M.bounds);
-})();
-{% endmacro %}
-""")
-
-
 class _Raw(Element):
     """Literal HTML that bypasses jinja (large data and minified JS are not templates)."""
 
@@ -1365,9 +858,12 @@ class _Raw(Element):
 
 
 class _RenogisLayers(MacroElement):
-    """Embeds the layer data once and builds the Leaflet layers from it in the browser."""
+    """Embeds the layer data once and builds the Leaflet layers from it in the browser (map.js)."""
 
-    _template = _SCRIPT
+    _template = Template(
+        "{% macro html(this, kwargs) %}{{ this.style_html }}{% endmacro %}"
+        "{% macro script(this, kwargs) %}{{ this.script_js }}{% endmacro %}"
+    )
 
     def __init__(
         self, *, map_name: str, groups: Mapping[str, folium.FeatureGroup], data_json: str
@@ -1380,6 +876,13 @@ class _RenogisLayers(MacroElement):
             "{" + ",".join(f"{json.dumps(k)}: {fg.get_name()}" for k, fg in groups.items()) + "}"
         )
         self.data_json = data_json
+        self.style_html = "\n<style>\n" + _front_end("map.css") + "</style>\n"
+        self.script_js = "\n" + (
+            _front_end("map.js")
+            .replace("RENOGIS_MAP_NAME", map_name)
+            .replace("RENOGIS_GROUPS", self.groups_js)
+            .replace("RENOGIS_DATA_ID", self.data_id)
+        )
 
     def render(self, **kwargs: Any) -> None:
         figure = self.get_root()
@@ -1485,22 +988,130 @@ def build_map(
 
     Examples
     --------
-    >>> m = build_map(compounds, districts=districts, tiles="none")  # doctest: +SKIP
+    The bundled sample's compounds and facilities, with no tiles (the file needs no network):
+
+    >>> import geopandas as gpd
+    >>> from renogis.datasets import sample_path
+    >>> compounds = gpd.read_file(sample_path(), layer="compounds")
+    >>> facilities = gpd.read_file(sample_path(), layer="facilities")
+    >>> m = build_map(compounds, facilities=facilities, tiles="none", lang="en")
+    >>> "<title>Renovation districts of old residential compounds</title>" in m.get_root().render()
+    True
     """
+    tianditu_key = _check_options(tiles=tiles, lang=lang)
+    layers = _work_layers(
+        compounds,
+        districts=districts,
+        parcels=parcels,
+        facilities=facilities,
+        access=access,
+        gaps=gaps,
+        service_areas=service_areas,
+        siting=siting,
+        streets=streets,
+        barriers=barriers,
+        network_parts=network_parts,
+    )
+    gcj = tiles == "amap"
+    categories = _category_order(
+        layers.facilities, layers.access, layers.gaps, layers.service_areas, layers.siting
+    )
+    gap_categories = _coverage_categories(categories, access=layers.access, gaps=layers.gaps)
+    colors = (
+        district_colors(layers.districts)
+        if layers.districts is not None
+        else pd.Series([], dtype="int64")
+    )
+    comp_lonlat = _display_geometry(layers.compounds, gcj02=gcj)
+    bounds = shapely.total_bounds(comp_lonlat)
+    parts = _layer_data(layers, comp_lonlat, colors=colors, categories=categories, gcj02=gcj)
+    meta = _meta(
+        layers,
+        bounds=bounds,
+        colors=colors,
+        categories=categories,
+        has_gaps=bool(gap_categories),
+        lang=lang,
+        title=title,
+    )
+    data_json = _data_json(meta, parts)
+    fmap = _base_map(bounds, title=str(meta["title"]), tiles=tiles, lang=lang, key=tianditu_key)
+    groups = _feature_groups(
+        fmap, layers, categories=categories, gap_categories=gap_categories, lang=lang
+    )
+    _RenogisLayers(map_name=fmap.get_name(), groups=groups, data_json=data_json).add_to(fmap)
+    folium.LayerControl(collapsed=len(groups) > 12).add_to(fmap)
+    logger.info(
+        "maps: %d compounds, %d districts, %d facilities, %d streets, %d layers, %.1f MB of data",
+        len(layers.compounds),
+        0 if layers.districts is None else len(layers.districts),
+        0 if layers.facilities is None else len(layers.facilities),
+        0 if layers.streets is None else len(layers.streets),
+        len(groups),
+        len(data_json) / 1e6,
+    )
+    return fmap
+
+
+# --------------------------------------------------------------------------- build_map phases
+@dataclass(frozen=True)
+class _Layers:
+    """The map's inputs, checked and in the compounds' metric CRS (None: absent or empty).
+
+    ``districts`` are dissolved from the compounds' ``district_id`` when none were given.
+    """
+
+    compounds: gpd.GeoDataFrame
+    districts: gpd.GeoDataFrame | None
+    parcels: gpd.GeoDataFrame | None
+    facilities: gpd.GeoDataFrame | None
+    access: pd.DataFrame | None
+    gaps: pd.DataFrame | None
+    service_areas: gpd.GeoDataFrame | None
+    siting: gpd.GeoDataFrame | None
+    streets: gpd.GeoDataFrame | None
+    barriers: gpd.GeoDataFrame | None
+    network_parts: gpd.GeoDataFrame | None
+
+    @property
+    def has_districts(self) -> bool:
+        """Whether the compounds carry a ``district_id`` column."""
+        return S.DISTRICT_ID in self.compounds.columns
+
+
+def _check_options(*, tiles: str, lang: str) -> str | None:
+    """Check ``tiles`` and ``lang``; return the Tianditu key (None for other tiles)."""
     if tiles not in TILES:
         raise InputError(f"unknown tiles {tiles!r}; use one of {', '.join(TILES)}")
     if lang not in _TEXT:
         raise InputError(f"unknown lang {lang!r}; use 'zh' or 'en'")
-    text = _TEXT[lang]
-    tianditu_key = None
-    if tiles == "tianditu":
-        tianditu_key = os.environ.get("TIANDITU_KEY", "").strip()
-        if not tianditu_key:
-            raise InputError(
-                "tiles='tianditu' needs a Tianditu API key: get one at console.tianditu.gov.cn and "
-                "set the environment variable TIANDITU_KEY (e.g. export TIANDITU_KEY=...), "
-                "or use tiles='osm', 'cartodb', 'amap' or 'none'"
-            )
+    if tiles != "tianditu":
+        return None
+    key = os.environ.get("TIANDITU_KEY", "").strip()
+    if not key:
+        raise InputError(
+            "tiles='tianditu' needs a Tianditu API key: get one at console.tianditu.gov.cn and "
+            "set the environment variable TIANDITU_KEY (e.g. export TIANDITU_KEY=...), "
+            "or use tiles='osm', 'cartodb', 'amap' or 'none'"
+        )
+    return key
+
+
+def _work_layers(
+    compounds: gpd.GeoDataFrame,
+    *,
+    districts: gpd.GeoDataFrame | None,
+    parcels: gpd.GeoDataFrame | None,
+    facilities: gpd.GeoDataFrame | None,
+    access: pd.DataFrame | None,
+    gaps: pd.DataFrame | None,
+    service_areas: gpd.GeoDataFrame | None,
+    siting: gpd.GeoDataFrame | None,
+    streets: gpd.GeoDataFrame | None,
+    barriers: gpd.GeoDataFrame | None,
+    network_parts: gpd.GeoDataFrame | None,
+) -> _Layers:
+    """Check the layers, bring them into the compounds' CRS and fill in missing districts."""
     if compounds is None or len(compounds) == 0:
         raise InputError("compounds: layer is empty; there is nothing to map")
     _require_columns(compounds, (S.COMPOUND_ID, S.HOUSEHOLDS), S.COMPOUNDS)
@@ -1532,122 +1143,123 @@ def build_map(
         _require_columns(access, (S.COMPOUND_ID, S.CATEGORY, _ACC_DISTANCE), "access")
     if gaps is not None and len(gaps):
         _require_columns(gaps, (_GAP_LEVEL, _GAP_UNIT, S.CATEGORY), "gaps")
+    if districts is None and S.DISTRICT_ID in compounds.columns:
+        districts = _dissolved_districts(compounds)
+    return _Layers(
+        compounds=compounds,
+        districts=districts,
+        parcels=parcels,
+        facilities=facilities,
+        access=access,
+        gaps=gaps,
+        service_areas=service_areas,
+        siting=siting,
+        streets=streets,
+        barriers=barriers,
+        network_parts=network_parts,
+    )
 
-    has_districts = S.DISTRICT_ID in compounds.columns
-    if districts is None and has_districts:
-        assigned = compounds[compounds[S.DISTRICT_ID].notna()]
-        if len(assigned):
-            districts = (
-                assigned[[S.DISTRICT_ID, S.HOUSEHOLDS, assigned.geometry.name]]
-                .dissolve(by=S.DISTRICT_ID, aggfunc="sum")
-                .reset_index()
-            )
-            districts[S.DISTRICT_ID] = districts[S.DISTRICT_ID].astype(str)
-    gcj = tiles == "amap"
-    categories = _category_order(facilities, access, gaps, service_areas, siting)
-    coverage_cats: set[str] = set()
+
+def _dissolved_districts(compounds: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
+    """District outlines (with summed households) from the compounds' ``district_id``."""
+    assigned = compounds[compounds[S.DISTRICT_ID].notna()]
+    if not len(assigned):
+        return None
+    districts = (
+        assigned[[S.DISTRICT_ID, S.HOUSEHOLDS, assigned.geometry.name]]
+        .dissolve(by=S.DISTRICT_ID, aggfunc="sum")
+        .reset_index()
+    )
+    districts[S.DISTRICT_ID] = districts[S.DISTRICT_ID].astype(str)
+    return districts
+
+
+def _coverage_categories(
+    categories: list[str], *, access: pd.DataFrame | None, gaps: pd.DataFrame | None
+) -> list[str]:
+    """The categories (in ``categories`` order) whose coverage per compound is known."""
+    found: set[str] = set()
     if access is not None and len(access) and _ACC_WITHIN in access.columns:
-        coverage_cats.update(access.loc[access[_ACC_WITHIN].notna(), S.CATEGORY].astype(str))
+        found.update(access.loc[access[_ACC_WITHIN].notna(), S.CATEGORY].astype(str))
     if gaps is not None and len(gaps):
-        coverage_cats.update(gaps.loc[gaps[_GAP_LEVEL] == "compound", S.CATEGORY].astype(str))
-    gap_categories = [c for c in categories if c in coverage_cats]
-    has_gaps = bool(gap_categories)
+        found.update(gaps.loc[gaps[_GAP_LEVEL] == "compound", S.CATEGORY].astype(str))
+    return [c for c in categories if c in found]
 
-    # ---------------------------------------------------------------- data
-    colors = district_colors(districts) if districts is not None else pd.Series([], dtype="int64")
+
+def _layer_data(
+    layers: _Layers,
+    comp_lonlat: np.ndarray,
+    *,
+    colors: pd.Series,
+    categories: list[str],
+    gcj02: bool,
+) -> dict[str, str | None]:
+    """GeoJSON text of each layer the map's script reads (None for an absent layer)."""
+    districts = layers.districts
     color_of = (
         dict(zip(districts[S.DISTRICT_ID].astype(str), colors.tolist()))
         if districts is not None
         else {}
     )
-    comp_lonlat = _display_geometry(compounds, gcj02=gcj)
-    minx, miny, maxx, maxy = shapely.total_bounds(comp_lonlat)
-    parts = {
+    return {
         "compounds": _compound_data(
-            compounds,
+            layers.compounds,
             comp_lonlat,
             categories=categories,
             district_color=color_of,
-            access=access,
-            gaps=gaps,
+            access=layers.access,
+            gaps=layers.gaps,
         ),
         "districts": (
             _district_data(
                 districts,
-                _display_geometry(districts, gcj02=gcj),
+                _display_geometry(districts, gcj02=gcj02),
                 colors=colors,
                 categories=categories,
-                gaps=gaps,
-                siting=siting,
-                gcj02=gcj,
+                gaps=layers.gaps,
+                siting=layers.siting,
+                gcj02=gcj02,
             )
             if districts is not None
             else None
         ),
-        "parcels": (
-            _simple_data(
-                parcels,
-                _display_geometry(parcels, gcj02=gcj),
-                {"i": S.PARCEL_ID, "k": S.KIND, "a": S.AREA_M2, "fa": S.FLOOR_AREA_M2},
-                ints=("a", "fa"),
-            )
-            if parcels is not None
-            else None
+        "parcels": _optional(_parcel_data, layers.parcels, gcj02=gcj02),
+        "facilities": _optional(
+            _facility_data, layers.facilities, categories=categories, gcj02=gcj02
         ),
-        "facilities": None,
-        "service_areas": None,
-        "siting": None,
-        "streets": _street_data(streets, gcj02=gcj) if streets is not None else None,
-        "barriers": _barrier_data(barriers, gcj02=gcj) if barriers is not None else None,
-        "network_parts": (
-            _network_part_data(network_parts, gcj02=gcj) if network_parts is not None else None
+        "service_areas": _optional(
+            _service_area_data, layers.service_areas, categories=categories, gcj02=gcj02
         ),
+        "siting": _optional(_siting_data, layers.siting, categories=categories, gcj02=gcj02),
+        "streets": _optional(_street_data, layers.streets, gcj02=gcj02),
+        "barriers": _optional(_barrier_data, layers.barriers, gcj02=gcj02),
+        "network_parts": _optional(_network_part_data, layers.network_parts, gcj02=gcj02),
     }
-    if facilities is not None:
-        pts = facilities.copy()
-        pts = pts.set_geometry(pts.geometry.representative_point())
-        parts["facilities"] = _simple_data(
-            pts,
-            _display_geometry(pts, gcj02=gcj),
-            {"i": S.FACILITY_ID, "k": S.CATEGORY, "n": S.NAME, "cap": S.CAPACITY},
-            categories=categories,
-        )
-    if service_areas is not None:
-        # one (multi)polygon per category and radius: overlapping per-facility areas merge
-        keys = [S.CATEGORY] + ([_ACC_RADIUS] if _ACC_RADIUS in service_areas.columns else [])
-        if service_areas.duplicated(keys).any():
-            service_areas = (
-                service_areas[[*keys, service_areas.geometry.name]]
-                .dissolve(by=keys, sort=False)
-                .reset_index()
-            )
-        parts["service_areas"] = _simple_data(
-            service_areas,
-            _display_geometry(service_areas, gcj02=gcj),
-            {"k": S.CATEGORY, "r": _ACC_RADIUS},
-            categories=categories,
-            ints=("r",),
-        )
-    if siting is not None:
-        parts["siting"] = _simple_data(
-            siting,
-            _display_geometry(siting, gcj02=gcj),
-            {
-                "i": S.PARCEL_ID,
-                "k": S.CATEGORY,
-                "nc": _SITING_NEW,
-                "cc": _SITING_CUM,
-                "cap": "capacity",
-                "cu": "capacity_unit",
-                "ch": "capacity_households",
-                "fa": "facility_area_m2",
-                "sa": "shortfall_after",
-            },
-            categories=categories,
-            ints=("nc", "cap", "ch", "fa", "sa"),
-        )
+
+
+def _optional(
+    make: Callable[..., str], gdf: gpd.GeoDataFrame | None, **kwargs: Any
+) -> str | None:
+    """``make(gdf, **kwargs)``, or None when the layer is absent."""
+    return None if gdf is None else make(gdf, **kwargs)
+
+
+def _meta(
+    layers: _Layers,
+    *,
+    bounds: np.ndarray,
+    colors: pd.Series,
+    categories: list[str],
+    has_gaps: bool,
+    lang: str,
+    title: str | None,
+) -> dict[str, Any]:
+    """What the map's script needs besides the layers: texts, colours, styles, switches."""
+    text = _TEXT[lang]
+    minx, miny, maxx, maxy = bounds
+    facilities = layers.facilities
     fac_cats = set(facilities[S.CATEGORY].astype(str)) if facilities is not None else set()
-    meta = {
+    return {
         "text": dict(text),
         "title": title or text["title"],
         "lang": lang,
@@ -1661,7 +1273,7 @@ def build_map(
         "uncovered": UNCOVERED_COLOR,
         "nodata": NODATA_COLOR,
         "parcel_colors": PARCEL_COLORS,
-        "has_districts": has_districts,
+        "has_districts": layers.has_districts,
         "has_gaps": has_gaps,
         "n_colors": int(colors.max()) + 1 if len(colors) else 0,
         "cluster": facilities is not None
@@ -1684,17 +1296,25 @@ def build_map(
             for i, c in enumerate(categories)
         ],
     }
-    empty = _EMPTY_FC
+
+
+def _data_json(meta: Mapping[str, Any], parts: Mapping[str, str | None]) -> str:
+    """The one JSON document the map embeds: ``meta`` and every layer, safe inside <script>."""
     data_json = (
         '{"meta":'
         + json.dumps(meta, ensure_ascii=False)
         + ","
-        + ",".join(f'"{k}":' + (v if v is not None else empty) for k, v in parts.items())
+        + ",".join(f'"{k}":' + (v if v is not None else _EMPTY_FC) for k, v in parts.items())
         + "}"
     )
-    data_json = data_json.replace("</", "<\\/")
+    return data_json.replace("</", "<\\/")
 
-    # ---------------------------------------------------------------- map
+
+def _base_map(
+    bounds: np.ndarray, *, title: str, tiles: str, lang: str, key: str | None
+) -> folium.Map:
+    """The empty Leaflet map: inlined libraries, page title and basemap tiles."""
+    minx, miny, maxx, maxy = bounds
     fmap = folium.Map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
         zoom_start=15,
@@ -1707,57 +1327,54 @@ def build_map(
     fmap.default_css = []
     root = fmap.get_root()
     root.header.add_child(_Raw(_vendor_assets()), name="renogis_vendor")
-    root.header.add_child(
-        _Raw(f"<title>{_html_escape(str(meta['title']))}</title>"), name="renogis_title"
-    )
-    _add_tiles(fmap, tiles, text, tianditu_key)
+    root.header.add_child(_Raw(f"<title>{_html_escape(title)}</title>"), name="renogis_title")
+    _add_tiles(fmap, tiles, _TEXT[lang], key)
+    return fmap
 
+
+def _feature_groups(
+    fmap: folium.Map,
+    layers: _Layers,
+    *,
+    categories: list[str],
+    gap_categories: list[str],
+    lang: str,
+) -> dict[str, folium.FeatureGroup]:
+    """One named, switchable group per layer present, in the order of the layer control.
+
+    The map's script fills them; gap and service-area layers start hidden.
+    """
+    text = _TEXT[lang]
     groups: dict[str, folium.FeatureGroup] = {}
 
     def group(key: str, name: str, *, show: bool = True) -> None:
         groups[key] = folium.FeatureGroup(name=name, show=show).add_to(fmap)
 
-    n_excluded = int(compounds[S.DISTRICT_ID].isna().sum()) if has_districts else 0
-    if not has_districts or n_excluded < len(compounds):
+    compounds = layers.compounds
+    n_excluded = int(compounds[S.DISTRICT_ID].isna().sum()) if layers.has_districts else 0
+    if not layers.has_districts or n_excluded < len(compounds):
         group("compounds", text["compounds"])
     if n_excluded:
         group("excluded", text["excluded"])
-    if has_gaps:
-        for c in gap_categories:
-            group(f"gap:{c}", text["gap"] + _category_label(c, lang), show=False)
-    if service_areas is not None:
-        present = set(service_areas[S.CATEGORY].astype(str))
+    for c in gap_categories:
+        group(f"gap:{c}", text["gap"] + _category_label(c, lang), show=False)
+    if layers.service_areas is not None:
+        present = set(layers.service_areas[S.CATEGORY].astype(str))
         for c in categories:
             if c in present:
                 group(f"service:{c}", text["service"] + _category_label(c, lang), show=False)
-    if parcels is not None:
-        group("parcels", text["parcels"])
-    if siting is not None:
-        group("siting", text["siting"])
-    if districts is not None:
-        group("districts", text["districts"])
-    if facilities is not None:
-        group("facilities", text["facilities"])
-    if streets is not None:
-        group("streets", text["streets"])
-    if barriers is not None:
-        group("barriers", text["barriers"])
-    if network_parts is not None:
-        group("network_parts", text["network_parts"])
-
-    _RenogisLayers(map_name=fmap.get_name(), groups=groups, data_json=data_json).add_to(fmap)
-    n_overlays = len(groups)
-    folium.LayerControl(collapsed=n_overlays > 12).add_to(fmap)
-    logger.info(
-        "maps: %d compounds, %d districts, %d facilities, %d streets, %d layers, %.1f MB of data",
-        len(compounds),
-        0 if districts is None else len(districts),
-        0 if facilities is None else len(facilities),
-        0 if streets is None else len(streets),
-        n_overlays,
-        len(data_json) / 1e6,
-    )
-    return fmap
+    for key, layer in (
+        ("parcels", layers.parcels),
+        ("siting", layers.siting),
+        ("districts", layers.districts),
+        ("facilities", layers.facilities),
+        ("streets", layers.streets),
+        ("barriers", layers.barriers),
+        ("network_parts", layers.network_parts),
+    ):
+        if layer is not None:
+            group(key, text[key])
+    return groups
 
 
 def _html_escape(text: str) -> str:
