@@ -346,6 +346,7 @@ class _Pricer:
 
     @property
     def zh(self) -> bool:
+        """Word the evidence in Chinese (the one language switch of this module)."""
         return self.lang == "zh"
 
     def row(
@@ -483,16 +484,16 @@ def plan_renovation(
     """
     if lang not in ("zh", "en"):
         raise InputError(f"lang must be zh or en, got {lang!r}")
+    pricer = _Pricer(costs, lang)
     comp, d = _members(compounds, districts)
     comp = _compound_evidence(comp, parking_per_household=costs.parking_per_household, old_before=old_before)
-    comp, notes = _lift_evidence(comp, buildings, lang=lang)
-    heated, heat_why = _heating(d, costs=costs, heating_region=heating_region, lang=lang)
+    comp, notes = _lift_evidence(comp, buildings, zh=pricer.zh)
+    heated, heat_why = _heating(d, costs=costs, heating_region=heating_region, zh=pricer.zh)
     public = _public_parking(facilities, d)
     gates_split = _gate_split(gates, d.reset_index(drop=True), comp, gap_m)
     uncovered = _uncovered(gaps)
     sites = _sites(siting)
 
-    pricer = _Pricer(costs, lang)
     rows: list[dict[str, Any]] = []
     dist_rows: list[dict[str, Any]] = []
     by_d = {k: v for k, v in comp.groupby(S.DISTRICT_ID, sort=False)}
@@ -570,10 +571,9 @@ def _compound_evidence(comp: pd.DataFrame, *, parking_per_household: float, old_
 
 
 def _lift_evidence(
-    comp: pd.DataFrame, buildings: pd.DataFrame | None, *, lang: str
+    comp: pd.DataFrame, buildings: pd.DataFrame | None, *, zh: bool
 ) -> tuple[pd.DataFrame, list[str]]:
     """Per compound: lift candidates and buildings assessed (NaN / 0 without a buildings layer), and notes."""
-    zh = lang == "zh"
     comp = comp.copy()
     notes: list[str] = []
     if buildings is not None and len(buildings):
@@ -605,10 +605,9 @@ def _lift_evidence(
 
 # ---- per district context: heating, public parking, service gaps and sites
 def _heating(
-    d: gpd.GeoDataFrame, *, costs: CostProfile, heating_region: bool | None, lang: str
+    d: gpd.GeoDataFrame, *, costs: CostProfile, heating_region: bool | None, zh: bool
 ) -> tuple[pd.Series, dict[str, str]]:
     """Per district: in the heating region or not (by centroid latitude, or as the run says), and why."""
-    zh = lang == "zh"
     if heating_region is not None:
         heated = pd.Series(bool(heating_region), index=d.index)
         heat_why = {
@@ -749,6 +748,7 @@ class _Parking:
 
 
 def _parking(m: pd.DataFrame, *, per_household: float, public: float) -> _Parking:
+    """Parking of a district (members ``m``) at ``per_household`` spaces, with ``public`` spaces inside it."""
     hh_d = float(m[S.HOUSEHOLDS].sum())
     need = math.ceil(per_household * hh_d - 1e-9)
     own = pd.to_numeric(m[S.PARKING_SPACES], errors="coerce")
