@@ -44,6 +44,8 @@ LEDGER_ROW, LEDGER_NAME, FOOTPRINT_NAME = "ledger_row", "ledger_name", "footprin
 MATCH, SCORE = "match", "score"
 #: Columns of the match table (``ledger_match.csv``).
 MATCH_COLUMNS = (LEDGER_ROW, LEDGER_NAME, schema.COMPOUND_ID, FOOTPRINT_NAME, MATCH, SCORE)
+#: Default lowest rapidfuzz ``WRatio`` (0-100) accepted as a fuzzy match.
+MIN_SCORE = 85.0
 EXACT, NORMALISED, FUZZY, AMBIGUOUS, UNMATCHED = "exact", "normalised", "fuzzy", "ambiguous", "unmatched"
 
 _PUNCT = re.compile(r"[\s\-_·•.,，。、/\\()（）\[\]【】'\"“”‘’#＃:：;；]+")
@@ -121,7 +123,7 @@ def _candidates(ledger_sd: object, fp_sd: np.ndarray | None) -> np.ndarray | Non
     return (fp_sd == key) if key else None
 
 
-def match_ledger(footprints: gpd.GeoDataFrame, ledger: pd.DataFrame, *, min_score: float = 85.0,
+def match_ledger(footprints: gpd.GeoDataFrame, ledger: pd.DataFrame, *, min_score: float = MIN_SCORE,
                  label: str = "ledger") -> LedgerMatch:
     """Match ledger rows to footprints by name; return the joined compounds and the match table.
 
