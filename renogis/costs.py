@@ -188,49 +188,9 @@ class CostProfile:
         >>> round(s["residents"], 2), round(sum(s.values()), 9)
         (0.25, 1.0)
         """
-        shares = {k: dict(v) for k, v in self.funding_shares.items()}
-        for key, src, share in funding_shares:
-            if key not in shares:
-                raise InputError(
-                    f"--funding-share {key}:{src}={share}: unknown key {key!r}; use a class "
-                    f"({', '.join(CLASSES)}) or an item with its own share table "
-                    f"({', '.join(k for k in shares if k not in CLASSES)})"
-                )
-            if src not in self.funding_sources:
-                raise InputError(
-                    f"--funding-share {key}:{src}={share}: unknown source {src!r}; use one of "
-                    f"{', '.join(self.funding_sources)}"
-                )
-            if not 0.0 <= share <= 1.0:
-                raise InputError(f"--funding-share {key}:{src}={share}: a share lies between 0 and 1")
-            table = shares[key]
-            rest = sum(v for s, v in table.items() if s != src)
-            for s in table:
-                if s != src:
-                    table[s] = table[s] * (1.0 - share) / rest if rest > 0 else 0.0
-            if rest <= 0 and share < 1.0:
-                raise InputError(
-                    f"--funding-share {key}:{src}={share}: no other source of {key} has a share to "
-                    "scale; give the other shares too"
-                )
-            table[src] = share
-        prop = self.property
-        if fee_yuan_m2_month is not None:
-            if not fee_yuan_m2_month > 0:
-                raise InputError(f"--property-fee {fee_yuan_m2_month}: give a fee above 0 (yuan/m² a month)")
-            prop = replace(
-                prop,
-                fee_yuan_m2_month=float(fee_yuan_m2_month),
-                fee_source="given by the run (--property-fee)",
-            )
-        if collection_rate is not None:
-            if not 0 < collection_rate <= 1:
-                raise InputError(f"--collection-rate {collection_rate}: give a share in (0, 1]")
-            prop = replace(
-                prop,
-                collection_rate=float(collection_rate),
-                collection_source="given by the run (--collection-rate)",
-            )
+        shares = _scaled_shares(self.funding_shares, funding_shares, sources=self.funding_sources)
+        prop = _property_options(self.property, fee_yuan_m2_month=fee_yuan_m2_month,
+                                 collection_rate=collection_rate)  # fmt: skip
         parking = self.parking_per_household
         parking_source = self.parking_source
         if parking_per_household is not None:
@@ -245,6 +205,65 @@ class CostProfile:
             parking_per_household=parking,
             parking_source=parking_source,
         )
+
+
+def _scaled_shares(
+    base: Mapping[str, Mapping[str, float]],
+    given: Iterable[tuple[str, str, float]],
+    *,
+    sources: Mapping[str, FundingSource],
+) -> dict[str, dict[str, float]]:
+    """Funding share tables with the given (key, source, share) set, the other sources scaled to sum to 1."""
+    shares = {k: dict(v) for k, v in base.items()}
+    for key, src, share in given:
+        if key not in shares:
+            raise InputError(
+                f"--funding-share {key}:{src}={share}: unknown key {key!r}; use a class "
+                f"({', '.join(CLASSES)}) or an item with its own share table "
+                f"({', '.join(k for k in shares if k not in CLASSES)})"
+            )
+        if src not in sources:
+            raise InputError(
+                f"--funding-share {key}:{src}={share}: unknown source {src!r}; use one of "
+                f"{', '.join(sources)}"
+            )
+        if not 0.0 <= share <= 1.0:
+            raise InputError(f"--funding-share {key}:{src}={share}: a share lies between 0 and 1")
+        table = shares[key]
+        rest = sum(v for s, v in table.items() if s != src)
+        for s in table:
+            if s != src:
+                table[s] = table[s] * (1.0 - share) / rest if rest > 0 else 0.0
+        if rest <= 0 and share < 1.0:
+            raise InputError(
+                f"--funding-share {key}:{src}={share}: no other source of {key} has a share to "
+                "scale; give the other shares too"
+            )
+        table[src] = share
+    return shares
+
+
+def _property_options(
+    prop: PropertyModel, *, fee_yuan_m2_month: float | None, collection_rate: float | None
+) -> PropertyModel:
+    """The property model with the run's fee and collection rate, if given."""
+    if fee_yuan_m2_month is not None:
+        if not fee_yuan_m2_month > 0:
+            raise InputError(f"--property-fee {fee_yuan_m2_month}: give a fee above 0 (yuan/m² a month)")
+        prop = replace(
+            prop,
+            fee_yuan_m2_month=float(fee_yuan_m2_month),
+            fee_source="given by the run (--property-fee)",
+        )
+    if collection_rate is not None:
+        if not 0 < collection_rate <= 1:
+            raise InputError(f"--collection-rate {collection_rate}: give a share in (0, 1]")
+        prop = replace(
+            prop,
+            collection_rate=float(collection_rate),
+            collection_source="given by the run (--collection-rate)",
+        )
+    return prop
 
 
 def list_cost_profiles() -> tuple[str, ...]:
@@ -334,84 +353,12 @@ def load_costs(source: str | Path = DEFAULT_COSTS) -> CostProfile:
     """
     raw, display = _read(source, None, ())
     problems: list[str] = []
-    items: dict[str, CostItem] = {}
-    for key, t in (raw.get("items") or {}).items():
-        w = f"items.{key}"
-        if not isinstance(t, dict):
-            problems.append(f"{w}: expected a table")
-            continue
-        cls = _str(t, "class", w, problems)
-        if cls and cls not in CLASSES:
-            problems.append(f"{w}.class: {cls!r} is not one of {', '.join(CLASSES)}")
-        unit = _str(t, "unit", w, problems)
-        if unit and unit not in UNITS:
-            problems.append(f"{w}.unit: {unit!r} is not one of {', '.join(UNITS)}")
-        low, high = _num(t, "low", w, problems), _num(t, "high", w, problems)
-        if low < 0 or high < low:
-            problems.append(f"{w}: need 0 <= low <= high, got low={low}, high={high}")
-        items[key] = CostItem(
-            key=key,
-            cls=cls,
-            name_zh=_str(t, "name_zh", w, problems),
-            name_en=_str(t, "name_en", w, problems),
-            unit=unit,
-            low=low,
-            high=high,
-            source=_str(t, "source", w, problems),
-            verified=_bool(t, "verified", w, problems),
-        )
-    if not items:
-        problems.append("items: no cost items")
-    facilities: dict[str, Mapping[str, Any]] = {}
-    for cat, t in (raw.get("facilities") or {}).items():
-        w = f"facilities.{cat}"
-        item = _str(t, "item", w, problems)
-        if item and item not in items:
-            problems.append(f"{w}.item: unknown item {item!r}")
-        cls = _str(t, "class", w, problems)
-        if cls and cls not in CLASSES:
-            problems.append(f"{w}.class: {cls!r} is not one of {', '.join(CLASSES)}")
-        area = _num(t, "area_m2", w, problems, default=0.0)
-        facilities[cat] = MappingProxyType({"class": cls, "item": item, "area_m2": area})
+    items = _items(raw.get("items") or {}, problems)
+    facilities = _facilities(raw.get("facilities") or {}, items, problems)
     funding = raw.get("funding") or {}
-    sources = {
-        k: FundingSource(
-            k,
-            _str(v, "name_zh", f"funding.sources.{k}", problems),
-            _str(v, "name_en", f"funding.sources.{k}", problems),
-        )
-        for k, v in (funding.get("sources") or {}).items()
-    }
-    shares: dict[str, Mapping[str, float]] = {}
-    for key, t in (funding.get("shares") or {}).items():
-        w = f"funding.shares.{key}"
-        if key not in CLASSES and key not in items:
-            problems.append(f"{w}: {key!r} is neither a class nor an item")
-        unknown = sorted(set(t) - set(sources))
-        if unknown:
-            problems.append(f"{w}: unknown sources {unknown}; declare them under funding.sources")
-        vals = {s: _num(t, s, w, problems, default=0.0) for s in sources}
-        total = sum(vals.values())
-        if any(v < 0 for v in vals.values()) or abs(total - 1.0) > 1e-6:
-            problems.append(f"{w}: shares must be >= 0 and sum to 1, they sum to {total:g}")
-        shares[key] = MappingProxyType(vals)
-    for cls in CLASSES:
-        if cls not in shares:
-            problems.append(f"funding.shares.{cls}: missing (every class needs a funding split)")
-    p = raw.get("property") or {}
-    prop = PropertyModel(
-        fee_yuan_m2_month=_num(p, "fee_yuan_m2_month", "property", problems),
-        collection_rate=_num(p, "collection_rate", "property", problems),
-        fixed_yuan_per_site_month=_num(p, "fixed_yuan_per_site_month", "property", problems),
-        per_household_yuan_month=_num(p, "per_household_yuan_month", "property", problems),
-        per_m2_yuan_month=_num(p, "per_m2_yuan_month", "property", problems),
-        source=_str(p, "source", "property", problems, ""),
-        fee_source=_str(p, "fee_source", "property", problems, ""),
-        collection_source=_str(p, "collection_source", "property", problems, ""),
-        verified=_bool(p, "verified", "property", problems),
-    )
-    if not 0 < prop.collection_rate <= 1:
-        problems.append(f"property.collection_rate: give a share in (0, 1], got {prop.collection_rate}")
+    sources = _funding_sources(funding.get("sources") or {}, problems)
+    shares = _funding_shares(funding.get("shares") or {}, items, sources, problems)
+    prop = _property(raw.get("property") or {}, problems)
     heating = raw.get("heating") or {}
     parking = raw.get("parking") or {}
     if problems:
@@ -439,6 +386,113 @@ def load_costs(source: str | Path = DEFAULT_COSTS) -> CostProfile:
         heating_source=str(heating.get("source", "")),
         parking_source=str(parking.get("source", "")),
     )
+
+
+def _items(tables: Mapping[str, Any], problems: list[str]) -> dict[str, CostItem]:
+    """The ``[items.*]`` tables: class, unit, low/high yuan per unit, names, source, verified."""
+    items: dict[str, CostItem] = {}
+    for key, t in tables.items():
+        w = f"items.{key}"
+        if not isinstance(t, dict):
+            problems.append(f"{w}: expected a table")
+            continue
+        cls = _str(t, "class", w, problems)
+        if cls and cls not in CLASSES:
+            problems.append(f"{w}.class: {cls!r} is not one of {', '.join(CLASSES)}")
+        unit = _str(t, "unit", w, problems)
+        if unit and unit not in UNITS:
+            problems.append(f"{w}.unit: {unit!r} is not one of {', '.join(UNITS)}")
+        low, high = _num(t, "low", w, problems), _num(t, "high", w, problems)
+        if low < 0 or high < low:
+            problems.append(f"{w}: need 0 <= low <= high, got low={low}, high={high}")
+        items[key] = CostItem(
+            key=key,
+            cls=cls,
+            name_zh=_str(t, "name_zh", w, problems),
+            name_en=_str(t, "name_en", w, problems),
+            unit=unit,
+            low=low,
+            high=high,
+            source=_str(t, "source", w, problems),
+            verified=_bool(t, "verified", w, problems),
+        )
+    if not items:
+        problems.append("items: no cost items")
+    return items
+
+
+def _facilities(
+    tables: Mapping[str, Any], items: Mapping[str, CostItem], problems: list[str]
+) -> dict[str, Mapping[str, Any]]:
+    """The ``[facilities.*]`` tables: per facility category, its item, class and default area."""
+    facilities: dict[str, Mapping[str, Any]] = {}
+    for cat, t in tables.items():
+        w = f"facilities.{cat}"
+        item = _str(t, "item", w, problems)
+        if item and item not in items:
+            problems.append(f"{w}.item: unknown item {item!r}")
+        cls = _str(t, "class", w, problems)
+        if cls and cls not in CLASSES:
+            problems.append(f"{w}.class: {cls!r} is not one of {', '.join(CLASSES)}")
+        area = _num(t, "area_m2", w, problems, default=0.0)
+        facilities[cat] = MappingProxyType({"class": cls, "item": item, "area_m2": area})
+    return facilities
+
+
+def _funding_sources(tables: Mapping[str, Any], problems: list[str]) -> dict[str, FundingSource]:
+    """The ``[funding.sources.*]`` tables: who pays, with names."""
+    return {
+        k: FundingSource(
+            k,
+            _str(v, "name_zh", f"funding.sources.{k}", problems),
+            _str(v, "name_en", f"funding.sources.{k}", problems),
+        )
+        for k, v in tables.items()
+    }
+
+
+def _funding_shares(
+    tables: Mapping[str, Any],
+    items: Mapping[str, CostItem],
+    sources: Mapping[str, FundingSource],
+    problems: list[str],
+) -> dict[str, Mapping[str, float]]:
+    """The ``[funding.shares.*]`` tables: per class (every class needs one) or item, shares summing to 1."""
+    shares: dict[str, Mapping[str, float]] = {}
+    for key, t in tables.items():
+        w = f"funding.shares.{key}"
+        if key not in CLASSES and key not in items:
+            problems.append(f"{w}: {key!r} is neither a class nor an item")
+        unknown = sorted(set(t) - set(sources))
+        if unknown:
+            problems.append(f"{w}: unknown sources {unknown}; declare them under funding.sources")
+        vals = {s: _num(t, s, w, problems, default=0.0) for s in sources}
+        total = sum(vals.values())
+        if any(v < 0 for v in vals.values()) or abs(total - 1.0) > 1e-6:
+            problems.append(f"{w}: shares must be >= 0 and sum to 1, they sum to {total:g}")
+        shares[key] = MappingProxyType(vals)
+    for cls in CLASSES:
+        if cls not in shares:
+            problems.append(f"funding.shares.{cls}: missing (every class needs a funding split)")
+    return shares
+
+
+def _property(p: Mapping[str, Any], problems: list[str]) -> PropertyModel:
+    """The ``[property]`` table: the property-management viability model."""
+    prop = PropertyModel(
+        fee_yuan_m2_month=_num(p, "fee_yuan_m2_month", "property", problems),
+        collection_rate=_num(p, "collection_rate", "property", problems),
+        fixed_yuan_per_site_month=_num(p, "fixed_yuan_per_site_month", "property", problems),
+        per_household_yuan_month=_num(p, "per_household_yuan_month", "property", problems),
+        per_m2_yuan_month=_num(p, "per_m2_yuan_month", "property", problems),
+        source=_str(p, "source", "property", problems, ""),
+        fee_source=_str(p, "fee_source", "property", problems, ""),
+        collection_source=_str(p, "collection_source", "property", problems, ""),
+        verified=_bool(p, "verified", "property", problems),
+    )
+    if not 0 < prop.collection_rate <= 1:
+        problems.append(f"property.collection_rate: give a share in (0, 1], got {prop.collection_rate}")
+    return prop
 
 
 def parse_funding_shares(items: Iterable[str] | None) -> tuple[tuple[str, str, float], ...]:

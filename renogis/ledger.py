@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,8 +40,12 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["LedgerMatch", "normalise_name", "read_ledger", "match_ledger", "MATCH_COLUMNS"]
 
+LEDGER_ROW, LEDGER_NAME, FOOTPRINT_NAME = "ledger_row", "ledger_name", "footprint_name"
+MATCH, SCORE = "match", "score"
 #: Columns of the match table (``ledger_match.csv``).
-MATCH_COLUMNS = ("ledger_row", "ledger_name", schema.COMPOUND_ID, "footprint_name", "match", "score")
+MATCH_COLUMNS = (LEDGER_ROW, LEDGER_NAME, schema.COMPOUND_ID, FOOTPRINT_NAME, MATCH, SCORE)
+#: Default lowest rapidfuzz ``WRatio`` (0-100) accepted as a fuzzy match.
+MIN_SCORE = 85.0
 EXACT, NORMALISED, FUZZY, AMBIGUOUS, UNMATCHED = "exact", "normalised", "fuzzy", "ambiguous", "unmatched"
 
 _PUNCT = re.compile(r"[\s\-_·•.,，。、/\\()（）\[\]【】'\"“”‘’#＃:：;；]+")
@@ -66,7 +71,7 @@ class LedgerMatch:
 
     def counts(self) -> dict[str, int]:
         """Ledger rows per match kind."""
-        return {k: int((self.table["match"] == k).sum()) for k in (EXACT, NORMALISED, FUZZY, AMBIGUOUS,
+        return {k: int((self.table[MATCH] == k).sum()) for k in (EXACT, NORMALISED, FUZZY, AMBIGUOUS,
                                                                   UNMATCHED)}
 
 
@@ -118,7 +123,7 @@ def _candidates(ledger_sd: object, fp_sd: np.ndarray | None) -> np.ndarray | Non
     return (fp_sd == key) if key else None
 
 
-def match_ledger(footprints: gpd.GeoDataFrame, ledger: pd.DataFrame, *, min_score: float = 85.0,
+def match_ledger(footprints: gpd.GeoDataFrame, ledger: pd.DataFrame, *, min_score: float = MIN_SCORE,
                  label: str = "ledger") -> LedgerMatch:
     """Match ledger rows to footprints by name; return the joined compounds and the match table.
 
@@ -146,50 +151,99 @@ def match_ledger(footprints: gpd.GeoDataFrame, ledger: pd.DataFrame, *, min_scor
     >>> m.table[["ledger_name", "footprint_name", "match", "score"]].values.tolist()
     [['阳光花园', '阳光花园小区', 'normalised', 100.0], ['幸福里', '幸福里', 'exact', 100.0]]
     """
-    from rapidfuzz import fuzz, process
-
     if schema.NAME not in footprints.columns:
         raise InputError(f"{label}: the footprints have no name column (小区名称/名称) to match the ledger "
                          "against; add one or map it with --column-map 你的列名=name")
-    fp_names = footprints[schema.NAME].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
-                                           else str(v).strip()).to_numpy(dtype=object)
+    fp_names = _names(footprints[schema.NAME])
     fp_norm = np.array([normalise_name(n) for n in fp_names], dtype=object)
     fp_sd = (np.array([normalise_name(v) for v in footprints[schema.SUBDISTRICT]], dtype=object)
              if schema.SUBDISTRICT in footprints.columns and schema.SUBDISTRICT in ledger.columns else None)
     n_led = len(ledger)
-    led_names = ledger[schema.NAME].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
-                                        else str(v).strip()).to_numpy(dtype=object)
+    led_names = _names(ledger[schema.NAME])
     led_norm = [normalise_name(n) for n in led_names]
-    kind = np.array([UNMATCHED] * n_led, dtype=object)
-    target = np.full(n_led, -1, dtype=np.int64)
-    score = np.full(n_led, np.nan)
-    taken = np.zeros(len(footprints), dtype=bool)
     masks = [_candidates(ledger[schema.SUBDISTRICT].iat[i], fp_sd) if fp_sd is not None else None
              for i in range(n_led)]
-
-    def allowed(i: int) -> np.ndarray:
-        m = ~taken
-        return m if masks[i] is None else m & masks[i]
-
+    m = _Matching.start(n_led, len(footprints), masks)
     # the same name twice in the ledger cannot be told apart: both ambiguous
     dup_led = pd.Series(led_norm).duplicated(keep=False).to_numpy() & (np.array(led_norm, dtype=object) != "")
-    kind[dup_led] = AMBIGUOUS
-    for stage, keys_fp, keys_led in ((EXACT, fp_names, led_names), (NORMALISED, fp_norm, led_norm)):
-        for i in range(n_led):
-            if kind[i] != UNMATCHED or not keys_led[i]:
-                continue
-            hits = np.flatnonzero(allowed(i) & (keys_fp == keys_led[i]))
-            if len(hits) == 1:
-                kind[i], target[i], score[i] = stage, hits[0], 100.0
-                taken[hits[0]] = True
-            elif len(hits) > 1:
-                kind[i] = AMBIGUOUS
-    # fuzzy: best candidates of every open row, placed by falling score
-    proposals = []
-    for i in range(n_led):
-        if kind[i] != UNMATCHED or not led_norm[i]:
+    m.kind[dup_led] = AMBIGUOUS
+    _match_equal(m, EXACT, fp_names, led_names)
+    _match_equal(m, NORMALISED, fp_norm, led_norm)
+    _match_fuzzy(m, fp_norm, led_norm, min_score=min_score)
+    table = pd.DataFrame({
+        LEDGER_ROW: np.arange(n_led) + 2,  # spreadsheet row (the header is row 1)
+        LEDGER_NAME: led_names,
+        schema.COMPOUND_ID: [None] * n_led,
+        FOOTPRINT_NAME: [fp_names[t] if t >= 0 else None for t in m.target],
+        MATCH: m.kind,
+        SCORE: m.score,
+    })
+    matched = m.target >= 0
+    joined = _join(footprints, ledger, m.target)
+    if schema.COMPOUND_ID in joined.columns:
+        ids = joined[schema.COMPOUND_ID].to_numpy(dtype=object)
+        table.loc[np.flatnonzero(matched), schema.COMPOUND_ID] = ids
+    unused = int((~m.taken).sum())
+    result = LedgerMatch(compounds=joined, table=table, unused_footprints=unused,
+                         rows=np.flatnonzero(matched), unused_names=tuple(str(n) for n in fp_names[~m.taken]))
+    logger.info("ledger %s: %s; %d footprints not in the ledger", label, result.counts(), unused)
+    return result
+
+
+def _names(values: pd.Series) -> np.ndarray:
+    """Names trimmed of white space; "" for a missing name."""
+    return values.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
+                      else str(v).strip()).to_numpy(dtype=object)
+
+
+@dataclass(frozen=True)
+class _Matching:
+    """The state of the matching, filled in stage by stage: per ledger row its kind, footprint and score."""
+
+    kind: np.ndarray  # EXACT ... UNMATCHED per ledger row
+    target: np.ndarray  # footprint position per ledger row, -1 for none
+    score: np.ndarray  # 0-100 per ledger row, NaN for none
+    taken: np.ndarray  # per footprint: already matched to a ledger row
+    masks: list[np.ndarray | None]  # per ledger row: the footprints of its subdistrict (None: all)
+
+    @classmethod
+    def start(cls, n_led: int, n_fp: int, masks: list[np.ndarray | None]) -> _Matching:
+        return cls(
+            kind=np.array([UNMATCHED] * n_led, dtype=object),
+            target=np.full(n_led, -1, dtype=np.int64),
+            score=np.full(n_led, np.nan),
+            taken=np.zeros(n_fp, dtype=bool),
+            masks=masks,
+        )
+
+    def allowed(self, i: int) -> np.ndarray:
+        """Footprints ledger row ``i`` may still take."""
+        m = ~self.taken
+        return m if self.masks[i] is None else m & self.masks[i]
+
+
+def _match_equal(m: _Matching, stage: str, keys_fp: np.ndarray, keys_led: Sequence[str]) -> None:
+    """Open ledger rows whose key equals that of exactly one free footprint (several: ambiguous)."""
+    for i in range(len(keys_led)):
+        if m.kind[i] != UNMATCHED or not keys_led[i]:
             continue
-        cand = np.flatnonzero(allowed(i) & (fp_norm != ""))
+        hits = np.flatnonzero(m.allowed(i) & (keys_fp == keys_led[i]))
+        if len(hits) == 1:
+            m.kind[i], m.target[i], m.score[i] = stage, hits[0], 100.0
+            m.taken[hits[0]] = True
+        elif len(hits) > 1:
+            m.kind[i] = AMBIGUOUS
+
+
+def _match_fuzzy(m: _Matching, fp_norm: np.ndarray, led_norm: Sequence[str], *, min_score: float) -> None:
+    """Best candidates of every open row, placed by falling score (a tie between footprints: ambiguous)."""
+    from rapidfuzz import fuzz, process
+
+    proposals = []
+    for i in range(len(led_norm)):
+        if m.kind[i] != UNMATCHED or not led_norm[i]:
+            continue
+        cand = np.flatnonzero(m.allowed(i) & (fp_norm != ""))
         if not len(cand):
             continue
         scores = process.cdist([led_norm[i]], fp_norm[cand].tolist(), scorer=fuzz.WRatio)[0]
@@ -199,20 +253,16 @@ def match_ledger(footprints: gpd.GeoDataFrame, ledger: pd.DataFrame, *, min_scor
         top = cand[scores == best]
         proposals.append((-best, i, top))
     for neg, i, top in sorted(proposals, key=lambda t: (t[0], t[1])):
-        free = top[~taken[top]]
+        free = top[~m.taken[top]]
         if len(top) > 1:
-            kind[i], score[i] = AMBIGUOUS, -neg
+            m.kind[i], m.score[i] = AMBIGUOUS, -neg
         elif len(free) == 1:
-            kind[i], target[i], score[i] = FUZZY, free[0], round(-neg, 1)
-            taken[free[0]] = True
-    table = pd.DataFrame({
-        "ledger_row": np.arange(n_led) + 2,  # spreadsheet row (the header is row 1)
-        "ledger_name": led_names,
-        schema.COMPOUND_ID: [None] * n_led,
-        "footprint_name": [fp_names[t] if t >= 0 else None for t in target],
-        "match": kind,
-        "score": score,
-    })
+            m.kind[i], m.target[i], m.score[i] = FUZZY, free[0], round(-neg, 1)
+            m.taken[free[0]] = True
+
+
+def _join(footprints: gpd.GeoDataFrame, ledger: pd.DataFrame, target: np.ndarray) -> gpd.GeoDataFrame:
+    """The matched footprints (in ledger order) with every column of their ledger row."""
     matched = target >= 0
     fp = footprints.iloc[target[matched]].reset_index(drop=True)
     led = ledger.loc[matched].reset_index(drop=True)
@@ -222,12 +272,4 @@ def match_ledger(footprints: gpd.GeoDataFrame, ledger: pd.DataFrame, *, min_scor
             joined[c] = led[c].to_numpy()
     if schema.NAME not in led.columns or joined[schema.NAME].isna().all():
         joined[schema.NAME] = fp[schema.NAME].to_numpy()
-    joined = gpd.GeoDataFrame(joined, geometry=fp.geometry.name, crs=footprints.crs)
-    if schema.COMPOUND_ID in joined.columns:
-        ids = joined[schema.COMPOUND_ID].to_numpy(dtype=object)
-        table.loc[np.flatnonzero(matched), schema.COMPOUND_ID] = ids
-    unused = int((~taken).sum())
-    result = LedgerMatch(compounds=joined, table=table, unused_footprints=unused,
-                         rows=np.flatnonzero(matched), unused_names=tuple(str(n) for n in fp_names[~taken]))
-    logger.info("ledger %s: %s; %d footprints not in the ledger", label, result.counts(), unused)
-    return result
+    return gpd.GeoDataFrame(joined, geometry=fp.geometry.name, crs=footprints.crs)

@@ -95,6 +95,12 @@ KEPT_ID = "kept_compound_id"
 #: File name of the pairs table in a run's output folder (without suffix).
 OVERLAPS_FILE = "overlaps"
 
+#: Defaults of :func:`find_overlaps` and :func:`resolve_overlaps` (see there).
+CONTAIN_SHARE = 0.9
+DUPLICATE_SHARE = 0.99
+COVER_SHARE = 0.5
+MIN_OVERLAP_M2 = 0.01
+
 _EMPTY_PAIRS = (ID_A, ID_B, RELATION, OVERLAP_M2, SHARE_A, SHARE_B, AREA_A, AREA_B,
                 HOUSEHOLDS_A, HOUSEHOLDS_B)  # fmt: skip
 
@@ -144,7 +150,7 @@ class OverlapResult:
             "contains_pairs": int(rel.get(REL_CONTAINS, 0)),
             "partial_pairs": int(rel.get(REL_PARTIAL, 0)),
             "dropped": [
-                {"compound_id": str(i), "households": int(h), "reason": str(r), "kept": str(k)}
+                {COMPOUND_ID: str(i), HOUSEHOLDS: int(h), "reason": str(r), "kept": str(k)}
                 for i, h, r, k in zip(self.dropped[COMPOUND_ID], self.dropped[HOUSEHOLDS],
                                       self.dropped[DROPPED_REASON], self.dropped[KEPT_ID],
                                       strict=True)
@@ -169,7 +175,7 @@ class OverlapResult:
                 "(not in districts, gaps or siting):"
             )
             lines += [
-                f"  - {d['compound_id']} ({d['households']:,} households): {d['reason']}"
+                f"  - {d[COMPOUND_ID]} ({d[HOUSEHOLDS]:,} households): {d['reason']}"
                 for d in s["dropped"]
             ]
         if self.clipped:
@@ -200,9 +206,9 @@ def _overlap_pairs(
 def find_overlaps(
     compounds: gpd.GeoDataFrame,
     *,
-    contain_share: float = 0.9,
-    duplicate_share: float = 0.99,
-    min_overlap_m2: float = 0.01,
+    contain_share: float = CONTAIN_SHARE,
+    duplicate_share: float = DUPLICATE_SHARE,
+    min_overlap_m2: float = MIN_OVERLAP_M2,
 ) -> pd.DataFrame:
     """Every pair of compounds whose footprints overlap, classified.
 
@@ -276,7 +282,7 @@ def _check(compounds: gpd.GeoDataFrame, contain_share: float, duplicate_share: f
     if ids.duplicated().any():
         dup = sorted(set(ids[ids.duplicated()]))
         raise InputError(
-            f"compounds: duplicate compound_id values: {', '.join(dup[:10])}; ids must be unique"
+            f"compounds: duplicate {COMPOUND_ID} values: {', '.join(dup[:10])}; ids must be unique"
         )
 
 
@@ -292,10 +298,10 @@ def resolve_overlaps(
     compounds: gpd.GeoDataFrame,
     *,
     nested: Literal["keep-children", "keep-parent"] = "keep-children",
-    contain_share: float = 0.9,
-    duplicate_share: float = 0.99,
-    cover_share: float = 0.5,
-    min_overlap_m2: float = 0.01,
+    contain_share: float = CONTAIN_SHARE,
+    duplicate_share: float = DUPLICATE_SHARE,
+    cover_share: float = COVER_SHARE,
+    min_overlap_m2: float = MIN_OVERLAP_M2,
 ) -> OverlapResult:
     """Merge duplicates, resolve nesting and clip partial overlaps, reporting every change.
 
@@ -338,63 +344,120 @@ def resolve_overlaps(
     params = {"nested": nested, "contain_share": contain_share,
               "duplicate_share": duplicate_share, "cover_share": cover_share,
               "min_overlap_m2": min_overlap_m2}  # fmt: skip
-    empty_dropped = pd.DataFrame({COMPOUND_ID: pd.Series(dtype=object),
-                                  HOUSEHOLDS: pd.Series(dtype=np.int64),
-                                  DROPPED_REASON: pd.Series(dtype=object),
-                                  KEPT_ID: pd.Series(dtype=object)})  # fmt: skip
     if not len(pairs):
         return OverlapResult(compounds=compounds.copy(), pairs=pairs.assign(**{ACTION: ""}),
-                             dropped=empty_dropped, parameters=params)  # fmt: skip
+                             dropped=_no_dropped(), parameters=params)  # fmt: skip
 
-    ids = compounds[COMPOUND_ID].astype(str).to_numpy(dtype=object)
-    pos = pd.Index(ids)
-    geoms = np.asarray(compounds.geometry.array, dtype=object)
-    area = shapely.area(geoms)
-    hh = _households(compounds)
-    n = len(ids)
-    pa = pos.get_indexer(pairs[ID_A].to_numpy())
-    pb = pos.get_indexer(pairs[ID_B].to_numpy())
-    rel = pairs[RELATION].to_numpy(dtype=object)
-    action = np.full(len(pairs), "", dtype=object)
-    alive = np.ones(n, bool)
-    reason = np.full(n, None, dtype=object)
-    kept_by = np.full(n, None, dtype=object)
+    ix = _PairIndex.of(compounds, pairs)
+    fate = _Fate.start(len(ix.ids), len(pairs))
+    out = _merge_duplicates(compounds.copy(), ix, fate)
+    _resolve_nesting(ix, fate, nested=nested, cover_share=cover_share)
+    new_geoms, clipped = _clip_partial(ix, fate, min_overlap_m2=min_overlap_m2)
+    out = out.set_geometry(gpd.GeoSeries(new_geoms, index=out.index, crs=compounds.crs))
+    out = out.iloc[np.flatnonzero(fate.alive)]
+    res = OverlapResult(compounds=out, pairs=pairs.assign(**{ACTION: fate.action}),
+                        dropped=_dropped_table(ix.ids, ix.hh, fate), clipped=tuple(clipped),
+                        parameters=params)  # fmt: skip
+    if res.changed:
+        _log_changes(res, nested)
+    return res
 
-    # ---- 1. duplicates: groups of copies -> the smallest id stays, its gaps filled from the copies
-    out = compounds.copy()
-    dup = rel == REL_DUPLICATE
-    if dup.any():
-        from scipy import sparse
-        from scipy.sparse import csgraph
 
-        m = sparse.coo_matrix((np.ones(int(dup.sum())), (pa[dup], pb[dup])), shape=(n, n))
-        _, grp = csgraph.connected_components(m, directed=False)
-        in_dup = np.zeros(n, bool)
-        in_dup[pa[dup]] = True
-        in_dup[pb[dup]] = True
-        rows = np.flatnonzero(in_dup)
-        order = rows[np.lexsort((ids[rows], grp[rows]))]
-        first = order[np.r_[True, grp[order][1:] != grp[order][:-1]]]
-        keeper = dict(zip(grp[first].tolist(), first.tolist(), strict=True))
-        attrs = [c for c in out.columns if c != out.geometry.name]
-        filled = out.iloc[order][attrs].groupby(grp[order], sort=False).first()
-        for g, k in keeper.items():
-            row = filled.loc[g]
-            for c in attrs:
-                if pd.isna(out.iloc[k][c]) and not pd.isna(row[c]):
-                    out.iloc[k, out.columns.get_loc(c)] = row[c]
-        for r in order:
-            k = keeper[int(grp[r])]
-            if r != k:
-                alive[r] = False
-                kept_by[r] = ids[k]
-                extra = (f"; its copy has {hh[k]:,} households (kept)" if hh[r] != hh[k] else "")
-                reason[r] = f"duplicate of {ids[k]}: merged into it{extra}"
-        action[dup] = [f"duplicate: {ids[b]} merged into {kept_by[b] or ids[a]}"
-                       if not alive[b] else f"duplicate: {ids[a]} merged into {kept_by[a]}"
-                       for a, b in zip(pa[dup], pb[dup], strict=True)]  # fmt: skip
+@dataclass(frozen=True)
+class _PairIndex:
+    """Compounds by position (ids, footprints, areas, households) and the overlapping pairs as positions."""
 
-    # ---- 2. nesting among the survivors
+    ids: np.ndarray
+    geoms: np.ndarray
+    area: np.ndarray
+    hh: np.ndarray
+    a: np.ndarray  # position of compound_id_a (the larger footprint) of each pair
+    b: np.ndarray  # position of compound_id_b
+    rel: np.ndarray  # relation of each pair
+
+    @classmethod
+    def of(cls, compounds: gpd.GeoDataFrame, pairs: pd.DataFrame) -> _PairIndex:
+        ids = compounds[COMPOUND_ID].astype(str).to_numpy(dtype=object)
+        pos = pd.Index(ids)
+        geoms = np.asarray(compounds.geometry.array, dtype=object)
+        return cls(
+            ids=ids,
+            geoms=geoms,
+            area=shapely.area(geoms),
+            hh=_households(compounds),
+            a=pos.get_indexer(pairs[ID_A].to_numpy()),
+            b=pos.get_indexer(pairs[ID_B].to_numpy()),
+            rel=pairs[RELATION].to_numpy(dtype=object),
+        )
+
+
+@dataclass(frozen=True)
+class _Fate:
+    """What becomes of each compound (alive, why dropped, which compound holds it) and each pair (action).
+
+    The arrays are filled in by the phases of :func:`resolve_overlaps`, in order.
+    """
+
+    alive: np.ndarray
+    reason: np.ndarray
+    kept_by: np.ndarray
+    action: np.ndarray
+
+    @classmethod
+    def start(cls, n: int, n_pairs: int) -> _Fate:
+        return cls(
+            alive=np.ones(n, bool),
+            reason=np.full(n, None, dtype=object),
+            kept_by=np.full(n, None, dtype=object),
+            action=np.full(n_pairs, "", dtype=object),
+        )
+
+
+# ---- 1. duplicates: groups of copies -> the smallest id stays, its gaps filled from the copies
+def _merge_duplicates(out: gpd.GeoDataFrame, ix: _PairIndex, fate: _Fate) -> gpd.GeoDataFrame:
+    """Keep the smallest id of each group of copies, filling its missing attributes from the copies."""
+    dup = ix.rel == REL_DUPLICATE
+    if not dup.any():
+        return out
+    from scipy import sparse
+    from scipy.sparse import csgraph
+
+    ids, hh, pa, pb, n = ix.ids, ix.hh, ix.a, ix.b, len(ix.ids)
+    alive, kept_by = fate.alive, fate.kept_by
+    m = sparse.coo_matrix((np.ones(int(dup.sum())), (pa[dup], pb[dup])), shape=(n, n))
+    _, grp = csgraph.connected_components(m, directed=False)
+    in_dup = np.zeros(n, bool)
+    in_dup[pa[dup]] = True
+    in_dup[pb[dup]] = True
+    rows = np.flatnonzero(in_dup)
+    order = rows[np.lexsort((ids[rows], grp[rows]))]
+    first = order[np.r_[True, grp[order][1:] != grp[order][:-1]]]
+    keeper = dict(zip(grp[first].tolist(), first.tolist(), strict=True))
+    attrs = [c for c in out.columns if c != out.geometry.name]
+    filled = out.iloc[order][attrs].groupby(grp[order], sort=False).first()
+    for g, k in keeper.items():
+        row = filled.loc[g]
+        for c in attrs:
+            if pd.isna(out.iloc[k][c]) and not pd.isna(row[c]):
+                out.iloc[k, out.columns.get_loc(c)] = row[c]
+    for r in order:
+        k = keeper[int(grp[r])]
+        if r != k:
+            alive[r] = False
+            kept_by[r] = ids[k]
+            extra = (f"; its copy has {hh[k]:,} households (kept)" if hh[r] != hh[k] else "")
+            fate.reason[r] = f"duplicate of {ids[k]}: merged into it{extra}"
+    fate.action[dup] = [f"duplicate: {ids[b]} merged into {kept_by[b] or ids[a]}"
+                        if not alive[b] else f"duplicate: {ids[a]} merged into {kept_by[a]}"
+                        for a, b in zip(pa[dup], pb[dup], strict=True)]  # fmt: skip
+    return out
+
+
+# ---- 2. nesting among the survivors
+def _resolve_nesting(ix: _PairIndex, fate: _Fate, *, nested: str, cover_share: float) -> None:
+    """Drop parents mostly covered by their children (keep-children), then children of surviving parents."""
+    ids, geoms, area, pa, pb, rel = ix.ids, ix.geoms, ix.area, ix.a, ix.b, ix.rel
+    alive, reason, kept_by, action = fate.alive, fate.reason, fate.kept_by, fate.action
     con = (rel == REL_CONTAINS) & alive[pa] & alive[pb]
     ca, cb = pa[con], pb[con]  # parent, child
     if len(ca):
@@ -432,50 +495,64 @@ def resolve_overlaps(
         gone = [str(ids[x]) for x in (a, b) if not alive[x]]
         action[k] = f"contains: {', '.join(gone)} already merged as a duplicate"
 
-    # ---- 3. partial overlaps among the survivors: clip the overlap off the larger compound
-    part = (rel != REL_DUPLICATE) & alive[pa] & alive[pb]
-    clipped: list[str] = []
-    new_geoms = geoms.copy()
-    if part.any():
-        la, lb = pa[part], pb[part]
-        order = np.argsort(la, kind="stable")
-        la, lb = la[order], lb[order]
-        starts = np.flatnonzero(np.r_[True, la[1:] != la[:-1]])
-        ends = np.r_[starts[1:], len(la)]
-        big = la[starts]
-        cutters = np.asarray(
-            [shapely.union_all(geoms[lb[s:e]]) for s, e in zip(starts, ends, strict=True)],
-            dtype=object,
-        )
-        new_geoms[big] = shapely.difference(geoms[big], cutters)
-        for k in np.flatnonzero(part).tolist():
-            action[k] = f"partial: overlap clipped off {ids[pa[k]]}"
-        gone = shapely.area(new_geoms[big]) <= min_overlap_m2
-        for g in big[gone].tolist():
-            alive[g] = False
-            reason[g] = "nothing left after clipping the compounds overlapping it"
-            kept_by[g] = ""
-        clipped = sorted(str(x) for x in ids[big[~gone]])
 
-    out = out.set_geometry(gpd.GeoSeries(new_geoms, index=out.index, crs=compounds.crs))
-    out = out.iloc[np.flatnonzero(alive)]
-    gone_idx = np.flatnonzero(~alive)
-    dropped = pd.DataFrame({
+# ---- 3. partial overlaps among the survivors: clip the overlap off the larger compound
+def _clip_partial(ix: _PairIndex, fate: _Fate, *, min_overlap_m2: float) -> tuple[np.ndarray, list[str]]:
+    """Footprints with partial overlaps taken off the larger compound, and the ids of those clipped."""
+    ids, geoms, pa, pb = ix.ids, ix.geoms, ix.a, ix.b
+    part = (ix.rel != REL_DUPLICATE) & fate.alive[pa] & fate.alive[pb]
+    new_geoms = geoms.copy()
+    if not part.any():
+        return new_geoms, []
+    la, lb = pa[part], pb[part]
+    order = np.argsort(la, kind="stable")
+    la, lb = la[order], lb[order]
+    starts = np.flatnonzero(np.r_[True, la[1:] != la[:-1]])
+    ends = np.r_[starts[1:], len(la)]
+    big = la[starts]
+    cutters = np.asarray(
+        [shapely.union_all(geoms[lb[s:e]]) for s, e in zip(starts, ends, strict=True)],
+        dtype=object,
+    )
+    new_geoms[big] = shapely.difference(geoms[big], cutters)
+    for k in np.flatnonzero(part).tolist():
+        fate.action[k] = f"partial: overlap clipped off {ids[pa[k]]}"
+    gone = shapely.area(new_geoms[big]) <= min_overlap_m2
+    for g in big[gone].tolist():
+        fate.alive[g] = False
+        fate.reason[g] = "nothing left after clipping the compounds overlapping it"
+        fate.kept_by[g] = ""
+    return new_geoms, sorted(str(x) for x in ids[big[~gone]])
+
+
+# ---- the dropped table and the log line
+def _no_dropped() -> pd.DataFrame:
+    return pd.DataFrame({COMPOUND_ID: pd.Series(dtype=object),
+                         HOUSEHOLDS: pd.Series(dtype=np.int64),
+                         DROPPED_REASON: pd.Series(dtype=object),
+                         KEPT_ID: pd.Series(dtype=object)})  # fmt: skip
+
+
+def _dropped_table(ids: np.ndarray, hh: np.ndarray, fate: _Fate) -> pd.DataFrame:
+    """One row per dropped compound (:attr:`OverlapResult.dropped`)."""
+    gone_idx = np.flatnonzero(~fate.alive)
+    if not len(gone_idx):
+        return _no_dropped()
+    return pd.DataFrame({
         COMPOUND_ID: pd.Series(ids[gone_idx], dtype=object),
         HOUSEHOLDS: hh[gone_idx].astype(np.int64),
-        DROPPED_REASON: pd.Series(reason[gone_idx], dtype=object),
-        KEPT_ID: pd.Series(kept_by[gone_idx], dtype=object),
-    }) if len(gone_idx) else empty_dropped  # fmt: skip
-    res = OverlapResult(compounds=out, pairs=pairs.assign(**{ACTION: action}), dropped=dropped,
-                        clipped=tuple(clipped), parameters=params)  # fmt: skip
-    if res.changed:
-        s = res.summary()
-        shown = ", ".join(f"{d['compound_id']} ({d['households']:,} hh)" for d in s["dropped"][:10])
-        more = f" and {len(s['dropped']) - 10} more" if len(s["dropped"]) > 10 else ""
-        logger.warning(
-            "overlapping compounds: %d pairs; dropped %d compounds with %d households (%s%s); "
-            "clipped %d; rule --nested %s; see overlaps.csv and validation.txt",
-            s["pairs"], len(s["dropped"]), s["dropped_households"], shown or "none", more,
-            len(clipped), nested,
-        )  # fmt: skip
-    return res
+        DROPPED_REASON: pd.Series(fate.reason[gone_idx], dtype=object),
+        KEPT_ID: pd.Series(fate.kept_by[gone_idx], dtype=object),
+    })  # fmt: skip
+
+
+def _log_changes(res: OverlapResult, nested: str) -> None:
+    s = res.summary()
+    shown = ", ".join(f"{d[COMPOUND_ID]} ({d[HOUSEHOLDS]:,} hh)" for d in s["dropped"][:10])
+    more = f" and {len(s['dropped']) - 10} more" if len(s["dropped"]) > 10 else ""
+    logger.warning(
+        "overlapping compounds: %d pairs; dropped %d compounds with %d households (%s%s); "
+        "clipped %d; rule --nested %s; see overlaps.csv and validation.txt",
+        s["pairs"], len(s["dropped"]), s["dropped_households"], shown or "none", more,
+        len(res.clipped), nested,
+    )  # fmt: skip

@@ -195,6 +195,24 @@ def assess_viability(compounds: pd.DataFrame, *, model: PropertyModel, by: str =
             FLOOR_AREA_M2: pd.to_numeric(compounds[FLOOR_AREA_M2], errors="coerce").to_numpy(dtype=float),
         }
     )
+    c, missing = _alone(c, model)
+    t = _merged(c[c[GROUP].notna()], model)
+    out_c = c.rename(columns={GROUP: by})
+    cols = [COMPOUND_ID, by] + [x for x in COMPOUND_COLUMNS if x not in (COMPOUND_ID, DISTRICT_ID)]
+    n_only = int(t[VIABLE_ONLY_MERGED].fillna(False).sum())
+    logger.info(
+        "viability at %.2f yuan/m2: %d of %d groups viable merged, %d only when merged",
+        model.fee_yuan_m2_month,
+        int(t[VIABLE_MERGED].fillna(False).sum()),
+        len(t),
+        n_only,
+    )
+    return Viability(compounds=out_c[cols], groups=t, model=model, missing_floor_area=missing)
+
+
+def _alone(c: pd.DataFrame, model: PropertyModel) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Each compound as its own site: cost, income, break-even fee, viable; and the ids without floor area."""
+    c = c.copy()
     fee, rate = model.fee_yuan_m2_month, model.collection_rate
     bad = ~(c[FLOOR_AREA_M2] > 0)
     missing = tuple(c.loc[bad, COMPOUND_ID])
@@ -210,8 +228,12 @@ def assess_viability(compounds: pd.DataFrame, *, model: PropertyModel, by: str =
     c[BREAK_EVEN_FEE] = break_even(c[HOUSEHOLDS], c[FLOOR_AREA_M2], model=model)
     c[VIABLE_ALONE] = (c[BREAK_EVEN_FEE] <= fee + 1e-12).where(~bad, pd.NA).astype("boolean")
     c.loc[bad, [COST_YUAN_MONTH, INCOME_YUAN_MONTH]] = np.nan
+    return c, missing
 
-    members = c[c[GROUP].notna()]
+
+def _merged(members: pd.DataFrame, model: PropertyModel) -> pd.DataFrame:
+    """Each group as one site (:data:`DISTRICT_COLUMNS`); figures empty where a member lacks floor area."""
+    fee, rate = model.fee_yuan_m2_month, model.collection_rate
     g = members.groupby(GROUP, sort=False)
     t = pd.DataFrame(
         {
@@ -222,13 +244,12 @@ def assess_viability(compounds: pd.DataFrame, *, model: PropertyModel, by: str =
             BREAK_EVEN_MIN: g[BREAK_EVEN_FEE].min(),
             BREAK_EVEN_MAX: g[BREAK_EVEN_FEE].max(),
             MEMBERS_VIABLE_ALONE: g[VIABLE_ALONE].sum(),
-            "_missing": g[FLOOR_AREA_M2].apply(lambda s: bool((~(s > 0)).any())),
         }
     )
+    incomplete = g[FLOOR_AREA_M2].apply(lambda s: bool((~(s > 0)).any())).to_numpy(dtype=bool)
     t[COST_YUAN_MONTH] = site_cost(t[HOUSEHOLDS], t[FLOOR_AREA_M2], model=model)
     t[INCOME_YUAN_MONTH] = t[FLOOR_AREA_M2] * fee * rate
     t[BREAK_EVEN_FEE] = break_even(t[HOUSEHOLDS], t[FLOOR_AREA_M2], model=model)
-    incomplete = t.pop("_missing").to_numpy(dtype=bool)
     t.loc[
         incomplete,
         [
@@ -246,15 +267,4 @@ def assess_viability(compounds: pd.DataFrame, *, model: PropertyModel, by: str =
     t[VIABLE_ONLY_MERGED] = only.where(~incomplete, pd.NA).astype("boolean")
     t[FEE] = fee
     t[COLLECTION_RATE] = rate
-    t = t.rename_axis(GROUP).reset_index()[list(DISTRICT_COLUMNS)]
-    out_c = c.rename(columns={GROUP: by})
-    cols = [COMPOUND_ID, by] + [x for x in COMPOUND_COLUMNS if x not in (COMPOUND_ID, DISTRICT_ID)]
-    n_only = int(t[VIABLE_ONLY_MERGED].fillna(False).sum())
-    logger.info(
-        "viability at %.2f yuan/m2: %d of %d groups viable merged, %d only when merged",
-        fee,
-        int(t[VIABLE_MERGED].fillna(False).sum()),
-        len(t),
-        n_only,
-    )
-    return Viability(compounds=out_c[cols], groups=t, model=model, missing_floor_area=missing)
+    return t.rename_axis(GROUP).reset_index()[list(DISTRICT_COLUMNS)]
