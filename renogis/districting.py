@@ -273,10 +273,41 @@ def _partition(
         bbox = np.zeros((n, 4))
     if cxy is None:
         cxy = np.zeros((n, 2))
+    root_of, kt_mask = _contract_keep_together(n, eu, ev, kt_groups, ids)
+    ka_label = _keep_apart_labels(n, root_of, ka_groups, ids)
+
+    hard = ~soft
+    grow_kw: dict[str, Any] = dict(min_h=min_h, max_h=max_h, rank=rank, ka_label=ka_label,
+                                   kt_mask=kt_mask, bbox=bbox, max_span=max_span)  # fmt: skip
+    lab, stats = _grow(n, eu[hard], ev[hard], ew[hard], hh, perim, root_of, **grow_kw)
+    if soft.any():
+        lab, st2 = _grow(n, eu, ev, ew, hh, perim, lab, **grow_kw)
+        stats = {k: stats[k] + st2[k] for k in stats}
+    stats["splits"] = 0
+    if split:
+        fixed = kt_mask | np.asarray([x is not None for x in ka_label], dtype=bool)
+        lab, stats["splits"] = _split(
+            n, eu[hard], ev[hard], hh, lab, min_h=min_h, max_h=max_h, fixed=fixed, bbox=bbox,
+            cxy=cxy, max_span=max_span, rank=rank, ew=ew[hard],
+        )
+    logger.debug("districting: %s", stats)
+    return lab, kt_mask, stats
+
+
+# ---------------------------------------------------------------- keep_together, keep_apart
+def _contract_keep_together(
+    n: int, eu: np.ndarray, ev: np.ndarray, kt_groups: list[list[int]], ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Contract each keep_together group into one region with its shortest connecting paths.
+
+    Members that are not adjacent are joined through the fewest compounds
+    (breadth-first paths from the group's first member); every compound on such
+    a path joins the group. Returns (region root per node, kt membership mask).
+
+    Raises InfeasibleError when a group spans two connected components.
+    """
     adj = sparse.csr_matrix((np.ones(2 * len(eu)), (np.r_[eu, ev], np.r_[ev, eu])), shape=(n, n))
     _, comp = csgraph.connected_components(adj, directed=False)
-
-    # ---- keep_together: contract (with shortest connecting paths)
     parent = list(range(n))
     kt_mask = np.zeros(n, bool)
     for g in kt_groups:
@@ -302,12 +333,23 @@ def _partition(
                 parent[_find(parent, j)] = _find(parent, root0)
                 j = int(pred[j])
         kt_mask[root0] = True
+    root_of = np.fromiter((_find(parent, i) for i in range(n)), dtype=np.int64, count=n)
+    return root_of, kt_mask
+
+
+def _keep_apart_labels(
+    n: int, root_of: np.ndarray, ka_groups: list[list[int]], ids: np.ndarray
+) -> list[frozenset[int] | None]:
+    """Keep_apart group numbers per node (None: in no group).
+
+    Raises InfeasibleError when two members of one group share a keep_together region.
+    """
     ka_label: list[frozenset[int] | None] = [None] * n
     for k, g in enumerate(ka_groups):
         gi = sorted(set(g))
         roots: dict[int, int] = {}
         for i in gi:
-            r = _find(parent, i)
+            r = int(root_of[i])
             if r in roots:
                 raise InfeasibleError(
                     f"keep_apart group ({', '.join(str(ids[x]) for x in gi)}) conflicts with "
@@ -315,24 +357,7 @@ def _partition(
                 )
             roots[r] = i
             ka_label[i] = (ka_label[i] or frozenset()) | {k}
-
-    root_of = np.fromiter((_find(parent, i) for i in range(n)), dtype=np.int64, count=n)
-    hard = ~soft
-    grow_kw: dict[str, Any] = dict(min_h=min_h, max_h=max_h, rank=rank, ka_label=ka_label,
-                                   kt_mask=kt_mask, bbox=bbox, max_span=max_span)  # fmt: skip
-    lab, stats = _grow(n, eu[hard], ev[hard], ew[hard], hh, perim, root_of, **grow_kw)
-    if soft.any():
-        lab, st2 = _grow(n, eu, ev, ew, hh, perim, lab, **grow_kw)
-        stats = {k: stats[k] + st2[k] for k in stats}
-    stats["splits"] = 0
-    if split:
-        fixed = kt_mask | np.asarray([x is not None for x in ka_label], dtype=bool)
-        lab, stats["splits"] = _split(
-            n, eu[hard], ev[hard], hh, lab, min_h=min_h, max_h=max_h, fixed=fixed, bbox=bbox,
-            cxy=cxy, max_span=max_span, rank=rank, ew=ew[hard],
-        )
-    logger.debug("districting: %s", stats)
-    return lab, kt_mask, stats
+    return ka_label
 
 
 def _span(bb: Sequence[float]) -> float:
@@ -362,18 +387,76 @@ def _grow(
     max_span: float | None,
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Greedy agglomeration then border moves, from the regions ``root_of`` (a node id per region)."""
-    src = np.concatenate([eu, ev])
-    dst = np.concatenate([ev, eu])
-    wts = np.concatenate([ew, ew])
-    order = np.lexsort((dst, src))
-    src, dst, wts = src[order], dst[order], wts[order]
-    indptr = np.searchsorted(src, np.arange(n + 1)).tolist()
-    nbr = dst.tolist()
-    nbw = wts.tolist()
-    adj = sparse.csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
-    _, comp = csgraph.connected_components(adj, directed=False)
-    track = max_span is not None  # region bounding boxes are kept only under a span limit
+    regions = _initial_regions(n, eu, ev, ew, hh, perim, root_of, ka_label=ka_label, bbox=bbox,
+                               track=max_span is not None)  # fmt: skip
+    rk = rank.tolist()
     span_max = float(max_span) if max_span is not None else np.inf
+    n_merge = _agglomerate(regions, min_h=min_h, max_h=max_h, rk=rk, span_max=span_max)
+    lab_arr = np.empty(n, dtype=np.int64)
+    for r in range(n):
+        if regions.alive[r]:
+            lab_arr[regions.members[r]] = r
+    lab_l: list[int] = lab_arr.tolist()
+    n_moved = _rebalance(
+        regions, lab_l, _NodeNeighbours.of(n, eu, ev, ew), hh, min_h=min_h, max_h=max_h, rk=rk,
+        ka_label=ka_label, kt_mask=kt_mask, node_bb=bbox.tolist(), span_max=span_max,
+    )  # fmt: skip
+    return np.asarray(lab_l, dtype=np.int64), {"merges": n_merge, "moves": n_moved}
+
+
+@dataclass
+class _Regions:
+    """Working state of the growth phases, indexed by region id (the node id of its root).
+
+    Plain lists (the hot loops index them); :func:`_agglomerate` and
+    :func:`_rebalance` update them in place.
+    """
+
+    h: list[int]  # households
+    p: list[float]  # perimeter minus twice the internal facing boundary, m
+    bb: list[list[float]]  # bounding box (xmin, ymin, xmax, ymax), kept only when ``track``
+    members: list[list[int]]  # node ids
+    apart: list[frozenset[int]]  # keep_apart groups held
+    alive: list[bool]
+    nb: list[dict[int, float]]  # adjacent region -> facing boundary between them, m
+    track: bool  # bounding boxes are kept (only under a span limit)
+
+
+@dataclass(frozen=True)
+class _NodeNeighbours:
+    """Node adjacency as CSR lists: neighbours of node x are ``nbr[indptr[x]:indptr[x + 1]]``."""
+
+    indptr: list[int]
+    nbr: list[int]
+    nbw: list[float]  # facing boundary, m
+    comp: np.ndarray  # connected component per node
+
+    @classmethod
+    def of(cls, n: int, eu: np.ndarray, ev: np.ndarray, ew: np.ndarray) -> _NodeNeighbours:
+        src = np.concatenate([eu, ev])
+        dst = np.concatenate([ev, eu])
+        wts = np.concatenate([ew, ew])
+        order = np.lexsort((dst, src))
+        src, dst, wts = src[order], dst[order], wts[order]
+        adj = sparse.csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+        _, comp = csgraph.connected_components(adj, directed=False)
+        return cls(np.searchsorted(src, np.arange(n + 1)).tolist(), dst.tolist(), wts.tolist(), comp)
+
+
+def _initial_regions(
+    n: int,
+    eu: np.ndarray,
+    ev: np.ndarray,
+    ew: np.ndarray,
+    hh: np.ndarray,
+    perim: np.ndarray,
+    root_of: np.ndarray,
+    *,
+    ka_label: list[frozenset[int] | None],
+    bbox: np.ndarray,
+    track: bool,
+) -> _Regions:
+    """Regions of ``root_of`` with their households, perimeter, boxes, members and neighbours."""
     reg_bb: list[list[float]] = [[np.inf, np.inf, -np.inf, -np.inf] for _ in range(n)]
     node_bb = bbox.tolist()
     if track:
@@ -383,7 +466,6 @@ def _grow(
     internal = root_of[eu] == root_of[ev]
     p = np.bincount(root_of, weights=perim, minlength=n).astype(float)
     p = p - 2.0 * np.bincount(root_of[eu[internal]], weights=ew[internal], minlength=n)
-    reg_p = p.tolist()
     alive = [False] * n
     for r in set(root_of.tolist()):
         alive[r] = True
@@ -401,8 +483,26 @@ def _grow(
     for a, b, w in zip(ru[ext].tolist(), rv[ext].tolist(), ew[ext].tolist(), strict=False):
         nb[a][b] = nb[a].get(b, 0.0) + w
         nb[b][a] = nb[b].get(a, 0.0) + w
+    return _Regions(reg_h, p.tolist(), reg_bb, members, apart, alive, nb, track)
+
+
+# ---------------------------------------------------------------- agglomeration
+def _agglomerate(
+    regions: _Regions, *, min_h: int, max_h: int, rk: list[int], span_max: float
+) -> int:
+    """Merge adjacent regions greedily (heap with lazy invalidation); return the merge count.
+
+    A pair is a candidate while one of the two is below ``min_h``, the merged
+    total stays <= ``max_h``, no keep_apart group would be joined and the merged
+    box spans at most ``span_max``; the lowest key
+    ``-facing / min(perimeter) + 0.5 * households / max`` merges first (ties: ``rk``).
+    """
+    reg_h, reg_p, reg_bb = regions.h, regions.p, regions.bb
+    members, apart, alive, nb, track = (
+        regions.members, regions.apart, regions.alive, regions.nb, regions.track
+    )  # fmt: skip
+    n = len(reg_h)
     ver = [0] * n
-    rk = rank.tolist()
 
     def key(r: int, s: int, w: float) -> float:
         pm = min(reg_p[r], reg_p[s])
@@ -462,19 +562,42 @@ def _grow(
             if eligible(keep, t):
                 a, b = (keep, t) if rk[keep] < rk[t] else (t, keep)
                 heapq.heappush(heap, (key(keep, t, wt), rk[a], rk[b], keep, t, vk, ver[t]))
+    return n_merge
 
-    lab_arr = np.empty(n, dtype=np.int64)
-    for r in range(n):
-        if alive[r]:
-            lab_arr[members[r]] = r
-    lab_l: list[int] = lab_arr.tolist()
 
-    # ---- rebalancing of regions below the minimum
+# ---------------------------------------------------------------- rebalancing
+def _rebalance(
+    regions: _Regions,
+    lab_l: list[int],
+    nodes: _NodeNeighbours,
+    hh: np.ndarray,
+    *,
+    min_h: int,
+    max_h: int,
+    rk: list[int],
+    ka_label: list[frozenset[int] | None],
+    kt_mask: np.ndarray,
+    node_bb: list[list[float]],
+    span_max: float,
+) -> int:
+    """Regions below ``min_h`` take border compounds from adjacent regions; return the move count.
+
+    Smallest region first (in a connected group of at least ``min_h``); it takes
+    the neighbour node with the longest facing boundary first, as long as the
+    giver stays connected and >= ``min_h`` and the receiver stays <= ``max_h``,
+    within ``span_max``, and the rules (keep_together members stay, keep_apart
+    groups are not joined). Updates ``regions`` and ``lab_l`` in place.
+    """
+    reg_h, reg_bb, members, apart, alive, track = (
+        regions.h, regions.bb, regions.members, regions.apart, regions.alive, regions.track
+    )  # fmt: skip
+    indptr, nbr, nbw = nodes.indptr, nodes.nbr, nodes.nbw
+    comp = nodes.comp
     comp_h = np.bincount(comp, weights=hh)
     small = sorted(
         (
             r
-            for r in range(n)
+            for r in range(len(reg_h))
             if alive[r] and reg_h[r] < min_h and comp_h[comp[members[r][0]]] >= min_h
         ),
         key=lambda r: (reg_h[r], rk[r]),
@@ -532,7 +655,7 @@ def _grow(
                 break
             if not moved:
                 break
-    return np.asarray(lab_l, dtype=np.int64), {"merges": n_merge, "moves": n_moved}
+    return n_moved
 
 
 def _tree_split(
