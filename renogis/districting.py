@@ -811,19 +811,78 @@ def _split(
     if max_h <= 0 or n == 0:
         return lab, 0
     rng = np.random.default_rng(0)
-    cd = np.hypot(*(cxy[eu] - cxy[ev]).T) + 1e-3  # centroid distances, m (never 0: kept by csgraph)
-    fw = np.ones(len(eu)) if ew is None else np.asarray(ew, dtype=float)
-    # one CSR adjacency whose data is the edge number + 1 (distances and facing looked up by it)
-    eid = np.arange(1, len(eu) + 1, dtype=np.float64)
-    adj = sparse.csr_matrix((np.r_[eid, eid], (np.r_[eu, ev], np.r_[ev, eu])), shape=(n, n))
-    indptr, indices = adj.indptr.astype(np.int64), adj.indices.astype(np.int64)
-    edge_of = adj.data.astype(np.int64) - 1
-    scratch = np.full(n, -1, dtype=np.int64)
-    mid = (min_h + max_h) / 2.0
+    cut_graph = _CutGraph.of(n, eu, ev, cxy, ew)
     span_max = float(max_span) if max_span is not None else np.inf
     n_split = 0
     next_label = int(lab.max()) + 1 if n else 0
     for _ in range(passes):
+        view = _RegionView.of(lab, eu, ev, hh, fixed, rank)
+        touched = np.zeros(len(view.h), bool)
+        changed = 0
+        for group in _split_candidates(view, min_h=min_h, max_h=max_h, lopsided=lopsided):
+            if len(group) < 2 or touched[group].any():
+                continue
+            nodes = np.concatenate([view.members[r] for r in group])
+            parts = _recut(
+                nodes, view.h[group], lab, cut_graph, hh, bbox, min_h=min_h, max_h=max_h,
+                span_max=span_max, max_cut_ratio=max_cut_ratio, rng=rng,
+            )  # fmt: skip
+            if parts is None:
+                continue
+            for p in parts:
+                lab[p] = next_label
+                next_label += 1
+            touched[group] = True
+            changed += 1
+        n_split += changed
+        if not changed:
+            break
+    return lab, n_split
+
+
+@dataclass(frozen=True)
+class _CutGraph:
+    """Node adjacency for re-cutting: CSR whose entries point back to the edge number."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    edge_of: np.ndarray  # edge number per CSR entry
+    centroid_m: np.ndarray  # centroid distance per edge, m (never 0: kept by csgraph)
+    facing_m: np.ndarray  # facing boundary per edge, m (1 per edge without ``ew``)
+    scratch: np.ndarray  # all -1, length n (see :func:`_local_edges`)
+
+    @classmethod
+    def of(
+        cls, n: int, eu: np.ndarray, ev: np.ndarray, cxy: np.ndarray, ew: np.ndarray | None
+    ) -> _CutGraph:
+        cd = np.hypot(*(cxy[eu] - cxy[ev]).T) + 1e-3
+        fw = np.ones(len(eu)) if ew is None else np.asarray(ew, dtype=float)
+        # one CSR adjacency whose data is the edge number + 1 (distances and facing looked up by it)
+        eid = np.arange(1, len(eu) + 1, dtype=np.float64)
+        adj = sparse.csr_matrix((np.r_[eid, eid], (np.r_[eu, ev], np.r_[ev, eu])), shape=(n, n))
+        return cls(
+            adj.indptr.astype(np.int64), adj.indices.astype(np.int64),
+            adj.data.astype(np.int64) - 1, cd, fw, np.full(n, -1, dtype=np.int64),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _RegionView:
+    """Regions of a labelling, numbered 0..nr-1 in label order, with their adjacent pairs."""
+
+    h: np.ndarray  # households per region
+    fixed: np.ndarray  # region holds a planner-rule compound
+    pa: np.ndarray  # adjacent pairs (pa < pb), each once, sorted
+    pb: np.ndarray
+    nbrs: list[set[int]]  # adjacent regions
+    members: list[np.ndarray]  # node ids per region
+    rank: np.ndarray  # tie-break rank of each region's first node
+
+    @classmethod
+    def of(
+        cls, lab: np.ndarray, eu: np.ndarray, ev: np.ndarray, hh: np.ndarray,
+        fixed: np.ndarray, rank: np.ndarray,
+    ) -> _RegionView:  # fmt: skip
         regions, inv = np.unique(lab, return_inverse=True)
         nr = len(regions)
         rh = np.bincount(inv, weights=hh, minlength=nr)
@@ -840,65 +899,81 @@ def _split(
         bounds = np.searchsorted(inv[order_nodes], np.arange(nr + 1))
         mem = [order_nodes[bounds[r]:bounds[r + 1]] for r in range(nr)]
         rrank = np.asarray([int(rank[m[0]]) for m in mem]) if nr else np.zeros(0, int)
-        cands: list[list[int]] = []
-        small = [r for r in range(nr) if rh[r] < min_h and not rfixed[r] and nbrs[r]]
-        small.sort(key=lambda r: (rh[r], rrank[r]))
-        for r in small:
-            cands.append([r, *sorted(x for x in nbrs[r] if not rfixed[x])])
-        inb = (rh >= min_h) & (rh <= max_h) & ~rfixed
-        lop = inb[pa] & inb[pb] & (np.maximum(rh[pa], rh[pb]) >= lopsided * np.minimum(rh[pa], rh[pb]))
-        ratio = np.maximum(rh[pa], rh[pb]) / np.maximum(np.minimum(rh[pa], rh[pb]), 1.0)
-        for j in np.lexsort((rrank[pa], -ratio))[: int(lop.sum())] if lop.any() else []:
-            if lop[j]:
-                cands.append([int(pa[j]), int(pb[j])])
-        touched = np.zeros(nr, bool)
-        changed = 0
-        for group in cands:
-            if len(group) < 2 or touched[group].any():
-                continue
-            nodes = np.concatenate([mem[r] for r in group])
-            H = float(hh[nodes].sum())
-            kmin, kmax = int(np.ceil(H / max_h)), int(np.floor(H / min_h)) if min_h > 0 else len(nodes)
-            if kmin > kmax or kmin > len(nodes):
-                continue
-            k = int(min(max(round(H / mid), kmin), kmax, len(nodes)))
-            old_h = rh[group]
-            old_oob = int(((old_h < min_h) | (old_h > max_h)).sum())
-            # an out-of-band district is worth several spanning trees; a lopsided pair one
-            la, lb, lp = _local_edges(nodes, indptr, indices, scratch)
-            le = edge_of[lp]
-            parts = _tree_split(nodes, k, (la, lb, cd[le]), hh, min_h=min_h, max_h=max_h, rng=rng,
-                                tries=6 if old_oob else 1)  # fmt: skip
-            if parts is None:
-                continue
-            new_h = np.asarray([hh[p].sum() for p in parts])
-            spans = [
-                _span([bbox[p, 0].min(), bbox[p, 1].min(), bbox[p, 2].max(), bbox[p, 3].max()])
-                for p in parts
-            ]
-            if max(spans) > span_max:
-                continue
-            better = old_oob > 0 or (np.ptp(new_h) <= 0.5 * np.ptp(old_h))
-            if not better:
-                continue
-            if old_oob == 0:
-                part_of = np.empty(n, dtype=np.int64)
-                for i, part in enumerate(parts):
-                    part_of[part] = i
-                ga, gb = nodes[la], nodes[lb]
-                cut_old = fw[le][lab[ga] != lab[gb]].sum()
-                cut_new = fw[le][part_of[ga] != part_of[gb]].sum()
-                if cut_new > max_cut_ratio * cut_old + 1e-9:
-                    continue
-            for p in parts:
-                lab[p] = next_label
-                next_label += 1
-            touched[group] = True
-            changed += 1
-        n_split += changed
-        if not changed:
-            break
-    return lab, n_split
+        return cls(rh, rfixed, pa, pb, nbrs, mem, rrank)
+
+
+def _split_candidates(
+    view: _RegionView, *, min_h: int, max_h: int, lopsided: float
+) -> list[list[int]]:
+    """Region groups to re-cut, in order: small regions with their neighbours, then lopsided pairs."""
+    rh, rfixed, nbrs, rrank, pa, pb = view.h, view.fixed, view.nbrs, view.rank, view.pa, view.pb
+    cands: list[list[int]] = []
+    small = [r for r in range(len(rh)) if rh[r] < min_h and not rfixed[r] and nbrs[r]]
+    small.sort(key=lambda r: (rh[r], rrank[r]))
+    for r in small:
+        cands.append([r, *sorted(x for x in nbrs[r] if not rfixed[x])])
+    inb = (rh >= min_h) & (rh <= max_h) & ~rfixed
+    lop = inb[pa] & inb[pb] & (np.maximum(rh[pa], rh[pb]) >= lopsided * np.minimum(rh[pa], rh[pb]))
+    ratio = np.maximum(rh[pa], rh[pb]) / np.maximum(np.minimum(rh[pa], rh[pb]), 1.0)
+    for j in np.lexsort((rrank[pa], -ratio))[: int(lop.sum())] if lop.any() else []:
+        if lop[j]:
+            cands.append([int(pa[j]), int(pb[j])])
+    return cands
+
+
+def _recut(
+    nodes: np.ndarray,
+    old_h: np.ndarray,
+    lab: np.ndarray,
+    graph: _CutGraph,
+    hh: np.ndarray,
+    bbox: np.ndarray,
+    *,
+    min_h: int,
+    max_h: int,
+    span_max: float,
+    max_cut_ratio: float,
+    rng: np.random.Generator,
+) -> list[np.ndarray] | None:
+    """New parts for the union ``nodes`` of regions holding ``old_h``, or None when not better.
+
+    See :func:`_split` for the number of parts and when they replace the old regions.
+    """
+    H = float(hh[nodes].sum())
+    kmin, kmax = int(np.ceil(H / max_h)), int(np.floor(H / min_h)) if min_h > 0 else len(nodes)
+    if kmin > kmax or kmin > len(nodes):
+        return None
+    mid = (min_h + max_h) / 2.0
+    k = int(min(max(round(H / mid), kmin), kmax, len(nodes)))
+    old_oob = int(((old_h < min_h) | (old_h > max_h)).sum())
+    # an out-of-band district is worth several spanning trees; a lopsided pair one
+    la, lb, lp = _local_edges(nodes, graph.indptr, graph.indices, graph.scratch)
+    le = graph.edge_of[lp]
+    parts = _tree_split(nodes, k, (la, lb, graph.centroid_m[le]), hh, min_h=min_h, max_h=max_h,
+                        rng=rng, tries=6 if old_oob else 1)  # fmt: skip
+    if parts is None:
+        return None
+    new_h = np.asarray([hh[p].sum() for p in parts])
+    spans = [
+        _span([bbox[p, 0].min(), bbox[p, 1].min(), bbox[p, 2].max(), bbox[p, 3].max()])
+        for p in parts
+    ]
+    if max(spans) > span_max:
+        return None
+    better = old_oob > 0 or (np.ptp(new_h) <= 0.5 * np.ptp(old_h))
+    if not better:
+        return None
+    if old_oob == 0:
+        part_of = np.empty(len(lab), dtype=np.int64)
+        for i, part in enumerate(parts):
+            part_of[part] = i
+        ga, gb = nodes[la], nodes[lb]
+        fw = graph.facing_m[le]
+        cut_old = fw[lab[ga] != lab[gb]].sum()
+        cut_new = fw[part_of[ga] != part_of[gb]].sum()
+        if cut_new > max_cut_ratio * cut_old + 1e-9:
+            return None
+    return parts
 
 
 def propose_districts(
