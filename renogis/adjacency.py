@@ -714,9 +714,11 @@ def _candidate_pairs(
     left, right = tree.query(geoms, predicate="dwithin", distance=gap_m)
     keep = left < right
     keep &= ~(is_parcel[left] & is_parcel[right])
+    n_sub = 0
     if subdistrict_barrier:
-        keep &= ~((sd[left] >= 0) & (sd[right] >= 0) & (sd[left] != sd[right]))
-    n_sub = int(((left < right) & ~keep).sum())
+        across = (sd[left] >= 0) & (sd[right] >= 0) & (sd[left] != sd[right])
+        n_sub = int((keep & across).sum())
+        keep &= ~across
     return left[keep], right[keep], n_sub
 
 
