@@ -264,9 +264,11 @@ def _partition(
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """Partition nodes 0..n-1; return (region label per node, kt membership mask, step counts).
 
-    Phases: keep_together contraction, growth without soft-barrier edges
-    (:func:`_grow`), growth again with them for what is still below the minimum,
-    then the split/rebalance step (:func:`_split`).
+    Phases: keep_together contraction (:func:`_contract_keep_together`,
+    :func:`_keep_apart_labels`), growth without soft-barrier edges
+    (:func:`_grow`: :func:`_agglomerate` then :func:`_rebalance`), growth again
+    with them for what is still below the minimum, then the split/rebalance
+    step (:func:`_split`).
     """
     soft = np.zeros(len(eu), bool) if soft is None else soft
     if bbox is None:
@@ -360,6 +362,7 @@ def _keep_apart_labels(
     return ka_label
 
 
+# ---------------------------------------------------------------- growth
 def _span(bb: Sequence[float]) -> float:
     """Diagonal of a bounding box (xmin, ymin, xmax, ymax), m."""
     return float(np.hypot(bb[2] - bb[0], bb[3] - bb[1]))
@@ -1393,6 +1396,7 @@ def _parcel_totals(
     return d_idle, d_pids
 
 
+# ---------------------------------------------------------------- outputs
 def _compounds_out(
     compounds: gpd.GeoDataFrame, inc_pos: np.ndarray, node_did: np.ndarray, reasons: pd.Series
 ) -> gpd.GeoDataFrame:
@@ -1498,6 +1502,7 @@ def _assign_parcels(
     return pids, area_l, to_region
 
 
+# ---------------------------------------------------------------- flags and reasons (English)
 def _explain(
     d_n: np.ndarray,
     d_h: np.ndarray,
