@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import geopandas as gpd
 import networkx as nx
@@ -261,33 +262,76 @@ def _street_blocked(
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
     if len(streets) == 0 or len(sa) == 0:
         return empty
-    a0, d = p0[sa], p1[sa] - p0[sa]
-    b0, e = p0[sb], p1[sb] - p0[sb]
-    dd = np.einsum("ij,ij->i", d, d)
-    ee = np.einsum("ij,ij->i", e, e)
-    P = np.stack([a0 + lo[:, None] * d, a0 + hi[:, None] * d], axis=1)  # (k, 2, 2)
-
-    def nearest_on_b(pt: np.ndarray) -> np.ndarray:
-        t = np.clip(np.einsum("ij,ij->i", pt - b0, e) / np.where(ee > 0, ee, 1.0), 0.0, 1.0)
-        return b0 + t[:, None] * e
-
-    Q = np.stack([nearest_on_b(P[:, 0]), nearest_on_b(P[:, 1])], axis=1)
-    # local frame of segment sa: u along it (its parameter), t across it (m, towards sb)
-    ln = np.sqrt(dd)
-    nrm = np.c_[-d[:, 1], d[:, 0]] / np.where(ln > 0, ln, 1.0)[:, None]
-    towards = np.einsum("ij,ij->i", Q.mean(axis=1) - P.mean(axis=1), nrm)
-    nrm = np.where((towards < 0)[:, None], -nrm, nrm)
-    tq_lo = np.maximum(np.einsum("ij,ij->i", Q[:, 0] - a0, nrm), 0.0)
-    tq_hi = np.maximum(np.einsum("ij,ij->i", Q[:, 1] - a0, nrm), 0.0)
+    strips = _Strips.of(p0, p1, sa, sb, lo, hi, eps=eps)
     # long unsplit street lines (OSM ways) become their straight pieces
     xy, which = shapely.get_coordinates(shapely.get_parts(streets), return_index=True)
     same = which[:-1] == which[1:]
     s0, s1 = xy[:-1][same], xy[1:][same]
+    k_idx, s_idx = _street_contacts(strips, sa, s0, s1)
+    if len(k_idx) == 0:
+        return empty
+    return _clip_to_strips(strips, k_idx, s_idx, s0, s1, lo, hi, eps=eps)
+
+
+@dataclass(frozen=True)
+class _Strips:
+    """The strip of each facing interval in the local frame of its segment ``sa``.
+
+    ``u`` runs along the segment (its parameter), ``t`` across it (m, towards
+    the facing segment ``sb``); the strip's far side runs from ``tq_lo`` at
+    ``u = lo`` to ``tq_hi`` at ``u = hi``.
+    """
+
+    a0: np.ndarray  # (k, 2) start of segment sa
+    d: np.ndarray  # (k, 2) segment sa's vector
+    ln: np.ndarray  # (k,) its length, m
+    nrm: np.ndarray  # (k, 2) unit normal towards sb
+    tq_lo: np.ndarray  # (k,) t of the nearest point on sb at u = lo, m
+    tq_hi: np.ndarray  # (k,) the same at u = hi, m
+    box_lo: np.ndarray  # (k, 2) envelope of the strip widened by eps
+    box_hi: np.ndarray  # (k, 2)
+
+    @classmethod
+    def of(
+        cls, p0: np.ndarray, p1: np.ndarray, sa: np.ndarray, sb: np.ndarray,
+        lo: np.ndarray, hi: np.ndarray, *, eps: float,
+    ) -> _Strips:  # fmt: skip
+        """Frame the strips of the intervals [lo, hi] of segments ``sa`` facing ``sb``."""
+        a0, d = p0[sa], p1[sa] - p0[sa]
+        b0, e = p0[sb], p1[sb] - p0[sb]
+        dd = np.einsum("ij,ij->i", d, d)
+        ee = np.einsum("ij,ij->i", e, e)
+        P = np.stack([a0 + lo[:, None] * d, a0 + hi[:, None] * d], axis=1)  # (k, 2, 2)
+
+        def nearest_on_b(pt: np.ndarray) -> np.ndarray:
+            t = np.clip(np.einsum("ij,ij->i", pt - b0, e) / np.where(ee > 0, ee, 1.0), 0.0, 1.0)
+            return b0 + t[:, None] * e
+
+        Q = np.stack([nearest_on_b(P[:, 0]), nearest_on_b(P[:, 1])], axis=1)
+        # local frame of segment sa: u along it (its parameter), t across it (m, towards sb)
+        ln = np.sqrt(dd)
+        nrm = np.c_[-d[:, 1], d[:, 0]] / np.where(ln > 0, ln, 1.0)[:, None]
+        towards = np.einsum("ij,ij->i", Q.mean(axis=1) - P.mean(axis=1), nrm)
+        nrm = np.where((towards < 0)[:, None], -nrm, nrm)
+        tq_lo = np.maximum(np.einsum("ij,ij->i", Q[:, 0] - a0, nrm), 0.0)
+        tq_hi = np.maximum(np.einsum("ij,ij->i", Q[:, 1] - a0, nrm), 0.0)
+        # envelope of each strip (tight: a touching pair's strips are 2 * eps wide)
+        box_lo = np.minimum(P.min(axis=1), Q.min(axis=1)) - eps
+        box_hi = np.maximum(P.max(axis=1), Q.max(axis=1)) + eps
+        return cls(a0, d, ln, nrm, tq_lo, tq_hi, box_lo, box_hi)
+
+
+def _street_contacts(
+    strips: _Strips, sa: np.ndarray, s0: np.ndarray, s1: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate (interval, street piece) pairs whose envelopes meet.
+
+    Street pieces are queried against one envelope per boundary segment (around
+    all its strips, STRtree), then every interval of a hit segment is kept
+    where the piece's envelope meets the interval's strip envelope.
+    """
+    box_lo, box_hi = strips.box_lo, strips.box_hi
     pieces = shapely.linestrings(np.stack([s0, s1], axis=1))
-    # envelope of each strip, and per segment the envelope of all its strips (tight: a touching
-    # pair's strips are 2 * eps wide)
-    box_lo = np.minimum(P.min(axis=1), Q.min(axis=1)) - eps
-    box_hi = np.maximum(P.max(axis=1), Q.max(axis=1)) + eps
     order = np.argsort(sa, kind="stable")
     sa_sorted = sa[order]
     head = np.flatnonzero(np.r_[True, sa_sorted[1:] != sa_sorted[:-1]])
@@ -299,8 +343,6 @@ def _street_blocked(
     seg_cand = segs[j]
     first = np.searchsorted(sa_sorted, seg_cand, side="left")
     count = np.searchsorted(sa_sorted, seg_cand, side="right") - first
-    if count.sum() == 0:
-        return empty
     rep_pair = np.repeat(np.arange(len(seg_cand)), count)
     within = np.arange(len(rep_pair)) - np.repeat(np.cumsum(count) - count, count)
     k_idx = order[first[rep_pair] + within]
@@ -314,22 +356,40 @@ def _street_blocked(
         & (pc_lo[s_idx, 1] <= box_hi[k_idx, 1])
         & (pc_hi[s_idx, 1] >= box_lo[k_idx, 1])
     )
-    k_idx, s_idx = k_idx[near], s_idx[near]
-    # clip each street piece to the strip (Liang-Barsky on four half-planes), in (u, t)
-    dk = ln[k_idx]
-    nk = nrm[k_idx]
-    tk = d[k_idx] / np.where(dk > 0, dk, 1.0)[:, None]
-    w0 = s0[s_idx] - a0[k_idx]
-    w1 = s1[s_idx] - a0[k_idx]
+    return k_idx[near], s_idx[near]
+
+
+def _clip_to_strips(
+    strips: _Strips,
+    k_idx: np.ndarray,
+    s_idx: np.ndarray,
+    s0: np.ndarray,
+    s1: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    *,
+    eps: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clip street piece ``s_idx`` to the strip of interval ``k_idx``: (interval, blocked lo, hi).
+
+    Liang-Barsky on the strip's four half-planes, in the segment's (u, t) frame;
+    the blocked part is the clipped piece's extent along u, within [lo, hi].
+    """
+    dk = strips.ln[k_idx]
+    nk = strips.nrm[k_idx]
+    tk = strips.d[k_idx] / np.where(dk > 0, dk, 1.0)[:, None]
+    w0 = s0[s_idx] - strips.a0[k_idx]
+    w1 = s1[s_idx] - strips.a0[k_idx]
     u0 = np.einsum("ij,ij->i", w0, tk) / np.where(dk > 0, dk, 1.0)
     u1 = np.einsum("ij,ij->i", w1, tk) / np.where(dk > 0, dk, 1.0)
     t0 = np.einsum("ij,ij->i", w0, nk)
     t1 = np.einsum("ij,ij->i", w1, nk)
     lk, hk = lo[k_idx], hi[k_idx]
+    tq_lo, tq_hi = strips.tq_lo[k_idx], strips.tq_hi[k_idx]
     span = np.where(hk > lk, hk - lk, 1.0)
-    slope = (tq_hi[k_idx] - tq_lo[k_idx]) / span
+    slope = (tq_hi - tq_lo) / span
     # t <= tq_lo + slope * (u - lo) + eps  <=>  t - slope*u - (tq_lo - slope*lo + eps) <= 0
-    c_top = tq_lo[k_idx] - slope * lk + eps
+    c_top = tq_lo - slope * lk + eps
     g_lo, g_hi = np.zeros(len(k_idx)), np.ones(len(k_idx))
     for f0, df in (
         (lk - u0, -(u1 - u0)),  # u >= lo
@@ -481,11 +541,69 @@ def build_adjacency(
 
     Examples
     --------
-    >>> from renogis.datasets.synthetic import make_city  # doctest: +SKIP
-    >>> city = make_city(100, seed=1)  # doctest: +SKIP
-    >>> G = build_adjacency(city["compounds"], parcels=city["parcels"],
-    ...                     streets=city["streets"], barriers=city["barriers"])  # doctest: +SKIP
+    >>> import geopandas as gpd
+    >>> from renogis.datasets import sample_path
+    >>> compounds, parcels, streets, barriers = (
+    ...     gpd.read_file(sample_path(), layer=k)
+    ...     for k in ("compounds", "parcels", "streets", "barriers"))
+    >>> G = build_adjacency(compounds, parcels=parcels, streets=streets, barriers=barriers)
+    >>> G.number_of_nodes(), G.number_of_edges()
+    (74, 168)
+    >>> G.edges["C0001", "C0002"]
+    {'gap_m': 14.981, 'wall_m': 0.0, 'facing_m': 196.347, 'street_between': True}
     """
+    _check_layers(compounds, parcels, streets, barriers, gap_m=gap_m,
+                  wall_tolerance_m=wall_tolerance_m)  # fmt: skip
+    barrier_classes = tuple(barrier_classes)
+    soft_barrier_classes = tuple(c for c in soft_barrier_classes if c not in barrier_classes)
+    nodes = _node_table(compounds, parcels)
+    G = nx.Graph(
+        crs=compounds.crs,
+        gap_m=float(gap_m),
+        barrier_classes=barrier_classes,
+        subdistrict_barrier=bool(subdistrict_barrier),
+        wall_tolerance_m=float(wall_tolerance_m),
+        soft_barrier_classes=soft_barrier_classes,
+    )
+    _add_nodes(G, nodes)
+
+    left, right, n_sub = _candidate_pairs(nodes, gap_m=gap_m, subdistrict_barrier=subdistrict_barrier)
+    ga, gb = nodes.geoms[left], nodes.geoms[right]
+    dist = shapely.distance(ga, gb)
+    links = shapely.shortest_line(ga, gb)
+    kinds = _street_kinds(streets, barriers, barrier_classes, soft_barrier_classes)
+    blocked, street_between, soft = _barrier_cuts(links, kinds)
+    sel = ~blocked
+    left, right, dist = left[sel], right[sel], dist[sel]
+    street_between = street_between[sel]
+    soft = soft[sel]
+    facing, wall = _facing_and_wall(
+        nodes.geoms, left, right, dist, tol=float(wall_tolerance_m), streets=kinds.surface
+    )
+    _add_edges(G, nodes.ids, left, right, dist, wall, facing, street_between, soft)
+    logger.info(
+        "adjacency: %d compounds, %d parcels, %d edges (%d links blocked by barriers, "
+        "%d pairs split by subdistrict)",
+        nodes.n_compounds,
+        len(nodes.ids) - nodes.n_compounds,
+        G.number_of_edges(),
+        int(blocked.sum()),
+        n_sub,
+    )
+    return G
+
+
+# ---------------------------------------------------------------- checks
+def _check_layers(
+    compounds: gpd.GeoDataFrame,
+    parcels: gpd.GeoDataFrame | None,
+    streets: gpd.GeoDataFrame | None,
+    barriers: gpd.GeoDataFrame | None,
+    *,
+    gap_m: float,
+    wall_tolerance_m: float,
+) -> None:
+    """Raise CRSError or InputError for a layer's CRS or a distance argument."""
     if compounds.crs is None:
         raise CRSError(
             "layer 'compounds' has no CRS; set one (e.g. EPSG:4548) before build_adjacency"
@@ -501,9 +619,26 @@ def build_adjacency(
         raise InputError(f"gap_m must be a finite number >= 0, got {gap_m!r}")
     if wall_tolerance_m <= 0:
         raise InputError(f"wall_tolerance_m must be > 0, got {wall_tolerance_m!r}")
-    barrier_classes = tuple(barrier_classes)
-    soft_barrier_classes = tuple(c for c in soft_barrier_classes if c not in barrier_classes)
 
+
+# ---------------------------------------------------------------- nodes
+@dataclass(frozen=True)
+class _NodeTable:
+    """Compounds then parcels: one row per graph node."""
+
+    ids: np.ndarray  # id strings (compounds first)
+    geoms: np.ndarray
+    is_parcel: np.ndarray
+    n_compounds: int
+    households: np.ndarray  # int64, 0 for parcels
+    area_m2: np.ndarray  # footprint area (compounds) or land area (parcels), m2
+    perimeter_m: np.ndarray
+    subdistrict: np.ndarray  # compounds' subdistrict value (None if missing)
+    sd_code: np.ndarray  # subdistrict code per node (-1: none, and for parcels)
+
+
+def _node_table(compounds: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame | None) -> _NodeTable:
+    """Check ids and geometries of compounds and parcels; gather the node attributes."""
     c_ids = _ids(compounds, COMPOUND_ID, COMPOUNDS)
     if HOUSEHOLDS not in compounds.columns:
         raise InputError(f"layer 'compounds' has no {HOUSEHOLDS!r} column")
@@ -530,7 +665,6 @@ def build_adjacency(
     if bad.any():
         raise InputError(f"empty or missing geometry for ids: {', '.join(map(str, ids[bad][:10]))}")
 
-    # ---------------------------------------------------------------- nodes
     area = shapely.area(geoms)
     perim = shapely.length(geoms)
     hh = np.zeros(nc + npar, dtype=np.int64)
@@ -548,40 +682,64 @@ def build_adjacency(
         sd_codes = np.full(nc, -1)
         sd_vals = np.full(nc, None, dtype=object)
     sd = np.r_[sd_codes, np.full(npar, -1)]
+    return _NodeTable(ids, geoms, is_parcel, nc, hh, area, perim, sd_vals, sd)
 
-    G = nx.Graph(
-        crs=compounds.crs,
-        gap_m=float(gap_m),
-        barrier_classes=barrier_classes,
-        subdistrict_barrier=bool(subdistrict_barrier),
-        wall_tolerance_m=float(wall_tolerance_m),
-        soft_barrier_classes=soft_barrier_classes,
-    )
-    kinds = [KIND_PARCEL if x else KIND_COMPOUND for x in is_parcel]
+
+def _add_nodes(G: nx.Graph, nodes: _NodeTable) -> None:
+    """Add one node per compound and parcel, keyed by its id string, with its attributes."""
+    kinds = [KIND_PARCEL if x else KIND_COMPOUND for x in nodes.is_parcel]
     G.add_nodes_from(
         (
             str(i),
             {NODE_KIND: k, HOUSEHOLDS: int(h), NODE_AREA_M2: float(a), NODE_PERIMETER_M: float(p)},
         )
-        for i, k, h, a, p in zip(ids, kinds, hh, area, perim, strict=False)
+        for i, k, h, a, p in zip(
+            nodes.ids, kinds, nodes.households, nodes.area_m2, nodes.perimeter_m, strict=False
+        )
     )
-    for i, s in zip(c_ids, sd_vals, strict=False):
+    for i, s in zip(nodes.ids[: nodes.n_compounds], nodes.subdistrict, strict=False):
         G.nodes[str(i)][SUBDISTRICT] = s
 
-    # ---------------------------------------------------------------- candidate pairs
+
+# ---------------------------------------------------------------- candidate pairs
+def _candidate_pairs(
+    nodes: _NodeTable, *, gap_m: float, subdistrict_barrier: bool
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Node pairs (left < right) within ``gap_m``: no parcel-parcel pair, none across subdistricts.
+
+    Returns (left, right, number of pairs dropped for different subdistricts).
+    """
+    geoms, is_parcel, sd = nodes.geoms, nodes.is_parcel, nodes.sd_code
     tree = STRtree(geoms)
     left, right = tree.query(geoms, predicate="dwithin", distance=gap_m)
     keep = left < right
     keep &= ~(is_parcel[left] & is_parcel[right])
+    n_sub = 0
     if subdistrict_barrier:
-        keep &= ~((sd[left] >= 0) & (sd[right] >= 0) & (sd[left] != sd[right]))
-    n_sub = int(((left < right) & ~keep).sum())
-    left, right = left[keep], right[keep]
-    ga, gb = geoms[left], geoms[right]
-    dist = shapely.distance(ga, gb)
-    links = shapely.shortest_line(ga, gb)
+        across = (sd[left] >= 0) & (sd[right] >= 0) & (sd[left] != sd[right])
+        n_sub = int((keep & across).sum())
+        keep &= ~across
+    return left[keep], right[keep], n_sub
 
-    # ---------------------------------------------------------------- barriers
+
+# ---------------------------------------------------------------- barriers
+@dataclass(frozen=True)
+class _StreetKinds:
+    """Barrier and street geometries sorted by the role they play for a link."""
+
+    barriers: np.ndarray  # barrier layer + streets of a barrier class (tunnels excepted)
+    other: np.ndarray  # streets that are not barriers (set street_between)
+    soft: np.ndarray  # streets of a soft-barrier class (tunnels excepted)
+    surface: np.ndarray  # every street but tunnels (for walls, see _street_blocked)
+
+
+def _street_kinds(
+    streets: gpd.GeoDataFrame | None,
+    barriers: gpd.GeoDataFrame | None,
+    barrier_classes: tuple[str, ...],
+    soft_barrier_classes: tuple[str, ...],
+) -> _StreetKinds:
+    """Sort the barrier layer and the streets (by class and tunnel flag) into their roles."""
     barrier_geoms = [_geoms(barriers)]
     other_streets = np.empty(0, dtype=object)
     surface_streets = np.empty(0, dtype=object)
@@ -604,32 +762,53 @@ def build_adjacency(
         other_streets = sg[~is_bar & ok]
         soft_streets = sg[np.isin(cls, soft_barrier_classes) & ~tun & ok]
         surface_streets = sg[ok & ~tun]
-    bgeom = np.concatenate(barrier_geoms)
-    blocked = np.zeros(len(links), bool)
-    if len(bgeom) and len(links):
-        hit, _ = STRtree(bgeom).query(links, predicate="intersects")
-        blocked[hit] = True
-    street_between = np.zeros(len(links), bool)
-    if len(other_streets) and len(links):
-        hit, _ = STRtree(other_streets).query(links, predicate="intersects")
-        street_between[hit] = True
+    return _StreetKinds(np.concatenate(barrier_geoms), other_streets, soft_streets, surface_streets)
 
-    soft = np.zeros(len(links), bool)
-    if len(soft_streets) and len(links):
-        hit, _ = STRtree(soft_streets).query(links, predicate="intersects")
-        soft[hit] = True
 
-    sel = ~blocked
-    left, right, dist = left[sel], right[sel], dist[sel]
-    street_between = street_between[sel]
-    soft = soft[sel]
+def _barrier_cuts(
+    links: np.ndarray, kinds: _StreetKinds
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per nearest-point link: (blocked by a barrier, crosses another street, crosses a soft one)."""
 
-    # ---------------------------------------------------------------- walls
-    tol = float(wall_tolerance_m)
-    fa, fb, wa, wb = _wall_lengths(geoms, left, right, dist + tol, streets=surface_streets)
+    def crossed(geoms: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(links), bool)
+        if len(geoms) and len(links):
+            hit, _ = STRtree(geoms).query(links, predicate="intersects")
+            out[hit] = True
+        return out
+
+    return crossed(kinds.barriers), crossed(kinds.other), crossed(kinds.soft)
+
+
+# ---------------------------------------------------------------- walls, edges
+def _facing_and_wall(
+    geoms: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    dist: np.ndarray,
+    *,
+    tol: float,
+    streets: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Facing boundary and wall to open per pair, m, rounded to mm (see the module docstring)."""
+    fa, fb, wa, wb = _wall_lengths(geoms, left, right, dist + tol, streets=streets)
     facing = np.round(np.maximum(0.0, (fa + fb) / 2.0 - 2.0 * tol), 3)
     wall = np.minimum(np.round(np.maximum(0.0, (wa + wb) / 2.0 - 2.0 * tol), 3), facing)
+    return facing, wall
 
+
+def _add_edges(
+    G: nx.Graph,
+    ids: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    dist: np.ndarray,
+    wall: np.ndarray,
+    facing: np.ndarray,
+    street_between: np.ndarray,
+    soft: np.ndarray,
+) -> None:
+    """Add one edge per pair with its attributes (``soft_barrier`` only where True)."""
     G.add_edges_from(
         (
             str(ids[a]),
@@ -647,13 +826,3 @@ def build_adjacency(
     )
     for a, b in zip(left[soft], right[soft], strict=True):
         G.edges[str(ids[a]), str(ids[b])][EDGE_SOFT_BARRIER] = True
-    logger.info(
-        "adjacency: %d compounds, %d parcels, %d edges (%d links blocked by barriers, "
-        "%d pairs split by subdistrict)",
-        nc,
-        npar,
-        G.number_of_edges(),
-        int(blocked.sum()),
-        n_sub,
-    )
-    return G

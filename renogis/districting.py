@@ -264,19 +264,52 @@ def _partition(
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """Partition nodes 0..n-1; return (region label per node, kt membership mask, step counts).
 
-    Phases: keep_together contraction, growth without soft-barrier edges
-    (:func:`_grow`), growth again with them for what is still below the minimum,
-    then the split/rebalance step (:func:`_split`).
+    Phases: keep_together contraction (:func:`_contract_keep_together`,
+    :func:`_keep_apart_labels`), growth without soft-barrier edges
+    (:func:`_grow`: :func:`_agglomerate` then :func:`_rebalance`), growth again
+    with them for what is still below the minimum, then the split/rebalance
+    step (:func:`_split`).
     """
     soft = np.zeros(len(eu), bool) if soft is None else soft
     if bbox is None:
         bbox = np.zeros((n, 4))
     if cxy is None:
         cxy = np.zeros((n, 2))
+    root_of, kt_mask = _contract_keep_together(n, eu, ev, kt_groups, ids)
+    ka_label = _keep_apart_labels(n, root_of, ka_groups, ids)
+
+    hard = ~soft
+    grow_kw: dict[str, Any] = dict(min_h=min_h, max_h=max_h, rank=rank, ka_label=ka_label,
+                                   kt_mask=kt_mask, bbox=bbox, max_span=max_span)  # fmt: skip
+    lab, stats = _grow(n, eu[hard], ev[hard], ew[hard], hh, perim, root_of, **grow_kw)
+    if soft.any():
+        lab, st2 = _grow(n, eu, ev, ew, hh, perim, lab, **grow_kw)
+        stats = {k: stats[k] + st2[k] for k in stats}
+    stats["splits"] = 0
+    if split:
+        fixed = kt_mask | np.asarray([x is not None for x in ka_label], dtype=bool)
+        lab, stats["splits"] = _split(
+            n, eu[hard], ev[hard], hh, lab, min_h=min_h, max_h=max_h, fixed=fixed, bbox=bbox,
+            cxy=cxy, max_span=max_span, rank=rank, ew=ew[hard],
+        )
+    logger.debug("districting: %s", stats)
+    return lab, kt_mask, stats
+
+
+# ---------------------------------------------------------------- keep_together, keep_apart
+def _contract_keep_together(
+    n: int, eu: np.ndarray, ev: np.ndarray, kt_groups: list[list[int]], ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Contract each keep_together group into one region with its shortest connecting paths.
+
+    Members that are not adjacent are joined through the fewest compounds
+    (breadth-first paths from the group's first member); every compound on such
+    a path joins the group. Returns (region root per node, kt membership mask).
+
+    Raises InfeasibleError when a group spans two connected components.
+    """
     adj = sparse.csr_matrix((np.ones(2 * len(eu)), (np.r_[eu, ev], np.r_[ev, eu])), shape=(n, n))
     _, comp = csgraph.connected_components(adj, directed=False)
-
-    # ---- keep_together: contract (with shortest connecting paths)
     parent = list(range(n))
     kt_mask = np.zeros(n, bool)
     for g in kt_groups:
@@ -302,12 +335,23 @@ def _partition(
                 parent[_find(parent, j)] = _find(parent, root0)
                 j = int(pred[j])
         kt_mask[root0] = True
+    root_of = np.fromiter((_find(parent, i) for i in range(n)), dtype=np.int64, count=n)
+    return root_of, kt_mask
+
+
+def _keep_apart_labels(
+    n: int, root_of: np.ndarray, ka_groups: list[list[int]], ids: np.ndarray
+) -> list[frozenset[int] | None]:
+    """Keep_apart group numbers per node (None: in no group).
+
+    Raises InfeasibleError when two members of one group share a keep_together region.
+    """
     ka_label: list[frozenset[int] | None] = [None] * n
     for k, g in enumerate(ka_groups):
         gi = sorted(set(g))
         roots: dict[int, int] = {}
         for i in gi:
-            r = _find(parent, i)
+            r = int(root_of[i])
             if r in roots:
                 raise InfeasibleError(
                     f"keep_apart group ({', '.join(str(ids[x]) for x in gi)}) conflicts with "
@@ -315,26 +359,10 @@ def _partition(
                 )
             roots[r] = i
             ka_label[i] = (ka_label[i] or frozenset()) | {k}
-
-    root_of = np.fromiter((_find(parent, i) for i in range(n)), dtype=np.int64, count=n)
-    hard = ~soft
-    grow_kw: dict[str, Any] = dict(min_h=min_h, max_h=max_h, rank=rank, ka_label=ka_label,
-                                   kt_mask=kt_mask, bbox=bbox, max_span=max_span)  # fmt: skip
-    lab, stats = _grow(n, eu[hard], ev[hard], ew[hard], hh, perim, root_of, **grow_kw)
-    if soft.any():
-        lab, st2 = _grow(n, eu, ev, ew, hh, perim, lab, **grow_kw)
-        stats = {k: stats[k] + st2[k] for k in stats}
-    stats["splits"] = 0
-    if split:
-        fixed = kt_mask | np.asarray([x is not None for x in ka_label], dtype=bool)
-        lab, stats["splits"] = _split(
-            n, eu[hard], ev[hard], hh, lab, min_h=min_h, max_h=max_h, fixed=fixed, bbox=bbox,
-            cxy=cxy, max_span=max_span, rank=rank, ew=ew[hard],
-        )
-    logger.debug("districting: %s", stats)
-    return lab, kt_mask, stats
+    return ka_label
 
 
+# ---------------------------------------------------------------- growth
 def _span(bb: Sequence[float]) -> float:
     """Diagonal of a bounding box (xmin, ymin, xmax, ymax), m."""
     return float(np.hypot(bb[2] - bb[0], bb[3] - bb[1]))
@@ -362,18 +390,77 @@ def _grow(
     max_span: float | None,
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Greedy agglomeration then border moves, from the regions ``root_of`` (a node id per region)."""
-    src = np.concatenate([eu, ev])
-    dst = np.concatenate([ev, eu])
-    wts = np.concatenate([ew, ew])
-    order = np.lexsort((dst, src))
-    src, dst, wts = src[order], dst[order], wts[order]
-    indptr = np.searchsorted(src, np.arange(n + 1)).tolist()
-    nbr = dst.tolist()
-    nbw = wts.tolist()
-    adj = sparse.csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
-    _, comp = csgraph.connected_components(adj, directed=False)
-    track = max_span is not None  # region bounding boxes are kept only under a span limit
+    regions = _initial_regions(n, eu, ev, ew, hh, perim, root_of, ka_label=ka_label, bbox=bbox,
+                               track=max_span is not None)  # fmt: skip
+    rk = rank.tolist()
     span_max = float(max_span) if max_span is not None else np.inf
+    n_merge = _agglomerate(regions, min_h=min_h, max_h=max_h, rk=rk, span_max=span_max)
+    lab_arr = np.empty(n, dtype=np.int64)
+    for r in range(n):
+        if regions.alive[r]:
+            lab_arr[regions.members[r]] = r
+    lab_l: list[int] = lab_arr.tolist()
+    n_moved = _rebalance(
+        regions, lab_l, _NodeNeighbours.of(n, eu, ev, ew), hh, min_h=min_h, max_h=max_h, rk=rk,
+        ka_label=ka_label, kt_mask=kt_mask, node_bb=bbox.tolist(), span_max=span_max,
+    )  # fmt: skip
+    return np.asarray(lab_l, dtype=np.int64), {"merges": n_merge, "moves": n_moved}
+
+
+@dataclass
+class _Regions:
+    """Working state of the growth phases, indexed by region id (the node id of its root).
+
+    Plain lists (the hot loops index them); :func:`_agglomerate` and
+    :func:`_rebalance` update them in place.
+    """
+
+    h: list[int]  # households
+    p: list[float]  # perimeter minus twice the internal facing boundary, m
+    bb: list[list[float]]  # bounding box (xmin, ymin, xmax, ymax), kept only when ``track``
+    members: list[list[int]]  # node ids
+    apart: list[frozenset[int]]  # keep_apart groups held
+    alive: list[bool]
+    nb: list[dict[int, float]]  # adjacent region -> facing boundary between them, m
+    track: bool  # bounding boxes are kept (only under a span limit)
+
+
+@dataclass(frozen=True)
+class _NodeNeighbours:
+    """Node adjacency as CSR lists: neighbours of node x are ``nbr[indptr[x]:indptr[x + 1]]``."""
+
+    indptr: list[int]
+    nbr: list[int]
+    nbw: list[float]  # facing boundary, m
+    comp: np.ndarray  # connected component per node
+
+    @classmethod
+    def of(cls, n: int, eu: np.ndarray, ev: np.ndarray, ew: np.ndarray) -> _NodeNeighbours:
+        """Build from the edge arrays (both directions, sorted by node then neighbour)."""
+        src = np.concatenate([eu, ev])
+        dst = np.concatenate([ev, eu])
+        wts = np.concatenate([ew, ew])
+        order = np.lexsort((dst, src))
+        src, dst, wts = src[order], dst[order], wts[order]
+        adj = sparse.csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+        _, comp = csgraph.connected_components(adj, directed=False)
+        return cls(np.searchsorted(src, np.arange(n + 1)).tolist(), dst.tolist(), wts.tolist(), comp)
+
+
+def _initial_regions(
+    n: int,
+    eu: np.ndarray,
+    ev: np.ndarray,
+    ew: np.ndarray,
+    hh: np.ndarray,
+    perim: np.ndarray,
+    root_of: np.ndarray,
+    *,
+    ka_label: list[frozenset[int] | None],
+    bbox: np.ndarray,
+    track: bool,
+) -> _Regions:
+    """Regions of ``root_of`` with their households, perimeter, boxes, members and neighbours."""
     reg_bb: list[list[float]] = [[np.inf, np.inf, -np.inf, -np.inf] for _ in range(n)]
     node_bb = bbox.tolist()
     if track:
@@ -383,7 +470,6 @@ def _grow(
     internal = root_of[eu] == root_of[ev]
     p = np.bincount(root_of, weights=perim, minlength=n).astype(float)
     p = p - 2.0 * np.bincount(root_of[eu[internal]], weights=ew[internal], minlength=n)
-    reg_p = p.tolist()
     alive = [False] * n
     for r in set(root_of.tolist()):
         alive[r] = True
@@ -401,8 +487,26 @@ def _grow(
     for a, b, w in zip(ru[ext].tolist(), rv[ext].tolist(), ew[ext].tolist(), strict=False):
         nb[a][b] = nb[a].get(b, 0.0) + w
         nb[b][a] = nb[b].get(a, 0.0) + w
+    return _Regions(reg_h, p.tolist(), reg_bb, members, apart, alive, nb, track)
+
+
+# ---------------------------------------------------------------- agglomeration
+def _agglomerate(
+    regions: _Regions, *, min_h: int, max_h: int, rk: list[int], span_max: float
+) -> int:
+    """Merge adjacent regions greedily (heap with lazy invalidation); return the merge count.
+
+    A pair is a candidate while one of the two is below ``min_h``, the merged
+    total stays <= ``max_h``, no keep_apart group would be joined and the merged
+    box spans at most ``span_max``; the lowest key
+    ``-facing / min(perimeter) + 0.5 * households / max`` merges first (ties: ``rk``).
+    """
+    reg_h, reg_p, reg_bb = regions.h, regions.p, regions.bb
+    members, apart, alive, nb, track = (
+        regions.members, regions.apart, regions.alive, regions.nb, regions.track
+    )  # fmt: skip
+    n = len(reg_h)
     ver = [0] * n
-    rk = rank.tolist()
 
     def key(r: int, s: int, w: float) -> float:
         pm = min(reg_p[r], reg_p[s])
@@ -462,42 +566,48 @@ def _grow(
             if eligible(keep, t):
                 a, b = (keep, t) if rk[keep] < rk[t] else (t, keep)
                 heapq.heappush(heap, (key(keep, t, wt), rk[a], rk[b], keep, t, vk, ver[t]))
+    return n_merge
 
-    lab_arr = np.empty(n, dtype=np.int64)
-    for r in range(n):
-        if alive[r]:
-            lab_arr[members[r]] = r
-    lab_l: list[int] = lab_arr.tolist()
 
-    # ---- rebalancing of regions below the minimum
+# ---------------------------------------------------------------- rebalancing
+def _rebalance(
+    regions: _Regions,
+    lab_l: list[int],
+    nodes: _NodeNeighbours,
+    hh: np.ndarray,
+    *,
+    min_h: int,
+    max_h: int,
+    rk: list[int],
+    ka_label: list[frozenset[int] | None],
+    kt_mask: np.ndarray,
+    node_bb: list[list[float]],
+    span_max: float,
+) -> int:
+    """Regions below ``min_h`` take border compounds from adjacent regions; return the move count.
+
+    Smallest region first (in a connected group of at least ``min_h``); it takes
+    the neighbour node with the longest facing boundary first, as long as the
+    giver stays connected and >= ``min_h`` and the receiver stays <= ``max_h``,
+    within ``span_max``, and the rules (keep_together members stay, keep_apart
+    groups are not joined). Updates ``regions`` and ``lab_l`` in place.
+    """
+    reg_h, reg_bb, members, apart, alive, track = (
+        regions.h, regions.bb, regions.members, regions.apart, regions.alive, regions.track
+    )  # fmt: skip
+    indptr, nbr, nbw = nodes.indptr, nodes.nbr, nodes.nbw
+    comp = nodes.comp
     comp_h = np.bincount(comp, weights=hh)
     small = sorted(
         (
             r
-            for r in range(n)
+            for r in range(len(reg_h))
             if alive[r] and reg_h[r] < min_h and comp_h[comp[members[r][0]]] >= min_h
         ),
         key=lambda r: (reg_h[r], rk[r]),
     )
     hh_l = hh.tolist()
     n_moved = 0
-
-    def still_connected(region: int, drop: int) -> bool:
-        mem = members[region]
-        if len(mem) <= 1:
-            return False
-        start = mem[0] if mem[0] != drop else mem[1]
-        seen = {start}
-        stack = [start]
-        while stack:
-            x = stack.pop()
-            for k in range(indptr[x], indptr[x + 1]):
-                y = nbr[k]
-                if y != drop and y not in seen and lab_l[y] == region:
-                    seen.add(y)
-                    stack.append(y)
-        return len(seen) == len(mem) - 1
-
     for r in small:
         while reg_h[r] < min_h:
             cw: dict[int, float] = {}
@@ -516,7 +626,7 @@ def _grow(
                 kj = ka_label[j]
                 if kj is not None and (kj & apart[r]):
                     continue
-                if not still_connected(s, j):
+                if not _still_connected(members[s], s, j, lab_l, nodes):
                     continue
                 members[s].remove(j)
                 members[r].append(j)
@@ -532,9 +642,30 @@ def _grow(
                 break
             if not moved:
                 break
-    return np.asarray(lab_l, dtype=np.int64), {"merges": n_merge, "moves": n_moved}
+    return n_moved
 
 
+def _still_connected(
+    mem: list[int], region: int, drop: int, lab_l: list[int], nodes: _NodeNeighbours
+) -> bool:
+    """Whether ``region`` (members ``mem``) stays connected without node ``drop``."""
+    if len(mem) <= 1:
+        return False
+    indptr, nbr = nodes.indptr, nodes.nbr
+    start = mem[0] if mem[0] != drop else mem[1]
+    seen = {start}
+    stack = [start]
+    while stack:
+        x = stack.pop()
+        for k in range(indptr[x], indptr[x + 1]):
+            y = nbr[k]
+            if y != drop and y not in seen and lab_l[y] == region:
+                seen.add(y)
+                stack.append(y)
+    return len(seen) == len(mem) - 1
+
+
+# ---------------------------------------------------------------- split/rebalance
 def _tree_split(
     nodes: np.ndarray,
     k: int,
@@ -688,19 +819,80 @@ def _split(
     if max_h <= 0 or n == 0:
         return lab, 0
     rng = np.random.default_rng(0)
-    cd = np.hypot(*(cxy[eu] - cxy[ev]).T) + 1e-3  # centroid distances, m (never 0: kept by csgraph)
-    fw = np.ones(len(eu)) if ew is None else np.asarray(ew, dtype=float)
-    # one CSR adjacency whose data is the edge number + 1 (distances and facing looked up by it)
-    eid = np.arange(1, len(eu) + 1, dtype=np.float64)
-    adj = sparse.csr_matrix((np.r_[eid, eid], (np.r_[eu, ev], np.r_[ev, eu])), shape=(n, n))
-    indptr, indices = adj.indptr.astype(np.int64), adj.indices.astype(np.int64)
-    edge_of = adj.data.astype(np.int64) - 1
-    scratch = np.full(n, -1, dtype=np.int64)
-    mid = (min_h + max_h) / 2.0
+    cut_graph = _CutGraph.of(n, eu, ev, cxy, ew)
     span_max = float(max_span) if max_span is not None else np.inf
     n_split = 0
     next_label = int(lab.max()) + 1 if n else 0
     for _ in range(passes):
+        view = _RegionView.of(lab, eu, ev, hh, fixed, rank)
+        touched = np.zeros(len(view.h), bool)
+        changed = 0
+        for group in _split_candidates(view, min_h=min_h, max_h=max_h, lopsided=lopsided):
+            if len(group) < 2 or touched[group].any():
+                continue
+            nodes = np.concatenate([view.members[r] for r in group])
+            parts = _recut(
+                nodes, view.h[group], lab, cut_graph, hh, bbox, min_h=min_h, max_h=max_h,
+                span_max=span_max, max_cut_ratio=max_cut_ratio, rng=rng,
+            )  # fmt: skip
+            if parts is None:
+                continue
+            for p in parts:
+                lab[p] = next_label
+                next_label += 1
+            touched[group] = True
+            changed += 1
+        n_split += changed
+        if not changed:
+            break
+    return lab, n_split
+
+
+@dataclass(frozen=True)
+class _CutGraph:
+    """Node adjacency for re-cutting: CSR whose entries point back to the edge number."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    edge_of: np.ndarray  # edge number per CSR entry
+    centroid_m: np.ndarray  # centroid distance per edge, m (never 0: kept by csgraph)
+    facing_m: np.ndarray  # facing boundary per edge, m (1 per edge without ``ew``)
+    scratch: np.ndarray  # all -1, length n (see :func:`_local_edges`)
+
+    @classmethod
+    def of(
+        cls, n: int, eu: np.ndarray, ev: np.ndarray, cxy: np.ndarray, ew: np.ndarray | None
+    ) -> _CutGraph:
+        """Build from the edge arrays and node centroids ``cxy``."""
+        cd = np.hypot(*(cxy[eu] - cxy[ev]).T) + 1e-3
+        fw = np.ones(len(eu)) if ew is None else np.asarray(ew, dtype=float)
+        # one CSR adjacency whose data is the edge number + 1 (distances and facing looked up by it)
+        eid = np.arange(1, len(eu) + 1, dtype=np.float64)
+        adj = sparse.csr_matrix((np.r_[eid, eid], (np.r_[eu, ev], np.r_[ev, eu])), shape=(n, n))
+        return cls(
+            adj.indptr.astype(np.int64), adj.indices.astype(np.int64),
+            adj.data.astype(np.int64) - 1, cd, fw, np.full(n, -1, dtype=np.int64),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _RegionView:
+    """Regions of a labelling, numbered 0..nr-1 in label order, with their adjacent pairs."""
+
+    h: np.ndarray  # households per region
+    fixed: np.ndarray  # region holds a planner-rule compound
+    pa: np.ndarray  # adjacent pairs (pa < pb), each once, sorted
+    pb: np.ndarray
+    nbrs: list[set[int]]  # adjacent regions
+    members: list[np.ndarray]  # node ids per region
+    rank: np.ndarray  # tie-break rank of each region's first node
+
+    @classmethod
+    def of(
+        cls, lab: np.ndarray, eu: np.ndarray, ev: np.ndarray, hh: np.ndarray,
+        fixed: np.ndarray, rank: np.ndarray,
+    ) -> _RegionView:  # fmt: skip
+        """Summarise the regions of ``lab``."""
         regions, inv = np.unique(lab, return_inverse=True)
         nr = len(regions)
         rh = np.bincount(inv, weights=hh, minlength=nr)
@@ -717,65 +909,81 @@ def _split(
         bounds = np.searchsorted(inv[order_nodes], np.arange(nr + 1))
         mem = [order_nodes[bounds[r]:bounds[r + 1]] for r in range(nr)]
         rrank = np.asarray([int(rank[m[0]]) for m in mem]) if nr else np.zeros(0, int)
-        cands: list[list[int]] = []
-        small = [r for r in range(nr) if rh[r] < min_h and not rfixed[r] and nbrs[r]]
-        small.sort(key=lambda r: (rh[r], rrank[r]))
-        for r in small:
-            cands.append([r, *sorted(x for x in nbrs[r] if not rfixed[x])])
-        inb = (rh >= min_h) & (rh <= max_h) & ~rfixed
-        lop = inb[pa] & inb[pb] & (np.maximum(rh[pa], rh[pb]) >= lopsided * np.minimum(rh[pa], rh[pb]))
-        ratio = np.maximum(rh[pa], rh[pb]) / np.maximum(np.minimum(rh[pa], rh[pb]), 1.0)
-        for j in np.lexsort((rrank[pa], -ratio))[: int(lop.sum())] if lop.any() else []:
-            if lop[j]:
-                cands.append([int(pa[j]), int(pb[j])])
-        touched = np.zeros(nr, bool)
-        changed = 0
-        for group in cands:
-            if len(group) < 2 or touched[group].any():
-                continue
-            nodes = np.concatenate([mem[r] for r in group])
-            H = float(hh[nodes].sum())
-            kmin, kmax = int(np.ceil(H / max_h)), int(np.floor(H / min_h)) if min_h > 0 else len(nodes)
-            if kmin > kmax or kmin > len(nodes):
-                continue
-            k = int(min(max(round(H / mid), kmin), kmax, len(nodes)))
-            old_h = rh[group]
-            old_oob = int(((old_h < min_h) | (old_h > max_h)).sum())
-            # an out-of-band district is worth several spanning trees; a lopsided pair one
-            la, lb, lp = _local_edges(nodes, indptr, indices, scratch)
-            le = edge_of[lp]
-            parts = _tree_split(nodes, k, (la, lb, cd[le]), hh, min_h=min_h, max_h=max_h, rng=rng,
-                                tries=6 if old_oob else 1)  # fmt: skip
-            if parts is None:
-                continue
-            new_h = np.asarray([hh[p].sum() for p in parts])
-            spans = [
-                _span([bbox[p, 0].min(), bbox[p, 1].min(), bbox[p, 2].max(), bbox[p, 3].max()])
-                for p in parts
-            ]
-            if max(spans) > span_max:
-                continue
-            better = old_oob > 0 or (np.ptp(new_h) <= 0.5 * np.ptp(old_h))
-            if not better:
-                continue
-            if old_oob == 0:
-                part_of = np.empty(n, dtype=np.int64)
-                for i, part in enumerate(parts):
-                    part_of[part] = i
-                ga, gb = nodes[la], nodes[lb]
-                cut_old = fw[le][lab[ga] != lab[gb]].sum()
-                cut_new = fw[le][part_of[ga] != part_of[gb]].sum()
-                if cut_new > max_cut_ratio * cut_old + 1e-9:
-                    continue
-            for p in parts:
-                lab[p] = next_label
-                next_label += 1
-            touched[group] = True
-            changed += 1
-        n_split += changed
-        if not changed:
-            break
-    return lab, n_split
+        return cls(rh, rfixed, pa, pb, nbrs, mem, rrank)
+
+
+def _split_candidates(
+    view: _RegionView, *, min_h: int, max_h: int, lopsided: float
+) -> list[list[int]]:
+    """Region groups to re-cut, in order: small regions with their neighbours, then lopsided pairs."""
+    rh, rfixed, nbrs, rrank, pa, pb = view.h, view.fixed, view.nbrs, view.rank, view.pa, view.pb
+    cands: list[list[int]] = []
+    small = [r for r in range(len(rh)) if rh[r] < min_h and not rfixed[r] and nbrs[r]]
+    small.sort(key=lambda r: (rh[r], rrank[r]))
+    for r in small:
+        cands.append([r, *sorted(x for x in nbrs[r] if not rfixed[x])])
+    inb = (rh >= min_h) & (rh <= max_h) & ~rfixed
+    lop = inb[pa] & inb[pb] & (np.maximum(rh[pa], rh[pb]) >= lopsided * np.minimum(rh[pa], rh[pb]))
+    ratio = np.maximum(rh[pa], rh[pb]) / np.maximum(np.minimum(rh[pa], rh[pb]), 1.0)
+    for j in np.lexsort((rrank[pa], -ratio))[: int(lop.sum())] if lop.any() else []:
+        if lop[j]:
+            cands.append([int(pa[j]), int(pb[j])])
+    return cands
+
+
+def _recut(
+    nodes: np.ndarray,
+    old_h: np.ndarray,
+    lab: np.ndarray,
+    graph: _CutGraph,
+    hh: np.ndarray,
+    bbox: np.ndarray,
+    *,
+    min_h: int,
+    max_h: int,
+    span_max: float,
+    max_cut_ratio: float,
+    rng: np.random.Generator,
+) -> list[np.ndarray] | None:
+    """Re-cut the union ``nodes`` of regions holding ``old_h``; None when the parts are not better.
+
+    See :func:`_split` for the number of parts and when they replace the old regions.
+    """
+    H = float(hh[nodes].sum())
+    kmin, kmax = int(np.ceil(H / max_h)), int(np.floor(H / min_h)) if min_h > 0 else len(nodes)
+    if kmin > kmax or kmin > len(nodes):
+        return None
+    mid = (min_h + max_h) / 2.0
+    k = int(min(max(round(H / mid), kmin), kmax, len(nodes)))
+    old_oob = int(((old_h < min_h) | (old_h > max_h)).sum())
+    # an out-of-band district is worth several spanning trees; a lopsided pair one
+    la, lb, lp = _local_edges(nodes, graph.indptr, graph.indices, graph.scratch)
+    le = graph.edge_of[lp]
+    parts = _tree_split(nodes, k, (la, lb, graph.centroid_m[le]), hh, min_h=min_h, max_h=max_h,
+                        rng=rng, tries=6 if old_oob else 1)  # fmt: skip
+    if parts is None:
+        return None
+    new_h = np.asarray([hh[p].sum() for p in parts])
+    spans = [
+        _span([bbox[p, 0].min(), bbox[p, 1].min(), bbox[p, 2].max(), bbox[p, 3].max()])
+        for p in parts
+    ]
+    if max(spans) > span_max:
+        return None
+    better = old_oob > 0 or (np.ptp(new_h) <= 0.5 * np.ptp(old_h))
+    if not better:
+        return None
+    if old_oob == 0:
+        part_of = np.empty(len(lab), dtype=np.int64)
+        for i, part in enumerate(parts):
+            part_of[part] = i
+        ga, gb = nodes[la], nodes[lb]
+        fw = graph.facing_m[le]
+        cut_old = fw[lab[ga] != lab[gb]].sum()
+        cut_new = fw[part_of[ga] != part_of[gb]].sum()
+        if cut_new > max_cut_ratio * cut_old + 1e-9:
+            return None
+    return parts
 
 
 def propose_districts(
@@ -852,11 +1060,96 @@ def propose_districts(
 
     Examples
     --------
-    >>> from renogis.adjacency import build_adjacency  # doctest: +SKIP
-    >>> G = build_adjacency(compounds, parcels=parcels, streets=streets)  # doctest: +SKIP
-    >>> res = propose_districts(compounds, G, parcels=parcels, min_consent=0.67)  # doctest: +SKIP
-    >>> res.districts[["district_id", "households", "flags"]].head()  # doctest: +SKIP
+    >>> import geopandas as gpd
+    >>> from renogis.adjacency import build_adjacency
+    >>> from renogis.datasets import sample_path
+    >>> compounds, parcels, streets = (
+    ...     gpd.read_file(sample_path(), layer=k) for k in ("compounds", "parcels", "streets"))
+    >>> G = build_adjacency(compounds, parcels=parcels, streets=streets)
+    >>> res = propose_districts(compounds, G, parcels=parcels, min_consent=0.67)
+    >>> res.districts[["district_id", "n_compounds", "households"]].head(3)
+      district_id  n_compounds  households
+    0        D001            4         294
+    1        D002            9        1063
+    2        D003           14        1879
+    >>> res.districts["flags"].tolist()
+    ['below_min', 'below_min', '', 'below_min', 'below_min']
     """
+    ids, kt, ka = _checked_inputs(
+        compounds, graph, min_households=min_households, max_households=max_households,
+        keep_together=keep_together, keep_apart=keep_apart, max_span_m=max_span_m,
+    )  # fmt: skip
+    reasons = _exclusions(compounds, min_consent=min_consent, built_before=built_before,
+                          require_owners_committee=require_owners_committee)  # fmt: skip
+    excluded = reasons.notna().to_numpy()
+    _check_keep_together_included(kt, pd.Index(ids), excluded, reasons)
+
+    inc = _included_nodes(compounds, ids, excluded)
+    n, inc_index = len(inc.pos), pd.Index(inc.ids)
+    edges = _included_edges(graph, inc_index)
+    rng = np.random.default_rng(seed)
+    rank = rng.permutation(n) if seed else np.arange(n)
+    kt_local = [[int(inc_index.get_loc(x)) for x in g] for g in kt]
+    ka_local = [[int(inc_index.get_loc(x)) for x in g if x in inc_index] for g in ka]
+    lab, kt_mask, stats = _partition(
+        n, edges.u, edges.v, edges.facing_m, inc.households, shapely.length(inc.geoms),
+        min_h=int(min_households), max_h=int(max_households),
+        kt_groups=kt_local, ka_groups=ka_local, rank=rank, ids=inc.ids,
+        soft=edges.soft, bbox=inc.bbox, cxy=inc.cxy, max_span=max_span_m, split=split,
+    )  # fmt: skip
+
+    numbering = _Numbering.of(inc.geoms, lab)
+    p_ids, p_area, p_to_region = _assign_parcels(graph, parcels, inc_index, lab, numbering.dl)
+    districts, walls = _district_table(
+        compounds.iloc[inc.pos], inc.ids, inc.households, edges, lab, numbering, kt_mask=kt_mask,
+        ka_local=ka_local, parcel_totals=_parcel_totals(p_ids, p_area, p_to_region, numbering.nd),
+        min_households=min_households, max_households=max_households, max_span_m=max_span_m,
+        soft_classes=tuple(graph.graph.get("soft_barrier_classes", ())), crs=compounds.crs,
+    )  # fmt: skip
+    out_c = _compounds_out(compounds, inc.pos, numbering.node_did, reasons)
+    out_p = None if parcels is None else _parcels_out(parcels, p_ids, p_to_region, numbering)
+
+    params: dict[str, Any] = {
+        "min_households": int(min_households),
+        "max_households": int(max_households),
+        "keep_together": [list(g) for g in kt],
+        "keep_apart": [list(g) for g in ka],
+        "min_consent": min_consent,
+        "require_owners_committee": bool(require_owners_committee),
+        "built_before": built_before,
+        "seed": int(seed),
+        "max_span_m": max_span_m,
+        "soft_barrier_classes": list(graph.graph.get("soft_barrier_classes", ())),
+        "split": bool(split),
+        "steps": stats,
+        "gap_m": graph.graph.get("gap_m"),
+        "n_compounds": len(ids),
+        "n_excluded": int(excluded.sum()),
+        "n_districts": numbering.nd,
+    }
+    d_h = districts[HOUSEHOLDS].to_numpy()
+    logger.info(
+        "districting: %d compounds (%d excluded) -> %d districts (%d below_min, %d above_max)",
+        len(ids), int(excluded.sum()), numbering.nd, int((d_h < min_households).sum()),
+        int((d_h > max_households).sum()),
+    )  # fmt: skip
+    return DistrictResult(
+        districts=districts, compounds=out_c, parameters=params, parcels=out_p, walls=walls
+    )
+
+
+# ---------------------------------------------------------------- inputs
+def _checked_inputs(
+    compounds: gpd.GeoDataFrame,
+    graph: nx.Graph,
+    *,
+    min_households: int,
+    max_households: int,
+    keep_together: Sequence[Sequence[str]],
+    keep_apart: Sequence[Sequence[str]],
+    max_span_m: float | None,
+) -> tuple[np.ndarray, list[list[str]], list[list[str]]]:
+    """Check bounds, ids, planner rules and the graph; return (ids, keep_together, keep_apart)."""
     if max_span_m is not None and not (np.isfinite(max_span_m) and max_span_m > 0):
         raise InputError(f"max_span_m must be a number > 0 (m), got {max_span_m!r}")
     if min_households < 0 or max_households < min_households:
@@ -880,14 +1173,13 @@ def propose_districts(
             f"compounds not in the adjacency graph: {', '.join(missing[:10])}"
             f"{' ...' if len(missing) > 10 else ''}; build the graph from the same compounds"
         )
+    return ids, kt, ka
 
-    reasons = _exclusions(
-        compounds,
-        min_consent=min_consent,
-        require_owners_committee=require_owners_committee,
-        built_before=built_before,
-    )
-    excluded = reasons.notna().to_numpy()
+
+def _check_keep_together_included(
+    kt: list[list[str]], id_index: pd.Index, excluded: np.ndarray, reasons: pd.Series
+) -> None:
+    """Raise InfeasibleError when a keep_together group has an excluded member."""
     for g in kt:
         bad = [x for x in g if excluded[id_index.get_loc(x)]]
         if bad:
@@ -897,21 +1189,51 @@ def propose_districts(
                 "drop them from the group or relax the exclusion rule"
             )
 
+
+@dataclass(frozen=True)
+class _Nodes:
+    """The included compounds (not excluded by a rule), as node positions 0..n-1."""
+
+    pos: np.ndarray  # row position in the compounds layer
+    ids: np.ndarray  # compound ids
+    households: np.ndarray  # float
+    geoms: np.ndarray
+    bbox: np.ndarray  # (n, 4) bounds, m
+    cxy: np.ndarray  # (n, 2) centroids, m
+
+
+def _included_nodes(compounds: gpd.GeoDataFrame, ids: np.ndarray, excluded: np.ndarray) -> _Nodes:
+    """Positions, ids, households, geometries, boxes and centroids of the included compounds."""
     inc_pos = np.flatnonzero(~excluded)
-    inc_ids = ids[inc_pos]
     n = len(inc_pos)
-    inc_index = pd.Index(inc_ids)
     hh = (
         pd.to_numeric(compounds[HOUSEHOLDS], errors="coerce")
         .fillna(0)
         .to_numpy()[inc_pos]
         .astype(float)
     )
-    geoms = np.asarray(compounds.geometry.array, dtype=object)
-    perim = shapely.length(geoms[inc_pos])
+    inc_geoms = np.asarray(compounds.geometry.array, dtype=object)[inc_pos]
+    bbox = shapely.bounds(inc_geoms).reshape(-1, 4) if n else np.zeros((0, 4))
+    cent = shapely.centroid(inc_geoms)
+    cxy = np.c_[shapely.get_x(cent), shapely.get_y(cent)] if n else np.zeros((0, 2))
+    return _Nodes(inc_pos, ids[inc_pos], hh, inc_geoms, bbox, cxy)
 
-    # edges among included compounds / parcel links; the merge order uses the facing
-    # boundary (compactness), the district's walls to open only the walls (no street between)
+
+@dataclass(frozen=True)
+class _Edges:
+    """Graph edges among the included compounds, as node positions 0..n-1."""
+
+    u: np.ndarray
+    v: np.ndarray
+    facing_m: np.ndarray  # facing boundary (the merge order's compactness), m
+    wall_m: np.ndarray  # walls to open (no street between), m
+    soft: np.ndarray  # the link crosses a soft-barrier street
+
+
+def _included_edges(graph: nx.Graph, inc_index: pd.Index) -> _Edges:
+    """Edges of ``graph`` whose two ends are included compounds (parcel links drop out)."""
+    # the merge order uses the facing boundary (compactness), the district's walls to open only
+    # the walls (no street between)
     edges = list(graph.edges(data=True))
     e_u = np.asarray([e[0] for e in edges], dtype=object)
     e_v = np.asarray([e[1] for e in edges], dtype=object)
@@ -923,157 +1245,185 @@ def propose_districts(
     iu = inc_index.get_indexer(e_u)
     iv = inc_index.get_indexer(e_v)
     cc = (iu >= 0) & (iv >= 0)
-    eu, ev, ew = iu[cc].astype(np.int64), iv[cc].astype(np.int64), e_face[cc]
-    e_wall_in = e_wall[cc]
+    return _Edges(
+        iu[cc].astype(np.int64), iv[cc].astype(np.int64), e_face[cc], e_wall[cc], e_soft[cc]
+    )
 
-    rng = np.random.default_rng(seed)
-    rank = rng.permutation(n) if seed else np.arange(n)
-    kt_local = [[int(inc_index.get_loc(x)) for x in g] for g in kt]
-    ka_local = [[int(inc_index.get_loc(x)) for x in g if x in inc_index] for g in ka]
-    inc_geoms = geoms[inc_pos]
-    bbox = shapely.bounds(inc_geoms).reshape(-1, 4) if n else np.zeros((0, 4))
-    cent = shapely.centroid(inc_geoms)
-    cxy = np.c_[shapely.get_x(cent), shapely.get_y(cent)] if n else np.zeros((0, 2))
-    lab, kt_mask, stats = _partition(
-        n, eu, ev, ew, hh, perim,
-        min_h=int(min_households), max_h=int(max_households),
-        kt_groups=kt_local, ka_groups=ka_local, rank=rank, ids=inc_ids,
-        soft=e_soft[cc], bbox=bbox, cxy=cxy, max_span=max_span_m, split=split,
-    )  # fmt: skip
-    adj = sparse.csr_matrix((np.ones(len(eu)), (eu, ev)), shape=(n, n))
-    _, comp = csgraph.connected_components(adj, directed=False)
-    comp_h = np.bincount(comp, weights=hh, minlength=int(comp.max()) + 1 if n else 0)
 
-    # ---------------------------------------------------------------- districts table
-    inc = compounds.iloc[inc_pos]
-    geo = gpd.GeoSeries(geoms[inc_pos], crs=compounds.crs)
-    regions, dl = np.unique(lab, return_inverse=True)
-    nd = len(regions)
-    d_geom = np.asarray([None] * nd if nd == 0 else _union_by(geo.to_numpy(), dl, nd), dtype=object)
-    cent = shapely.centroid(d_geom) if nd else np.empty(0, dtype=object)
-    cx, cy = shapely.get_x(cent), shapely.get_y(cent)
-    order = np.lexsort((np.round(cx, 3), -np.round(cy, 3)))
-    pos_of = np.empty(nd, dtype=np.int64)
-    pos_of[order] = np.arange(nd)
-    width = max(3, len(str(nd)))
-    d_ids = np.asarray([f"D{k + 1:0{width}d}" for k in range(nd)], dtype=object)
-    node_did = d_ids[pos_of[dl]]
+# ---------------------------------------------------------------- districts table
+@dataclass(frozen=True)
+class _Numbering:
+    """District geometry and ids: "D001"... north to south, then west to east, by centroid."""
 
-    def _sum(col: str) -> np.ndarray:
-        if col not in inc.columns:
-            return np.full(nd, np.nan)
-        v = pd.to_numeric(inc[col], errors="coerce").to_numpy(dtype=float)
-        s = np.bincount(dl, weights=np.nan_to_num(v), minlength=nd)
-        any_ = np.bincount(dl, weights=np.isfinite(v).astype(float), minlength=nd) > 0
-        return np.where(any_, s, np.nan)
+    dl: np.ndarray  # district position (0..nd-1, in label order) per included compound
+    geom: np.ndarray  # union of member compounds per position
+    order: np.ndarray  # positions in output (id) order
+    pos_of: np.ndarray  # output rank per position
+    ids: np.ndarray  # district id per output rank
 
+    @property
+    def nd(self) -> int:
+        """Number of districts."""
+        return len(self.geom)
+
+    @property
+    def node_did(self) -> np.ndarray:
+        """District id per included compound."""
+        return self.ids[self.pos_of[self.dl]]
+
+    @classmethod
+    def of(cls, geoms: np.ndarray, lab: np.ndarray) -> _Numbering:
+        """Union the member geometries of each label and number the districts."""
+        regions, dl = np.unique(lab, return_inverse=True)
+        nd = len(regions)
+        d_geom = np.asarray([None] * nd if nd == 0 else _union_by(geoms, dl, nd), dtype=object)
+        cent = shapely.centroid(d_geom) if nd else np.empty(0, dtype=object)
+        cx, cy = shapely.get_x(cent), shapely.get_y(cent)
+        order = np.lexsort((np.round(cx, 3), -np.round(cy, 3)))
+        pos_of = np.empty(nd, dtype=np.int64)
+        pos_of[order] = np.arange(nd)
+        width = max(3, len(str(nd)))
+        d_ids = np.asarray([f"D{k + 1:0{width}d}" for k in range(nd)], dtype=object)
+        return cls(dl, d_geom, order, pos_of, d_ids)
+
+
+def _district_table(
+    inc: pd.DataFrame,
+    inc_ids: np.ndarray,
+    hh: np.ndarray,
+    edges: _Edges,
+    lab: np.ndarray,
+    numbering: _Numbering,
+    *,
+    kt_mask: np.ndarray,
+    ka_local: list[list[int]],
+    parcel_totals: tuple[np.ndarray, list[str]],
+    min_households: int,
+    max_households: int,
+    max_span_m: float | None,
+    soft_classes: tuple[str, ...],
+    crs: Any,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """One row per district in id order (see :func:`propose_districts`), and the walls to open."""
+    dl, nd, eu, ev = numbering.dl, numbering.nd, edges.u, edges.v
     d_h = np.bincount(dl, weights=hh, minlength=nd).astype(np.int64)
     d_n = np.bincount(dl, minlength=nd)
     same = lab[eu] == lab[ev]
-    d_wall = np.bincount(dl[eu[same]], weights=e_wall_in[same], minlength=nd)
-    walls = _walls_table(inc_ids, eu[same], ev[same], e_wall_in[same], node_did[eu[same]])
-    d_gh = comp_h[comp[np.unique(dl, return_index=True)[1]]] if nd else np.empty(0)
+    d_wall = np.bincount(dl[eu[same]], weights=edges.wall_m[same], minlength=nd)
+    walls = _walls_table(
+        inc_ids, eu[same], ev[same], edges.wall_m[same], numbering.node_did[eu[same]]
+    )
+    d_gh = _group_households(len(hh), edges, hh, dl)
     member_ids = pd.Series(inc_ids).groupby(dl).agg(",".join).reindex(range(nd)).to_numpy()
-    if SUBDISTRICT in inc.columns:
-        sd = inc[SUBDISTRICT].to_numpy(dtype=object)
-        sd[pd.isna(sd)] = None
-        d_sd = (
-            pd.Series(sd, dtype=object).groupby(dl)
-            .agg(lambda s: ",".join(sorted({str(x) for x in s if x is not None})))
-            .reindex(range(nd)).replace("", None).to_numpy()
-        )  # fmt: skip
-    else:
-        d_sd = np.full(nd, None, dtype=object)
     kt_any = np.bincount(dl, weights=kt_mask.astype(float), minlength=nd) > 0
-    ka_nodes = np.zeros(n, bool)
+    ka_nodes = np.zeros(len(hh), bool)
     for g_loc in ka_local:
         if len(g_loc) > 1:
             ka_nodes[g_loc] = True
     ka_any = np.bincount(dl, weights=ka_nodes.astype(float), minlength=nd) > 0
-    soft_in = e_soft[cc] & same
+    soft_in = edges.soft & same
     soft_any = np.bincount(dl[eu[soft_in]], minlength=nd) > 0 if nd else np.zeros(0, bool)
-
-    # ---------------------------------------------------------------- parcels
-    p_ids_all, p_area_all, p_to_region = _assign_parcels(graph, parcels, inc_index, lab, dl)
-    d_idle = np.zeros(nd)
-    d_pids: list[list[str]] = [[] for _ in range(nd)]
-    for pid, area, r in zip(p_ids_all, p_area_all, p_to_region, strict=False):
-        if r >= 0:
-            d_idle[r] += area
-            d_pids[r].append(pid)
-
+    d_idle, d_pids = parcel_totals
     flags, reason = _explain(
         d_n, d_h, d_wall, d_gh, kt_any, ka_any, member_ids, min_households, max_households,
-        soft_any=soft_any, soft_classes=tuple(graph.graph.get("soft_barrier_classes", ())),
-        max_span_m=max_span_m,
-    )
+        soft_any=soft_any, soft_classes=soft_classes, max_span_m=max_span_m,
+    )  # fmt: skip
     districts = gpd.GeoDataFrame(
         {
-            DISTRICT_ID: d_ids[pos_of],
+            DISTRICT_ID: numbering.ids[numbering.pos_of],
             N_COMPOUNDS: d_n,
             COMPOUND_IDS: member_ids,
             HOUSEHOLDS: d_h,
-            BUILDINGS: _sum(BUILDINGS),
-            FLOOR_AREA_M2: _sum(FLOOR_AREA_M2),
-            POPULATION: _sum(POPULATION),
+            BUILDINGS: _sum_by(inc, BUILDINGS, dl, nd),
+            FLOOR_AREA_M2: _sum_by(inc, FLOOR_AREA_M2, dl, nd),
+            POPULATION: _sum_by(inc, POPULATION, dl, nd),
             IDLE_AREA_M2: d_idle,
             PARCEL_IDS: [",".join(sorted(p)) for p in d_pids],
             WALL_M: np.round(d_wall, 3),
-            SUBDISTRICT: d_sd,
+            SUBDISTRICT: _subdistricts(inc, dl, nd),
             GROUP_HOUSEHOLDS: np.asarray(d_gh, dtype=np.int64),
             FLAGS: flags,
             REASON: reason,
         },
-        geometry=gpd.GeoSeries(d_geom, crs=compounds.crs),
-        crs=compounds.crs,
+        geometry=gpd.GeoSeries(numbering.geom, crs=crs),
+        crs=crs,
     )
-    districts = districts.iloc[order].reset_index(drop=True)
+    return districts.iloc[numbering.order].reset_index(drop=True), walls
 
+
+def _group_households(n: int, edges: _Edges, hh: np.ndarray, dl: np.ndarray) -> np.ndarray:
+    """Households of the connected group (component of the included graph) of each district."""
+    adj = sparse.csr_matrix((np.ones(len(edges.u)), (edges.u, edges.v)), shape=(n, n))
+    _, comp = csgraph.connected_components(adj, directed=False)
+    comp_h = np.bincount(comp, weights=hh, minlength=int(comp.max()) + 1 if n else 0)
+    return comp_h[comp[np.unique(dl, return_index=True)[1]]] if n else np.empty(0)
+
+
+def _sum_by(inc: pd.DataFrame, col: str, dl: np.ndarray, nd: int) -> np.ndarray:
+    """Sum of a numeric column per district (NaN where no member has a value)."""
+    if col not in inc.columns:
+        return np.full(nd, np.nan)
+    v = pd.to_numeric(inc[col], errors="coerce").to_numpy(dtype=float)
+    s = np.bincount(dl, weights=np.nan_to_num(v), minlength=nd)
+    any_ = np.bincount(dl, weights=np.isfinite(v).astype(float), minlength=nd) > 0
+    return np.where(any_, s, np.nan)
+
+
+def _subdistricts(inc: pd.DataFrame, dl: np.ndarray, nd: int) -> np.ndarray:
+    """Comma-joined sorted subdistricts per district (None when no member has one)."""
+    if SUBDISTRICT not in inc.columns:
+        return np.full(nd, None, dtype=object)
+    sd = inc[SUBDISTRICT].to_numpy(dtype=object)
+    sd[pd.isna(sd)] = None
+    return (
+        pd.Series(sd, dtype=object).groupby(dl)
+        .agg(lambda s: ",".join(sorted({str(x) for x in s if x is not None})))
+        .reindex(range(nd)).replace("", None).to_numpy()
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------- parcels
+def _parcel_totals(
+    p_ids: list[str], p_area: list[float], p_to_region: list[int], nd: int
+) -> tuple[np.ndarray, list[list[str]]]:
+    """Idle area (m2) and parcel ids per district position."""
+    d_idle = np.zeros(nd)
+    d_pids: list[list[str]] = [[] for _ in range(nd)]
+    for pid, area, r in zip(p_ids, p_area, p_to_region, strict=False):
+        if r >= 0:
+            d_idle[r] += area
+            d_pids[r].append(pid)
+    return d_idle, d_pids
+
+
+# ---------------------------------------------------------------- outputs
+def _compounds_out(
+    compounds: gpd.GeoDataFrame, inc_pos: np.ndarray, node_did: np.ndarray, reasons: pd.Series
+) -> gpd.GeoDataFrame:
+    """Copy the compounds, adding ``district_id`` (None when excluded) and ``excluded_reason``."""
     out_c = compounds.copy()
-    did = np.full(len(ids), None, dtype=object)
+    did = np.full(len(compounds), None, dtype=object)
     did[inc_pos] = node_did
     out_c[DISTRICT_ID] = pd.Series(did, index=out_c.index, dtype=object)
     out_c[EXCLUDED_REASON] = pd.Series(
         reasons.to_numpy(dtype=object), index=out_c.index, dtype=object
     )
+    return out_c
 
-    out_p = None
-    if parcels is not None:
-        out_p = parcels.copy()
-        p_did = [d_ids[pos_of[r]] if r >= 0 else None for r in p_to_region]
-        pmap = dict(zip(p_ids_all, p_did, strict=True))
-        out_p[DISTRICT_ID] = pd.Series(
-            [pmap.get(str(x)) for x in parcels[PARCEL_ID].astype(str)],
-            index=out_p.index,
-            dtype=object,
-        )
 
-    params: dict[str, Any] = {
-        "min_households": int(min_households),
-        "max_households": int(max_households),
-        "keep_together": [list(g) for g in kt],
-        "keep_apart": [list(g) for g in ka],
-        "min_consent": min_consent,
-        "require_owners_committee": bool(require_owners_committee),
-        "built_before": built_before,
-        "seed": int(seed),
-        "max_span_m": max_span_m,
-        "soft_barrier_classes": list(graph.graph.get("soft_barrier_classes", ())),
-        "split": bool(split),
-        "steps": stats,
-        "gap_m": graph.graph.get("gap_m"),
-        "n_compounds": len(ids),
-        "n_excluded": int(excluded.sum()),
-        "n_districts": nd,
-    }
-    logger.info(
-        "districting: %d compounds (%d excluded) -> %d districts (%d below_min, %d above_max)",
-        len(ids), int(excluded.sum()), nd, int((d_h < min_households).sum()),
-        int((d_h > max_households).sum()),
-    )  # fmt: skip
-    return DistrictResult(
-        districts=districts, compounds=out_c, parameters=params, parcels=out_p, walls=walls
+def _parcels_out(
+    parcels: gpd.GeoDataFrame, p_ids: list[str], p_to_region: list[int], numbering: _Numbering
+) -> gpd.GeoDataFrame:
+    """Copy the parcels, adding ``district_id`` (None when no district touches them)."""
+    out_p = parcels.copy()
+    p_did = [numbering.ids[numbering.pos_of[r]] if r >= 0 else None for r in p_to_region]
+    pmap = dict(zip(p_ids, p_did, strict=True))
+    out_p[DISTRICT_ID] = pd.Series(
+        [pmap.get(str(x)) for x in parcels[PARCEL_ID].astype(str)],
+        index=out_p.index,
+        dtype=object,
     )
+    return out_p
 
 
 def _walls_table(
@@ -1152,6 +1502,7 @@ def _assign_parcels(
     return pids, area_l, to_region
 
 
+# ---------------------------------------------------------------- flags and reasons (English)
 def _explain(
     d_n: np.ndarray,
     d_h: np.ndarray,
