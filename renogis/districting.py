@@ -34,7 +34,7 @@ Algorithm (per connected component, all components at once)
    halves. A group of 3,600 + 1,800 households becomes 2,700 + 2,700 where the
    compounds allow it.
 5. Whatever is still below the minimum stays one district flagged
-   ``below_min`` with the reason; a single compound above the maximum is its own
+   ``below_min`` (the tables say why); a single compound above the maximum is its own
    district flagged ``above_max``.
 
 ``max_span_m`` bounds every district's extent (the diagonal of its bounding
@@ -1047,7 +1047,8 @@ def propose_districts(
         ``n_compounds``, ``compound_ids``, ``households``, ``buildings``,
         ``floor_area_m2``, ``population``, ``idle_area_m2`` (m2), ``parcel_ids``,
         ``wall_m`` (m of walls to open), ``subdistrict``, ``group_households``,
-        ``flags``, ``reason``.
+        ``flags`` (codes; :func:`renogis.outputs.wording.district_reasons` turns
+        them and the figures into the ``reason`` sentence of the tables, in zh or en).
 
     Raises
     ------
@@ -1103,8 +1104,7 @@ def propose_districts(
     districts, walls = _district_table(
         compounds.iloc[inc.pos], inc.ids, inc.households, edges, lab, numbering, kt_mask=kt_mask,
         ka_local=ka_local, parcel_totals=_parcel_totals(p_ids, p_area, p_to_region, numbering.nd),
-        min_households=min_households, max_households=max_households, max_span_m=max_span_m,
-        soft_classes=tuple(graph.graph.get("soft_barrier_classes", ())), crs=compounds.crs,
+        min_households=min_households, max_households=max_households, crs=compounds.crs,
     )  # fmt: skip
     out_c = _compounds_out(compounds, inc.pos, numbering.node_did, reasons)
     out_p = None if parcels is None else _parcels_out(parcels, p_ids, p_to_region, numbering)
@@ -1300,8 +1300,6 @@ def _district_table(
     parcel_totals: tuple[np.ndarray, list[str]],
     min_households: int,
     max_households: int,
-    max_span_m: float | None,
-    soft_classes: tuple[str, ...],
     crs: Any,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """One row per district in id order (see :func:`propose_districts`), and the walls to open."""
@@ -1324,10 +1322,7 @@ def _district_table(
     soft_in = edges.soft & same
     soft_any = np.bincount(dl[eu[soft_in]], minlength=nd) > 0 if nd else np.zeros(0, bool)
     d_idle, d_pids = parcel_totals
-    flags, reason = _explain(
-        d_n, d_h, d_wall, d_gh, kt_any, ka_any, member_ids, min_households, max_households,
-        soft_any=soft_any, soft_classes=soft_classes, max_span_m=max_span_m,
-    )  # fmt: skip
+    flags = _flags(d_h, kt_any, ka_any, soft_any, min_households, max_households)
     districts = gpd.GeoDataFrame(
         {
             DISTRICT_ID: numbering.ids[numbering.pos_of],
@@ -1343,7 +1338,6 @@ def _district_table(
             SUBDISTRICT: _subdistricts(inc, dl, nd),
             GROUP_HOUSEHOLDS: np.asarray(d_gh, dtype=np.int64),
             FLAGS: flags,
-            REASON: reason,
         },
         geometry=gpd.GeoSeries(numbering.geom, crs=crs),
         crs=crs,
@@ -1502,74 +1496,28 @@ def _assign_parcels(
     return pids, area_l, to_region
 
 
-# ---------------------------------------------------------------- flags and reasons (English)
-def _explain(
-    d_n: np.ndarray,
+# ---------------------------------------------------------------- flags
+def _flags(
     d_h: np.ndarray,
-    d_wall: np.ndarray,
-    d_gh: np.ndarray,
     kt_any: np.ndarray,
     ka_any: np.ndarray,
-    member_ids: np.ndarray,
+    soft_any: np.ndarray,
     min_h: int,
     max_h: int,
-    *,
-    soft_any: np.ndarray | None = None,
-    soft_classes: tuple[str, ...] = (),
-    max_span_m: float | None = None,
-) -> tuple[list[str], list[str]]:
+) -> list[str]:
+    """The flag codes of every district (";"-joined); their words are in renogis.outputs.wording."""
     flags: list[str] = []
-    reasons: list[str] = []
-    soft_l = soft_any.tolist() if soft_any is not None else [False] * len(d_n)
-    span_note = f" or span more than {max_span_m:,.0f} m" if max_span_m is not None else ""
-    for n, h, w, gh, kt, ka, soft in zip(
-        d_n.tolist(), d_h.tolist(), d_wall.tolist(), d_gh.tolist(), kt_any, ka_any, soft_l,
-        strict=False,
-    ):
+    for h, kt, ka, soft in zip(d_h.tolist(), kt_any, ka_any, soft_any.tolist(), strict=False):
         f: list[str] = []
-        parts: list[str] = []
-        if n > 1:
-            parts.append(f"{n} adjacent compounds merged along {w:,.0f} m of shared walls")
-        else:
-            parts.append("single compound")
         if h < min_h:
             f.append(FLAG_BELOW_MIN)
-            if gh < min_h:
-                parts.append(
-                    f"below_min: {h:,} households < {min_h:,}; the whole connected group has only "
-                    f"{int(gh):,} households (barriers, subdistrict lines, distance or excluded "
-                    "compounds cut it off)"
-                )
-            else:
-                parts.append(
-                    f"below_min: {h:,} households < {min_h:,}; every adjacent district would "
-                    f"exceed {max_h:,} or fall below {min_h:,}{span_note} (or break a planner "
-                    "rule) if merged or rebalanced"
-                )
         elif h > max_h:
             f.append(FLAG_ABOVE_MAX)
-            if n == 1:
-                parts.append(
-                    f"above_max: one compound with {h:,} households > {max_h:,}; kept on its own"
-                )
-            else:
-                parts.append(
-                    f"above_max: {h:,} households > {max_h:,} because of a keep_together group"
-                )
-        else:
-            parts.append(f"{h:,} households within {min_h:,}-{max_h:,}")
         if kt:
             f.append(FLAG_KEEP_TOGETHER)
-            parts.append("holds a keep_together group (planner rule)")
         if ka:
             f.append(FLAG_KEEP_APART)
-            parts.append("holds a keep_apart compound (planner rule respected)")
         if soft:
             f.append(FLAG_SOFT_BARRIER)
-            parts.append(
-                f"crosses a {'/'.join(soft_classes) or 'soft-barrier'} street (soft barrier): no "
-                "in-band district was possible without crossing it"
-            )
         flags.append(";".join(f))
-        reasons.append("; ".join(parts))
-    return flags, reasons
+    return flags

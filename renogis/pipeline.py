@@ -229,6 +229,7 @@ def _stage_overlaps(st: _State) -> None:
 def _stage_districts(st: _State) -> None:
     from renogis.adjacency import build_adjacency
     from renogis.districting import propose_districts
+    from renogis.outputs.proposals import with_reasons
 
     c, ds = st.config, st.ds
     with st.timer.step("districts"):
@@ -240,6 +241,7 @@ def _stage_districts(st: _State) -> None:
             max_households=c.max_households, keep_together=c.keep_together, keep_apart=c.keep_apart,
             min_consent=c.min_consent, require_owners_committee=c.require_owners_committee,
             built_before=c.built_before, seed=c.seed, max_span_m=c.max_span_m)
+        st.district_result = with_reasons(st.district_result)  # the words of the flags, for every output
         st.districts = st.district_result.districts
         st.compounds = st.district_result.compounds
     st.summary["districts"] = int(len(st.districts))

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from renogis._errors import InfeasibleError, InputError
 from renogis.adjacency import build_adjacency
 from renogis.districting import DistrictResult, propose_districts
+from renogis.outputs.proposals import with_reasons
 
 CRS = "EPSG:4548"
 X0, Y0 = 527_000.0, 3_853_000.0
@@ -61,6 +62,7 @@ def members(res: DistrictResult) -> dict[str, list[str]]:
 def test_arterial_never_merged_across() -> None:
     c = grid3()
     res = propose_districts(c, build_adjacency(c, streets=ARTERIAL))
+    res = with_reasons(res)  # the words of the flags, as the tables carry them
     assert members(res) == {
         "D001": ["r0c0", "r0c1", "r1c0", "r1c1", "r2c0", "r2c1"],
         "D002": ["r0c2", "r1c2", "r2c2"],
@@ -84,6 +86,7 @@ def test_group_below_min_is_one_flagged_district() -> None:
     c = world({"A": box(0, 0, 100, 100), "B": box(100, 0, 200, 100), "F": box(1000, 0, 1100, 100)},
               [300, 300, 2000])  # fmt: skip
     res = propose_districts(c, build_adjacency(c))
+    res = with_reasons(res)  # the words of the flags, as the tables carry them
     d = res.districts.set_index("district_id")
     assert members(res) == {"D001": ["A", "B"], "D002": ["F"]}
     assert d.loc["D001", "households"] == 600
@@ -102,6 +105,7 @@ def test_below_min_blocked_and_above_max() -> None:
     c = world({"A": box(0, 0, 100, 100), "B": box(100, 0, 200, 100), "C": box(500, 0, 600, 100)},
               [3500, 1000, 5000])  # fmt: skip
     res = propose_districts(c, build_adjacency(c))
+    res = with_reasons(res)  # the words of the flags, as the tables carry them
     d = res.districts.set_index("compound_ids")
     assert d.loc["A", "flags"] == ""
     assert d.loc["B", "flags"] == "below_min"
@@ -362,6 +366,7 @@ def test_walls_to_open_exclude_street_frontage() -> None:
     G = build_adjacency(c, streets=local)
     assert (G.edges["B", "C"]["wall_m"], G.edges["B", "C"]["facing_m"]) == (0.0, 100.0)
     res = propose_districts(c, G)
+    res = with_reasons(res)  # the words of the flags, as the tables carry them
     assert members(res) == {"D001": ["A", "B", "C", "D"]}
     assert res.districts["wall_m"].tolist() == [200.0]
     assert res.districts["reason"].iloc[0].startswith(
@@ -447,6 +452,7 @@ def test_max_span_m() -> None:
     assert members(propose_districts(c, G)) == {"D001": ["r0c0", "r0c1", "r0c2", "r0c3"]}
     # 300 m: three compounds span 316.2 m (bounding-box diagonal), two span 223.6 m
     res = propose_districts(c, G, max_span_m=300)
+    res = with_reasons(res)  # the words of the flags, as the tables carry them
     assert members(res) == {"D001": ["r0c0", "r0c1"], "D002": ["r0c2", "r0c3"]}
     assert res.districts["flags"].tolist() == ["below_min", "below_min"]
     assert res.districts["reason"].iloc[0].endswith(
@@ -477,6 +483,7 @@ def test_soft_barrier_crossed_only_without_in_band_alternative() -> None:
     # without E1 there is no in-band district for E0 on its side: the street is crossed
     c2 = c[c["compound_id"] != "E1"]
     res2 = propose_districts(c2, build_adjacency(c2, streets=sec, soft_barrier_classes=["secondary"]))
+    res2 = with_reasons(res2)  # the words of the flags, as the tables carry them
     assert members(res2) == {"D001": ["W", "E0"]}
     assert res2.districts["households"].tolist() == [2300]
     assert res2.districts["flags"].tolist() == ["soft_barrier"]

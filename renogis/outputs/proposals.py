@@ -11,6 +11,7 @@ with BOM), XLSX and the Markdown sheets.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Mapping
@@ -23,12 +24,7 @@ from renogis._errors import InputError
 from renogis._inert import md_escape
 from renogis.districting import (
     COMPOUND_IDS,
-    FLAG_ABOVE_MAX,
-    FLAG_BELOW_MIN,
-    FLAG_KEEP_APART,
-    FLAG_KEEP_TOGETHER,
     FLAGS,
-    GROUP_HOUSEHOLDS,
     IDLE_AREA_M2,
     N_COMPOUNDS,
     PARCEL_IDS,
@@ -39,7 +35,7 @@ from renogis.districting import (
     DistrictResult,
 )
 from renogis.outputs.tables import write_table
-from renogis.outputs.wording import value_label
+from renogis.outputs.wording import district_reason, district_reasons, value_label
 from renogis.schema import (
     BUILDINGS,
     BUILT_YEAR,
@@ -53,7 +49,7 @@ from renogis.schema import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["proposal_sheets", "write_district_outputs", "DISTRICTS_GPKG", "PROPOSALS_DIR"]
+__all__ = ["proposal_sheets", "write_district_outputs", "with_reasons", "DISTRICTS_GPKG", "PROPOSALS_DIR"]
 
 #: File and folder names written by :func:`write_district_outputs`.
 DISTRICTS_GPKG = "districts.gpkg"
@@ -117,37 +113,6 @@ def _summary(row: Mapping[str, object], lang: str) -> str:
     return line
 
 
-def _reason_zh(row: Mapping[str, object], lo: int, hi: int) -> str:
-    n = int(row[N_COMPOUNDS])  # type: ignore[call-overload]
-    h = int(row[HOUSEHOLDS])  # type: ignore[call-overload]
-    gh = int(row.get(GROUP_HOUSEHOLDS, h))  # type: ignore[call-overload]
-    wall = float(row[WALL_M])  # type: ignore[arg-type]
-    flags = set(str(row.get(FLAGS) or "").split(";"))
-    parts = [f"{n} 个相邻小区沿 {_length(wall)} 共享围墙合并" if n > 1 else "单个小区"]
-    if FLAG_BELOW_MIN in flags:
-        if gh < lo:
-            parts.append(
-                f"户数 {h:,} 低于下限 {lo:,}：所在连通组团共仅 {gh:,} 户"
-                "（被屏障、街道界线、距离或排除的小区隔开）"
-            )
-        else:
-            parts.append(
-                f"户数 {h:,} 低于下限 {lo:,}：与相邻片区合并或调整会超过上限 {hi:,} 或违反规划约束"
-            )
-    elif FLAG_ABOVE_MAX in flags:
-        if n == 1:
-            parts.append(f"单个小区 {h:,} 户超过上限 {hi:,}，单独成片")
-        else:
-            parts.append(f"户数 {h:,} 超过上限 {hi:,}，因规划指定必须合并的小区组")
-    else:
-        parts.append(f"户数 {h:,} 在 {lo:,}–{hi:,} 之间")
-    if FLAG_KEEP_TOGETHER in flags:
-        parts.append("包含规划指定必须合并的小区组")
-    if FLAG_KEEP_APART in flags:
-        parts.append("已遵守规划指定不得同片的约束")
-    return "；".join(parts)
-
-
 def _cell(v: object, *, number: bool = False) -> str:
     if _missing(v):
         return "—"
@@ -189,6 +154,21 @@ def _wall_table(result: DistrictResult, did: str, lang: str) -> list[str]:
     rows = [f"| {_cell(a)} | {_cell(b)} | {_int(float(m))} |"
             for a, b, m in zip(w[WALL_COMPOUND_A], w[WALL_COMPOUND_B], w[WALL_M], strict=True)]
     return [*head, "|---|---|---|", *rows, ""]
+
+
+def with_reasons(result: DistrictResult) -> DistrictResult:
+    """``result`` with the English ``reason`` column of the district table (before the geometry).
+
+    The canonical tables (CSV, GeoPackage) carry the reason in English; the XLSX and the sheets
+    word it in the run's language (:func:`renogis.outputs.wording.district_reason`).
+    """
+    d = result.districts
+    if REASON in d.columns:
+        return result
+    d = d.copy()
+    d.insert(d.columns.get_loc(d.geometry.name) if d.geometry.name in d.columns else len(d.columns),
+             REASON, district_reasons(d, result.parameters, "en"))
+    return dataclasses.replace(result, districts=d)
 
 
 def proposal_sheets(
@@ -234,6 +214,9 @@ def proposal_sheets(
         raise InputError(f"extra_lines: unknown district ids: {', '.join(unknown)}")
     lo = int(result.parameters.get("min_households", 0))
     hi = int(result.parameters.get("max_households", 0))
+    reason_kw = {"min_households": lo, "max_households": hi,
+                 "soft_classes": tuple(result.parameters.get("soft_barrier_classes", ()) or ()),
+                 "max_span_m": result.parameters.get("max_span_m")}
     comp = result.compounds
     by_district = {
         k: g for k, g in comp[comp[DISTRICT_ID].notna()].groupby(DISTRICT_ID, sort=False)
@@ -245,7 +228,7 @@ def proposal_sheets(
         if lang == "zh":
             title = f"# 片区 {md_escape(did)}" + (f"（{md_escape(sd)}）" if not _missing(sd) else "")
             reason_head, members_head, extra_head = "## 划定理由", "## 成员小区", "## 补充"
-            reason = _reason_zh(row, lo, hi)
+            reason = district_reason(row, lang="zh", **reason_kw)
             flag_text = "标记：" + (str(value_label(FLAGS, row[FLAGS], lang)) if row.get(FLAGS) else "无")
         else:
             title = f"# District {md_escape(did)}" + (f" ({md_escape(sd)})" if not _missing(sd) else "")
@@ -254,7 +237,7 @@ def proposal_sheets(
                 "## Member compounds",
                 "## Further notes",
             )
-            reason = str(row[REASON])
+            reason = district_reason(row, lang="en", **reason_kw)
             flag_text = "Flags: " + (str(value_label(FLAGS, row[FLAGS], lang)) if row.get(FLAGS) else "none")
         order = str(row[COMPOUND_IDS]).split(",")
         members = by_district.get(did)
@@ -334,6 +317,7 @@ def write_district_outputs(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    result = with_reasons(result)
     sheets = proposal_sheets(result, lang=lang, extra_lines=extra_lines)
     gpkg = out / DISTRICTS_GPKG
     if gpkg.exists():
@@ -347,10 +331,7 @@ def write_district_outputs(
     written = [gpkg]
     replace = None
     if lang == "zh" and len(result.districts):
-        lo = int(result.parameters.get("min_households", 0))
-        hi = int(result.parameters.get("max_households", 0))
-        rows = result.districts.drop(columns="geometry").to_dict("records")
-        replace = {REASON: pd.Series([_reason_zh(r, lo, hi) for r in rows], index=result.districts.index)}
+        replace = {REASON: district_reasons(result.districts, result.parameters, "zh")}
     written += write_table(result.districts, out / DISTRICTS_TABLE, sheet_name=DISTRICTS_TABLE, lang=lang,
                            replace=replace)
     pdir = out / PROPOSALS_DIR

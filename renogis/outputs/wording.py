@@ -24,7 +24,7 @@ Examples
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -49,6 +49,8 @@ __all__ = [
     "data_dictionary",
     "WIDE_GAP_FIELDS",
     "gap_lines",
+    "district_reason",
+    "district_reasons",
 ]
 
 LANGS: Final = ("zh", "en")
@@ -497,3 +499,93 @@ def gap_lines(gaps: pd.DataFrame, *, standards: Any, lang: str = "zh") -> dict[s
             "after merging: walking distances recomputed with the walls opened between members that share "
             "a boundary not separated by a street (not 'covered if any member is')")
     return {did: [note, *lines] for did, lines in out.items()}
+
+
+# --------------------------------------------------------------------------- district reasons
+def district_reason(row: Mapping[str, Any], *, min_households: int, max_households: int, lang: str,
+                    soft_classes: Sequence[str] = (), max_span_m: float | None = None) -> str:
+    """Why a district is as it is, from its flags and figures: the one rule set, in ``lang``.
+
+    ``row`` holds ``n_compounds``, ``households``, ``group_households``, ``wall_m`` and ``flags``
+    of a row of :attr:`renogis.districting.DistrictResult.districts`.
+
+    Examples
+    --------
+    >>> row = {"n_compounds": 3, "households": 900, "group_households": 900, "wall_m": 250.4,
+    ...        "flags": "below_min"}
+    >>> district_reason(row, min_households=1500, max_households=4000, lang="en")
+    '3 adjacent compounds merged along 250 m of shared walls; below_min: 900 households < 1,500; the whole connected group has only 900 households (barriers, subdistrict lines, distance or excluded compounds cut it off)'
+    >>> district_reason(row, min_households=1500, max_households=4000, lang="zh")
+    '3 个相邻小区沿 250 m 共享围墙合并；户数 900 低于下限 1,500：所在连通组团共仅 900 户（被屏障、街道界线、距离或排除的小区隔开）'
+    """
+    from renogis.districting import (
+        FLAG_ABOVE_MAX,
+        FLAG_BELOW_MIN,
+        FLAG_KEEP_APART,
+        FLAG_KEEP_TOGETHER,
+        FLAG_SOFT_BARRIER,
+        GROUP_HOUSEHOLDS,
+        N_COMPOUNDS,
+        WALL_M,
+    )
+
+    zh = check_lang(lang) == "zh"
+    lo, hi = int(min_households), int(max_households)
+    n, h, wall = int(row[N_COMPOUNDS]), int(row[schema.HOUSEHOLDS]), float(row[WALL_M])
+    gh = int(row.get(GROUP_HOUSEHOLDS, h))
+    flags = set(str(row.get(schema.FLAGS) or "").split(";"))
+    if zh:
+        length = f"{wall / 1000:.1f} km" if wall >= 1000 else f"{wall:,.0f} m"
+        parts = [f"{n} 个相邻小区沿 {length} 共享围墙合并" if n > 1 else "单个小区"]
+    else:
+        parts = [f"{n} adjacent compounds merged along {wall:,.0f} m of shared walls" if n > 1
+                 else "single compound"]
+    if FLAG_BELOW_MIN in flags:
+        parts.append(_below_min_reason(h, gh, lo, hi, zh, max_span_m))
+    elif FLAG_ABOVE_MAX in flags:
+        if n == 1:
+            parts.append(f"单个小区 {h:,} 户超过上限 {hi:,}，单独成片" if zh else
+                         f"above_max: one compound with {h:,} households > {hi:,}; kept on its own")
+        else:
+            parts.append(f"户数 {h:,} 超过上限 {hi:,}，因规划指定必须合并的小区组" if zh else
+                         f"above_max: {h:,} households > {hi:,} because of a keep_together group")
+    else:
+        parts.append(f"户数 {h:,} 在 {lo:,}–{hi:,} 之间" if zh else f"{h:,} households within {lo:,}-{hi:,}")
+    if FLAG_KEEP_TOGETHER in flags:
+        parts.append("包含规划指定必须合并的小区组" if zh else "holds a keep_together group (planner rule)")
+    if FLAG_KEEP_APART in flags:
+        parts.append("已遵守规划指定不得同片的约束" if zh else
+                     "holds a keep_apart compound (planner rule respected)")
+    if FLAG_SOFT_BARRIER in flags:
+        classes = "/".join(_STREET_CLASS_ZH.get(c, c) if zh else c for c in soft_classes)
+        parts.append(f"跨越{classes or '软屏障道路'}（软屏障）：不跨越则无法形成户数在区间内的片区" if zh else
+                     f"crosses a {classes or 'soft-barrier'} street (soft barrier): no in-band district was "
+                     "possible without crossing it")
+    return ("；" if zh else "; ").join(parts)
+
+
+_STREET_CLASS_ZH: Final = {"arterial": "主干路", "secondary": "次干路", "local": "支路", "path": "步行道"}
+
+
+def _below_min_reason(h: int, gh: int, lo: int, hi: int, zh: bool, max_span_m: float | None) -> str:
+    if gh < lo:
+        return (f"户数 {h:,} 低于下限 {lo:,}：所在连通组团共仅 {gh:,} 户（被屏障、街道界线、距离或排除的小区隔开）"
+                if zh else
+                f"below_min: {h:,} households < {lo:,}; the whole connected group has only {gh:,} households "
+                "(barriers, subdistrict lines, distance or excluded compounds cut it off)")
+    if zh:
+        span = f"或跨度超过 {max_span_m:,.0f} 米" if max_span_m is not None else ""
+        return f"户数 {h:,} 低于下限 {lo:,}：与相邻片区合并或调整会超过上限 {hi:,}{span}或违反规划约束"
+    span = f" or span more than {max_span_m:,.0f} m" if max_span_m is not None else ""
+    return (f"below_min: {h:,} households < {lo:,}; every adjacent district would exceed {hi:,} or fall "
+            f"below {lo:,}{span} (or break a planner rule) if merged or rebalanced")
+
+
+def district_reasons(districts: pd.DataFrame, parameters: Mapping[str, Any], lang: str) -> pd.Series:
+    """:func:`district_reason` of every row of a district table (index kept)."""
+    kw = {"min_households": int(parameters.get("min_households", 0)),
+          "max_households": int(parameters.get("max_households", 0)),
+          "soft_classes": tuple(parameters.get("soft_barrier_classes", ()) or ()),
+          "max_span_m": parameters.get("max_span_m"), "lang": lang}
+    rows = districts.drop(columns=[c for c in districts.columns if c == "geometry"]).to_dict("records")
+    return pd.Series([district_reason(r, **kw) for r in rows], index=districts.index, dtype=object)
