@@ -30,7 +30,6 @@ from renogis.outputs.tables import (
     library_versions,
     write_columns_md,
     write_run_json,
-    write_siting_tables,
     write_table,
 )
 from renogis.outputs.wording import gap_lines
@@ -285,6 +284,7 @@ def _stage_gaps(st: _State) -> None:
 
 def _stage_siting(st: _State) -> None:
     from renogis import siting as siting_mod
+    from renogis.outputs.siting import siting_lines, write_siting_tables
 
     c = st.config
     with st.timer.step("siting"):
@@ -297,8 +297,8 @@ def _stage_siting(st: _State) -> None:
             st.compounds, parcels, access=st.access, standards=st.standards, network=st.network,
             gates=st.ds.get(schema.GATES), sites_per_category=c.sites_per_category, method=c.siting_method,
             districts=st.districts)
-        st.files.extend(write_siting_tables(st.plan.plan, st.tmp, lang=c.lang))
-        st.add_lines(siting_mod.siting_lines(st.plan, lang=c.lang))
+        st.files.extend(write_siting_tables(st.plan, st.tmp, lang=c.lang))
+        st.add_lines(siting_lines(st.plan, lang=c.lang))
         st.summary["sites"] = int(len(st.plan.plan))
         st.summary["siting"] = siting_mod.summary_record(st.plan)
 

@@ -43,7 +43,7 @@ from scipy.spatial import cKDTree
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from renogis.siting import exact_max_cover, greedy_max_cover, relative_gap  # noqa: E402
+from renogis.cover import exact_max_cover, greedy_max_cover, relative_gap  # noqa: E402
 
 RADIUS_M = 300.0
 GREEDY_TOLERANCE = 0.05  # "within a few percent"

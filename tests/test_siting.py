@@ -1,8 +1,7 @@
-"""Tests of renogis.siting: matrix core (greedy / exact) and the GeoDataFrame adapter."""
+"""Tests of renogis.siting: the GeoDataFrame adapter (the matrix core: tests/test_cover.py)."""
 
 from __future__ import annotations
 
-import itertools
 import math
 import sys
 
@@ -10,210 +9,22 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
 from renogis import schema
 from renogis._errors import CRSError, InputError
+from renogis.outputs.siting import siting_lines
 from renogis.siting import (
     SITING_PRIORITY,
-    CoverResult,
-    exact_max_cover,
-    greedy_max_cover,
-    relative_gap,
     site_capacity_households,
     site_facilities,
-    siting_lines,
-    write_siting_outputs,
 )
 from renogis.standards import CategoryRule, Standards
 
 CRS = "EPSG:4548"
 X0, Y0 = 500_000.0, 3_800_000.0
-
-
-# --------------------------------------------------------------------------- core
-def _classic() -> sp.csr_matrix:
-    """Greedy counterexample: site 2 covers the middle 4 points, sites 0 / 1 the halves."""
-    a = np.zeros((6, 3), dtype=bool)
-    a[[0, 1, 2], 0] = True
-    a[[3, 4, 5], 1] = True
-    a[[1, 2, 3, 4], 2] = True
-    return sp.csr_matrix(a)
-
-
-def test_greedy_is_suboptimal_and_exact_finds_optimum():
-    a, w = _classic(), np.ones(6)
-    g = greedy_max_cover(a, w, k=2)
-    e = exact_max_cover(a, w, k=2)
-    assert g.chosen == (2, 0)
-    assert g.newly_covered == (4.0, 1.0)
-    assert g.covered_weight == 5.0
-    assert g.method == "greedy" and g.mode == "max_cover" and g.status == "heuristic"
-    assert e.chosen == (0, 1)
-    assert e.newly_covered == (3.0, 3.0)
-    assert e.covered_weight == 6.0
-    assert e.objective_bound == 6.0 and e.gap == 0.0 and e.status == "optimal"
-    assert relative_gap(g, e) == pytest.approx(1 / 6)
-    # the greedy's bound is a valid upper bound on the optimum
-    assert g.objective_bound >= e.covered_weight
-    assert g.gap == pytest.approx(1 / 6)
-
-
-def test_weighted_counterexample():
-    # greedy takes the heavy middle site (7), then 3 more; optimum takes both sides (5 + 6)
-    a = np.array([[1, 0, 0], [1, 0, 1], [0, 1, 1], [0, 1, 0]], dtype=bool)
-    w = np.array([2.0, 3.0, 4.0, 2.0])
-    g = greedy_max_cover(sp.csr_matrix(a), w, k=2)
-    e = exact_max_cover(sp.csr_matrix(a), w, k=2)
-    assert g.chosen == (2, 0) and g.covered_weight == 9.0
-    assert e.chosen == (1, 0) and e.newly_covered == (6.0, 5.0) and e.covered_weight == 11.0
-
-
-def test_set_cover_covers_all_coverable_demand():
-    a = sp.vstack([_classic(), sp.csr_matrix((1, 3), dtype=bool)]).tocsr()  # row 6 unreachable
-    w = np.array([1.0, 1, 1, 1, 1, 1, 10.0])
-    g = greedy_max_cover(a, w, k=None)
-    e = exact_max_cover(a, w, k=None)
-    assert g.mode == e.mode == "set_cover"
-    assert g.coverable_weight == e.coverable_weight == 6.0
-    assert g.covered_weight == e.covered_weight == 6.0
-    assert g.chosen == (2, 0, 1) and g.objective == 3.0
-    assert e.chosen == (0, 1) and e.objective == 2.0 and e.objective_bound == 2.0
-    assert g.objective_bound == 2.0  # the two largest sites together reach 7 >= 6
-    assert relative_gap(g, e) == 0.5
-
-
-def test_zero_weight_rows_and_k_zero():
-    a = _classic()
-    w = np.array([0.0, 0, 0, 1, 1, 1])
-    g = greedy_max_cover(a, w, k=None)
-    assert g.chosen == (1,) and g.covered_weight == 3.0
-    assert exact_max_cover(a, w, k=None).chosen == (1,)
-    assert greedy_max_cover(a, w, k=0).chosen == ()
-    assert exact_max_cover(a, w, k=0).covered_weight == 0.0
-
-
-def test_dense_input_and_k_larger_than_candidates():
-    r = greedy_max_cover(np.eye(3, dtype=bool), np.array([1.0, 2.0, 3.0]), k=10)
-    assert r.chosen == (2, 1, 0) and r.covered_weight == 6.0 and r.gap == 0.0
-
-
-def test_capacity_respected():
-    a, w = _classic(), np.ones(6)
-    g = greedy_max_cover(a, w, k=2, capacity=2.0)
-    e = exact_max_cover(a, w, k=2, capacity=2.0)
-    assert g.covered_weight == 4.0 and max(g.newly_covered) <= 2.0
-    assert e.covered_weight == 4.0 and max(e.newly_covered) <= 2.0
-    # per-candidate capacity: site 2 may serve 4, the others 1
-    cap = np.array([1.0, 1.0, 4.0])
-    g2 = greedy_max_cover(a, w, k=2, capacity=cap)
-    assert g2.chosen == (2, 0) and g2.newly_covered == (4.0, 1.0)
-    e2 = exact_max_cover(a, w, k=3, capacity=cap)
-    assert e2.covered_weight == 6.0
-    assert sorted(e2.newly_covered) == [1.0, 1.0, 4.0]
-    # set cover with capacity: three sites of 2 serve all 6
-    e3 = exact_max_cover(a, w, k=None, capacity=2.0)
-    assert e3.objective == 3.0 and e3.covered_weight == pytest.approx(6.0)
-    g3 = greedy_max_cover(a, w, k=None, capacity=2.0)
-    assert g3.objective == 3.0 and g3.covered_weight == 6.0
-
-
-def test_capacity_splits_a_demand_point():
-    a = sp.csr_matrix(np.array([[1, 1]], dtype=bool))
-    r = greedy_max_cover(a, np.array([100.0]), k=None, capacity=60.0)
-    assert r.chosen == (0, 1) and r.newly_covered == (60.0, 40.0)
-    e = exact_max_cover(a, np.array([100.0]), k=1, capacity=60.0)
-    assert e.covered_weight == pytest.approx(60.0)
-
-
-def test_capacity_nan_and_inf_mean_uncapacitated():
-    a, w = _classic(), np.ones(6)
-    ref = greedy_max_cover(a, w, k=2)
-    for cap in (np.inf, np.nan, np.array([np.nan, np.inf, np.inf])):
-        r = greedy_max_cover(a, w, k=2, capacity=cap)
-        assert (r.chosen, r.newly_covered, r.objective_bound) == (
-            ref.chosen,
-            ref.newly_covered,
-            ref.objective_bound,
-        )
-
-
-def _brute_force(a: np.ndarray, w: np.ndarray, k: int) -> float:
-    best = 0.0
-    n_c = a.shape[1]
-    for r in range(min(k, n_c) + 1):
-        for combo in itertools.combinations(range(n_c), r):
-            cov = a[:, list(combo)].any(axis=1)
-            best = max(best, float(w[cov].sum()))
-    return best
-
-
-@settings(max_examples=25, deadline=None)
-@given(
-    st.integers(min_value=1, max_value=7),
-    st.integers(min_value=1, max_value=6),
-    st.integers(min_value=0, max_value=4),
-    st.integers(min_value=0, max_value=2**31 - 1),
-)
-def test_property_exact_is_optimal_greedy_bounded(n_d, n_c, k, seed):
-    rng = np.random.default_rng(seed)
-    a = rng.random((n_d, n_c)) < 0.4
-    w = rng.integers(0, 10, n_d).astype(float)
-    opt = _brute_force(a, w, k)
-    e = exact_max_cover(sp.csr_matrix(a), w, k=k)
-    g = greedy_max_cover(sp.csr_matrix(a), w, k=k)
-    assert e.covered_weight == pytest.approx(opt)
-    assert g.covered_weight <= opt + 1e-9
-    assert g.covered_weight >= (1 - 1 / math.e) * opt - 1e-9
-    assert g.objective_bound >= opt - 1e-9
-    assert sum(g.newly_covered) == pytest.approx(g.covered_weight)
-    assert len(set(g.chosen)) == len(g.chosen) <= k
-
-
-def test_core_errors():
-    a = _classic()
-    with pytest.raises(InputError, match="weights has 5 entries but coverage has 6 demand rows"):
-        greedy_max_cover(a, np.ones(5), k=1)
-    with pytest.raises(InputError, match=r"weights must be finite and >= 0; bad rows \(first 10\): \[1\]"):
-        greedy_max_cover(a, np.array([1.0, -1, 1, 1, 1, 1]), k=1)
-    with pytest.raises(InputError, match="k must be a non-negative integer or None"):
-        greedy_max_cover(a, np.ones(6), k=-1)
-    with pytest.raises(InputError, match="k must be a non-negative integer or None"):
-        exact_max_cover(a, np.ones(6), k=1.5)  # type: ignore[arg-type]
-    with pytest.raises(InputError, match="capacity has 2 entries but coverage has 3 candidate columns"):
-        greedy_max_cover(a, np.ones(6), k=1, capacity=np.ones(2))
-    with pytest.raises(InputError, match="capacity must be >= 0"):
-        greedy_max_cover(a, np.ones(6), k=1, capacity=-1.0)
-    with pytest.raises(InputError, match="coverage must be a 2-D matrix"):
-        greedy_max_cover(np.ones(3, dtype=bool), np.ones(3), k=1)
-    g = greedy_max_cover(a, np.ones(6), k=1)
-    s = greedy_max_cover(a, np.ones(6), k=None)
-    with pytest.raises(InputError, match="cannot compare a 'max_cover' result with a 'set_cover' result"):
-        relative_gap(g, s)
-
-
-def test_exact_without_highspy_falls_back_to_scipy_milp(monkeypatch):
-    monkeypatch.setitem(sys.modules, "highspy", None)
-    e = exact_max_cover(_classic(), np.ones(6), k=2)
-    assert e.chosen == (0, 1) and e.covered_weight == 6.0 and e.status == "optimal"
-    c = exact_max_cover(_classic(), np.ones(6), k=1, capacity=2.0)
-    assert c.covered_weight == 2.0
-    s = exact_max_cover(_classic(), np.ones(6), k=None)
-    assert sorted(s.chosen) == [0, 1]
-    # the joint plan too: the kindergarten alone on P1, the others share P2
-    plan = _gb_site(_colocation_world(), sites_per_category=1, method="exact")
-    assert plan.solution.covered_weight == pytest.approx(4000.0)
-    assert plan.plan.loc[plan.plan[schema.CATEGORY] == "kindergarten", schema.PARCEL_ID].item() == "P1"
-
-
-def test_cover_result_is_frozen():
-    r = greedy_max_cover(_classic(), np.ones(6), k=1)
-    assert isinstance(r, CoverResult)
-    with pytest.raises(AttributeError):
-        r.chosen = ()  # type: ignore[misc]
 
 
 # --------------------------------------------------------------------------- adapter world
@@ -448,34 +259,6 @@ def test_default_categories_and_nothing_to_do():
     assert SITING_PRIORITY[:3] == ("elderly_day_care", "nursery", "kindergarten")
 
 
-def test_siting_lines_and_outputs(tmp_path):
-    plan = _site(categories=["nursery"], sites_per_category=None, with_districts=True)
-    assert siting_lines(plan, lang="en") == {
-        "D1": [
-            "nursery on parcel P4: covers 550 more households",
-            "nursery on parcel P1: covers 100 more households",
-        ],
-        "D2": ["nursery on parcel P3: covers 50 more households"],
-    }
-    assert siting_lines(plan)["D1"][0] == "托儿所 设于地块 P4：新增覆盖 550 户"
-    assert siting_lines(_site(categories=["nursery"]), lang="en") == {
-        None: ["nursery on parcel P4: covers 550 more households"]
-    }
-    files = write_siting_outputs(plan, tmp_path / "out")
-    assert [f.name for f in files] == ["siting_plan.csv", "siting_plan.xlsx"]
-    back = pd.read_csv(files[0], encoding="utf-8-sig")
-    assert back.columns.tolist()[:4] == [
-        schema.PARCEL_ID,
-        schema.CATEGORY,
-        "newly_covered_households",
-        "cumulative_coverage",
-    ]
-    assert back[schema.PARCEL_ID].tolist() == ["P4", "P1", "P3"]
-    assert "geometry" not in back.columns
-    x = pd.read_excel(files[1])
-    assert x["newly_covered_households"].tolist() == [550, 100, 50]
-
-
 def test_adapter_errors():
     comp, parcels, access, _, _ = _world()
     std = _standards()
@@ -500,10 +283,6 @@ def test_adapter_errors():
         site_facilities(comp[comp[schema.COMPOUND_ID] != "C5"], parcels, **kw)
     with pytest.raises(CRSError, match="different CRSs"):
         site_facilities(comp, parcels.set_crs("EPSG:4549", allow_override=True), **kw)
-    with pytest.raises(InputError, match="unknown language 'fr'; use 'zh' or 'en'"):
-        siting_lines(pd.DataFrame(), lang="fr")
-    with pytest.raises(InputError, match="siting plan: missing column"):
-        write_siting_outputs(pd.DataFrame({"parcel_id": []}), "/tmp/none")
 
 
 def test_inputs_not_modified():
@@ -523,32 +302,6 @@ def test_inputs_not_modified():
     pd.testing.assert_frame_equal(comp, before[0])
     pd.testing.assert_frame_equal(parcels, before[1])
     pd.testing.assert_frame_equal(access, before[2])
-
-
-def test_exact_without_solution_raises(monkeypatch):
-    import renogis.siting as siting
-    from renogis._errors import InfeasibleError
-
-    monkeypatch.setattr(siting, "_solve_highs", lambda **kw: ("time_limit", None, math.nan, math.nan))
-    with pytest.raises(InfeasibleError, match=r"HiGHS found no feasible siting within time_limit_s=0\.5"):
-        exact_max_cover(_classic(), np.ones(6), k=1, time_limit_s=0.5)
-    with pytest.raises(InfeasibleError, match="raise time_limit_s or use method='greedy'"):
-        exact_max_cover(_classic(), np.ones(6), k=1, capacity=2.0, time_limit_s=0.5)
-
-
-@settings(max_examples=15, deadline=None)
-@given(st.integers(min_value=0, max_value=2**31 - 1), st.integers(min_value=1, max_value=3))
-def test_property_capacitated_exact_not_worse_than_greedy(seed, k):
-    rng = np.random.default_rng(seed)
-    a = sp.csr_matrix(rng.random((6, 4)) < 0.5)
-    w = rng.integers(1, 10, 6).astype(float)
-    cap = rng.integers(1, 15, 4).astype(float)
-    g = greedy_max_cover(a, w, k=k, capacity=cap)
-    e = exact_max_cover(a, w, k=k, capacity=cap)
-    assert e.covered_weight >= g.covered_weight - 1e-6
-    for res in (g, e):
-        assert all(n <= cap[j] + 1e-6 for j, n in zip(res.chosen, res.newly_covered, strict=True))
-        assert res.covered_weight <= g.objective_bound + 1e-6
 
 
 # --------------------------------------------------------------------------- capacity and co-location
@@ -680,13 +433,21 @@ def test_kindergarten_gets_its_own_site_others_share_a_building():
     assert plan.solution is not None and plan.solution.covered_weight == pytest.approx(4000.0)
 
 
+def test_exact_plan_without_highspy_falls_back_to_scipy_milp(monkeypatch):
+    monkeypatch.setitem(sys.modules, "highspy", None)
+    # the joint plan too: the kindergarten alone on P1, the others share P2
+    plan = _gb_site(_colocation_world(), sites_per_category=1, method="exact")
+    assert plan.solution.covered_weight == pytest.approx(4000.0)
+    assert plan.plan.loc[plan.plan[schema.CATEGORY] == "kindergarten", schema.PARCEL_ID].item() == "P1"
+
+
 def test_one_greedy_pass_blocks_the_kindergarten_the_improvement_pass_does_not(monkeypatch):
-    import renogis.siting as siting
+    import renogis.cover as cover
 
     # every option credits 1,000 households: one greedy pass breaks the tie by category
     # priority and parcel id, puts day care on P1 first, and the independent kindergarten
     # can no longer go there (the only parcel with 5,240 m2 of land): 3,000 vs 4,000
-    monkeypatch.setattr(siting, "GREEDY_RESTARTS", 0)
+    monkeypatch.setattr(cover, "GREEDY_RESTARTS", 0)
     plan = _gb_site(_colocation_world(), sites_per_category=1, method="both")
     g = plan.summary.set_index(schema.CATEGORY)
     assert g["greedy_covered"].to_dict() == {
@@ -699,7 +460,7 @@ def test_one_greedy_pass_blocks_the_kindergarten_the_improvement_pass_does_not(m
     assert plan.gaps["all"] == pytest.approx(0.25)
     assert plan.gaps["kindergarten"] == 1.0
     # the re-run that forbids day care on P1 finds the optimum
-    monkeypatch.setattr(siting, "GREEDY_RESTARTS", 48)
+    monkeypatch.setattr(cover, "GREEDY_RESTARTS", 48)
     plan = _gb_site(_colocation_world(), sites_per_category=1, method="both")
     assert plan.gaps["all"] == 0.0
     assert plan.summary["greedy_covered"].tolist() == [1000.0] * 4
@@ -791,23 +552,6 @@ def test_shuffled_rows_give_the_same_plan(method):
         pd.testing.assert_frame_equal(got.reset_index(drop=True), ref.reset_index(drop=True))
 
 
-def test_highs_prints_nothing_on_stdout(tmp_path):
-    import subprocess
-
-    code = (
-        "import numpy as np, scipy.sparse as sp\n"
-        "from renogis.siting import exact_max_cover\n"
-        "a = sp.csr_matrix(np.eye(3, dtype=bool))\n"
-        "r = exact_max_cover(a, np.ones(3), k=2)\n"
-        "r2 = exact_max_cover(a, np.ones(3), k=2, capacity=0.5)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
-    )
-    assert out.stdout == ""
-    assert "HiGHS" not in out.stderr
-
-
 def test_site_capacity_households_from_area():
     from renogis.standards import load_standards
 
@@ -864,9 +608,9 @@ def test_sample_plan_respects_capacity_and_co_location():
 
 
 def test_exact_site_without_a_solution_in_time_falls_back_to_the_greedy(monkeypatch, caplog):
-    import renogis.siting as siting
+    import renogis.cover as cover
 
-    monkeypatch.setattr(siting, "_solve_highs", lambda **kw: ("time_limit", None, math.nan, math.nan))
+    monkeypatch.setattr(cover, "_solve_highs", lambda **kw: ("time_limit", None, math.nan, math.nan))
     plan = _gb_site(_colocation_world(), sites_per_category=1, method="exact", time_limit_s=0.1)
     assert plan.solution.status == "time_limit"
     assert plan.solution.covered_weight == pytest.approx(4000.0)  # the improved greedy plan
@@ -997,35 +741,3 @@ def test_pipeline_writes_capacity_columns_and_siting_summary(tmp_path):
         assert record[cat]["sites"] == len(rows)
         assert record[cat]["households_credited"] == round(rows["newly_covered_households"].sum(), 1)
         assert record[cat]["shortfall_after"] == round(rows["shortfall_after"].iloc[-1], 1)
-
-
-def test_site_options_checks_its_arrays():
-    from renogis.siting import SiteOptions
-
-    good = dict(
-        coverage=sp.csc_matrix(np.array([[1, 1]], dtype=bool)),
-        households=np.array([100.0]),
-        units=np.array([2.0]),
-        parcel=np.array([0, 1]),
-        group=np.array([0, 0]),
-        min_area_m2=np.array([0.0, 0.0]),
-        max_area_m2=np.array([35.0, 70.0]),
-        m2_per_unit=np.array([35.0, 35.0]),
-        max_units=np.array([1.0, 2.0]),
-        independent=np.array([True, True]),
-        parcel_area_m2=np.array([35.0, 70.0]),
-        k=1,
-    )
-    SiteOptions(**good)
-    with pytest.raises(
-        InputError, match=r"SiteOptions \(1 demand rows x 2 options\): units has 2 entries, expected 1"
-    ):
-        SiteOptions(**{**good, "units": np.array([1.0, 2.0])})
-    with pytest.raises(InputError, match=r"min_area_m2 > max_area_m2 for options \[1\]"):
-        SiteOptions(**{**good, "min_area_m2": np.array([0.0, 80.0])})
-    with pytest.raises(InputError, match="parcel holds an index outside parcel_area_m2"):
-        SiteOptions(**{**good, "parcel": np.array([0, 2])})
-    with pytest.raises(InputError, match="households must be >= 0"):
-        SiteOptions(**{**good, "households": np.array([np.nan])})
-    with pytest.raises(InputError, match="k must be a non-negative integer or None"):
-        SiteOptions(**{**good, "k": -1})

@@ -19,7 +19,6 @@ from typing import Any
 
 import pandas as pd
 
-from renogis import schema
 from renogis._inert import csv_safe
 from renogis.outputs import wording
 from renogis.outputs.xlsx import style_of, write_xlsx
@@ -27,7 +26,7 @@ from renogis.outputs.xlsx import style_of, write_xlsx
 logger = logging.getLogger(__name__)
 
 __all__ = ["write_table", "write_csv", "write_xlsx", "file_sha256", "library_versions", "write_run_json",
-           "write_siting_tables", "write_columns_md"]
+           "write_columns_md"]
 
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
@@ -152,20 +151,6 @@ def write_run_json(path: str | Path, record: Mapping[str, Any]) -> Path:
     out = Path(path)
     out.write_text(json.dumps(_jsonable(record), ensure_ascii=False, indent=2), encoding="utf-8")
     return out
-
-
-def write_siting_tables(plan: pd.DataFrame, out_dir: str | Path, *, lang: str = "zh") -> list[Path]:
-    """Write ``siting_plan.csv`` (canonical) and ``siting_plan.xlsx`` (worded in ``lang``).
-
-    Columns: ``parcel_id``, ``category``, ``newly_covered_households``,
-    ``cumulative_coverage`` first, then the other plan columns (no geometry).
-    """
-    first = [schema.PARCEL_ID, schema.CATEGORY, schema.NEWLY_COVERED_HOUSEHOLDS, schema.CUMULATIVE_COVERAGE]
-    cols = [c for c in first if c in plan.columns]
-    cols += [c for c in plan.columns if c not in first and c != schema.GEOMETRY]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    return write_table(pd.DataFrame(plan[cols]), out / "siting_plan", sheet_name="siting_plan", lang=lang)
 
 
 def write_columns_md(out_dir: str | Path, files: Iterable[str | Path]) -> Path:
