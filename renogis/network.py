@@ -462,6 +462,55 @@ def build_walk_network(
     >>> net.n_nodes, len(net.edges)
     (5, 4)
     """
+    st = _street_table(streets)
+    lines = _line_table(st)
+    contacts, skipped = _street_contacts(lines, st.layer)
+    barrier_lines, crossings = _barrier_crossings(lines, barriers, crs=st.crs)
+    report: dict[str, Any] = {**st.report, "junctions_skipped": skipped, "barrier_crossings": crossings}
+    split = _split_points(lines, contacts)
+    node_xy, split_node = _node_ids(split.xy)  # junctions: coordinates merged within 1 mm
+    pieces = _pieces(lines, split, split_node)
+    kept, kept_nodes, parts = _components(pieces, st.ids[lines.src[pieces.line]], len(node_xy),
+                                          keep_largest=keep_largest)
+    report.update(parts)
+    graph, node_xy, edges = _edge_table(st, lines, pieces, node_xy, kept=kept, kept_nodes=kept_nodes)
+    report["nodes"] = int(len(node_xy))
+    report["edges"] = int(len(edges))
+    report["length_m"] = float(edges[LENGTH_M].to_numpy().sum())
+    logger.info(
+        "walk network: %d streets in (%d not walkable, %d empty) -> %d nodes, %d edges, "
+        "%.0f m; %d crossings at different levels not joined, %d barrier crossings; "
+        "%d connected parts (largest %.1f%% of the length), dropped %d edges (%.0f m) of %d streets",
+        report["streets_in"], report["not_walkable"], report["empty_geometries"], report["nodes"],
+        report["edges"], report["length_m"], report["junctions_skipped"], report["barrier_crossings"],
+        report["components"], 100 * report["largest_share"], report["dropped_edges"],
+        report["dropped_length_m"], len(report["dropped_street_ids"]),
+    )
+    net = WalkNetwork(crs=st.crs, graph=graph, node_xy=node_xy, edges=edges, report=report,
+                      barrier_lines=barrier_lines)
+    net.edge_tree()  # the spatial index every snap uses: built once with the network (0.3 s at 1M nodes)
+    return net
+
+
+# ---------------------------------------------------------------------------- build phases
+@dataclass(frozen=True)
+class _Streets:
+    """The streets layer as arrays, one entry per input row (defaults for missing columns)."""
+
+    crs: pyproj.CRS
+    geoms: np.ndarray
+    ids: np.ndarray  # street_id as str (the index when there is no such column)
+    use: np.ndarray  # walkable, with a geometry
+    classes: np.ndarray
+    bridge: np.ndarray
+    tunnel: np.ndarray
+    layer: np.ndarray
+    highway: np.ndarray
+    report: dict  # streets_in, empty_geometries, not_walkable, not_walkable_ids
+
+
+def _street_table(streets: gpd.GeoDataFrame) -> _Streets:
+    """Check the streets layer (not empty, projected CRS, lines only) and read its columns."""
     if streets is None or len(streets) == 0:
         raise InputError(
             "streets layer is empty: a walk network needs street centre lines "
@@ -496,28 +545,46 @@ def build_walk_network(
             "streets layer has no walkable street with a geometry "
             f"({report['not_walkable']} not walkable, {report['empty_geometries']} empty)"
         )
-    rows = np.flatnonzero(use)
     classes = (
         streets[schema.STREET_CLASS].to_numpy(dtype=object)
         if schema.STREET_CLASS in streets.columns
         else np.full(len(streets), "local", dtype=object)
     )
-    bridge = _bool_column(streets, schema.BRIDGE, False)
-    tunnel = _bool_column(streets, schema.TUNNEL, False)
-    layer = _int_column(streets, schema.LAYER, 0)
     highway = (
         streets[HIGHWAY].to_numpy(dtype=object)
         if HIGHWAY in streets.columns
         else np.full(len(streets), None, dtype=object)
     )
+    return _Streets(
+        crs=crs, geoms=geoms_in, ids=ids_in, use=use, classes=classes,
+        bridge=_bool_column(streets, schema.BRIDGE, False),
+        tunnel=_bool_column(streets, schema.TUNNEL, False),
+        layer=_int_column(streets, schema.LAYER, 0), highway=highway, report=report,
+    )
 
-    lines, part_row = _lines_of(geoms_in[rows])
+
+@dataclass(frozen=True)
+class _Lines:
+    """Single street lines of positive length (parts of the usable rows) and their segments."""
+
+    src: np.ndarray  # source row of every line
+    level: np.ndarray  # _LEVEL_GROUND, _LEVEL_BRIDGE or _LEVEL_TUNNEL
+    seg: dict[str, np.ndarray]  # _segments() of the lines
+    length: np.ndarray  # (m)
+    seg_first: np.ndarray  # the segment is the first of its line
+    seg_last: np.ndarray  # ... the last
+
+
+def _line_table(st: _Streets) -> _Lines:
+    """Explode the usable rows into single lines, drop 0 m ones, and cut them into segments."""
+    rows = np.flatnonzero(st.use)
+    lines, part_row = _lines_of(st.geoms[rows])
     src = rows[part_row]  # source row of each line
     keep_line = shapely.length(lines) > 0
     lines, src = lines[keep_line], src[keep_line]
     n_lines = len(lines)
     level = np.where(
-        bridge[src], _LEVEL_BRIDGE, np.where(tunnel[src], _LEVEL_TUNNEL, _LEVEL_GROUND)
+        st.bridge[src], _LEVEL_BRIDGE, np.where(st.tunnel[src], _LEVEL_TUNNEL, _LEVEL_GROUND)
     )
     seg = _segments(lines)
     line_len = np.zeros(n_lines)
@@ -525,10 +592,27 @@ def build_walk_network(
     n_seg_line = np.bincount(seg["line"], minlength=n_lines)
     first_seg = np.cumsum(n_seg_line) - n_seg_line
     seg_idx_in_line = np.arange(len(seg["line"])) - first_seg[seg["line"]]
-    seg_is_first = seg_idx_in_line == 0
-    seg_is_last = seg_idx_in_line == n_seg_line[seg["line"]] - 1
+    return _Lines(src=src, level=level, seg=seg, length=line_len, seg_first=seg_idx_in_line == 0,
+                  seg_last=seg_idx_in_line == n_seg_line[seg["line"]] - 1)
 
-    # --- street x street contacts ---------------------------------------------------
+
+@dataclass(frozen=True)
+class _SplitPoints:
+    """Points at which street lines are split into edges: line, position along it (m), xy."""
+
+    line: np.ndarray
+    pos: np.ndarray
+    xy: np.ndarray
+
+
+def _street_contacts(lines: _Lines, layer: np.ndarray) -> tuple[_SplitPoints, int]:
+    """Where street lines meet and join: one split point on each of the two lines.
+
+    Lines join where they cross on the same level (same ``layer`` and the same
+    bridge/tunnel/ground status) and wherever a line end touches another line.
+    Returns the split points and the number of crossings at different levels (not joined).
+    """
+    seg = lines.seg
     # candidate pairs: segment boxes grown by the node tolerance (an end point a few nm
     # short of another street must still find it)
     lo = np.minimum(seg["p"], seg["q"]) - NODE_TOLERANCE_M
@@ -545,94 +629,109 @@ def build_walk_network(
     c = _segment_contacts(seg, ia, seg, ib, collinear=True)
     a, b = ia[c["k"]], ib[c["k"]]
     line_a, line_b = seg["line"][a], seg["line"][b]
-    end_a = (seg_is_first[a] & (c["t"] == 0)) | (seg_is_last[a] & (c["t"] == 1))
-    end_b = (seg_is_first[b] & (c["u"] == 0)) | (seg_is_last[b] & (c["u"] == 1))
-    same_level = (level[line_a] == level[line_b]) & (layer[src[line_a]] == layer[src[line_b]])
+    end_a = (lines.seg_first[a] & (c["t"] == 0)) | (lines.seg_last[a] & (c["t"] == 1))
+    end_b = (lines.seg_first[b] & (c["u"] == 0)) | (lines.seg_last[b] & (c["u"] == 1))
+    src = lines.src
+    same_level = (lines.level[line_a] == lines.level[line_b]) & (layer[src[line_a]] == layer[src[line_b]])
     ok = same_level | end_a | end_b
     skipped_xy = np.stack([c["x"][~ok], c["y"][~ok]], axis=1)
-    report["junctions_skipped"] = int(len(np.unique(np.round(skipped_xy, 3), axis=0)))
+    skipped = int(len(np.unique(np.round(skipped_xy, 3), axis=0)))
     a, b, t, u = a[ok], b[ok], c["t"][ok], c["u"][ok]
-    cx, cy = c["x"][ok], c["y"][ok]
+    xy = np.column_stack([c["x"][ok], c["y"][ok]])
     pos_a = seg["s0"][a] + t * seg["len"][a]
     pos_b = seg["s0"][b] + u * seg["len"][b]
+    contacts = _SplitPoints(line=np.concatenate([seg["line"][a], seg["line"][b]]),
+                            pos=np.concatenate([pos_a, pos_b]), xy=np.concatenate([xy, xy]))
+    return contacts, skipped
 
-    # split table: line, position, x, y, cut flag
+
+def _barrier_crossings(
+    lines: _Lines, barriers: gpd.GeoDataFrame | None, *, crs: pyproj.CRS
+) -> tuple[np.ndarray | None, int]:
+    """Barrier linework for the network, and how many places a street line crosses a barrier.
+
+    Barriers never cut a street. A crossing counts once per line and position (1 mm),
+    not at a street's end nor at the open end of a barrier line.
+    """
+    if barriers is None or not len(barriers):
+        return None, 0
+    _same_crs(crs, barriers.crs, what="barriers layer", ref="streets")
+    blines, bclosed = _barrier_lines(barriers)
+    if not len(blines):
+        return None, 0
+    seg = lines.seg
+    bseg = _segments(blines)
+    nb = np.bincount(bseg["line"], minlength=len(blines))
+    bfirst = np.cumsum(nb) - nb
+    bidx = np.arange(len(bseg["line"])) - bfirst[bseg["line"]]
+    b_first = (bidx == 0) & ~bclosed[bseg["line"]]
+    b_last = (bidx == nb[bseg["line"]] - 1) & ~bclosed[bseg["line"]]
+    btree = shapely.STRtree(shapely.linestrings(np.stack([bseg["p"], bseg["q"]], axis=1)))
+    qa, qb = btree.query(shapely.linestrings(np.stack([seg["p"], seg["q"]], axis=1)))
+    bc = _segment_contacts(seg, qa, bseg, qb, collinear=False)
+    ca, cb = qa[bc["k"]], qb[bc["k"]]
+    at_b_end = (b_first[cb] & (bc["u"] == 0)) | (b_last[cb] & (bc["u"] == 1))
+    cpos = seg["s0"][ca] + bc["t"] * seg["len"][ca]
+    cline = seg["line"][ca]
+    inner = (cpos > NODE_TOLERANCE_M) & (cpos < lines.length[cline] - NODE_TOLERANCE_M)
+    keep = inner & ~at_b_end
+    ckey = np.unique(np.column_stack([cline[keep], np.round(cpos[keep], 3)]), axis=0)
+    return blines, int(len(ckey))
+
+
+def _split_points(lines: _Lines, contacts: _SplitPoints) -> _SplitPoints:
+    """Both ends of every line and its contacts, sorted along each line, one per position (1 mm)."""
+    seg = lines.seg
+    n_lines = len(lines.length)
     ends_line = np.repeat(np.arange(n_lines), 2)
-    ends_pos = np.column_stack([np.zeros(n_lines), line_len]).ravel()
+    ends_pos = np.column_stack([np.zeros(n_lines), lines.length]).ravel()
     start_v = np.r_[0, np.flatnonzero(seg["vline"][1:] != seg["vline"][:-1]) + 1]
     end_v = np.r_[start_v[1:] - 1, len(seg["vline"]) - 1]
     ends_xy = np.stack([seg["coords"][start_v], seg["coords"][end_v]], axis=1).reshape(-1, 2)
-    sp_line = [ends_line, seg["line"][a], seg["line"][b]]
-    sp_pos = [ends_pos, pos_a, pos_b]
-    sp_xy = [ends_xy, np.column_stack([cx, cy]), np.column_stack([cx, cy])]
-    sp_cut = [np.zeros(2 * n_lines, bool), np.zeros(len(a), bool), np.zeros(len(b), bool)]
-
-    # --- barriers: counted, never cut ------------------------------------------------
-    report["barrier_crossings"] = 0
-    barrier_lines = None
-    if barriers is not None and len(barriers):
-        _same_crs(crs, barriers.crs, what="barriers layer", ref="streets")
-        blines, bclosed = _barrier_lines(barriers)
-        barrier_lines = blines if len(blines) else None
-        if len(blines):
-            bseg = _segments(blines)
-            nb = np.bincount(bseg["line"], minlength=len(blines))
-            bfirst = np.cumsum(nb) - nb
-            bidx = np.arange(len(bseg["line"])) - bfirst[bseg["line"]]
-            b_first = (bidx == 0) & ~bclosed[bseg["line"]]
-            b_last = (bidx == nb[bseg["line"]] - 1) & ~bclosed[bseg["line"]]
-            btree = shapely.STRtree(shapely.linestrings(np.stack([bseg["p"], bseg["q"]], axis=1)))
-            qa, qb = btree.query(shapely.linestrings(np.stack([seg["p"], seg["q"]], axis=1)))
-            bc = _segment_contacts(seg, qa, bseg, qb, collinear=False)
-            ca, cb = qa[bc["k"]], qb[bc["k"]]
-            at_b_end = (b_first[cb] & (bc["u"] == 0)) | (b_last[cb] & (bc["u"] == 1))
-            cpos = seg["s0"][ca] + bc["t"] * seg["len"][ca]
-            cline = seg["line"][ca]
-            inner = (cpos > NODE_TOLERANCE_M) & (cpos < line_len[cline] - NODE_TOLERANCE_M)
-            keep = inner & ~at_b_end
-            ckey = np.unique(np.column_stack([cline[keep], np.round(cpos[keep], 3)]), axis=0)
-            report["barrier_crossings"] = int(len(ckey))
-
-    s_line = np.concatenate(sp_line)
-    s_pos = np.concatenate(sp_pos)
-    s_xy = np.concatenate(sp_xy)
-    s_cut = np.concatenate(sp_cut)
-    # sort by line, position; cut first among equal positions; then dedupe
+    s_line = np.concatenate([ends_line, contacts.line])
+    s_pos = np.concatenate([ends_pos, contacts.pos])
+    s_xy = np.concatenate([ends_xy, contacts.xy])
+    # sort by line, position; then dedupe
     s_pos_r = np.round(s_pos / NODE_TOLERANCE_M)
-    order = np.lexsort((~s_cut, s_pos_r, s_line))
-    s_line, s_pos, s_xy, s_cut, s_pos_r = (
-        s_line[order], s_pos[order], s_xy[order], s_cut[order], s_pos_r[order],
-    )
+    order = np.lexsort((s_pos_r, s_line))
+    s_line, s_pos, s_xy, s_pos_r = s_line[order], s_pos[order], s_xy[order], s_pos_r[order]
     first = np.r_[True, (s_line[1:] != s_line[:-1]) | (s_pos_r[1:] != s_pos_r[:-1])]
-    s_line, s_pos, s_xy, s_cut = s_line[first], s_pos[first], s_xy[first], s_cut[first]
+    s_line, s_pos, s_xy = s_line[first], s_pos[first], s_xy[first]
     # line ends must be exactly 0 and L
     is_start = np.r_[True, s_line[1:] != s_line[:-1]]
     is_end = np.r_[s_line[1:] != s_line[:-1], True]
     s_pos[is_start] = 0.0
-    s_pos[is_end] = line_len[s_line[is_end]]
+    s_pos[is_end] = lines.length[s_line[is_end]]
+    return _SplitPoints(line=s_line, pos=s_pos, xy=s_xy)
 
-    # node ids: merged coordinates for junctions, two private nodes per cut
-    node_xy, inv = _node_ids(s_xy[~s_cut])
-    n_junction = len(node_xy)
-    node_in = np.empty(len(s_line), dtype=np.int64)  # node a piece ending here uses
-    node_out = np.empty(len(s_line), dtype=np.int64)  # node a piece starting here uses
-    node_in[~s_cut] = inv
-    node_out[~s_cut] = inv
-    n_cut = int(s_cut.sum())
-    node_in[s_cut] = n_junction + 2 * np.arange(n_cut)
-    node_out[s_cut] = n_junction + 2 * np.arange(n_cut) + 1
-    node_xy = np.concatenate([node_xy, np.repeat(s_xy[s_cut], 2, axis=0)])
 
-    # pieces between consecutive split points of the same line
+@dataclass(frozen=True)
+class _Pieces:
+    """Stretches of a line between consecutive split points: the edges to be."""
+
+    u: np.ndarray  # node at the start
+    v: np.ndarray  # node at the end
+    line: np.ndarray  # the line it belongs to
+    length: np.ndarray  # (m)
+    geoms: np.ndarray
+
+
+def _pieces(lines: _Lines, split: _SplitPoints, split_node: np.ndarray) -> _Pieces:
+    """The pieces between consecutive split points of each line, with their geometries."""
+    is_end = np.r_[split.line[1:] != split.line[:-1], True]
     piece_from = np.flatnonzero(~is_end)
-    pu = node_out[piece_from]
-    pv = node_in[piece_from + 1]
-    pa = s_pos[piece_from]
-    pb = s_pos[piece_from + 1]
-    pline = s_line[piece_from]
-    plen = pb - pa
+    pa = split.pos[piece_from]
+    pb = split.pos[piece_from + 1]
+    return _Pieces(u=split_node[piece_from], v=split_node[piece_from + 1], line=split.line[piece_from],
+                   length=pb - pa, geoms=_piece_geometries(lines.seg, split, piece_from, pa, pb))
 
-    # piece geometries: start point, interior vertices, end point
+
+def _piece_geometries(
+    seg: dict[str, np.ndarray], split: _SplitPoints, piece_from: np.ndarray, pa: np.ndarray,
+    pb: np.ndarray,
+) -> np.ndarray:
+    """LineStrings of the pieces: start point, the line's vertices strictly inside, end point."""
+    s_line, s_pos, s_xy = split.line, split.pos, split.xy
     n_pieces = len(piece_from)
     # piece index of every vertex: merge vertices into split order per line
     v_line, v_pos = seg["vline"], seg["vpos"]
@@ -660,11 +759,19 @@ def build_walk_network(
     )
     g_xy = np.concatenate([s_xy[piece_from], seg["coords"][vrows], s_xy[piece_from + 1]])
     gorder = np.lexsort((g_seq, g_piece))
-    piece_geoms = shapely.linestrings(g_xy[gorder], indices=g_piece[gorder])
+    return shapely.linestrings(g_xy[gorder], indices=g_piece[gorder])
 
-    # --- graph and components -------------------------------------------------------
-    n_nodes = len(node_xy)
-    # pieces shorter than the tolerance whose ends merged into one node are no edges
+
+def _components(
+    pieces: _Pieces, street_ids: np.ndarray, n_nodes: int, *, keep_largest: bool
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Connected parts of the network: which pieces and nodes are kept, and the report entries.
+
+    ``street_ids`` is the street of every piece. Pieces shorter than the tolerance
+    whose ends merged into one node are no edges. With ``keep_largest`` only the
+    largest part by total length is kept.
+    """
+    pu, pv, plen = pieces.u, pieces.v, pieces.length
     keep_piece = (plen > 0) & ~((pu == pv) & (plen <= 2 * NODE_TOLERANCE_M))
     topo = sp.coo_matrix(
         (np.ones(int(keep_piece.sum()), np.int8), (pu[keep_piece], pv[keep_piece])),
@@ -672,66 +779,57 @@ def build_walk_network(
     ).tocsr()
     n_comp, labels = connected_components(topo, directed=False)
     del topo
-    piece_src = src[pline]
-    report["components"] = int(n_comp)
+    report: dict[str, Any] = {"components": int(n_comp)}
     total_len = float(plen[keep_piece].sum())
     comp_len = np.bincount(labels[pu[keep_piece]], weights=plen[keep_piece], minlength=n_comp)
     report["largest_share"] = float(comp_len.max() / total_len) if total_len else 0.0
     # streets with pieces outside the largest part (kept, but cut off from it): for the map
     outside = keep_piece & (labels[pu] != int(np.argmax(comp_len))) if n_comp > 1 else keep_piece & False
-    report["outside_largest_street_ids"] = sorted(set(ids_in[src[pline[outside]]].tolist()))
+    report["outside_largest_street_ids"] = sorted(set(street_ids[outside].tolist()))
     if keep_largest and n_comp > 1:
         # largest by total edge length (ties: node count)
         big = int(np.argmax(comp_len))
         kept = labels[pu] == big
         kept_nodes = labels == big
     else:
-        kept = np.ones(n_pieces, bool)
+        kept = np.ones(len(pu), bool)
         kept_nodes = np.ones(n_nodes, bool)
     kept &= keep_piece
     dropped = ~kept
     report["dropped_edges"] = int(dropped.sum())
     report["dropped_length_m"] = float(plen[dropped].sum())
-    report["dropped_street_ids"] = sorted(set(ids_in[piece_src[dropped]].tolist()))
+    report["dropped_street_ids"] = sorted(set(street_ids[dropped].tolist()))
     report["kept_length_share"] = float(plen[kept].sum() / total_len) if total_len else 0.0
+    return kept, kept_nodes, report
+
+
+def _edge_table(
+    st: _Streets, lines: _Lines, pieces: _Pieces, node_xy: np.ndarray, *, kept: np.ndarray,
+    kept_nodes: np.ndarray,
+) -> tuple[sp.csr_matrix, np.ndarray, gpd.GeoDataFrame]:
+    """Graph, node coordinates and edge table of the kept pieces (nodes renumbered)."""
     new_id = np.cumsum(kept_nodes) - 1
     node_xy = node_xy[kept_nodes]
-    pu, pv = new_id[pu[kept]], new_id[pv[kept]]
-    plen, psrc = plen[kept], piece_src[kept]
-    n_nodes = len(node_xy)
-    graph = _symmetric_csr(pu, pv, plen, n_nodes)
+    pu, pv = new_id[pieces.u[kept]], new_id[pieces.v[kept]]
+    plen, psrc = pieces.length[kept], lines.src[pieces.line][kept]
+    graph = _symmetric_csr(pu, pv, plen, len(node_xy))
     edges = gpd.GeoDataFrame(
         {
             EDGE_ID: np.arange(len(pu), dtype=np.int64),
             EDGE_U: pu.astype(np.int64),
             EDGE_V: pv.astype(np.int64),
             LENGTH_M: plen,
-            schema.STREET_CLASS: classes[psrc],
-            schema.STREET_ID: ids_in[psrc],
-            schema.BRIDGE: bridge[psrc],
-            schema.TUNNEL: tunnel[psrc],
-            schema.LAYER: layer[psrc],
-            HIGHWAY: highway[psrc],
+            schema.STREET_CLASS: st.classes[psrc],
+            schema.STREET_ID: st.ids[psrc],
+            schema.BRIDGE: st.bridge[psrc],
+            schema.TUNNEL: st.tunnel[psrc],
+            schema.LAYER: st.layer[psrc],
+            HIGHWAY: st.highway[psrc],
         },
-        geometry=piece_geoms[kept],
-        crs=crs,
+        geometry=pieces.geoms[kept],
+        crs=st.crs,
     )
-    report["nodes"] = int(n_nodes)
-    report["edges"] = int(len(edges))
-    report["length_m"] = float(plen.sum())
-    logger.info(
-        "walk network: %d streets in (%d not walkable, %d empty) -> %d nodes, %d edges, "
-        "%.0f m; %d crossings at different levels not joined, %d barrier crossings; "
-        "%d connected parts (largest %.1f%% of the length), dropped %d edges (%.0f m) of %d streets",
-        report["streets_in"], report["not_walkable"], report["empty_geometries"], n_nodes,
-        len(edges), float(plen.sum()), report["junctions_skipped"], report["barrier_crossings"],
-        n_comp, 100 * report["largest_share"], report["dropped_edges"], report["dropped_length_m"],
-        len(report["dropped_street_ids"]),
-    )
-    net = WalkNetwork(crs=crs, graph=graph, node_xy=node_xy, edges=edges, report=report,
-                      barrier_lines=barrier_lines)
-    net.edge_tree()  # the spatial index every snap uses: built once with the network (0.3 s at 1M nodes)
-    return net
+    return graph, node_xy, edges
 
 
 # ============================================================================ snapping
