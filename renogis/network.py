@@ -1052,54 +1052,20 @@ def _augment(
     split edge has the same total length, so shortest paths are unchanged.
     """
     n = net.n_nodes
-    eu, ev, elen = net.edge_arrays()
     edge = np.concatenate([s.edge[s.valid] for s in snaps])
     pos = np.concatenate([s.pos_m[s.valid] for s in snaps])
     conn = np.concatenate([s.connector_m[s.valid] for s in snaps])
     m = len(edge)
-    # snap point node: u / v at the ends, else a virtual node per distinct (edge, pos)
-    tol = NODE_TOLERANCE_M
-    at_u = pos <= tol
-    at_v = ~at_u & (pos >= elen[edge] - tol)
-    mid = ~(at_u | at_v)
-    snap_node = np.empty(m, dtype=np.int64)
-    snap_node[at_u] = eu[edge[at_u]]
-    snap_node[at_v] = ev[edge[at_v]]
-    me, mp = edge[mid], pos[mid]
-    first, inv = _unique_positions(me, mp)
-    n_virtual = len(first)
-    snap_node[mid] = n + inv
-    ue, up = me[first], mp[first]  # sorted by edge then position
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    wts: list[np.ndarray] = []
-    if n_virtual:
-        vid = n + np.arange(n_virtual)
-        new_edge = np.r_[True, ue[1:] != ue[:-1]]
-        last_edge = np.r_[ue[1:] != ue[:-1], True]
-        # u -> first virtual on each edge
-        rows.append(eu[ue[new_edge]])
-        cols.append(vid[new_edge])
-        wts.append(up[new_edge])
-        # consecutive virtuals on the same edge
-        chain = ~last_edge
-        rows.append(vid[chain])
-        cols.append(vid[1:][chain[:-1]] if n_virtual > 1 else vid[:0])
-        wts.append(np.diff(up)[chain[:-1]] if n_virtual > 1 else up[:0])
-        # last virtual -> v
-        rows.append(vid[last_edge])
-        cols.append(ev[ue[last_edge]])
-        wts.append(elen[ue[last_edge]] - up[last_edge])
+    snap_node, mid, ue, up = _snap_nodes(net, edge, pos)
+    n_virtual = len(ue)
+    total = n + n_virtual + m
     src_node = n + n_virtual + np.arange(m)
-    rows.append(src_node)
-    cols.append(snap_node)
+    r, c, w = _virtual_chains(net, ue, up)
     # connectors carry +_EPS_M so that a 0 m connector stays a stored edge; callers
     # subtract it once per connector on the path
-    wts.append(conn + _EPS_M)
-    r = np.concatenate(rows)
-    c = np.concatenate(cols)
-    w = np.maximum(np.concatenate(wts), _EPS_M)
-    total = n + n_virtual + m
+    r = np.concatenate([r, src_node])
+    c = np.concatenate([c, snap_node])
+    w = np.maximum(np.concatenate([w, conn + _EPS_M]), _EPS_M)
     g = net.graph
     base = sp.csr_matrix(
         (g.data, g.indices, np.r_[g.indptr, np.full(total - n, g.indptr[-1])]),
@@ -1120,7 +1086,7 @@ def _augment(
         ])
         xy = np.empty((total, 2))
         xy[:n] = net.node_xy
-        xy[n + inv] = pts[mid]
+        xy[snap_node[mid]] = pts[mid]
         xy[src_node] = pts
         xy_out.append(xy)
     out: list[np.ndarray] = []
@@ -1132,6 +1098,53 @@ def _augment(
         start += k
         out.append(ids)
     return graph, out
+
+
+def _snap_nodes(
+    net: WalkNetwork, edge: np.ndarray, pos: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The node of every snap point: ``u`` / ``v`` at an edge's ends, else a virtual node.
+
+    One virtual node per distinct (edge, position) within NODE_TOLERANCE_M, numbered
+    from ``net.n_nodes`` in edge then position order. Returns the node ids, the mask of
+    points on a virtual node, and the edge and position of every virtual node.
+    """
+    n = net.n_nodes
+    eu, ev, elen = net.edge_arrays()
+    tol = NODE_TOLERANCE_M
+    at_u = pos <= tol
+    at_v = ~at_u & (pos >= elen[edge] - tol)
+    mid = ~(at_u | at_v)
+    snap_node = np.empty(len(edge), dtype=np.int64)
+    snap_node[at_u] = eu[edge[at_u]]
+    snap_node[at_v] = ev[edge[at_v]]
+    me, mp = edge[mid], pos[mid]
+    first, inv = _unique_positions(me, mp)
+    snap_node[mid] = n + inv
+    return snap_node, mid, me[first], mp[first]
+
+
+def _virtual_chains(
+    net: WalkNetwork, ue: np.ndarray, up: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges ``u`` -> virtual nodes in order -> ``v`` along every split edge: (from, to, length_m).
+
+    ``ue``, ``up``: edge and position of the virtual nodes, sorted by edge then position.
+    """
+    n = net.n_nodes
+    eu, ev, elen = net.edge_arrays()
+    n_virtual = len(ue)
+    if not n_virtual:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0)
+    vid = n + np.arange(n_virtual)
+    new_edge = np.r_[True, ue[1:] != ue[:-1]]
+    last_edge = np.r_[ue[1:] != ue[:-1], True]
+    chain = ~last_edge
+    rows = [eu[ue[new_edge]], vid[chain], vid[last_edge]]  # u -> first; consecutive; last -> v
+    cols = [vid[new_edge], vid[1:][chain[:-1]] if n_virtual > 1 else vid[:0], ev[ue[last_edge]]]
+    wts = [up[new_edge], np.diff(up)[chain[:-1]] if n_virtual > 1 else up[:0],
+           elen[ue[last_edge]] - up[last_edge]]
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(wts)
 
 
 # ============================================================================ access model
@@ -1296,11 +1309,67 @@ def frontage_points(
     near = nearest_points(net, g)
     if len(near) == 0:
         return near
-    owner = near.owner
-    poly = g[owner]
     radius = near.cost_m + frontage_m
+    near_barrier = np.zeros(len(g), dtype=bool)
+    if net.barrier_tree() is not None:
+        bi, _ = net.barrier_tree().query(g[near.owner], predicate="dwithin", distance=radius)
+        near_barrier[near.owner[bi]] = True
+    reach = _Reach(net, g, _PolygonDistance(g), near_barrier)
+    runs = _frontage_runs(_frontage_stretches(net, g, near.owner, radius), reach, step_m=step_m)
+    parts = [near]
+    if also_at is not None and len(also_at[0]) and len(runs.k):
+        inside = _points_in_runs(runs, reach, also_at)
+        if inside is not None:
+            parts.append(inside)
+    parts.append(_run_ends(runs, reach))
+    return _one_per_place(AccessPoints.concat(parts))
+
+
+@dataclass(frozen=True)
+class _Stretches:
+    """Stretches of street segments, each seen from one polygon: from ``t0`` to ``t1`` along segment ``k``."""
+
+    k: np.ndarray  # segment (row of WalkNetwork.segments())
+    g: np.ndarray  # the polygon (position in the polygons)
+    r: np.ndarray  # its reach (m): nearest distance + frontage_m
+    t0: np.ndarray  # fractions along the segment
+    t1: np.ndarray
+
+    def take(self, idx: np.ndarray) -> _Stretches:
+        """The stretches at ``idx`` (positions or a mask)."""
+        return _Stretches(self.k[idx], self.g[idx], self.r[idx], self.t0[idx], self.t1[idx])
+
+
+@dataclass(frozen=True, eq=False)
+class _Reach:
+    """Which network points a polygon reaches under the frontage model, and at what cost."""
+
+    net: WalkNetwork
+    polygons: np.ndarray
+    distance: _PolygonDistance
+    near_barrier: np.ndarray  # polygons with a barrier within reach: their connectors are checked
+
+    def __call__(
+        self, kk: np.ndarray, gg: np.ndarray, tt: np.ndarray, lim: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(within reach, cost, xy) of the points at fraction tt of segments kk."""
+        seg = self.net.segments()
+        xy = seg["p"][kk] + tt[:, None] * (seg["q"][kk] - seg["p"][kk])
+        cost = self.distance(xy, gg)
+        ok = cost <= lim + 1e-9
+        check = np.flatnonzero(ok & self.near_barrier[gg])
+        if len(check):
+            line = shapely.shortest_line(self.polygons[gg[check]], shapely.points(xy[check]))
+            ok[check[_crossing(self.net, line)]] = False
+        return ok, cost, xy
+
+
+def _frontage_stretches(
+    net: WalkNetwork, g: np.ndarray, owner: np.ndarray, radius: np.ndarray
+) -> _Stretches:
+    """Segments within ``radius`` of each polygon, clipped to its box grown by the radius."""
     seg = net.segments()
-    qi, k = net.segment_tree().query(poly, predicate="dwithin", distance=radius)
+    qi, k = net.segment_tree().query(g[owner], predicate="dwithin", distance=radius)
     gi = owner[qi]
     r = radius[qi]
     # clip each segment to the polygon's bounding box grown by the radius (Liang-Barsky)
@@ -1322,36 +1391,28 @@ def frontage_points(
             t0 = np.maximum(t0, enter)
             t1 = np.minimum(t1, np.where(outside, -np.inf, leave))
     ok = t1 >= t0
-    k, gi, r, t0, t1 = k[ok], gi[ok], r[ok], t0[ok], t1[ok]
-    near_barrier = np.zeros(len(g), dtype=bool)
-    if net.barrier_tree() is not None:
-        bi, _ = net.barrier_tree().query(g[owner], predicate="dwithin", distance=radius)
-        near_barrier[owner[bi]] = True
+    return _Stretches(k[ok], gi[ok], r[ok], t0[ok], t1[ok])
 
-    pdist = _PolygonDistance(g)
 
-    def reach(kk: np.ndarray, gg: np.ndarray, tt: np.ndarray, lim: np.ndarray):
-        """(within reach, cost, xy) of the points at fraction tt of segments kk."""
-        xy = seg["p"][kk] + tt[:, None] * (seg["q"][kk] - seg["p"][kk])
-        cost = pdist(xy, gg)
-        ok = cost <= lim + 1e-9
-        check = np.flatnonzero(ok & near_barrier[gg])
-        if len(check):
-            line = shapely.shortest_line(g[gg[check]], shapely.points(xy[check]))
-            ok[check[_crossing(net, line)]] = False
-        return ok, cost, xy
+def _frontage_runs(stretches: _Stretches, reach: _Reach, *, step_m: float) -> _Stretches:
+    """The runs of each stretch that lie within reach of its polygon.
 
+    A stretch wholly within reach is one run; an ambiguous one is sampled at ``step_m``
+    or finer and each run of consecutive samples within reach has its ends located to 1 mm.
+    """
+    seg = reach.net.segments()
+    k, gi, r, t0, t1 = stretches.k, stretches.g, stretches.r, stretches.t0, stretches.t1
     # a stretch whose two ends are within reach lies wholly within it when the bound
     # (d0 + d1 + length) / 2 <= r holds (distance changes by at most 1 m per m); one whose
     # lower bound (d0 + d1 - length) / 2 exceeds r lies wholly outside. Only the others
     # are sampled.
     span = (t1 - t0) * seg["len"][k]
     dseg = seg["q"][k] - seg["p"][k]
-    d0 = pdist(seg["p"][k] + t0[:, None] * dseg, gi)
-    d1 = pdist(seg["p"][k] + t1[:, None] * dseg, gi)
-    full = ((d0 + d1 + span) / 2 <= r) & ~near_barrier[gi]
+    d0 = reach.distance(seg["p"][k] + t0[:, None] * dseg, gi)
+    d1 = reach.distance(seg["p"][k] + t1[:, None] * dseg, gi)
+    full = ((d0 + d1 + span) / 2 <= r) & ~reach.near_barrier[gi]
     amb = ~full & ((d0 + d1 - span) / 2 <= r + 1e-9)
-    full_k, full_g, full_r, full_t0, full_t1 = k[full], gi[full], r[full], t0[full], t1[full]
+    whole = stretches.take(full)
     k, gi, r, t0, t1 = k[amb], gi[amb], r[amb], t0[amb], t1[amb]
     span = (t1 - t0) * seg["len"][k]
     n_s = np.ceil(span / step_m).astype(np.int64) + 1
@@ -1359,8 +1420,7 @@ def frontage_points(
     j = np.arange(int(n_s.sum())) - np.repeat(np.cumsum(n_s) - n_s, n_s)
     denom = np.maximum(n_s - 1, 1)
     t = t0[rep] + (t1 - t0)[rep] * (j / denom[rep])
-    ks, gs, rr = k[rep], gi[rep], r[rep]
-    inside, _, _ = reach(ks, gs, t, rr)
+    inside, _, _ = reach(k[rep], gi[rep], t, r[rep])
     # runs of consecutive samples within reach; the minimum of cost + network distance over
     # a run lies at one of its ends or at a destination's snap point inside it (both terms
     # change by at most 1 m per m), so only the run ends are kept, located to 1 mm
@@ -1370,60 +1430,77 @@ def frontage_points(
     ends = np.flatnonzero(inside & (last | ~np.r_[inside[1:], False]))
     pair = rep[starts]
     t_start, t_end = t[starts].copy(), t[ends].copy()
-    for t_in, idx, step in ((t_start, starts, -1), (t_end, ends, 1)):
-        inner = ~(first if step < 0 else last)[idx]
-        if not inner.any():
-            continue
-        j = np.flatnonzero(inner)
-        a = t[idx[j]]  # within reach
-        b = t[idx[j] + step]  # beyond
-        kk, gg, lim = k[pair[j]], gi[pair[j]], r[pair[j]]
-        span = np.abs(b - a) * seg["len"][kk]
-        for _ in range(int(np.ceil(np.log2(max(float(span.max(initial=0.0)), 1e-3) / 1e-3))) + 1):
-            mid = 0.5 * (a + b)
-            ok, _, _ = reach(kk, gg, mid, lim)
-            a = np.where(ok, mid, a)
-            b = np.where(ok, b, mid)
-        t_in[j] = a
-    run_k = np.concatenate([k[pair], full_k])
-    run_g = np.concatenate([gi[pair], full_g])
-    run_r = np.concatenate([r[pair], full_r])
-    t_start = np.concatenate([t_start, full_t0])
-    t_end = np.concatenate([t_end, full_t1])
-    kk = np.concatenate([run_k, run_k])
-    gg = np.concatenate([run_g, run_g])
-    tt = np.concatenate([t_start, t_end])
-    elen = net.edge_arrays()[2]
+    for t_in, idx, step, at_stretch_end in ((t_start, starts, -1, first), (t_end, ends, 1, last)):
+        jj = np.flatnonzero(~at_stretch_end[idx])
+        if len(jj):
+            p = pair[jj]
+            t_in[jj] = _bisect_reach(reach, k[p], gi[p], r[p], t[idx[jj]], t[idx[jj] + step])
+    return _Stretches(
+        np.concatenate([k[pair], whole.k]), np.concatenate([gi[pair], whole.g]),
+        np.concatenate([r[pair], whole.r]), np.concatenate([t_start, whole.t0]),
+        np.concatenate([t_end, whole.t1]),
+    )
+
+
+def _bisect_reach(
+    reach: _Reach, k: np.ndarray, g: np.ndarray, lim: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """Move fraction ``a`` (within reach) towards ``b`` (beyond) to the last point within reach, to 1 mm."""
+    span = np.abs(b - a) * reach.net.segments()["len"][k]
+    for _ in range(int(np.ceil(np.log2(max(float(span.max(initial=0.0)), 1e-3) / 1e-3))) + 1):
+        mid = 0.5 * (a + b)
+        ok, _, _ = reach(k, g, mid, lim)
+        a = np.where(ok, mid, a)
+        b = np.where(ok, b, mid)
+    return a
+
+
+def _points_in_runs(
+    runs: _Stretches, reach: _Reach, also_at: tuple[np.ndarray, np.ndarray]
+) -> AccessPoints | None:
+    """Access points at the network points ``also_at`` (edge, position) that fall inside a run."""
+    seg = reach.net.segments()
+    elen = reach.net.edge_arrays()[2]
+    run_k, run_g, run_r = runs.k, runs.g, runs.r
+    # destinations snapped inside a run: (edge, position) in the run's span
+    ae, ap = np.asarray(also_at[0], dtype=np.int64), np.asarray(also_at[1], dtype=float)
+    order = np.lexsort((ap, ae))
+    ae, ap = ae[order], ap[order]
+    re_ = seg["edge"][run_k]
+    lo_pos = seg["s0"][run_k] + runs.t0 * seg["len"][run_k]
+    hi_pos = seg["s0"][run_k] + runs.t1 * seg["len"][run_k]
+    scale = elen[ae] + 1.0
+    akey = ae + ap / scale
+    lo_i = np.searchsorted(akey, re_ + lo_pos / (elen[re_] + 1.0), side="left")
+    hi_i = np.searchsorted(akey, re_ + hi_pos / (elen[re_] + 1.0), side="right")
+    cnt = hi_i - lo_i
+    if not cnt.sum():
+        return None
+    ri = np.repeat(np.arange(len(run_k)), cnt)
+    ai = np.repeat(lo_i, cnt) + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    tf = (ap[ai] - seg["s0"][run_k[ri]]) / np.maximum(seg["len"][run_k[ri]], 1e-300)
+    ok, cost_f, xy_f = reach(run_k[ri], run_g[ri], np.clip(tf, 0, 1), run_r[ri])
+    return AccessPoints(run_g[ri][ok].astype(np.int64), ae[ai][ok], ap[ai][ok], cost_f[ok], xy_f[ok])
+
+
+def _run_ends(runs: _Stretches, reach: _Reach) -> AccessPoints:
+    """Access points at both ends of every run, at their cost from the polygon."""
+    seg = reach.net.segments()
+    elen = reach.net.edge_arrays()[2]
+    kk = np.concatenate([runs.k, runs.k])
+    gg = np.concatenate([runs.g, runs.g])
+    tt = np.concatenate([runs.t0, runs.t1])
     e = seg["edge"][kk]
     pos = np.clip(seg["s0"][kk] + tt * seg["len"][kk], 0.0, elen[e])
-    parts = [near]
-    if also_at is not None and len(also_at[0]) and len(run_k):
-        # destinations snapped inside a run: (edge, position) in the run's span
-        ae, ap = np.asarray(also_at[0], dtype=np.int64), np.asarray(also_at[1], dtype=float)
-        order = np.lexsort((ap, ae))
-        ae, ap = ae[order], ap[order]
-        re_ = seg["edge"][run_k]
-        lo_pos = seg["s0"][run_k] + t_start * seg["len"][run_k]
-        hi_pos = seg["s0"][run_k] + t_end * seg["len"][run_k]
-        scale = elen[ae] + 1.0
-        akey = ae + ap / scale
-        lo_i = np.searchsorted(akey, re_ + lo_pos / (elen[re_] + 1.0), side="left")
-        hi_i = np.searchsorted(akey, re_ + hi_pos / (elen[re_] + 1.0), side="right")
-        cnt = hi_i - lo_i
-        if cnt.sum():
-            ri = np.repeat(np.arange(len(run_k)), cnt)
-            ai = np.repeat(lo_i, cnt) + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-            tf = (ap[ai] - seg["s0"][run_k[ri]]) / np.maximum(seg["len"][run_k[ri]], 1e-300)
-            ok, cost_f, xy_f = reach(run_k[ri], run_g[ri], np.clip(tf, 0, 1), run_r[ri])
-            parts.append(AccessPoints(run_g[ri][ok].astype(np.int64), ae[ai][ok], ap[ai][ok],
-                                      cost_f[ok], xy_f[ok]))
-    ok, cost, xy = reach(kk, gg, tt, np.full(len(kk), np.inf))
-    parts.append(AccessPoints(gg.astype(np.int64), e, pos, cost, xy))
-    out = AccessPoints.concat(parts)
-    # one point per owner and place (a stretch end at a junction is shared by its edges)
-    kx = np.round(out.xy / NODE_TOLERANCE_M).astype(np.int64)
-    order = np.lexsort((kx[:, 1], kx[:, 0], out.owner))
-    o = out.take(order)
+    _, cost, xy = reach(kk, gg, tt, np.full(len(kk), np.inf))
+    return AccessPoints(gg.astype(np.int64), e, pos, cost, xy)
+
+
+def _one_per_place(points: AccessPoints) -> AccessPoints:
+    """One point per owner and place (1 mm): a stretch end at a junction is shared by its edges."""
+    kx = np.round(points.xy / NODE_TOLERANCE_M).astype(np.int64)
+    order = np.lexsort((kx[:, 1], kx[:, 0], points.owner))
+    o = points.take(order)
     kx = kx[order]
     dup = np.r_[False, (o.owner[1:] == o.owner[:-1]) & (kx[1:] == kx[:-1]).all(axis=1)]
     return o.take(np.flatnonzero(~dup))
@@ -1755,21 +1832,7 @@ def distance_matrix(
     """
     _check_options(cutoff_m, detour_factor)
     if net is None:
-        _straight_crs(origins, destinations)
-        og = _geoms(origins, crs=None, what="origins")
-        dg = _geoms(destinations, crs=None, what="destinations")
-        shape = (len(og), len(dg))
-        ov = ~(shapely.is_missing(og) | shapely.is_empty(og))
-        dv = ~(shapely.is_missing(dg) | shapely.is_empty(dg))
-        if not ov.any() or not dv.any():
-            return sp.csr_matrix(shape)
-        oi, di = np.flatnonzero(ov), np.flatnonzero(dv)
-        qi, ti = shapely.STRtree(dg[di]).query(og[oi], predicate="dwithin",
-                                               distance=cutoff_m / detour_factor)
-        r, c = oi[qi], di[ti]
-        d = shapely.distance(og[r], dg[c]) * detour_factor
-        ok = d <= cutoff_m
-        return sp.csr_matrix((np.maximum(d[ok], 1e-6), (r[ok], c[ok])), shape=shape)
+        return _straight_matrix(origins, destinations, cutoff_m=cutoff_m, detour_factor=detour_factor)
     so = _snapped(net, origins, what="origins")
     sd = _snapped(net, destinations, what="destinations")
     shape = (len(so.valid), len(sd.valid))
@@ -1777,12 +1840,54 @@ def distance_matrix(
         return sp.csr_matrix(shape)
     xy_list: list[np.ndarray] = []
     graph, (onode, dnode) = _augment(net, [so, sd], xy_out=xy_list)
-    xy = xy_list[0]
     # run from the smaller side
     o_idx, d_idx = np.flatnonzero(so.valid), np.flatnonzero(sd.valid)
     from_dest = len(d_idx) <= len(o_idx)
     run_idx, run_nodes = (d_idx, dnode[d_idx]) if from_dest else (o_idx, onode[o_idx])
     tgt_idx, tgt_nodes = (o_idx, onode[o_idx]) if from_dest else (d_idx, dnode[d_idx])
+    i, j, d = _bounded_runs(graph, xy_list[0], run_nodes, tgt_nodes, cutoff_m=cutoff_m,
+                            max_batch_bytes=max_batch_bytes)
+    a, b = run_idx[i], tgt_idx[j]
+    r, c = (b, a) if from_dest else (a, b)
+    return sp.csr_matrix((np.maximum(d, 1e-6), (r, c)), shape=shape)
+
+
+def _straight_matrix(
+    origins: gpd.GeoSeries, destinations: gpd.GeoSeries, *, cutoff_m: float, detour_factor: float
+) -> sp.csr_matrix:
+    """:func:`distance_matrix` without a network: straight line x ``detour_factor``."""
+    _straight_crs(origins, destinations)
+    og = _geoms(origins, crs=None, what="origins")
+    dg = _geoms(destinations, crs=None, what="destinations")
+    shape = (len(og), len(dg))
+    ov = ~(shapely.is_missing(og) | shapely.is_empty(og))
+    dv = ~(shapely.is_missing(dg) | shapely.is_empty(dg))
+    if not ov.any() or not dv.any():
+        return sp.csr_matrix(shape)
+    oi, di = np.flatnonzero(ov), np.flatnonzero(dv)
+    qi, ti = shapely.STRtree(dg[di]).query(og[oi], predicate="dwithin",
+                                           distance=cutoff_m / detour_factor)
+    r, c = oi[qi], di[ti]
+    d = shapely.distance(og[r], dg[c]) * detour_factor
+    ok = d <= cutoff_m
+    return sp.csr_matrix((np.maximum(d[ok], 1e-6), (r[ok], c[ok])), shape=shape)
+
+
+def _bounded_runs(
+    graph: sp.csr_matrix,
+    xy: np.ndarray,
+    run_nodes: np.ndarray,
+    tgt_nodes: np.ndarray,
+    *,
+    cutoff_m: float,
+    max_batch_bytes: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dijkstra from every run node, bounded by the cutoff, in spatial batches.
+
+    Returns ``(i, j, distance_m)`` of every pair within ``cutoff_m``: ``i`` a position
+    in ``run_nodes``, ``j`` one in ``tgt_nodes``. ``xy`` holds the coordinates of every
+    node of ``graph``.
+    """
     limit = float(cutoff_m) + 2 * _EPS_M
     if np.isfinite(cutoff_m):
         batches = _spatial_batches(xy[run_nodes], cell_m=max(4.0 * float(cutoff_m), 1000.0))
@@ -1800,21 +1905,7 @@ def distance_matrix(
     dd: list[np.ndarray] = []
     for members in batches:
         nodes = run_nodes[members]
-        if np.isfinite(cutoff_m):
-            # Exact pruning: an edge is never shorter than the straight line between its ends,
-            # so every node of a path shorter than the cutoff lies within the cutoff (straight
-            # line) of the path's first snap point: keep the nodes in the batch's box + cutoff.
-            lo = xy[nodes].min(axis=0) - cutoff_m - 1.0
-            hi = xy[nodes].max(axis=0) + cutoff_m + 1.0
-            strip = by_x[np.searchsorted(xs, lo[0]) : np.searchsorted(xs, hi[0], side="right")]
-            ys = xy[strip, 1]
-            keep = np.sort(strip[(ys >= lo[1]) & (ys <= hi[1])])
-            sub_graph = graph[keep][:, keep]
-            local = np.searchsorted(keep, nodes)
-        else:
-            keep = np.arange(total)
-            sub_graph = graph
-            local = nodes
+        keep, sub_graph, local = _batch_graph(graph, xy, nodes, by_x=by_x, xs=xs, cutoff_m=cutoff_m)
         tgt_local = np.flatnonzero(is_target[keep])
         rows_per_run = max(1, int(max_batch_bytes // (8 * max(len(keep), 1))))
         for start in range(0, len(local), rows_per_run):
@@ -1822,12 +1913,32 @@ def distance_matrix(
             d = dijkstra(sub_graph, directed=True, indices=part, limit=limit)
             sub = np.round(np.maximum(d[:, tgt_local] - 2 * _EPS_M, 0.0), 9)
             i, j = np.nonzero(np.isfinite(sub) & (sub <= cutoff_m))
-            rr.append(run_idx[members[start + i]])
-            cc.append(tgt_idx[target_pos[keep[tgt_local[j]]]])
+            rr.append(members[start + i])
+            cc.append(target_pos[keep[tgt_local[j]]])
             dd.append(sub[i, j])
-    a, b, d = np.concatenate(rr), np.concatenate(cc), np.concatenate(dd)
-    r, c = (b, a) if from_dest else (a, b)
-    return sp.csr_matrix((np.maximum(d, 1e-6), (r, c)), shape=shape)
+    return np.concatenate(rr), np.concatenate(cc), np.concatenate(dd)
+
+
+def _batch_graph(
+    graph: sp.csr_matrix, xy: np.ndarray, nodes: np.ndarray, *, by_x: np.ndarray, xs: np.ndarray,
+    cutoff_m: float,
+) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray]:
+    """The part of the graph a path within the cutoff from ``nodes`` can use.
+
+    Returns the kept node ids (sorted), the subgraph on them and the local ids of
+    ``nodes``; ``by_x`` orders all nodes by x and ``xs`` holds their x in that order.
+    """
+    if not np.isfinite(cutoff_m):
+        return np.arange(graph.shape[0]), graph, nodes
+    # Exact pruning: an edge is never shorter than the straight line between its ends,
+    # so every node of a path shorter than the cutoff lies within the cutoff (straight
+    # line) of the path's first snap point: keep the nodes in the batch's box + cutoff.
+    lo = xy[nodes].min(axis=0) - cutoff_m - 1.0
+    hi = xy[nodes].max(axis=0) + cutoff_m + 1.0
+    strip = by_x[np.searchsorted(xs, lo[0]) : np.searchsorted(xs, hi[0], side="right")]
+    ys = xy[strip, 1]
+    keep = np.sort(strip[(ys >= lo[1]) & (ys <= hi[1])])
+    return keep, graph[keep][:, keep], np.searchsorted(keep, nodes)
 
 
 def _spatial_batches(xy: np.ndarray, *, cell_m: float, max_size: int = 512) -> list[np.ndarray]:
@@ -1894,13 +2005,7 @@ def service_area(
     if not buffer_m >= 0:
         raise InputError(f"buffer_m must be >= 0 metres, got {buffer_m!r}")
     if net is None:
-        if isinstance(points, gpd.GeoSeries | gpd.GeoDataFrame):
-            _check_crs(points.crs, what="points")
-        g = _geoms(points, crs=None, what="points")
-        g = g[~(shapely.is_missing(g) | shapely.is_empty(g))]
-        if len(g) == 0:
-            return shapely.Polygon()
-        return shapely.union_all(shapely.buffer(g, radius_m / detour_factor))
+        return _circles(points, radius_m=radius_m / detour_factor)
     g = _geoms(points, crs=net.crs, what="points")
     s = snap(net, g)
     if not s.valid.any():
@@ -1909,9 +2014,44 @@ def service_area(
     d = dijkstra(graph, directed=True, indices=pnode[s.valid], min_only=True,
                  limit=float(radius_m) + _EPS_M)
     d = d - _EPS_M
+    pieces = _reached_pieces(net, _split_edges(net, s), d, radius_m=radius_m)
+    # connectors within budget (partial when longer than the budget)
+    vi = np.flatnonzero(s.valid)
+    conn = s.connector_m[vi]
+    origin = g[vi]
+    snapped = s.point[vi]
+    cl = shapely.shortest_line(origin, snapped)
+    ok = (conn > 0) & (conn <= radius_m)
+    cl = cl[ok]
+    parts = np.concatenate([pieces, cl])
+    parts = parts[~shapely.is_empty(parts)]
+    if len(parts) == 0:
+        return shapely.buffer(shapely.union_all(origin), buffer_m)
+    lines = parts[shapely.get_type_id(parts) == 1]
+    # buffering each piece and taking the union is the same area as buffering one MultiLineString (to
+    # floating-point noise) and about 5x faster in GEOS: 34.8 s -> 6.5 s for 14 categories on a 5,000-compound city
+    return shapely.union_all(shapely.buffer(lines, buffer_m))
+
+
+def _circles(points: gpd.GeoSeries | np.ndarray, *, radius_m: float) -> shapely.Geometry:
+    """Union of the circles of ``radius_m`` around the points (the service area without a network)."""
+    if isinstance(points, gpd.GeoSeries | gpd.GeoDataFrame):
+        _check_crs(points.crs, what="points")
+    g = _geoms(points, crs=None, what="points")
+    g = g[~(shapely.is_missing(g) | shapely.is_empty(g))]
+    if len(g) == 0:
+        return shapely.Polygon()
+    return shapely.union_all(shapely.buffer(g, radius_m))
+
+
+def _split_edges(net: WalkNetwork, s: Snap) -> tuple[np.ndarray, ...]:
+    """Every edge cut at the snap points inside it (the virtual nodes of :func:`_augment`).
+
+    Returns ``(edge, a, b, node_a, node_b)`` per piece: positions (m) of its ends along
+    the edge and their node ids in the augmented graph.
+    """
     n = net.n_nodes
     eu, ev, elen = net.edge_arrays()
-    # split edges into pieces at the virtual nodes: reconstruct from snap positions
     tol = NODE_TOLERANCE_M
     vi = np.flatnonzero(s.valid)
     edge, pos = s.edge[vi], s.pos_m[vi]
@@ -1919,7 +2059,6 @@ def service_area(
     first, _ = _unique_positions(edge[mid], pos[mid])
     ue, up = edge[mid][first], pos[mid][first]
     vnode = n + np.arange(len(ue))
-    # piece table over all edges: (edge, a, b, node_a, node_b)
     split = np.zeros(len(elen), bool)
     split[ue] = True
     whole = np.flatnonzero(~split)
@@ -1936,8 +2075,20 @@ def service_area(
         pb_l += [up[new_edge], up[1:][~last_edge[:-1]], elen[ue[last_edge]]]
         na_l += [eu[ue[new_edge]], vnode[~last_edge], vnode[last_edge]]
         nb_l += [vnode[new_edge], vnode[1:][~last_edge[:-1]], ev[ue[last_edge]]]
-    pe, pa, pb = np.concatenate(pe_l), np.concatenate(pa_l), np.concatenate(pb_l)
-    na, nb = np.concatenate(na_l), np.concatenate(nb_l)
+    return (np.concatenate(pe_l), np.concatenate(pa_l), np.concatenate(pb_l), np.concatenate(na_l),
+            np.concatenate(nb_l))
+
+
+def _reached_pieces(
+    net: WalkNetwork, pieces: tuple[np.ndarray, ...], d: np.ndarray, *, radius_m: float
+) -> np.ndarray:
+    """The linework within ``radius_m`` walk: whole pieces, or their ends up to where the budget runs out.
+
+    ``pieces`` comes from :func:`_split_edges`; ``d`` is the distance (m) of every node
+    of the augmented graph from the nearest point.
+    """
+    pe, pa, pb, na, nb = pieces
+    tol = NODE_TOLERANCE_M
     da, db = d[na], d[nb]
     plen = pb - pa
     reach_a = np.clip(radius_m - da, 0, plen)  # inf distance -> 0
@@ -1952,22 +2103,7 @@ def service_area(
     s_list += [pa[part_a], pb[part_b] - reach_b[part_b]]
     t_list += [pa[part_a] + reach_a[part_a], pb[part_b]]
     e_all = np.concatenate(e_list)
-    pieces = _substrings(
+    return _substrings(
         np.asarray(net.edges.geometry.values)[e_all], np.concatenate(s_list),
         np.concatenate(t_list),
     )
-    # connectors within budget (partial when longer than the budget)
-    conn = s.connector_m[vi]
-    origin = g[vi]
-    snapped = s.point[vi]
-    cl = shapely.shortest_line(origin, snapped)
-    ok = (conn > 0) & (conn <= radius_m)
-    cl = cl[ok]
-    parts = np.concatenate([pieces, cl])
-    parts = parts[~shapely.is_empty(parts)]
-    if len(parts) == 0:
-        return shapely.buffer(shapely.union_all(origin), buffer_m)
-    lines = parts[shapely.get_type_id(parts) == 1]
-    # buffering each piece and taking the union is the same area as buffering one MultiLineString (to
-    # floating-point noise) and about 5x faster in GEOS: 34.8 s -> 6.5 s for 14 categories on a 5,000-compound city
-    return shapely.union_all(shapely.buffer(lines, buffer_m))
