@@ -503,6 +503,21 @@ def compute_access(
         ``access_m`` (connector length used: the cost of the access point the
         distance starts from, 0 inside; NaN otherwise), ``nearest_facility_id``
         (None when no facility was found).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from renogis.datasets import sample_path
+    >>> from renogis.network import build_walk_network
+    >>> from renogis.standards import load_standards
+    >>> layer = lambda name: gpd.read_file(sample_path(), layer=name)
+    >>> net = build_walk_network(layer("streets"), barriers=layer("barriers"))
+    >>> access = compute_access(layer("compounds"), layer("facilities"), network=net,
+    ...                         standards=load_standards(), categories=["clinic"])
+    >>> access[METHOD].value_counts().to_dict(), int(access[WITHIN_RADIUS].sum())
+    ({'network': 61, 'inside': 4}, 33)
+    >>> round(float(access.loc[2, DISTANCE_M]), 1), access.loc[2, NEAREST_FACILITY_ID]
+    (122.6, 'F0004')
     """
     if access not in ACCESS_MODELS:
         raise InputError(
@@ -552,7 +567,7 @@ def compute_access(
 def _category_status(
     rules: list[CategoryRule], facilities: gpd.GeoDataFrame | None, no_data: Sequence[str]
 ) -> np.ndarray:
-    """Per category: ``ok``, ``no_data`` (no layer, or declared without data) or ``absent`` (none in the layer)."""
+    """Per category: ``ok``, ``no_data`` (no layer, or declared without data) or ``absent``."""
     status = np.array([STATUS_OK] * len(rules), dtype=object)
     for k, rule in enumerate(rules):
         if facilities is None or rule.no_data or rule.key in set(no_data):
@@ -1202,6 +1217,22 @@ def compute_gaps(
         of the category: 0% covered) or ``no_data`` (no facilities layer, or the
         category is declared without data): then coverage, supply and shortfall are
         empty. Distances of district rows are the minimum over members.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from renogis.datasets import sample_path
+    >>> from renogis.network import build_walk_network
+    >>> from renogis.standards import load_standards
+    >>> layer = lambda name: gpd.read_file(sample_path(), layer=name)
+    >>> compounds, facilities = layer("compounds"), layer("facilities")
+    >>> net = build_walk_network(layer("streets"), barriers=layer("barriers"))
+    >>> std = load_standards()
+    >>> access = compute_access(compounds, facilities, network=net, standards=std, categories=["clinic"])
+    >>> gaps = compute_gaps(compounds, access, facilities=facilities, standards=std, network=net,
+    ...                     districts={"C0001": "D1", "C0002": "D1"})
+    >>> gaps.loc[gaps[LEVEL] == LEVEL_DISTRICT, [UNIT_ID, HOUSEHOLDS, COVERED_HOUSEHOLDS]].values.tolist()
+    [['D1', 322, 322]]
     """
     ids = compounds[COMPOUND_ID].to_numpy(dtype=object)
     n = len(compounds)

@@ -461,6 +461,15 @@ def build_walk_network(
     >>> net = build_walk_network(s)
     >>> net.n_nodes, len(net.edges)
     (5, 4)
+
+    On the bundled sample:
+
+    >>> from renogis.datasets import sample_path
+    >>> streets = gpd.read_file(sample_path(), layer="streets")
+    >>> barriers = gpd.read_file(sample_path(), layer="barriers")
+    >>> net = build_walk_network(streets, barriers=barriers)
+    >>> net.n_nodes, len(net.edges), net.report["components"], net.report["barrier_crossings"]
+    (109, 154, 1, 8)
     """
     st = _street_table(streets)
     lines = _line_table(st)
@@ -1300,6 +1309,16 @@ def frontage_points(
     -------
     AccessPoints
         Several points per polygon; ``owner`` is its position in ``polygons``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from renogis.datasets import sample_path
+    >>> layer = lambda name: gpd.read_file(sample_path(), layer=name)
+    >>> net = build_walk_network(layer("streets"), barriers=layer("barriers"))
+    >>> pts = frontage_points(net, layer("compounds").geometry)
+    >>> len(pts), int(np.bincount(pts.owner).min())
+    (590, 3)
     """
     if not (np.isfinite(frontage_m) and frontage_m >= 0):
         raise InputError(f"frontage_m must be a finite number >= 0 metres, got {frontage_m!r}")
@@ -1829,6 +1848,16 @@ def distance_matrix(
     scipy.sparse.csr_matrix
         ``(len(origins), len(destinations))``; stored entries are distances in m of
         every pair within ``cutoff_m`` (0 is stored as 1e-6).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from renogis.datasets import sample_path
+    >>> layer = lambda name: gpd.read_file(sample_path(), layer=name)
+    >>> net = build_walk_network(layer("streets"), barriers=layer("barriers"))
+    >>> m = distance_matrix(net, layer("compounds").geometry, layer("facilities").geometry, cutoff_m=500)
+    >>> m.shape, m.nnz
+    ((65, 65), 1028)
     """
     _check_options(cutoff_m, detour_factor)
     if net is None:
@@ -2000,6 +2029,17 @@ def service_area(
     -------
     shapely.Geometry
         (Multi)Polygon; empty if nothing is reachable.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from renogis.datasets import sample_path
+    >>> layer = lambda name: gpd.read_file(sample_path(), layer=name)
+    >>> net = build_walk_network(layer("streets"), barriers=layer("barriers"))
+    >>> clinics = layer("facilities").query("category == 'clinic'").geometry
+    >>> area = service_area(net, clinics, radius_m=1000)
+    >>> area.geom_type, round(area.area / 1e4)  # hectares
+    ('Polygon', 83)
     """
     _check_options(radius_m, detour_factor)
     if not buffer_m >= 0:
