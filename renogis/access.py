@@ -11,8 +11,8 @@ Three steps, each a function returning a table:
    show the "before / after merging" view (a district shares its members' facilities).
 3. :func:`summarise_coverage` - one row per category for the command line.
 
-:func:`service_areas` gives the walkable catchments for the map and
-:func:`write_gap_outputs` writes the tables (CSV with BOM + XLSX, Chinese headers).
+:func:`service_areas` gives the walkable catchments for the map. This module writes no
+file: :func:`renogis.outputs.gap_tables.write_gap_outputs` writes the tables.
 
 Distances are metres in the work CRS. Without a walk network (``network=None``)
 distances are straight lines x ``detour_factor`` and flagged in the ``method`` column.
@@ -23,9 +23,8 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
-from pathlib import Path
 from typing import Any, Final
 
 import geopandas as gpd
@@ -38,10 +37,8 @@ from renogis import network as walknet
 from renogis import schema
 from renogis._errors import InputError
 from renogis._progress import track
-from renogis.outputs.tables import write_table
 from renogis.schema import (
     CAPACITY,
-    CATEGORIES,
     CATEGORY,
     COMPOUND_ID,
     DISTRICT_ID,
@@ -81,7 +78,6 @@ __all__ = [
     "ACCESS_COLUMNS",
     "GAP_COLUMNS",
     "SUMMARY_COLUMNS",
-    "GAP_COLUMNS_ZH",
     "LEVEL_COMPOUND",
     "LEVEL_DISTRICT",
     "MIN_SEARCH_M",
@@ -90,10 +86,7 @@ __all__ = [
     "compute_access",
     "two_step_fca",
     "compute_gaps",
-    "summarise_coverage",
     "service_areas",
-    "translate_columns",
-    "write_gap_outputs",
 ]
 
 # --------------------------------------------------------------------------- columns
@@ -192,39 +185,6 @@ SUMMARY_COLUMNS: Final = (
     DATA_STATUS,
     NOTE,
 )
-
-#: Chinese headers of every column the access, gap and summary tables use.
-GAP_COLUMNS_ZH: Final[Mapping[str, str]] = {
-    COMPOUND_ID: "小区编号",
-    CATEGORY: "设施类别",
-    CATEGORY_NAME: "设施名称",
-    DISTANCE_M: "步行距离(米)",
-    RADIUS_M: "服务半径(米)",
-    WITHIN_RADIUS: "半径内",
-    METHOD: "距离算法",
-    ACCESS_M: "接入距离(米)",
-    NEAREST_FACILITY_ID: "最近设施编号",
-    LEVEL: "统计层级",
-    UNIT_ID: "单元编号",
-    DISTRICT_ID: "片区编号",
-    HOUSEHOLDS: "户数",
-    COVERED_HOUSEHOLDS: "覆盖户数",
-    UNCOVERED_HOUSEHOLDS: "未覆盖户数",
-    COVERAGE_SHARE: "覆盖率",
-    COVERED_HOUSEHOLDS_MERGED: "片区统筹后覆盖户数",
-    UNCOVERED_HOUSEHOLDS_MERGED: "片区统筹后未覆盖户数",
-    COVERAGE_SHARE_MERGED: "片区统筹后覆盖率",
-    DEMAND: "需求",
-    SUPPLY: "供给",
-    SHORTFALL: "缺口",
-    DEMAND_UNIT: "计量单位",
-    COMPOUNDS_COUNT: "小区数",
-    UNCOVERED_COMPOUNDS: "未覆盖小区数",
-    DISTANCE_MERGED_M: "片区统筹后步行距离(米)",
-    DATA_STATUS: "数据状态",
-    NOTE: "说明",
-}
-_LEVEL_ZH: Final = {LEVEL_COMPOUND: "小区", LEVEL_DISTRICT: "片区"}
 
 #: Search cutoff of the nearest-facility run: max(SEARCH_FACTOR x radius, MIN_SEARCH_M).
 #: Beyond it the distance is reported as missing (NaN, an empty cell).
@@ -506,6 +466,21 @@ def compute_access(
         ``access_m`` (connector length used: the cost of the access point the
         distance starts from, 0 inside; NaN otherwise), ``nearest_facility_id``
         (None when no facility was found).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from renogis.datasets import sample_path
+    >>> from renogis.network import build_walk_network
+    >>> from renogis.standards import load_standards
+    >>> layer = lambda name: gpd.read_file(sample_path(), layer=name)
+    >>> net = build_walk_network(layer("streets"), barriers=layer("barriers"))
+    >>> access = compute_access(layer("compounds"), layer("facilities"), network=net,
+    ...                         standards=load_standards(), categories=["clinic"])
+    >>> access[METHOD].value_counts().to_dict(), int(access[WITHIN_RADIUS].sum())
+    ({'network': 61, 'inside': 4}, 33)
+    >>> round(float(access.loc[2, DISTANCE_M]), 1), access.loc[2, NEAREST_FACILITY_ID]
+    (122.6, 'F0004')
     """
     if access not in ACCESS_MODELS:
         raise InputError(
@@ -519,137 +494,247 @@ def compute_access(
             f"{', '.join(map(repr, unknown))}; the standards know {', '.join(standards.categories)}"
         )
     n, k_cat = len(compounds), len(rules)
-    fac = facilities  # None: no layer at all
-    status = np.array(["ok"] * k_cat, dtype=object)
+    status = _category_status(rules, facilities, no_data)
+    model = _Model(compounds=compounds, rules=rules, network=network,
+                   detour_factor=detour_factor, status=status, dist=np.full((n, k_cat), np.inf))
+    gate_geom, gate_owner = _gate_table(compounds, gates)
+    has_fac = facilities is not None and len(facilities) > 0 and n > 0
+    fac_pts = _facility_points(facilities) if has_fac else None
+    if network is not None:
+        if fac_pts is not None:
+            model.fac_snap = walknet.snap(network, np.asarray(fac_pts.values))
+        model.points = _network_access_points(network, compounds, gate_geom, gate_owner, access=access,
+                                              frontage_m=frontage_m, fac_snap=model.fac_snap)
+        n_points = len(model.points) if model.points is not None else 0
+        model.point_dist = np.full((n_points, k_cat), np.inf, dtype=np.float32)
+        model.connector_m = np.full(n, np.inf)
+        if n_points:
+            np.minimum.at(model.connector_m, model.points.owner, model.points.cost_m)
+    else:
+        model.origins, model.owner = _straight_origins(compounds, gate_geom, gate_owner, access=access)
+        model.connector_m = np.full(n, np.nan)
+        model.barrier_tree = _barrier_tree(barriers)
+    access_m, nearest, method = _measure(model, facilities, fac_pts, search_m=search_m)
+    out, n_within = _access_frame(compounds, model, access_m=access_m, nearest=nearest, method=method)
+    model.report = _network_report(model, facilities)
+    _remember(out, model)
+    logger.info(
+        "service access: %d compounds x %d categories (%s, %s access), %d pairs within radius, "
+        "%d categories without data",
+        n, k_cat, "walk network" if network is not None else "straight line", access,
+        n_within, int((status == METHOD_NO_DATA).sum()),
+    )
+    return out
+
+
+def _category_status(
+    rules: list[CategoryRule], facilities: gpd.GeoDataFrame | None, no_data: Sequence[str]
+) -> np.ndarray:
+    """Per category: ``ok``, ``no_data`` (no layer, or declared without data) or ``absent``."""
+    status = np.array([STATUS_OK] * len(rules), dtype=object)
     for k, rule in enumerate(rules):
-        if fac is None or rule.no_data or rule.key in set(no_data):
+        if facilities is None or rule.no_data or rule.key in set(no_data):
             status[k] = METHOD_NO_DATA
-    fac_cat = fac[CATEGORY].to_numpy() if fac is not None and len(fac) else np.empty(0, dtype=object)
+    fac_cat = (facilities[CATEGORY].to_numpy() if facilities is not None and len(facilities)
+               else np.empty(0, dtype=object))
     for k, rule in enumerate(rules):
-        if status[k] == "ok" and not (fac_cat == rule.key).any():
-            status[k] = "absent"
-    dist = np.full((n, k_cat), np.inf)
+        if status[k] == STATUS_OK and not (fac_cat == rule.key).any():
+            status[k] = STATUS_ABSENT
+    return status
+
+
+def _network_access_points(
+    network: walknet.WalkNetwork,
+    compounds: gpd.GeoDataFrame,
+    gate_geom: np.ndarray,
+    gate_owner: np.ndarray,
+    *,
+    access: str,
+    frontage_m: float,
+    fac_snap: walknet.Snap | None,
+) -> walknet.AccessPoints | None:
+    """Where every compound joins the network, sorted by compound (None: no compound at all).
+
+    At its gates when it has some; else by the access model (the frontage points,
+    with the facilities' snap points added where they fall on a frontage, or the
+    nearest point to the polygon's representative point).
+    """
+    geoms = compounds.geometry.to_numpy()
+    plain = _without_gates(len(compounds), gate_owner)
+    parts = []
+    if len(gate_geom):
+        g = walknet.nearest_points(network, gpd.GeoSeries(gate_geom, crs=compounds.crs))
+        parts.append(walknet.AccessPoints(gate_owner[g.owner], g.edge, g.pos_m, g.cost_m, g.xy))
+    if len(plain):
+        pg = gpd.GeoSeries(geoms[plain], crs=compounds.crs)
+        if access == "frontage":
+            also = None
+            if fac_snap is not None:
+                also = (fac_snap.edge[fac_snap.valid], fac_snap.pos_m[fac_snap.valid])
+            f = walknet.frontage_points(network, pg, frontage_m=frontage_m, also_at=also)
+        else:
+            f = walknet.nearest_points(network, pg.representative_point())
+        parts.append(walknet.AccessPoints(plain[f.owner], f.edge, f.pos_m, f.cost_m, f.xy))
+    if not parts:
+        return None
+    points = walknet.AccessPoints.concat(parts)
+    return points.take(np.argsort(points.owner, kind="stable"))
+
+
+def _straight_origins(
+    compounds: gpd.GeoDataFrame, gate_geom: np.ndarray, gate_owner: np.ndarray, *, access: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Origins of the straight-line fallback and their compound: gates, then polygons (or points on them)."""
+    geoms = compounds.geometry.to_numpy()
+    plain = _without_gates(len(compounds), gate_owner)
+    poly_origin = geoms[plain] if access == "frontage" else shapely.point_on_surface(geoms[plain])
+    return np.concatenate([gate_geom, poly_origin]), np.concatenate([gate_owner, plain]).astype(np.int64)
+
+
+def _without_gates(n: int, gate_owner: np.ndarray) -> np.ndarray:
+    """Positions of the compounds that have no gate."""
+    has_gate = np.zeros(n, dtype=bool)
+    has_gate[gate_owner] = True
+    return np.flatnonzero(~has_gate)
+
+
+def _barrier_tree(barriers: gpd.GeoDataFrame | None) -> shapely.STRtree | None:
+    """STRtree over the barrier linework (the straight-line fallback does not cross it)."""
+    if barriers is None or not len(barriers):
+        return None
+    blines, _ = walknet._barrier_lines(barriers)
+    return shapely.STRtree(blines) if len(blines) else None
+
+
+def _measure(
+    model: _Model,
+    fac: gpd.GeoDataFrame | None,
+    fac_pts: gpd.GeoSeries | None,
+    *,
+    search_m: float | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest facility of every category that has data, from every compound.
+
+    Fills ``model.dist`` (and, on a network, ``model.point_dist``) and the facilities
+    inside compounds; returns the ``access_m``, ``nearest`` (facility id) and ``method``
+    columns as ``(n, k)`` arrays.
+    """
+    dist = model.dist
+    n, k_cat = dist.shape
     access_m = np.full((n, k_cat), np.nan)
     nearest = np.full((n, k_cat), None, dtype=object)
     method = np.full((n, k_cat), METHOD_UNREACHABLE, dtype=object)
-    model = _Model(compounds=compounds, rules=rules, network=network,
-                   detour_factor=detour_factor, status=status, dist=dist)
-    geoms = compounds.geometry.to_numpy()
-    gate_geom, gate_owner = _gate_table(compounds, gates)
-    has_gate = np.zeros(n, dtype=bool)
-    has_gate[gate_owner] = True
-    plain = np.flatnonzero(~has_gate)
-
-    # --- origins ----------------------------------------------------------------------
-    has_fac = fac is not None and len(fac) > 0 and n > 0
-    fac_pts = _facility_points(fac) if has_fac else None
-    fac_snap = (
-        walknet.snap(network, np.asarray(fac_pts.values))
-        if has_fac and network is not None else None
-    )
-    model.fac_snap = fac_snap
-    if network is not None:
-        parts = []
-        if len(gate_geom):
-            g = walknet.nearest_points(network, gpd.GeoSeries(gate_geom, crs=compounds.crs))
-            parts.append(walknet.AccessPoints(gate_owner[g.owner], g.edge, g.pos_m, g.cost_m, g.xy))
-        if len(plain):
-            pg = gpd.GeoSeries(geoms[plain], crs=compounds.crs)
-            if access == "frontage":
-                also = None
-                if fac_snap is not None:
-                    also = (fac_snap.edge[fac_snap.valid], fac_snap.pos_m[fac_snap.valid])
-                f = walknet.frontage_points(network, pg, frontage_m=frontage_m, also_at=also)
-            else:
-                f = walknet.nearest_points(network, pg.representative_point())
-            parts.append(walknet.AccessPoints(plain[f.owner], f.edge, f.pos_m, f.cost_m, f.xy))
-        points = walknet.AccessPoints.concat(parts) if parts else None
-        if points is not None:
-            points = points.take(np.argsort(points.owner, kind="stable"))
-        model.points = points
-        model.point_dist = np.full((len(points) if points is not None else 0, k_cat), np.inf,
-                                   dtype=np.float32)
-        conn = np.full(n, np.inf)
-        if points is not None and len(points):
-            np.minimum.at(conn, points.owner, points.cost_m)
-        model.connector_m = conn
-    else:
-        if access == "frontage":
-            poly_origin = geoms[plain]
-        else:
-            poly_origin = shapely.point_on_surface(geoms[plain])
-        model.origins = np.concatenate([gate_geom, poly_origin])
-        model.owner = np.concatenate([gate_owner, plain]).astype(np.int64)
-        model.connector_m = np.full(n, np.nan)
-    barrier_tree = None
-    if network is None and barriers is not None and len(barriers):
-        blines, _ = walknet._barrier_lines(barriers)
-        barrier_tree = shapely.STRtree(blines) if len(blines) else None
-    model.barrier_tree = barrier_tree
-
-    # --- facilities -------------------------------------------------------------------
-    if has_fac:
-        assert fac is not None and fac_pts is not None
-        fac_ids = (
-            fac[FACILITY_ID].to_numpy(dtype=object) if FACILITY_ID in fac else np.arange(len(fac))
-        )
-        ic, ifac = _inside_pairs(compounds, fac)
-        cat_col = pd.Index([r.key for r in rules]).get_indexer(fac_cat[ifac])
-        keep = cat_col >= 0
-        ic, ifac, cat_col = ic[keep], ifac[keep], cat_col[keep]
-        keep = np.isin(status[cat_col], ["ok"])
-        model.inside_comp, model.inside_cat = ic[keep], cat_col[keep]
-        model.inside_pt = np.asarray(fac_pts.values)[ifac[keep]]
-        inside_fac = ifac[keep]
-        model.inside_fac = inside_fac
-        for k, rule in track(list(enumerate(rules)), desc="walking distances", unit="category"):
-            if status[k] != "ok":
+    if fac is None or fac_pts is None:
+        return access_m, nearest, method
+    fac_cat = fac[CATEGORY].to_numpy()
+    fac_ids = fac[FACILITY_ID].to_numpy(dtype=object) if FACILITY_ID in fac else np.arange(len(fac))
+    _find_inside(model, fac, fac_pts)
+    for k, rule in track(list(enumerate(model.rules)), desc="walking distances", unit="category"):
+        if model.status[k] != STATUS_OK:
+            continue
+        idx = np.flatnonzero(fac_cat == rule.key)
+        cutoff = search_m if search_m is not None else max(SEARCH_FACTOR * rule.radius_m, MIN_SEARCH_M)
+        if model.network is not None:
+            if model.points is None or not len(model.points):
                 continue
-            mask = fac_cat == rule.key
-            idx = np.flatnonzero(mask)
-            cutoff = (
-                search_m if search_m is not None
-                else max(SEARCH_FACTOR * rule.radius_m, MIN_SEARCH_M)
-            )
-            if network is not None:
-                pts = model.points
-                if pts is None or not len(pts):
-                    continue
-                sub = walknet.Snap(fac_snap.valid[idx], fac_snap.edge[idx], fac_snap.pos_m[idx],
-                                   fac_snap.connector_m[idx], fac_snap.point[idx])
-                field = walknet.destination_field(network, sub, cutoff_m=cutoff)
-                d_net, j = field.at(pts.edge, pts.pos_m)
-                model.point_dist[:, k] = d_net
-                total = pts.cost_m + d_net
-                total[total > cutoff] = np.inf
-                best_d, best_i = _min_by_owner(total, np.arange(len(pts)), pts.owner, n)
-                found = np.isfinite(best_d)
-                dist[found, k] = best_d[found]
-                access_m[found, k] = pts.cost_m[best_i[found]]
-                nearest[found, k] = fac_ids[idx[j[best_i[found]]]]
-                method[found, k] = METHOD_NETWORK
-            else:
-                d, j = _straight_nearest(model.origins, np.asarray(fac_pts.values)[idx],
-                                         cutoff_m=cutoff, detour_factor=detour_factor,
-                                         barrier_tree=barrier_tree)
-                best_d, best_i = _min_by_owner(d, np.arange(len(d)), model.owner, n)
-                found = np.isfinite(best_d)
-                dist[found, k] = best_d[found]
-                nearest[found, k] = fac_ids[idx[j[best_i[found]]]]
-                method[found, k] = METHOD_STRAIGHT
-            # facilities inside or touching the compound: 0 m
-            sel = model.inside_cat == k
-            if sel.any():
-                ci, fi = model.inside_comp[sel], inside_fac[sel]
-                order = np.lexsort((fac_ids[fi].astype(str), ci))
-                ci, fi = ci[order], fi[order]
-                first = np.r_[True, ci[1:] != ci[:-1]]
-                ci, fi = ci[first], fi[first]
-                dist[ci, k] = 0.0
-                access_m[ci, k] = 0.0
-                nearest[ci, k] = fac_ids[fi]
-                method[ci, k] = METHOD_INSIDE
-    no_data_col = status == METHOD_NO_DATA
+            d, acc, fpos = _nearest_on_network(model, idx, k, cutoff_m=cutoff)
+            how = METHOD_NETWORK
+        else:
+            d, acc, fpos = _nearest_straight(model, np.asarray(fac_pts.values)[idx], cutoff_m=cutoff)
+            how = METHOD_STRAIGHT
+        found = np.isfinite(d)
+        dist[found, k] = d[found]
+        access_m[found, k] = acc[found]
+        nearest[found, k] = fac_ids[idx[fpos[found]]]
+        method[found, k] = how
+        # facilities inside or touching the compound: 0 m
+        ci, fi = _first_inside(model, k, fac_ids)
+        dist[ci, k] = 0.0
+        access_m[ci, k] = 0.0
+        nearest[ci, k] = fac_ids[fi]
+        method[ci, k] = METHOD_INSIDE
+    return access_m, nearest, method
+
+
+def _find_inside(model: _Model, fac: gpd.GeoDataFrame, fac_pts: gpd.GeoSeries) -> None:
+    """Facilities inside or touching a compound, of a category with data (sets ``model.inside_*``)."""
+    ic, ifac = _inside_pairs(model.compounds, fac)
+    cat_col = pd.Index([r.key for r in model.rules]).get_indexer(fac[CATEGORY].to_numpy()[ifac])
+    keep = cat_col >= 0
+    ic, ifac, cat_col = ic[keep], ifac[keep], cat_col[keep]
+    keep = np.isin(model.status[cat_col], [STATUS_OK])
+    model.inside_comp, model.inside_cat = ic[keep], cat_col[keep]
+    model.inside_pt = np.asarray(fac_pts.values)[ifac[keep]]
+    model.inside_fac = ifac[keep]
+
+
+def _first_inside(model: _Model, k: int, fac_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Compounds holding a facility of category column ``k``, and the first of them by id."""
+    assert model.inside_cat is not None and model.inside_comp is not None and model.inside_fac is not None
+    sel = model.inside_cat == k
+    if not sel.any():
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    ci, fi = model.inside_comp[sel], model.inside_fac[sel]
+    order = np.lexsort((fac_ids[fi].astype(str), ci))
+    ci, fi = ci[order], fi[order]
+    first = np.r_[True, ci[1:] != ci[:-1]]
+    return ci[first], fi[first]
+
+
+def _nearest_on_network(
+    model: _Model, idx: np.ndarray, k: int, *, cutoff_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Walk from every compound to the nearest facility ``idx`` (one category, column ``k``).
+
+    Fills ``model.point_dist[:, k]``. Returns per compound the distance (inf: none
+    within ``cutoff_m``), the cost of the access point it starts from and the
+    position in ``idx`` of the facility (-1: none).
+    """
+    assert model.points is not None and model.fac_snap is not None and model.point_dist is not None
+    n = len(model.compounds)
+    pts, fs = model.points, model.fac_snap
+    sub = walknet.Snap(fs.valid[idx], fs.edge[idx], fs.pos_m[idx], fs.connector_m[idx], fs.point[idx])
+    field = walknet.destination_field(model.network, sub, cutoff_m=cutoff_m)
+    d_net, j = field.at(pts.edge, pts.pos_m)
+    model.point_dist[:, k] = d_net
+    total = pts.cost_m + d_net
+    total[total > cutoff_m] = np.inf
+    best_d, best_i = _min_by_owner(total, np.arange(len(pts)), pts.owner, n)
+    found = np.isfinite(best_d)
+    acc = np.full(n, np.nan)
+    fpos = np.full(n, -1, dtype=np.int64)
+    acc[found] = pts.cost_m[best_i[found]]
+    fpos[found] = j[best_i[found]]
+    return best_d, acc, fpos
+
+
+def _nearest_straight(
+    model: _Model, dest: np.ndarray, *, cutoff_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """As :func:`_nearest_on_network`, along straight lines x detour (no access cost: NaN)."""
+    n = len(model.compounds)
+    d, j = _straight_nearest(model.origins, dest, cutoff_m=cutoff_m,
+                             detour_factor=model.detour_factor, barrier_tree=model.barrier_tree)
+    best_d, best_i = _min_by_owner(d, np.arange(len(d)), model.owner, n)
+    found = np.isfinite(best_d)
+    fpos = np.full(n, -1, dtype=np.int64)
+    fpos[found] = j[best_i[found]]
+    return best_d, np.full(n, np.nan), fpos
+
+
+def _access_frame(
+    compounds: gpd.GeoDataFrame,
+    model: _Model,
+    *,
+    access_m: np.ndarray,
+    nearest: np.ndarray,
+    method: np.ndarray,
+) -> tuple[pd.DataFrame, int]:
+    """The service_access table (compound-major) and the number of pairs within the radius."""
+    rules, dist = model.rules, model.dist
+    n, k_cat = dist.shape
+    no_data_col = model.status == METHOD_NO_DATA
+    method = method.copy()
     method[:, no_data_col] = METHOD_NO_DATA
     radius = np.array([r.radius_m for r in rules], dtype=float)
     finite = np.isfinite(dist)
@@ -672,15 +757,7 @@ def compute_access(
         },
         columns=list(ACCESS_COLUMNS),
     )
-    model.report = _network_report(model, fac)
-    _remember(out, model)
-    logger.info(
-        "service access: %d compounds x %d categories (%s, %s access), %d pairs within radius, "
-        "%d categories without data",
-        n, k_cat, "walk network" if network is not None else "straight line", access,
-        int(within.sum()), int(no_data_col.sum()),
-    )
-    return out
+    return out, int(within.sum())
 
 
 #: Connector warning: the median shortest access connector of the compounds above this (m) ...
@@ -1103,6 +1180,22 @@ def compute_gaps(
         of the category: 0% covered) or ``no_data`` (no facilities layer, or the
         category is declared without data): then coverage, supply and shortfall are
         empty. Distances of district rows are the minimum over members.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from renogis.datasets import sample_path
+    >>> from renogis.network import build_walk_network
+    >>> from renogis.standards import load_standards
+    >>> layer = lambda name: gpd.read_file(sample_path(), layer=name)
+    >>> compounds, facilities = layer("compounds"), layer("facilities")
+    >>> net = build_walk_network(layer("streets"), barriers=layer("barriers"))
+    >>> std = load_standards()
+    >>> access = compute_access(compounds, facilities, network=net, standards=std, categories=["clinic"])
+    >>> gaps = compute_gaps(compounds, access, facilities=facilities, standards=std, network=net,
+    ...                     districts={"C0001": "D1", "C0002": "D1"})
+    >>> gaps.loc[gaps[LEVEL] == LEVEL_DISTRICT, [UNIT_ID, HOUSEHOLDS, COVERED_HOUSEHOLDS]].values.tolist()
+    [['D1', 322, 322]]
     """
     ids = compounds[COMPOUND_ID].to_numpy(dtype=object)
     n = len(compounds)
@@ -1116,96 +1209,23 @@ def compute_gaps(
         if POPULATION in compounds
         else None
     )
-    # distances aligned to (compound, category)
-    row = pd.Index(ids).get_indexer(access[COMPOUND_ID].to_numpy())
-    col = pd.Index(cats).get_indexer(access[CATEGORY].to_numpy())
-    ok = row >= 0
-    dist = np.full((n, len(cats)), np.nan)
-    within = np.zeros((n, len(cats)), dtype=bool)
-    dist[row[ok], col[ok]] = access[DISTANCE_M].to_numpy(dtype=float)[ok]
-    within[row[ok], col[ok]] = (
-        access[WITHIN_RADIUS].to_numpy(dtype=object)[ok] == True  # noqa: E712 (NaN -> False)
-    )
+    dist, within = _access_matrix(access, ids, cats)
     district = _district_ids(compounds, districts)
-
-    model = _recall(access)
-    if model is None or len(model.compounds) != n or not np.array_equal(
-        model.compounds[COMPOUND_ID].to_numpy(dtype=object), ids
-    ) or [r.key for r in model.rules] != cats or model.network is not network:
-        no_data = []
-        if METHOD in access and len(access):
-            nd = access.loc[access[METHOD] == METHOD_NO_DATA, CATEGORY]
-            no_data = sorted(set(nd) - {r.key for r in rules if r.no_data})
-        model = _recall(compute_access(
-            compounds, facilities, network=network, standards=standards, gates=gates,
-            categories=cats, detour_factor=detour_factor, no_data=no_data))
-        assert model is not None
+    model = _model_of(access, compounds, facilities, rules=rules, network=network, standards=standards,
+                      gates=gates, detour_factor=detour_factor)
     status = model.status
-    no_data_col = status == METHOD_NO_DATA
-
-    fac = _facilities_of(facilities)
-    fac_pts = _facility_points(fac) if fac is not None else None
-    demand = np.zeros((n, len(cats)))
-    supply = np.zeros((n, len(cats)))
-    for k, rule in enumerate(rules):
-        demand[:, k] = standards.demand(rule.key, households, population)
-        if no_data_col[k]:
-            supply[:, k] = np.nan
-            continue
-        supply[:, k] = _supply(rule, demand[:, k], model, n, fac, fac_pts)
-
+    demand, supply = _demand_supply(rules, model, facilities, standards=standards,
+                                    households=households, population=population)
     covered = np.where(within, households[:, None], 0.0)
-    covered_merged = covered.copy()
-    dist_merged = dist.copy()
+    cov = _Coverage(households=households, covered=covered, covered_merged=covered.copy(), dist=dist,
+                    dist_merged=dist.copy(), demand=demand, supply=supply)
     frames = []
     if district is not None:
-        merged, info = _merged_distances(model, district)
-        radius = np.array([r.radius_m for r in rules], dtype=float)
-        in_d = np.array([d is not None for d in district], dtype=bool)
-        within_merged = np.isfinite(merged) & (merged <= radius[None, :]) & in_d[:, None]
-        within_merged |= within
-        dist_merged = np.where(in_d[:, None] & np.isfinite(merged), merged, dist)
-        covered_merged = np.where(within_merged, households[:, None], 0.0)
-        logger.info(
-            "after merging: %d compounds joined through %d opened walls (%d walls lie along a "
-            "street and stay closed); %d compound-category pairs newly within the radius",
-            info.get("compounds_joined", 0), info["wall_pairs"], info["separated_by_street"],
-            int((within_merged & ~within).sum()),
-        )
-        codes, uniques = pd.factorize(pd.Series(district[in_d], dtype=object), sort=True)
-        nd = len(uniques)
-        if nd:
-            pos = np.flatnonzero(in_d)
-            agg = sp.csr_matrix((np.ones(len(pos)), (codes, pos)), shape=(nd, n))
-            d_households = agg @ households
-            d_covered = agg @ covered
-            d_covered_merged = agg @ covered_merged
-            d_demand = agg @ demand
-            nan_supply = (agg @ np.isnan(supply).astype(float)) > 0
-            d_supply = np.where(nan_supply, np.nan, agg @ np.nan_to_num(supply))
-            d_dist = np.full((nd, len(cats)), np.inf)
-            np.minimum.at(d_dist, codes, np.where(np.isnan(dist[pos]), np.inf, dist[pos]))
-            d_dist[~np.isfinite(d_dist)] = np.nan
-            d_dist_m = np.full((nd, len(cats)), np.inf)
-            np.minimum.at(d_dist_m, codes,
-                          np.where(np.isnan(dist_merged[pos]), np.inf, dist_merged[pos]))
-            d_dist_m[~np.isfinite(d_dist_m)] = np.nan
-            frames.append(
-                _gap_frame(
-                    LEVEL_DISTRICT,
-                    np.asarray(uniques, dtype=object),
-                    np.asarray(uniques, dtype=object),
-                    rules,
-                    d_households,
-                    d_covered,
-                    d_covered_merged,
-                    d_dist,
-                    d_demand,
-                    d_supply,
-                    d_dist_m,
-                    status,
-                )
-            )
+        cov = _after_merging(model, district, cov, within=within)
+        district_rows = _district_rows(cov, district, rules, status)
+        if district_rows is not None:
+            frames.append(district_rows)
+    dist_merged = cov.dist_merged.copy()
     dist_merged[~np.isfinite(dist_merged)] = np.nan
     comp = _gap_frame(
         LEVEL_COMPOUND,
@@ -1213,8 +1233,8 @@ def compute_gaps(
         district if district is not None else np.full(n, None, dtype=object),
         rules,
         households,
-        covered,
-        covered_merged,
+        cov.covered,
+        cov.covered_merged,
         dist,
         demand,
         supply,
@@ -1227,8 +1247,151 @@ def compute_gaps(
         len(comp),
         len(out) - len(comp),
         len(cats),
-        int(no_data_col.sum()),
+        int((status == METHOD_NO_DATA).sum()),
     )
+    return out
+
+
+@dataclass(frozen=True)
+class _Coverage:
+    """Per compound (rows) and category (columns): what compute_gaps sums up."""
+
+    households: np.ndarray  # (n,)
+    covered: np.ndarray  # households covered as separate compounds
+    covered_merged: np.ndarray  # ... after merging into districts
+    dist: np.ndarray  # walking distance (m), NaN none
+    dist_merged: np.ndarray  # ... after merging
+    demand: np.ndarray
+    supply: np.ndarray  # NaN unknown
+
+
+def _access_matrix(
+    access: pd.DataFrame, ids: np.ndarray, cats: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distance (NaN: none) and within-radius flag of the access table as ``(compound, category)`` arrays."""
+    n = len(ids)
+    row = pd.Index(ids).get_indexer(access[COMPOUND_ID].to_numpy())
+    col = pd.Index(cats).get_indexer(access[CATEGORY].to_numpy())
+    ok = row >= 0
+    dist = np.full((n, len(cats)), np.nan)
+    within = np.zeros((n, len(cats)), dtype=bool)
+    dist[row[ok], col[ok]] = access[DISTANCE_M].to_numpy(dtype=float)[ok]
+    within[row[ok], col[ok]] = (
+        access[WITHIN_RADIUS].to_numpy(dtype=object)[ok] == True  # noqa: E712 (NaN -> False)
+    )
+    return dist, within
+
+
+def _model_of(
+    access: pd.DataFrame,
+    compounds: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame | None,
+    *,
+    rules: list[CategoryRule],
+    network: walknet.WalkNetwork | None,
+    standards: Standards,
+    gates: gpd.GeoDataFrame | None,
+    detour_factor: float,
+) -> _Model:
+    """What :func:`compute_access` measured for ``access``; a table made elsewhere is measured again."""
+    ids = compounds[COMPOUND_ID].to_numpy(dtype=object)
+    cats = [r.key for r in rules]
+    model = _recall(access)
+    if model is None or len(model.compounds) != len(compounds) or not np.array_equal(
+        model.compounds[COMPOUND_ID].to_numpy(dtype=object), ids
+    ) or [r.key for r in model.rules] != cats or model.network is not network:
+        no_data = []
+        if METHOD in access and len(access):
+            nd = access.loc[access[METHOD] == METHOD_NO_DATA, CATEGORY]
+            no_data = sorted(set(nd) - {r.key for r in rules if r.no_data})
+        model = _recall(compute_access(
+            compounds, facilities, network=network, standards=standards, gates=gates,
+            categories=cats, detour_factor=detour_factor, no_data=no_data))
+        assert model is not None
+    return model
+
+
+def _demand_supply(
+    rules: list[CategoryRule],
+    model: _Model,
+    facilities: gpd.GeoDataFrame | None,
+    *,
+    standards: Standards,
+    households: np.ndarray,
+    population: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Demand by the standard's rule and 2SFCA supply, ``(compound, category)`` (supply NaN: no data)."""
+    n = len(households)
+    fac = _facilities_of(facilities)
+    fac_pts = _facility_points(fac) if fac is not None else None
+    demand = np.zeros((n, len(rules)))
+    supply = np.zeros((n, len(rules)))
+    for k, rule in enumerate(rules):
+        demand[:, k] = standards.demand(rule.key, households, population)
+        if model.status[k] == METHOD_NO_DATA:
+            supply[:, k] = np.nan
+            continue
+        supply[:, k] = _supply(rule, demand[:, k], model, n, fac, fac_pts)
+    return demand, supply
+
+
+def _after_merging(
+    model: _Model, district: np.ndarray, cov: _Coverage, *, within: np.ndarray
+) -> _Coverage:
+    """Coverage after merging: walls between a district's members opened (see compute_gaps)."""
+    merged, info = _merged_distances(model, district)
+    radius = np.array([r.radius_m for r in model.rules], dtype=float)
+    in_d = np.array([d is not None for d in district], dtype=bool)
+    within_merged = np.isfinite(merged) & (merged <= radius[None, :]) & in_d[:, None]
+    within_merged |= within
+    logger.info(
+        "after merging: %d compounds joined through %d opened walls (%d walls lie along a "
+        "street and stay closed); %d compound-category pairs newly within the radius",
+        info.get("compounds_joined", 0), info["wall_pairs"], info["separated_by_street"],
+        int((within_merged & ~within).sum()),
+    )
+    return replace(
+        cov,
+        covered_merged=np.where(within_merged, cov.households[:, None], 0.0),
+        dist_merged=np.where(in_d[:, None] & np.isfinite(merged), merged, cov.dist),
+    )
+
+
+def _district_rows(
+    cov: _Coverage, district: np.ndarray, rules: list[CategoryRule], status: np.ndarray
+) -> pd.DataFrame | None:
+    """The district rows: members summed, distances the minimum over members (None: no district)."""
+    n = len(district)
+    in_d = np.array([d is not None for d in district], dtype=bool)
+    codes, uniques = pd.factorize(pd.Series(district[in_d], dtype=object), sort=True)
+    nd = len(uniques)
+    if not nd:
+        return None
+    pos = np.flatnonzero(in_d)
+    agg = sp.csr_matrix((np.ones(len(pos)), (codes, pos)), shape=(nd, n))
+    nan_supply = (agg @ np.isnan(cov.supply).astype(float)) > 0
+    d_supply = np.where(nan_supply, np.nan, agg @ np.nan_to_num(cov.supply))
+    return _gap_frame(
+        LEVEL_DISTRICT,
+        np.asarray(uniques, dtype=object),
+        np.asarray(uniques, dtype=object),
+        rules,
+        agg @ cov.households,
+        agg @ cov.covered,
+        agg @ cov.covered_merged,
+        _min_by_code(cov.dist[pos], codes, nd),
+        agg @ cov.demand,
+        d_supply,
+        _min_by_code(cov.dist_merged[pos], codes, nd),
+        status,
+    )
+
+
+def _min_by_code(values: np.ndarray, codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Row-wise minimum of ``values`` over the rows of each code (NaN ignored; NaN when none)."""
+    out = np.full((n_codes, values.shape[1]), np.inf)
+    np.minimum.at(out, codes, np.where(np.isnan(values), np.inf, values))
+    out[~np.isfinite(out)] = np.nan
     return out
 
 
@@ -1299,91 +1462,6 @@ def _gap_frame(
     )
 
 
-def summarise_coverage(gaps: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
-    """One row per category: share of households covered before and after merging.
-
-    Parameters
-    ----------
-    gaps : pandas.DataFrame
-        The table of :func:`compute_gaps` (its compound rows are used).
-    lang : {"zh", "en"}
-        Language of ``category_name`` and ``note``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        :data:`SUMMARY_COLUMNS`: compounds, uncovered_compounds, households,
-        covered_households and coverage_share (as separate compounds),
-        covered_households_merged and coverage_share_merged (after merging into
-        districts, walked through the opened walls), and demand, supply and shortfall
-        summed over compounds (supply NaN when any compound's supply is unknown;
-        shortfall is the sum of compound shortfalls, so one compound's surplus does
-        not offset another's deficit). ``data_status`` and ``note``: a category
-        without data (``no_data``) has no coverage share, supply or shortfall; one
-        the facilities layer does not hold (``absent``) is 0% covered, with a note.
-    """
-    comp = gaps[gaps[LEVEL] == LEVEL_COMPOUND]
-    key = comp[CATEGORY]
-    grouped = comp.groupby(CATEGORY, sort=False)
-    supply_unknown = comp[SUPPLY].isna().groupby(key, sort=False).any()
-    status = (
-        grouped[DATA_STATUS].first() if DATA_STATUS in comp
-        else pd.Series(STATUS_OK, index=supply_unknown.index)
-    )
-    no_data = status == METHOD_NO_DATA
-    out = pd.DataFrame(
-        {
-            RADIUS_M: grouped[RADIUS_M].first(),
-            COMPOUNDS_COUNT: grouped.size(),
-            UNCOVERED_COMPOUNDS: (comp[UNCOVERED_HOUSEHOLDS].fillna(0) > 0)
-            .groupby(key, sort=False).sum(),
-            HOUSEHOLDS: grouped[HOUSEHOLDS].sum(),
-            COVERED_HOUSEHOLDS: grouped[COVERED_HOUSEHOLDS].sum(),
-            COVERED_HOUSEHOLDS_MERGED: grouped[COVERED_HOUSEHOLDS_MERGED].sum(),
-            DEMAND: grouped[DEMAND].sum(),
-            SUPPLY: grouped[SUPPLY].sum().where(~supply_unknown),
-            SHORTFALL: grouped[SHORTFALL].sum().where(~supply_unknown),
-            DEMAND_UNIT: grouped[DEMAND_UNIT].first(),
-            DATA_STATUS: status,
-        }
-    )
-    out.index.name = CATEGORY
-    out = out.reset_index()
-    nd = (out[DATA_STATUS] == METHOD_NO_DATA).to_numpy()
-    out[COVERED_HOUSEHOLDS] = pd.Series(out[COVERED_HOUSEHOLDS], dtype="Int64").mask(nd)
-    out[COVERED_HOUSEHOLDS_MERGED] = pd.Series(out[COVERED_HOUSEHOLDS_MERGED], dtype="Int64").mask(nd)
-    out[UNCOVERED_COMPOUNDS] = pd.Series(out[UNCOVERED_COMPOUNDS], dtype="Int64").mask(nd)
-    hh = out[HOUSEHOLDS].to_numpy(dtype=float)
-    cov = pd.to_numeric(out[COVERED_HOUSEHOLDS]).to_numpy(dtype=float, na_value=np.nan)
-    cov_m = pd.to_numeric(out[COVERED_HOUSEHOLDS_MERGED]).to_numpy(dtype=float, na_value=np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out[COVERAGE_SHARE] = np.where(hh > 0, cov / hh, np.nan)
-        out[COVERAGE_SHARE_MERGED] = np.where(hh > 0, cov_m / hh, np.nan)
-    out.loc[nd, [SUPPLY, SHORTFALL]] = np.nan
-    out[CATEGORY_NAME] = _category_names(out[CATEGORY], lang)
-    out[NOTE] = [_note(st, lang) for st in out[DATA_STATUS]]
-    return out[list(SUMMARY_COLUMNS)]
-
-
-def _note(status: str, lang: str) -> str | None:
-    if status == METHOD_NO_DATA:
-        return ("无数据：缺少设施图层或该类别标记为无数据，不计覆盖率与缺口" if lang == "zh" else
-                "no data: no facilities layer, or the category is marked as not recorded; "
-                "no coverage or shortfall is given")
-    if status == STATUS_ABSENT:
-        return ("设施图层中没有该类别的设施：按 0% 覆盖计（若数据未记录该类别，请用 --no-data 标记）"
-                if lang == "zh" else
-                "the facilities layer holds no facility of this category: 0% covered (if your data "
-                "simply do not record it, mark it with --no-data)")
-    return None
-
-
-def _category_names(keys: pd.Series, lang: str) -> pd.Series:
-    if lang == "zh":
-        return keys.map(CATEGORIES)
-    return keys.map(lambda k: str(k).replace("_", " "))
-
-
 # --------------------------------------------------------------------------- map layer
 def service_areas(
     network: walknet.WalkNetwork | None,
@@ -1431,59 +1509,3 @@ def service_areas(
     return gpd.GeoDataFrame(
         rows or {CATEGORY: [], RADIUS_M: [], GEOMETRY: []}, geometry=GEOMETRY, crs=crs
     )
-
-
-# --------------------------------------------------------------------------- output
-def translate_columns(df: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Return a copy of ``df`` with Chinese headers (``lang="zh"``) or unchanged ones (``"en"``).
-
-    Columns not in :data:`GAP_COLUMNS_ZH` keep their names.
-    """
-    if lang == "en":
-        return df.copy()
-    if lang == "zh":
-        return df.rename(columns=dict(GAP_COLUMNS_ZH))
-    raise InputError(f"unknown language {lang!r} for table headers; use 'zh' or 'en'")
-
-
-def _with_names(df: pd.DataFrame, lang: str) -> pd.DataFrame:
-    out = df.copy()
-    if CATEGORY in out and CATEGORY_NAME not in out:
-        out.insert(
-            out.columns.get_loc(CATEGORY) + 1, CATEGORY_NAME, _category_names(out[CATEGORY], lang)
-        )
-    if lang == "zh" and LEVEL in out:
-        out[LEVEL] = out[LEVEL].map(lambda v: _LEVEL_ZH.get(v, v))
-    return out
-
-
-def write_gap_outputs(
-    access: pd.DataFrame, gaps: pd.DataFrame, out_dir: str | Path, *, lang: str = "zh"
-) -> list[Path]:
-    """Write ``service_access.csv``, ``service_gaps.csv`` and ``service_gaps.xlsx``.
-
-    Parameters
-    ----------
-    access, gaps : pandas.DataFrame
-        Tables of :func:`compute_access` and :func:`compute_gaps`.
-    out_dir : str or Path
-        Output folder (created if missing).
-    lang : {"zh", "en"}
-        Language of the XLSX (headers, category names, levels, units); the CSV files
-        keep the canonical columns and codes whatever ``lang``. Missing distances are
-        written as empty cells.
-
-    Returns
-    -------
-    list of Path
-        The files written.
-    """
-    from renogis.outputs.wording import check_lang
-
-    check_lang(lang)  # before writing anything
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = write_table(access, out / "service_access", formats=("csv",))
-    written += write_table(gaps, out / "service_gaps", formats=("csv", "xlsx"), sheet_name="service_gaps",
-                           lang=lang)
-    return written

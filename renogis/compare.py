@@ -67,11 +67,11 @@ def _csv(path: Path) -> pd.DataFrame | None:
 
 
 def _english_gaps(g: pd.DataFrame) -> pd.DataFrame:
-    from renogis.access import _LEVEL_ZH, GAP_COLUMNS_ZH
+    from renogis.outputs.gap_tables import GAP_COLUMNS_ZH, LEVEL_ZH
 
     back = {v: k for k, v in GAP_COLUMNS_ZH.items()}
     g = g.rename(columns={c: back.get(c, c) for c in g.columns})
-    levels = {v: k for k, v in _LEVEL_ZH.items()}
+    levels = {v: k for k, v in LEVEL_ZH.items()}
     if S.LEVEL in g:
         g[S.LEVEL] = g[S.LEVEL].map(lambda v: levels.get(v, v))
     return g

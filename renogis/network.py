@@ -486,7 +486,66 @@ def build_walk_network(
     >>> net = build_walk_network(s)
     >>> net.n_nodes, len(net.edges)
     (5, 4)
+
+    On the bundled sample:
+
+    >>> from renogis.datasets import sample_path
+    >>> streets = gpd.read_file(sample_path(), layer="streets")
+    >>> barriers = gpd.read_file(sample_path(), layer="barriers")
+    >>> net = build_walk_network(streets, barriers=barriers)
+    >>> net.n_nodes, len(net.edges), net.report["components"], net.report["barrier_crossings"]
+    (109, 154, 1, 8)
     """
+    st = _street_table(streets)
+    lines = _line_table(st)
+    contacts, skipped = _street_contacts(lines, st.layer)
+    barrier_lines, crossings = _barrier_crossings(lines, barriers, crs=st.crs)
+    report: dict[str, Any] = {**st.report, "junctions_skipped": skipped, "barrier_crossings": crossings}
+    split = _split_points(lines, contacts)
+    node_xy, split_node = _node_ids(split.xy)  # junctions: coordinates merged within 1 mm
+    pieces = _pieces(lines, split, split_node)
+    kept, kept_nodes, parts = _components(pieces, st.ids[lines.src[pieces.line]], len(node_xy),
+                                          keep_largest=keep_largest)
+    report.update(parts)
+    graph, node_xy, edges = _edge_table(st, lines, pieces, node_xy, kept=kept, kept_nodes=kept_nodes)
+    report["nodes"] = int(len(node_xy))
+    report["edges"] = int(len(edges))
+    report["length_m"] = float(edges[LENGTH_M].to_numpy().sum())
+    logger.info(
+        "walk network: %d streets in (%d not walkable, %d empty) -> %d nodes, %d edges, "
+        "%.0f m; %d crossings at different levels not joined, %d barrier crossings; "
+        "%d connected parts (largest %.1f%% of the length), dropped %d edges (%.0f m) of %d streets",
+        report["streets_in"], report["not_walkable"], report["empty_geometries"], report["nodes"],
+        report["edges"], report["length_m"], report["junctions_skipped"], report["barrier_crossings"],
+        report["components"], 100 * report["largest_share"], report["dropped_edges"],
+        report["dropped_length_m"], len(report["dropped_street_ids"]),
+    )
+    net = WalkNetwork(crs=st.crs, graph=graph, node_xy=node_xy, edges=edges, report=report,
+                      barrier_lines=barrier_lines)
+    net.edge_tree()  # the spatial index every snap uses: built once with the network (0.3 s at 1M nodes)
+    net.point_index()  # and the one points (facilities, gates) snap with
+    return net
+
+
+# ---------------------------------------------------------------------------- build phases
+@dataclass(frozen=True)
+class _Streets:
+    """The streets layer as arrays, one entry per input row (defaults for missing columns)."""
+
+    crs: pyproj.CRS
+    geoms: np.ndarray
+    ids: np.ndarray  # street_id as str (the index when there is no such column)
+    use: np.ndarray  # walkable, with a geometry
+    classes: np.ndarray
+    bridge: np.ndarray
+    tunnel: np.ndarray
+    layer: np.ndarray
+    highway: np.ndarray
+    report: dict  # streets_in, empty_geometries, not_walkable, not_walkable_ids
+
+
+def _street_table(streets: gpd.GeoDataFrame) -> _Streets:
+    """Check the streets layer (not empty, projected CRS, lines only) and read its columns."""
     if streets is None or len(streets) == 0:
         raise InputError(
             "streets layer is empty: a walk network needs street centre lines "
@@ -521,28 +580,46 @@ def build_walk_network(
             "streets layer has no walkable street with a geometry "
             f"({report['not_walkable']} not walkable, {report['empty_geometries']} empty)"
         )
-    rows = np.flatnonzero(use)
     classes = (
         streets[schema.STREET_CLASS].to_numpy(dtype=object)
         if schema.STREET_CLASS in streets.columns
         else np.full(len(streets), "local", dtype=object)
     )
-    bridge = _bool_column(streets, schema.BRIDGE, False)
-    tunnel = _bool_column(streets, schema.TUNNEL, False)
-    layer = _int_column(streets, schema.LAYER, 0)
     highway = (
         streets[HIGHWAY].to_numpy(dtype=object)
         if HIGHWAY in streets.columns
         else np.full(len(streets), None, dtype=object)
     )
+    return _Streets(
+        crs=crs, geoms=geoms_in, ids=ids_in, use=use, classes=classes,
+        bridge=_bool_column(streets, schema.BRIDGE, False),
+        tunnel=_bool_column(streets, schema.TUNNEL, False),
+        layer=_int_column(streets, schema.LAYER, 0), highway=highway, report=report,
+    )
 
-    lines, part_row = _lines_of(geoms_in[rows])
+
+@dataclass(frozen=True)
+class _Lines:
+    """Single street lines of positive length (parts of the usable rows) and their segments."""
+
+    src: np.ndarray  # source row of every line
+    level: np.ndarray  # _LEVEL_GROUND, _LEVEL_BRIDGE or _LEVEL_TUNNEL
+    seg: dict[str, np.ndarray]  # _segments() of the lines
+    length: np.ndarray  # (m)
+    seg_first: np.ndarray  # the segment is the first of its line
+    seg_last: np.ndarray  # ... the last
+
+
+def _line_table(st: _Streets) -> _Lines:
+    """Explode the usable rows into single lines, drop 0 m ones, and cut them into segments."""
+    rows = np.flatnonzero(st.use)
+    lines, part_row = _lines_of(st.geoms[rows])
     src = rows[part_row]  # source row of each line
     keep_line = shapely.length(lines) > 0
     lines, src = lines[keep_line], src[keep_line]
     n_lines = len(lines)
     level = np.where(
-        bridge[src], _LEVEL_BRIDGE, np.where(tunnel[src], _LEVEL_TUNNEL, _LEVEL_GROUND)
+        st.bridge[src], _LEVEL_BRIDGE, np.where(st.tunnel[src], _LEVEL_TUNNEL, _LEVEL_GROUND)
     )
     seg = _segments(lines)
     line_len = np.zeros(n_lines)
@@ -550,10 +627,27 @@ def build_walk_network(
     n_seg_line = np.bincount(seg["line"], minlength=n_lines)
     first_seg = np.cumsum(n_seg_line) - n_seg_line
     seg_idx_in_line = np.arange(len(seg["line"])) - first_seg[seg["line"]]
-    seg_is_first = seg_idx_in_line == 0
-    seg_is_last = seg_idx_in_line == n_seg_line[seg["line"]] - 1
+    return _Lines(src=src, level=level, seg=seg, length=line_len, seg_first=seg_idx_in_line == 0,
+                  seg_last=seg_idx_in_line == n_seg_line[seg["line"]] - 1)
 
-    # --- street x street contacts ---------------------------------------------------
+
+@dataclass(frozen=True)
+class _SplitPoints:
+    """Points at which street lines are split into edges: line, position along it (m), xy."""
+
+    line: np.ndarray
+    pos: np.ndarray
+    xy: np.ndarray
+
+
+def _street_contacts(lines: _Lines, layer: np.ndarray) -> tuple[_SplitPoints, int]:
+    """Where street lines meet and join: one split point on each of the two lines.
+
+    Lines join where they cross on the same level (same ``layer`` and the same
+    bridge/tunnel/ground status) and wherever a line end touches another line.
+    Returns the split points and the number of crossings at different levels (not joined).
+    """
+    seg = lines.seg
     # candidate pairs: segment boxes grown by the node tolerance (an end point a few nm
     # short of another street must still find it)
     lo = np.minimum(seg["p"], seg["q"]) - NODE_TOLERANCE_M
@@ -570,94 +664,109 @@ def build_walk_network(
     c = _segment_contacts(seg, ia, seg, ib, collinear=True)
     a, b = ia[c["k"]], ib[c["k"]]
     line_a, line_b = seg["line"][a], seg["line"][b]
-    end_a = (seg_is_first[a] & (c["t"] == 0)) | (seg_is_last[a] & (c["t"] == 1))
-    end_b = (seg_is_first[b] & (c["u"] == 0)) | (seg_is_last[b] & (c["u"] == 1))
-    same_level = (level[line_a] == level[line_b]) & (layer[src[line_a]] == layer[src[line_b]])
+    end_a = (lines.seg_first[a] & (c["t"] == 0)) | (lines.seg_last[a] & (c["t"] == 1))
+    end_b = (lines.seg_first[b] & (c["u"] == 0)) | (lines.seg_last[b] & (c["u"] == 1))
+    src = lines.src
+    same_level = (lines.level[line_a] == lines.level[line_b]) & (layer[src[line_a]] == layer[src[line_b]])
     ok = same_level | end_a | end_b
     skipped_xy = np.stack([c["x"][~ok], c["y"][~ok]], axis=1)
-    report["junctions_skipped"] = int(len(np.unique(np.round(skipped_xy, 3), axis=0)))
+    skipped = int(len(np.unique(np.round(skipped_xy, 3), axis=0)))
     a, b, t, u = a[ok], b[ok], c["t"][ok], c["u"][ok]
-    cx, cy = c["x"][ok], c["y"][ok]
+    xy = np.column_stack([c["x"][ok], c["y"][ok]])
     pos_a = seg["s0"][a] + t * seg["len"][a]
     pos_b = seg["s0"][b] + u * seg["len"][b]
+    contacts = _SplitPoints(line=np.concatenate([seg["line"][a], seg["line"][b]]),
+                            pos=np.concatenate([pos_a, pos_b]), xy=np.concatenate([xy, xy]))
+    return contacts, skipped
 
-    # split table: line, position, x, y, cut flag
+
+def _barrier_crossings(
+    lines: _Lines, barriers: gpd.GeoDataFrame | None, *, crs: pyproj.CRS
+) -> tuple[np.ndarray | None, int]:
+    """Barrier linework for the network, and how many places a street line crosses a barrier.
+
+    Barriers never cut a street. A crossing counts once per line and position (1 mm),
+    not at a street's end nor at the open end of a barrier line.
+    """
+    if barriers is None or not len(barriers):
+        return None, 0
+    _same_crs(crs, barriers.crs, what="barriers layer", ref="streets")
+    blines, bclosed = _barrier_lines(barriers)
+    if not len(blines):
+        return None, 0
+    seg = lines.seg
+    bseg = _segments(blines)
+    nb = np.bincount(bseg["line"], minlength=len(blines))
+    bfirst = np.cumsum(nb) - nb
+    bidx = np.arange(len(bseg["line"])) - bfirst[bseg["line"]]
+    b_first = (bidx == 0) & ~bclosed[bseg["line"]]
+    b_last = (bidx == nb[bseg["line"]] - 1) & ~bclosed[bseg["line"]]
+    btree = shapely.STRtree(shapely.linestrings(np.stack([bseg["p"], bseg["q"]], axis=1)))
+    qa, qb = btree.query(shapely.linestrings(np.stack([seg["p"], seg["q"]], axis=1)))
+    bc = _segment_contacts(seg, qa, bseg, qb, collinear=False)
+    ca, cb = qa[bc["k"]], qb[bc["k"]]
+    at_b_end = (b_first[cb] & (bc["u"] == 0)) | (b_last[cb] & (bc["u"] == 1))
+    cpos = seg["s0"][ca] + bc["t"] * seg["len"][ca]
+    cline = seg["line"][ca]
+    inner = (cpos > NODE_TOLERANCE_M) & (cpos < lines.length[cline] - NODE_TOLERANCE_M)
+    keep = inner & ~at_b_end
+    ckey = np.unique(np.column_stack([cline[keep], np.round(cpos[keep], 3)]), axis=0)
+    return blines, int(len(ckey))
+
+
+def _split_points(lines: _Lines, contacts: _SplitPoints) -> _SplitPoints:
+    """Both ends of every line and its contacts, sorted along each line, one per position (1 mm)."""
+    seg = lines.seg
+    n_lines = len(lines.length)
     ends_line = np.repeat(np.arange(n_lines), 2)
-    ends_pos = np.column_stack([np.zeros(n_lines), line_len]).ravel()
+    ends_pos = np.column_stack([np.zeros(n_lines), lines.length]).ravel()
     start_v = np.r_[0, np.flatnonzero(seg["vline"][1:] != seg["vline"][:-1]) + 1]
     end_v = np.r_[start_v[1:] - 1, len(seg["vline"]) - 1]
     ends_xy = np.stack([seg["coords"][start_v], seg["coords"][end_v]], axis=1).reshape(-1, 2)
-    sp_line = [ends_line, seg["line"][a], seg["line"][b]]
-    sp_pos = [ends_pos, pos_a, pos_b]
-    sp_xy = [ends_xy, np.column_stack([cx, cy]), np.column_stack([cx, cy])]
-    sp_cut = [np.zeros(2 * n_lines, bool), np.zeros(len(a), bool), np.zeros(len(b), bool)]
-
-    # --- barriers: counted, never cut ------------------------------------------------
-    report["barrier_crossings"] = 0
-    barrier_lines = None
-    if barriers is not None and len(barriers):
-        _same_crs(crs, barriers.crs, what="barriers layer", ref="streets")
-        blines, bclosed = _barrier_lines(barriers)
-        barrier_lines = blines if len(blines) else None
-        if len(blines):
-            bseg = _segments(blines)
-            nb = np.bincount(bseg["line"], minlength=len(blines))
-            bfirst = np.cumsum(nb) - nb
-            bidx = np.arange(len(bseg["line"])) - bfirst[bseg["line"]]
-            b_first = (bidx == 0) & ~bclosed[bseg["line"]]
-            b_last = (bidx == nb[bseg["line"]] - 1) & ~bclosed[bseg["line"]]
-            btree = shapely.STRtree(shapely.linestrings(np.stack([bseg["p"], bseg["q"]], axis=1)))
-            qa, qb = btree.query(shapely.linestrings(np.stack([seg["p"], seg["q"]], axis=1)))
-            bc = _segment_contacts(seg, qa, bseg, qb, collinear=False)
-            ca, cb = qa[bc["k"]], qb[bc["k"]]
-            at_b_end = (b_first[cb] & (bc["u"] == 0)) | (b_last[cb] & (bc["u"] == 1))
-            cpos = seg["s0"][ca] + bc["t"] * seg["len"][ca]
-            cline = seg["line"][ca]
-            inner = (cpos > NODE_TOLERANCE_M) & (cpos < line_len[cline] - NODE_TOLERANCE_M)
-            keep = inner & ~at_b_end
-            ckey = np.unique(np.column_stack([cline[keep], np.round(cpos[keep], 3)]), axis=0)
-            report["barrier_crossings"] = int(len(ckey))
-
-    s_line = np.concatenate(sp_line)
-    s_pos = np.concatenate(sp_pos)
-    s_xy = np.concatenate(sp_xy)
-    s_cut = np.concatenate(sp_cut)
-    # sort by line, position; cut first among equal positions; then dedupe
+    s_line = np.concatenate([ends_line, contacts.line])
+    s_pos = np.concatenate([ends_pos, contacts.pos])
+    s_xy = np.concatenate([ends_xy, contacts.xy])
+    # sort by line, position; then dedupe
     s_pos_r = np.round(s_pos / NODE_TOLERANCE_M)
-    order = np.lexsort((~s_cut, s_pos_r, s_line))
-    s_line, s_pos, s_xy, s_cut, s_pos_r = (
-        s_line[order], s_pos[order], s_xy[order], s_cut[order], s_pos_r[order],
-    )
+    order = np.lexsort((s_pos_r, s_line))
+    s_line, s_pos, s_xy, s_pos_r = s_line[order], s_pos[order], s_xy[order], s_pos_r[order]
     first = np.r_[True, (s_line[1:] != s_line[:-1]) | (s_pos_r[1:] != s_pos_r[:-1])]
-    s_line, s_pos, s_xy, s_cut = s_line[first], s_pos[first], s_xy[first], s_cut[first]
+    s_line, s_pos, s_xy = s_line[first], s_pos[first], s_xy[first]
     # line ends must be exactly 0 and L
     is_start = np.r_[True, s_line[1:] != s_line[:-1]]
     is_end = np.r_[s_line[1:] != s_line[:-1], True]
     s_pos[is_start] = 0.0
-    s_pos[is_end] = line_len[s_line[is_end]]
+    s_pos[is_end] = lines.length[s_line[is_end]]
+    return _SplitPoints(line=s_line, pos=s_pos, xy=s_xy)
 
-    # node ids: merged coordinates for junctions, two private nodes per cut
-    node_xy, inv = _node_ids(s_xy[~s_cut])
-    n_junction = len(node_xy)
-    node_in = np.empty(len(s_line), dtype=np.int64)  # node a piece ending here uses
-    node_out = np.empty(len(s_line), dtype=np.int64)  # node a piece starting here uses
-    node_in[~s_cut] = inv
-    node_out[~s_cut] = inv
-    n_cut = int(s_cut.sum())
-    node_in[s_cut] = n_junction + 2 * np.arange(n_cut)
-    node_out[s_cut] = n_junction + 2 * np.arange(n_cut) + 1
-    node_xy = np.concatenate([node_xy, np.repeat(s_xy[s_cut], 2, axis=0)])
 
-    # pieces between consecutive split points of the same line
+@dataclass(frozen=True)
+class _Pieces:
+    """Stretches of a line between consecutive split points: the edges to be."""
+
+    u: np.ndarray  # node at the start
+    v: np.ndarray  # node at the end
+    line: np.ndarray  # the line it belongs to
+    length: np.ndarray  # (m)
+    geoms: np.ndarray
+
+
+def _pieces(lines: _Lines, split: _SplitPoints, split_node: np.ndarray) -> _Pieces:
+    """The pieces between consecutive split points of each line, with their geometries."""
+    is_end = np.r_[split.line[1:] != split.line[:-1], True]
     piece_from = np.flatnonzero(~is_end)
-    pu = node_out[piece_from]
-    pv = node_in[piece_from + 1]
-    pa = s_pos[piece_from]
-    pb = s_pos[piece_from + 1]
-    pline = s_line[piece_from]
-    plen = pb - pa
+    pa = split.pos[piece_from]
+    pb = split.pos[piece_from + 1]
+    return _Pieces(u=split_node[piece_from], v=split_node[piece_from + 1], line=split.line[piece_from],
+                   length=pb - pa, geoms=_piece_geometries(lines.seg, split, piece_from, pa, pb))
 
-    # piece geometries: start point, interior vertices, end point
+
+def _piece_geometries(
+    seg: dict[str, np.ndarray], split: _SplitPoints, piece_from: np.ndarray, pa: np.ndarray,
+    pb: np.ndarray,
+) -> np.ndarray:
+    """LineStrings of the pieces: start point, the line's vertices strictly inside, end point."""
+    s_line, s_pos, s_xy = split.line, split.pos, split.xy
     n_pieces = len(piece_from)
     # piece index of every vertex: merge vertices into split order per line
     v_line, v_pos = seg["vline"], seg["vpos"]
@@ -685,11 +794,19 @@ def build_walk_network(
     )
     g_xy = np.concatenate([s_xy[piece_from], seg["coords"][vrows], s_xy[piece_from + 1]])
     gorder = np.lexsort((g_seq, g_piece))
-    piece_geoms = shapely.linestrings(g_xy[gorder], indices=g_piece[gorder])
+    return shapely.linestrings(g_xy[gorder], indices=g_piece[gorder])
 
-    # --- graph and components -------------------------------------------------------
-    n_nodes = len(node_xy)
-    # pieces shorter than the tolerance whose ends merged into one node are no edges
+
+def _components(
+    pieces: _Pieces, street_ids: np.ndarray, n_nodes: int, *, keep_largest: bool
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Connected parts of the network: which pieces and nodes are kept, and the report entries.
+
+    ``street_ids`` is the street of every piece. Pieces shorter than the tolerance
+    whose ends merged into one node are no edges. With ``keep_largest`` only the
+    largest part by total length is kept.
+    """
+    pu, pv, plen = pieces.u, pieces.v, pieces.length
     keep_piece = (plen > 0) & ~((pu == pv) & (plen <= 2 * NODE_TOLERANCE_M))
     topo = sp.coo_matrix(
         (np.ones(int(keep_piece.sum()), np.int8), (pu[keep_piece], pv[keep_piece])),
@@ -697,67 +814,57 @@ def build_walk_network(
     ).tocsr()
     n_comp, labels = connected_components(topo, directed=False)
     del topo
-    piece_src = src[pline]
-    report["components"] = int(n_comp)
+    report: dict[str, Any] = {"components": int(n_comp)}
     total_len = float(plen[keep_piece].sum())
     comp_len = np.bincount(labels[pu[keep_piece]], weights=plen[keep_piece], minlength=n_comp)
     report["largest_share"] = float(comp_len.max() / total_len) if total_len else 0.0
     # streets with pieces outside the largest part (kept, but cut off from it): for the map
     outside = keep_piece & (labels[pu] != int(np.argmax(comp_len))) if n_comp > 1 else keep_piece & False
-    report["outside_largest_street_ids"] = sorted(set(ids_in[src[pline[outside]]].tolist()))
+    report["outside_largest_street_ids"] = sorted(set(street_ids[outside].tolist()))
     if keep_largest and n_comp > 1:
         # largest by total edge length (ties: node count)
         big = int(np.argmax(comp_len))
         kept = labels[pu] == big
         kept_nodes = labels == big
     else:
-        kept = np.ones(n_pieces, bool)
+        kept = np.ones(len(pu), bool)
         kept_nodes = np.ones(n_nodes, bool)
     kept &= keep_piece
     dropped = ~kept
     report["dropped_edges"] = int(dropped.sum())
     report["dropped_length_m"] = float(plen[dropped].sum())
-    report["dropped_street_ids"] = sorted(set(ids_in[piece_src[dropped]].tolist()))
+    report["dropped_street_ids"] = sorted(set(street_ids[dropped].tolist()))
     report["kept_length_share"] = float(plen[kept].sum() / total_len) if total_len else 0.0
+    return kept, kept_nodes, report
+
+
+def _edge_table(
+    st: _Streets, lines: _Lines, pieces: _Pieces, node_xy: np.ndarray, *, kept: np.ndarray,
+    kept_nodes: np.ndarray,
+) -> tuple[sp.csr_matrix, np.ndarray, gpd.GeoDataFrame]:
+    """Graph, node coordinates and edge table of the kept pieces (nodes renumbered)."""
     new_id = np.cumsum(kept_nodes) - 1
     node_xy = node_xy[kept_nodes]
-    pu, pv = new_id[pu[kept]], new_id[pv[kept]]
-    plen, psrc = plen[kept], piece_src[kept]
-    n_nodes = len(node_xy)
-    graph = _symmetric_csr(pu, pv, plen, n_nodes)
+    pu, pv = new_id[pieces.u[kept]], new_id[pieces.v[kept]]
+    plen, psrc = pieces.length[kept], lines.src[pieces.line][kept]
+    graph = _symmetric_csr(pu, pv, plen, len(node_xy))
     edges = gpd.GeoDataFrame(
         {
             EDGE_ID: np.arange(len(pu), dtype=np.int64),
             EDGE_U: pu.astype(np.int64),
             EDGE_V: pv.astype(np.int64),
             LENGTH_M: plen,
-            schema.STREET_CLASS: classes[psrc],
-            schema.STREET_ID: ids_in[psrc],
-            schema.BRIDGE: bridge[psrc],
-            schema.TUNNEL: tunnel[psrc],
-            schema.LAYER: layer[psrc],
-            HIGHWAY: highway[psrc],
+            schema.STREET_CLASS: st.classes[psrc],
+            schema.STREET_ID: st.ids[psrc],
+            schema.BRIDGE: st.bridge[psrc],
+            schema.TUNNEL: st.tunnel[psrc],
+            schema.LAYER: st.layer[psrc],
+            HIGHWAY: st.highway[psrc],
         },
-        geometry=piece_geoms[kept],
-        crs=crs,
+        geometry=pieces.geoms[kept],
+        crs=st.crs,
     )
-    report["nodes"] = int(n_nodes)
-    report["edges"] = int(len(edges))
-    report["length_m"] = float(plen.sum())
-    logger.info(
-        "walk network: %d streets in (%d not walkable, %d empty) -> %d nodes, %d edges, "
-        "%.0f m; %d crossings at different levels not joined, %d barrier crossings; "
-        "%d connected parts (largest %.1f%% of the length), dropped %d edges (%.0f m) of %d streets",
-        report["streets_in"], report["not_walkable"], report["empty_geometries"], n_nodes,
-        len(edges), float(plen.sum()), report["junctions_skipped"], report["barrier_crossings"],
-        n_comp, 100 * report["largest_share"], report["dropped_edges"], report["dropped_length_m"],
-        len(report["dropped_street_ids"]),
-    )
-    net = WalkNetwork(crs=crs, graph=graph, node_xy=node_xy, edges=edges, report=report,
-                      barrier_lines=barrier_lines)
-    net.edge_tree()  # the spatial index every snap uses: built once with the network (0.3 s at 1M nodes)
-    net.point_index()  # and the one points (facilities, gates) snap with
-    return net
+    return graph, node_xy, edges
 
 
 # ============================================================================ snapping
@@ -1030,54 +1137,20 @@ def _augment(
     split edge has the same total length, so shortest paths are unchanged.
     """
     n = net.n_nodes
-    eu, ev, elen = net.edge_arrays()
     edge = np.concatenate([s.edge[s.valid] for s in snaps])
     pos = np.concatenate([s.pos_m[s.valid] for s in snaps])
     conn = np.concatenate([s.connector_m[s.valid] for s in snaps])
     m = len(edge)
-    # snap point node: u / v at the ends, else a virtual node per distinct (edge, pos)
-    tol = NODE_TOLERANCE_M
-    at_u = pos <= tol
-    at_v = ~at_u & (pos >= elen[edge] - tol)
-    mid = ~(at_u | at_v)
-    snap_node = np.empty(m, dtype=np.int64)
-    snap_node[at_u] = eu[edge[at_u]]
-    snap_node[at_v] = ev[edge[at_v]]
-    me, mp = edge[mid], pos[mid]
-    first, inv = _unique_positions(me, mp)
-    n_virtual = len(first)
-    snap_node[mid] = n + inv
-    ue, up = me[first], mp[first]  # sorted by edge then position
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    wts: list[np.ndarray] = []
-    if n_virtual:
-        vid = n + np.arange(n_virtual)
-        new_edge = np.r_[True, ue[1:] != ue[:-1]]
-        last_edge = np.r_[ue[1:] != ue[:-1], True]
-        # u -> first virtual on each edge
-        rows.append(eu[ue[new_edge]])
-        cols.append(vid[new_edge])
-        wts.append(up[new_edge])
-        # consecutive virtuals on the same edge
-        chain = ~last_edge
-        rows.append(vid[chain])
-        cols.append(vid[1:][chain[:-1]] if n_virtual > 1 else vid[:0])
-        wts.append(np.diff(up)[chain[:-1]] if n_virtual > 1 else up[:0])
-        # last virtual -> v
-        rows.append(vid[last_edge])
-        cols.append(ev[ue[last_edge]])
-        wts.append(elen[ue[last_edge]] - up[last_edge])
+    snap_node, mid, ue, up = _snap_nodes(net, edge, pos)
+    n_virtual = len(ue)
+    total = n + n_virtual + m
     src_node = n + n_virtual + np.arange(m)
-    rows.append(src_node)
-    cols.append(snap_node)
+    r, c, w = _virtual_chains(net, ue, up)
     # connectors carry +_EPS_M so that a 0 m connector stays a stored edge; callers
     # subtract it once per connector on the path
-    wts.append(conn + _EPS_M)
-    r = np.concatenate(rows)
-    c = np.concatenate(cols)
-    w = np.maximum(np.concatenate(wts), _EPS_M)
-    total = n + n_virtual + m
+    r = np.concatenate([r, src_node])
+    c = np.concatenate([c, snap_node])
+    w = np.maximum(np.concatenate([w, conn + _EPS_M]), _EPS_M)
     g = net.graph
     base = sp.csr_matrix(
         (g.data, g.indices, np.r_[g.indptr, np.full(total - n, g.indptr[-1])]),
@@ -1098,7 +1171,7 @@ def _augment(
         ])
         xy = np.empty((total, 2))
         xy[:n] = net.node_xy
-        xy[n + inv] = pts[mid]
+        xy[snap_node[mid]] = pts[mid]
         xy[src_node] = pts
         xy_out.append(xy)
     out: list[np.ndarray] = []
@@ -1110,6 +1183,53 @@ def _augment(
         start += k
         out.append(ids)
     return graph, out
+
+
+def _snap_nodes(
+    net: WalkNetwork, edge: np.ndarray, pos: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The node of every snap point: ``u`` / ``v`` at an edge's ends, else a virtual node.
+
+    One virtual node per distinct (edge, position) within NODE_TOLERANCE_M, numbered
+    from ``net.n_nodes`` in edge then position order. Returns the node ids, the mask of
+    points on a virtual node, and the edge and position of every virtual node.
+    """
+    n = net.n_nodes
+    eu, ev, elen = net.edge_arrays()
+    tol = NODE_TOLERANCE_M
+    at_u = pos <= tol
+    at_v = ~at_u & (pos >= elen[edge] - tol)
+    mid = ~(at_u | at_v)
+    snap_node = np.empty(len(edge), dtype=np.int64)
+    snap_node[at_u] = eu[edge[at_u]]
+    snap_node[at_v] = ev[edge[at_v]]
+    me, mp = edge[mid], pos[mid]
+    first, inv = _unique_positions(me, mp)
+    snap_node[mid] = n + inv
+    return snap_node, mid, me[first], mp[first]
+
+
+def _virtual_chains(
+    net: WalkNetwork, ue: np.ndarray, up: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges ``u`` -> virtual nodes in order -> ``v`` along every split edge: (from, to, length_m).
+
+    ``ue``, ``up``: edge and position of the virtual nodes, sorted by edge then position.
+    """
+    n = net.n_nodes
+    eu, ev, elen = net.edge_arrays()
+    n_virtual = len(ue)
+    if not n_virtual:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0)
+    vid = n + np.arange(n_virtual)
+    new_edge = np.r_[True, ue[1:] != ue[:-1]]
+    last_edge = np.r_[ue[1:] != ue[:-1], True]
+    chain = ~last_edge
+    rows = [eu[ue[new_edge]], vid[chain], vid[last_edge]]  # u -> first; consecutive; last -> v
+    cols = [vid[new_edge], vid[1:][chain[:-1]] if n_virtual > 1 else vid[:0], ev[ue[last_edge]]]
+    wts = [up[new_edge], np.diff(up)[chain[:-1]] if n_virtual > 1 else up[:0],
+           elen[ue[last_edge]] - up[last_edge]]
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(wts)
 
 
 # ============================================================================ access model
@@ -1265,6 +1385,16 @@ def frontage_points(
     -------
     AccessPoints
         Several points per polygon; ``owner`` is its position in ``polygons``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from renogis.datasets import sample_path
+    >>> layer = lambda name: gpd.read_file(sample_path(), layer=name)
+    >>> net = build_walk_network(layer("streets"), barriers=layer("barriers"))
+    >>> pts = frontage_points(net, layer("compounds").geometry)
+    >>> len(pts), int(np.bincount(pts.owner).min())
+    (590, 3)
     """
     if not (np.isfinite(frontage_m) and frontage_m >= 0):
         raise InputError(f"frontage_m must be a finite number >= 0 metres, got {frontage_m!r}")
@@ -1274,11 +1404,67 @@ def frontage_points(
     near = nearest_points(net, g)
     if len(near) == 0:
         return near
-    owner = near.owner
-    poly = g[owner]
     radius = near.cost_m + frontage_m
+    near_barrier = np.zeros(len(g), dtype=bool)
+    if net.barrier_tree() is not None:
+        bi, _ = net.barrier_tree().query(g[near.owner], predicate="dwithin", distance=radius)
+        near_barrier[near.owner[bi]] = True
+    reach = _Reach(net, g, _PolygonDistance(g), near_barrier)
+    runs = _frontage_runs(_frontage_stretches(net, g, near.owner, radius), reach, step_m=step_m)
+    parts = [near]
+    if also_at is not None and len(also_at[0]) and len(runs.k):
+        inside = _points_in_runs(runs, reach, also_at)
+        if inside is not None:
+            parts.append(inside)
+    parts.append(_run_ends(runs, reach))
+    return _one_per_place(AccessPoints.concat(parts))
+
+
+@dataclass(frozen=True)
+class _Stretches:
+    """Stretches of street segments, each seen from one polygon: from ``t0`` to ``t1`` along segment ``k``."""
+
+    k: np.ndarray  # segment (row of WalkNetwork.segments())
+    g: np.ndarray  # the polygon (position in the polygons)
+    r: np.ndarray  # its reach (m): nearest distance + frontage_m
+    t0: np.ndarray  # fractions along the segment
+    t1: np.ndarray
+
+    def take(self, idx: np.ndarray) -> _Stretches:
+        """The stretches at ``idx`` (positions or a mask)."""
+        return _Stretches(self.k[idx], self.g[idx], self.r[idx], self.t0[idx], self.t1[idx])
+
+
+@dataclass(frozen=True, eq=False)
+class _Reach:
+    """Which network points a polygon reaches under the frontage model, and at what cost."""
+
+    net: WalkNetwork
+    polygons: np.ndarray
+    distance: _PolygonDistance
+    near_barrier: np.ndarray  # polygons with a barrier within reach: their connectors are checked
+
+    def __call__(
+        self, kk: np.ndarray, gg: np.ndarray, tt: np.ndarray, lim: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(within reach, cost, xy) of the points at fraction tt of segments kk."""
+        seg = self.net.segments()
+        xy = seg["p"][kk] + tt[:, None] * (seg["q"][kk] - seg["p"][kk])
+        cost = self.distance(xy, gg)
+        ok = cost <= lim + 1e-9
+        check = np.flatnonzero(ok & self.near_barrier[gg])
+        if len(check):
+            line = shapely.shortest_line(self.polygons[gg[check]], shapely.points(xy[check]))
+            ok[check[_crossing(self.net, line)]] = False
+        return ok, cost, xy
+
+
+def _frontage_stretches(
+    net: WalkNetwork, g: np.ndarray, owner: np.ndarray, radius: np.ndarray
+) -> _Stretches:
+    """Segments within ``radius`` of each polygon, clipped to its box grown by the radius."""
     seg = net.segments()
-    qi, k = net.segment_tree().query(poly, predicate="dwithin", distance=radius)
+    qi, k = net.segment_tree().query(g[owner], predicate="dwithin", distance=radius)
     gi = owner[qi]
     r = radius[qi]
     # clip each segment to the polygon's bounding box grown by the radius (Liang-Barsky)
@@ -1300,36 +1486,28 @@ def frontage_points(
             t0 = np.maximum(t0, enter)
             t1 = np.minimum(t1, np.where(outside, -np.inf, leave))
     ok = t1 >= t0
-    k, gi, r, t0, t1 = k[ok], gi[ok], r[ok], t0[ok], t1[ok]
-    near_barrier = np.zeros(len(g), dtype=bool)
-    if net.barrier_tree() is not None:
-        bi, _ = net.barrier_tree().query(g[owner], predicate="dwithin", distance=radius)
-        near_barrier[owner[bi]] = True
+    return _Stretches(k[ok], gi[ok], r[ok], t0[ok], t1[ok])
 
-    pdist = _PolygonDistance(g)
 
-    def reach(kk: np.ndarray, gg: np.ndarray, tt: np.ndarray, lim: np.ndarray):
-        """(within reach, cost, xy) of the points at fraction tt of segments kk."""
-        xy = seg["p"][kk] + tt[:, None] * (seg["q"][kk] - seg["p"][kk])
-        cost = pdist(xy, gg)
-        ok = cost <= lim + 1e-9
-        check = np.flatnonzero(ok & near_barrier[gg])
-        if len(check):
-            line = shapely.shortest_line(g[gg[check]], shapely.points(xy[check]))
-            ok[check[_crossing(net, line)]] = False
-        return ok, cost, xy
+def _frontage_runs(stretches: _Stretches, reach: _Reach, *, step_m: float) -> _Stretches:
+    """The runs of each stretch that lie within reach of its polygon.
 
+    A stretch wholly within reach is one run; an ambiguous one is sampled at ``step_m``
+    or finer and each run of consecutive samples within reach has its ends located to 1 mm.
+    """
+    seg = reach.net.segments()
+    k, gi, r, t0, t1 = stretches.k, stretches.g, stretches.r, stretches.t0, stretches.t1
     # a stretch whose two ends are within reach lies wholly within it when the bound
     # (d0 + d1 + length) / 2 <= r holds (distance changes by at most 1 m per m); one whose
     # lower bound (d0 + d1 - length) / 2 exceeds r lies wholly outside. Only the others
     # are sampled.
     span = (t1 - t0) * seg["len"][k]
     dseg = seg["q"][k] - seg["p"][k]
-    d0 = pdist(seg["p"][k] + t0[:, None] * dseg, gi)
-    d1 = pdist(seg["p"][k] + t1[:, None] * dseg, gi)
-    full = ((d0 + d1 + span) / 2 <= r) & ~near_barrier[gi]
+    d0 = reach.distance(seg["p"][k] + t0[:, None] * dseg, gi)
+    d1 = reach.distance(seg["p"][k] + t1[:, None] * dseg, gi)
+    full = ((d0 + d1 + span) / 2 <= r) & ~reach.near_barrier[gi]
     amb = ~full & ((d0 + d1 - span) / 2 <= r + 1e-9)
-    full_k, full_g, full_r, full_t0, full_t1 = k[full], gi[full], r[full], t0[full], t1[full]
+    whole = stretches.take(full)
     k, gi, r, t0, t1 = k[amb], gi[amb], r[amb], t0[amb], t1[amb]
     span = (t1 - t0) * seg["len"][k]
     n_s = np.ceil(span / step_m).astype(np.int64) + 1
@@ -1337,8 +1515,7 @@ def frontage_points(
     j = np.arange(int(n_s.sum())) - np.repeat(np.cumsum(n_s) - n_s, n_s)
     denom = np.maximum(n_s - 1, 1)
     t = t0[rep] + (t1 - t0)[rep] * (j / denom[rep])
-    ks, gs, rr = k[rep], gi[rep], r[rep]
-    inside, _, _ = reach(ks, gs, t, rr)
+    inside, _, _ = reach(k[rep], gi[rep], t, r[rep])
     # runs of consecutive samples within reach; the minimum of cost + network distance over
     # a run lies at one of its ends or at a destination's snap point inside it (both terms
     # change by at most 1 m per m), so only the run ends are kept, located to 1 mm
@@ -1348,60 +1525,77 @@ def frontage_points(
     ends = np.flatnonzero(inside & (last | ~np.r_[inside[1:], False]))
     pair = rep[starts]
     t_start, t_end = t[starts].copy(), t[ends].copy()
-    for t_in, idx, step in ((t_start, starts, -1), (t_end, ends, 1)):
-        inner = ~(first if step < 0 else last)[idx]
-        if not inner.any():
-            continue
-        j = np.flatnonzero(inner)
-        a = t[idx[j]]  # within reach
-        b = t[idx[j] + step]  # beyond
-        kk, gg, lim = k[pair[j]], gi[pair[j]], r[pair[j]]
-        span = np.abs(b - a) * seg["len"][kk]
-        for _ in range(int(np.ceil(np.log2(max(float(span.max(initial=0.0)), 1e-3) / 1e-3))) + 1):
-            mid = 0.5 * (a + b)
-            ok, _, _ = reach(kk, gg, mid, lim)
-            a = np.where(ok, mid, a)
-            b = np.where(ok, b, mid)
-        t_in[j] = a
-    run_k = np.concatenate([k[pair], full_k])
-    run_g = np.concatenate([gi[pair], full_g])
-    run_r = np.concatenate([r[pair], full_r])
-    t_start = np.concatenate([t_start, full_t0])
-    t_end = np.concatenate([t_end, full_t1])
-    kk = np.concatenate([run_k, run_k])
-    gg = np.concatenate([run_g, run_g])
-    tt = np.concatenate([t_start, t_end])
-    elen = net.edge_arrays()[2]
+    for t_in, idx, step, at_stretch_end in ((t_start, starts, -1, first), (t_end, ends, 1, last)):
+        jj = np.flatnonzero(~at_stretch_end[idx])
+        if len(jj):
+            p = pair[jj]
+            t_in[jj] = _bisect_reach(reach, k[p], gi[p], r[p], t[idx[jj]], t[idx[jj] + step])
+    return _Stretches(
+        np.concatenate([k[pair], whole.k]), np.concatenate([gi[pair], whole.g]),
+        np.concatenate([r[pair], whole.r]), np.concatenate([t_start, whole.t0]),
+        np.concatenate([t_end, whole.t1]),
+    )
+
+
+def _bisect_reach(
+    reach: _Reach, k: np.ndarray, g: np.ndarray, lim: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """Move fraction ``a`` (within reach) towards ``b`` (beyond) to the last point within reach, to 1 mm."""
+    span = np.abs(b - a) * reach.net.segments()["len"][k]
+    for _ in range(int(np.ceil(np.log2(max(float(span.max(initial=0.0)), 1e-3) / 1e-3))) + 1):
+        mid = 0.5 * (a + b)
+        ok, _, _ = reach(k, g, mid, lim)
+        a = np.where(ok, mid, a)
+        b = np.where(ok, b, mid)
+    return a
+
+
+def _points_in_runs(
+    runs: _Stretches, reach: _Reach, also_at: tuple[np.ndarray, np.ndarray]
+) -> AccessPoints | None:
+    """Access points at the network points ``also_at`` (edge, position) that fall inside a run."""
+    seg = reach.net.segments()
+    elen = reach.net.edge_arrays()[2]
+    run_k, run_g, run_r = runs.k, runs.g, runs.r
+    # destinations snapped inside a run: (edge, position) in the run's span
+    ae, ap = np.asarray(also_at[0], dtype=np.int64), np.asarray(also_at[1], dtype=float)
+    order = np.lexsort((ap, ae))
+    ae, ap = ae[order], ap[order]
+    re_ = seg["edge"][run_k]
+    lo_pos = seg["s0"][run_k] + runs.t0 * seg["len"][run_k]
+    hi_pos = seg["s0"][run_k] + runs.t1 * seg["len"][run_k]
+    scale = elen[ae] + 1.0
+    akey = ae + ap / scale
+    lo_i = np.searchsorted(akey, re_ + lo_pos / (elen[re_] + 1.0), side="left")
+    hi_i = np.searchsorted(akey, re_ + hi_pos / (elen[re_] + 1.0), side="right")
+    cnt = hi_i - lo_i
+    if not cnt.sum():
+        return None
+    ri = np.repeat(np.arange(len(run_k)), cnt)
+    ai = np.repeat(lo_i, cnt) + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    tf = (ap[ai] - seg["s0"][run_k[ri]]) / np.maximum(seg["len"][run_k[ri]], 1e-300)
+    ok, cost_f, xy_f = reach(run_k[ri], run_g[ri], np.clip(tf, 0, 1), run_r[ri])
+    return AccessPoints(run_g[ri][ok].astype(np.int64), ae[ai][ok], ap[ai][ok], cost_f[ok], xy_f[ok])
+
+
+def _run_ends(runs: _Stretches, reach: _Reach) -> AccessPoints:
+    """Access points at both ends of every run, at their cost from the polygon."""
+    seg = reach.net.segments()
+    elen = reach.net.edge_arrays()[2]
+    kk = np.concatenate([runs.k, runs.k])
+    gg = np.concatenate([runs.g, runs.g])
+    tt = np.concatenate([runs.t0, runs.t1])
     e = seg["edge"][kk]
     pos = np.clip(seg["s0"][kk] + tt * seg["len"][kk], 0.0, elen[e])
-    parts = [near]
-    if also_at is not None and len(also_at[0]) and len(run_k):
-        # destinations snapped inside a run: (edge, position) in the run's span
-        ae, ap = np.asarray(also_at[0], dtype=np.int64), np.asarray(also_at[1], dtype=float)
-        order = np.lexsort((ap, ae))
-        ae, ap = ae[order], ap[order]
-        re_ = seg["edge"][run_k]
-        lo_pos = seg["s0"][run_k] + t_start * seg["len"][run_k]
-        hi_pos = seg["s0"][run_k] + t_end * seg["len"][run_k]
-        scale = elen[ae] + 1.0
-        akey = ae + ap / scale
-        lo_i = np.searchsorted(akey, re_ + lo_pos / (elen[re_] + 1.0), side="left")
-        hi_i = np.searchsorted(akey, re_ + hi_pos / (elen[re_] + 1.0), side="right")
-        cnt = hi_i - lo_i
-        if cnt.sum():
-            ri = np.repeat(np.arange(len(run_k)), cnt)
-            ai = np.repeat(lo_i, cnt) + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-            tf = (ap[ai] - seg["s0"][run_k[ri]]) / np.maximum(seg["len"][run_k[ri]], 1e-300)
-            ok, cost_f, xy_f = reach(run_k[ri], run_g[ri], np.clip(tf, 0, 1), run_r[ri])
-            parts.append(AccessPoints(run_g[ri][ok].astype(np.int64), ae[ai][ok], ap[ai][ok],
-                                      cost_f[ok], xy_f[ok]))
-    ok, cost, xy = reach(kk, gg, tt, np.full(len(kk), np.inf))
-    parts.append(AccessPoints(gg.astype(np.int64), e, pos, cost, xy))
-    out = AccessPoints.concat(parts)
-    # one point per owner and place (a stretch end at a junction is shared by its edges)
-    kx = np.round(out.xy / NODE_TOLERANCE_M).astype(np.int64)
-    order = np.lexsort((kx[:, 1], kx[:, 0], out.owner))
-    o = out.take(order)
+    _, cost, xy = reach(kk, gg, tt, np.full(len(kk), np.inf))
+    return AccessPoints(gg.astype(np.int64), e, pos, cost, xy)
+
+
+def _one_per_place(points: AccessPoints) -> AccessPoints:
+    """One point per owner and place (1 mm): a stretch end at a junction is shared by its edges."""
+    kx = np.round(points.xy / NODE_TOLERANCE_M).astype(np.int64)
+    order = np.lexsort((kx[:, 1], kx[:, 0], points.owner))
+    o = points.take(order)
     kx = kx[order]
     dup = np.r_[False, (o.owner[1:] == o.owner[:-1]) & (kx[1:] == kx[:-1]).all(axis=1)]
     return o.take(np.flatnonzero(~dup))
@@ -1730,24 +1924,20 @@ def distance_matrix(
     scipy.sparse.csr_matrix
         ``(len(origins), len(destinations))``; stored entries are distances in m of
         every pair within ``cutoff_m`` (0 is stored as 1e-6).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from renogis.datasets import sample_path
+    >>> layer = lambda name: gpd.read_file(sample_path(), layer=name)
+    >>> net = build_walk_network(layer("streets"), barriers=layer("barriers"))
+    >>> m = distance_matrix(net, layer("compounds").geometry, layer("facilities").geometry, cutoff_m=500)
+    >>> m.shape, m.nnz
+    ((65, 65), 1028)
     """
     _check_options(cutoff_m, detour_factor)
     if net is None:
-        _straight_crs(origins, destinations)
-        og = _geoms(origins, crs=None, what="origins")
-        dg = _geoms(destinations, crs=None, what="destinations")
-        shape = (len(og), len(dg))
-        ov = ~(shapely.is_missing(og) | shapely.is_empty(og))
-        dv = ~(shapely.is_missing(dg) | shapely.is_empty(dg))
-        if not ov.any() or not dv.any():
-            return sp.csr_matrix(shape)
-        oi, di = np.flatnonzero(ov), np.flatnonzero(dv)
-        qi, ti = shapely.STRtree(dg[di]).query(og[oi], predicate="dwithin",
-                                               distance=cutoff_m / detour_factor)
-        r, c = oi[qi], di[ti]
-        d = shapely.distance(og[r], dg[c]) * detour_factor
-        ok = d <= cutoff_m
-        return sp.csr_matrix((np.maximum(d[ok], 1e-6), (r[ok], c[ok])), shape=shape)
+        return _straight_matrix(origins, destinations, cutoff_m=cutoff_m, detour_factor=detour_factor)
     so = _snapped(net, origins, what="origins")
     sd = _snapped(net, destinations, what="destinations")
     shape = (len(so.valid), len(sd.valid))
@@ -1755,12 +1945,54 @@ def distance_matrix(
         return sp.csr_matrix(shape)
     xy_list: list[np.ndarray] = []
     graph, (onode, dnode) = _augment(net, [so, sd], xy_out=xy_list)
-    xy = xy_list[0]
     # run from the smaller side
     o_idx, d_idx = np.flatnonzero(so.valid), np.flatnonzero(sd.valid)
     from_dest = len(d_idx) <= len(o_idx)
     run_idx, run_nodes = (d_idx, dnode[d_idx]) if from_dest else (o_idx, onode[o_idx])
     tgt_idx, tgt_nodes = (o_idx, onode[o_idx]) if from_dest else (d_idx, dnode[d_idx])
+    i, j, d = _bounded_runs(graph, xy_list[0], run_nodes, tgt_nodes, cutoff_m=cutoff_m,
+                            max_batch_bytes=max_batch_bytes)
+    a, b = run_idx[i], tgt_idx[j]
+    r, c = (b, a) if from_dest else (a, b)
+    return sp.csr_matrix((np.maximum(d, 1e-6), (r, c)), shape=shape)
+
+
+def _straight_matrix(
+    origins: gpd.GeoSeries, destinations: gpd.GeoSeries, *, cutoff_m: float, detour_factor: float
+) -> sp.csr_matrix:
+    """:func:`distance_matrix` without a network: straight line x ``detour_factor``."""
+    _straight_crs(origins, destinations)
+    og = _geoms(origins, crs=None, what="origins")
+    dg = _geoms(destinations, crs=None, what="destinations")
+    shape = (len(og), len(dg))
+    ov = ~(shapely.is_missing(og) | shapely.is_empty(og))
+    dv = ~(shapely.is_missing(dg) | shapely.is_empty(dg))
+    if not ov.any() or not dv.any():
+        return sp.csr_matrix(shape)
+    oi, di = np.flatnonzero(ov), np.flatnonzero(dv)
+    qi, ti = shapely.STRtree(dg[di]).query(og[oi], predicate="dwithin",
+                                           distance=cutoff_m / detour_factor)
+    r, c = oi[qi], di[ti]
+    d = shapely.distance(og[r], dg[c]) * detour_factor
+    ok = d <= cutoff_m
+    return sp.csr_matrix((np.maximum(d[ok], 1e-6), (r[ok], c[ok])), shape=shape)
+
+
+def _bounded_runs(
+    graph: sp.csr_matrix,
+    xy: np.ndarray,
+    run_nodes: np.ndarray,
+    tgt_nodes: np.ndarray,
+    *,
+    cutoff_m: float,
+    max_batch_bytes: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dijkstra from every run node, bounded by the cutoff, in spatial batches.
+
+    Returns ``(i, j, distance_m)`` of every pair within ``cutoff_m``: ``i`` a position
+    in ``run_nodes``, ``j`` one in ``tgt_nodes``. ``xy`` holds the coordinates of every
+    node of ``graph``.
+    """
     limit = float(cutoff_m) + 2 * _EPS_M
     if np.isfinite(cutoff_m):
         batches = _spatial_batches(xy[run_nodes], cell_m=max(4.0 * float(cutoff_m), 1000.0))
@@ -1778,21 +2010,7 @@ def distance_matrix(
     dd: list[np.ndarray] = []
     for members in batches:
         nodes = run_nodes[members]
-        if np.isfinite(cutoff_m):
-            # Exact pruning: an edge is never shorter than the straight line between its ends,
-            # so every node of a path shorter than the cutoff lies within the cutoff (straight
-            # line) of the path's first snap point: keep the nodes in the batch's box + cutoff.
-            lo = xy[nodes].min(axis=0) - cutoff_m - 1.0
-            hi = xy[nodes].max(axis=0) + cutoff_m + 1.0
-            strip = by_x[np.searchsorted(xs, lo[0]) : np.searchsorted(xs, hi[0], side="right")]
-            ys = xy[strip, 1]
-            keep = np.sort(strip[(ys >= lo[1]) & (ys <= hi[1])])
-            sub_graph = graph[keep][:, keep]
-            local = np.searchsorted(keep, nodes)
-        else:
-            keep = np.arange(total)
-            sub_graph = graph
-            local = nodes
+        keep, sub_graph, local = _batch_graph(graph, xy, nodes, by_x=by_x, xs=xs, cutoff_m=cutoff_m)
         tgt_local = np.flatnonzero(is_target[keep])
         rows_per_run = max(1, int(max_batch_bytes // (8 * max(len(keep), 1))))
         for start in range(0, len(local), rows_per_run):
@@ -1800,12 +2018,32 @@ def distance_matrix(
             d = dijkstra(sub_graph, directed=True, indices=part, limit=limit)
             sub = np.round(np.maximum(d[:, tgt_local] - 2 * _EPS_M, 0.0), 9)
             i, j = np.nonzero(np.isfinite(sub) & (sub <= cutoff_m))
-            rr.append(run_idx[members[start + i]])
-            cc.append(tgt_idx[target_pos[keep[tgt_local[j]]]])
+            rr.append(members[start + i])
+            cc.append(target_pos[keep[tgt_local[j]]])
             dd.append(sub[i, j])
-    a, b, d = np.concatenate(rr), np.concatenate(cc), np.concatenate(dd)
-    r, c = (b, a) if from_dest else (a, b)
-    return sp.csr_matrix((np.maximum(d, 1e-6), (r, c)), shape=shape)
+    return np.concatenate(rr), np.concatenate(cc), np.concatenate(dd)
+
+
+def _batch_graph(
+    graph: sp.csr_matrix, xy: np.ndarray, nodes: np.ndarray, *, by_x: np.ndarray, xs: np.ndarray,
+    cutoff_m: float,
+) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray]:
+    """The part of the graph a path within the cutoff from ``nodes`` can use.
+
+    Returns the kept node ids (sorted), the subgraph on them and the local ids of
+    ``nodes``; ``by_x`` orders all nodes by x and ``xs`` holds their x in that order.
+    """
+    if not np.isfinite(cutoff_m):
+        return np.arange(graph.shape[0]), graph, nodes
+    # Exact pruning: an edge is never shorter than the straight line between its ends,
+    # so every node of a path shorter than the cutoff lies within the cutoff (straight
+    # line) of the path's first snap point: keep the nodes in the batch's box + cutoff.
+    lo = xy[nodes].min(axis=0) - cutoff_m - 1.0
+    hi = xy[nodes].max(axis=0) + cutoff_m + 1.0
+    strip = by_x[np.searchsorted(xs, lo[0]) : np.searchsorted(xs, hi[0], side="right")]
+    ys = xy[strip, 1]
+    keep = np.sort(strip[(ys >= lo[1]) & (ys <= hi[1])])
+    return keep, graph[keep][:, keep], np.searchsorted(keep, nodes)
 
 
 def _spatial_batches(xy: np.ndarray, *, cell_m: float, max_size: int = 512) -> list[np.ndarray]:
@@ -1867,18 +2105,23 @@ def service_area(
     -------
     shapely.Geometry
         (Multi)Polygon; empty if nothing is reachable.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from renogis.datasets import sample_path
+    >>> layer = lambda name: gpd.read_file(sample_path(), layer=name)
+    >>> net = build_walk_network(layer("streets"), barriers=layer("barriers"))
+    >>> clinics = layer("facilities").query("category == 'clinic'").geometry
+    >>> area = service_area(net, clinics, radius_m=1000)
+    >>> area.geom_type, round(area.area / 1e4)  # hectares
+    ('Polygon', 83)
     """
     _check_options(radius_m, detour_factor)
     if not buffer_m >= 0:
         raise InputError(f"buffer_m must be >= 0 metres, got {buffer_m!r}")
     if net is None:
-        if isinstance(points, gpd.GeoSeries | gpd.GeoDataFrame):
-            _check_crs(points.crs, what="points")
-        g = _geoms(points, crs=None, what="points")
-        g = g[~(shapely.is_missing(g) | shapely.is_empty(g))]
-        if len(g) == 0:
-            return shapely.Polygon()
-        return shapely.union_all(shapely.buffer(g, radius_m / detour_factor))
+        return _circles(points, radius_m=radius_m / detour_factor)
     g = _geoms(points, crs=net.crs, what="points")
     s = snap(net, g)
     if not s.valid.any():
@@ -1887,9 +2130,44 @@ def service_area(
     d = dijkstra(graph, directed=True, indices=pnode[s.valid], min_only=True,
                  limit=float(radius_m) + _EPS_M)
     d = d - _EPS_M
+    pieces = _reached_pieces(net, _split_edges(net, s), d, radius_m=radius_m)
+    # connectors within budget (partial when longer than the budget)
+    vi = np.flatnonzero(s.valid)
+    conn = s.connector_m[vi]
+    origin = g[vi]
+    snapped = s.point[vi]
+    cl = shapely.shortest_line(origin, snapped)
+    ok = (conn > 0) & (conn <= radius_m)
+    cl = cl[ok]
+    parts = np.concatenate([pieces, cl])
+    parts = parts[~shapely.is_empty(parts)]
+    if len(parts) == 0:
+        return shapely.buffer(shapely.union_all(origin), buffer_m)
+    lines = parts[shapely.get_type_id(parts) == 1]
+    # buffering each piece and taking the union is the same area as buffering one MultiLineString (to
+    # floating-point noise) and about 5x faster in GEOS: 34.8 s -> 6.5 s for 14 categories on a 5,000-compound city
+    return shapely.union_all(shapely.buffer(lines, buffer_m))
+
+
+def _circles(points: gpd.GeoSeries | np.ndarray, *, radius_m: float) -> shapely.Geometry:
+    """Union of the circles of ``radius_m`` around the points (the service area without a network)."""
+    if isinstance(points, gpd.GeoSeries | gpd.GeoDataFrame):
+        _check_crs(points.crs, what="points")
+    g = _geoms(points, crs=None, what="points")
+    g = g[~(shapely.is_missing(g) | shapely.is_empty(g))]
+    if len(g) == 0:
+        return shapely.Polygon()
+    return shapely.union_all(shapely.buffer(g, radius_m))
+
+
+def _split_edges(net: WalkNetwork, s: Snap) -> tuple[np.ndarray, ...]:
+    """Every edge cut at the snap points inside it (the virtual nodes of :func:`_augment`).
+
+    Returns ``(edge, a, b, node_a, node_b)`` per piece: positions (m) of its ends along
+    the edge and their node ids in the augmented graph.
+    """
     n = net.n_nodes
     eu, ev, elen = net.edge_arrays()
-    # split edges into pieces at the virtual nodes: reconstruct from snap positions
     tol = NODE_TOLERANCE_M
     vi = np.flatnonzero(s.valid)
     edge, pos = s.edge[vi], s.pos_m[vi]
@@ -1897,7 +2175,6 @@ def service_area(
     first, _ = _unique_positions(edge[mid], pos[mid])
     ue, up = edge[mid][first], pos[mid][first]
     vnode = n + np.arange(len(ue))
-    # piece table over all edges: (edge, a, b, node_a, node_b)
     split = np.zeros(len(elen), bool)
     split[ue] = True
     whole = np.flatnonzero(~split)
@@ -1914,8 +2191,20 @@ def service_area(
         pb_l += [up[new_edge], up[1:][~last_edge[:-1]], elen[ue[last_edge]]]
         na_l += [eu[ue[new_edge]], vnode[~last_edge], vnode[last_edge]]
         nb_l += [vnode[new_edge], vnode[1:][~last_edge[:-1]], ev[ue[last_edge]]]
-    pe, pa, pb = np.concatenate(pe_l), np.concatenate(pa_l), np.concatenate(pb_l)
-    na, nb = np.concatenate(na_l), np.concatenate(nb_l)
+    return (np.concatenate(pe_l), np.concatenate(pa_l), np.concatenate(pb_l), np.concatenate(na_l),
+            np.concatenate(nb_l))
+
+
+def _reached_pieces(
+    net: WalkNetwork, pieces: tuple[np.ndarray, ...], d: np.ndarray, *, radius_m: float
+) -> np.ndarray:
+    """The linework within ``radius_m`` walk: whole pieces, or their ends up to where the budget runs out.
+
+    ``pieces`` comes from :func:`_split_edges`; ``d`` is the distance (m) of every node
+    of the augmented graph from the nearest point.
+    """
+    pe, pa, pb, na, nb = pieces
+    tol = NODE_TOLERANCE_M
     da, db = d[na], d[nb]
     plen = pb - pa
     reach_a = np.clip(radius_m - da, 0, plen)  # inf distance -> 0
@@ -1930,22 +2219,7 @@ def service_area(
     s_list += [pa[part_a], pb[part_b] - reach_b[part_b]]
     t_list += [pa[part_a] + reach_a[part_a], pb[part_b]]
     e_all = np.concatenate(e_list)
-    pieces = _substrings(
+    return _substrings(
         np.asarray(net.edges.geometry.values)[e_all], np.concatenate(s_list),
         np.concatenate(t_list),
     )
-    # connectors within budget (partial when longer than the budget)
-    conn = s.connector_m[vi]
-    origin = g[vi]
-    snapped = s.point[vi]
-    cl = shapely.shortest_line(origin, snapped)
-    ok = (conn > 0) & (conn <= radius_m)
-    cl = cl[ok]
-    parts = np.concatenate([pieces, cl])
-    parts = parts[~shapely.is_empty(parts)]
-    if len(parts) == 0:
-        return shapely.buffer(shapely.union_all(origin), buffer_m)
-    lines = parts[shapely.get_type_id(parts) == 1]
-    # buffering each piece and taking the union is the same area as buffering one MultiLineString (to
-    # floating-point noise) and about 5x faster in GEOS: 34.8 s -> 6.5 s for 14 categories on a 5,000-compound city
-    return shapely.union_all(shapely.buffer(lines, buffer_m))

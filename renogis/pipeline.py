@@ -251,6 +251,7 @@ def _stage_districts(st: _State) -> None:
 def _stage_gaps(st: _State) -> None:
     from renogis import access as access_mod
     from renogis.network import build_walk_network
+    from renogis.outputs.gap_tables import summarise_coverage, write_gap_outputs
 
     c, ds = st.config, st.ds
     with st.timer.step("gaps"):
@@ -265,8 +266,8 @@ def _stage_gaps(st: _State) -> None:
         st.gaps = access_mod.compute_gaps(st.compounds, st.access, facilities=ds.get(schema.FACILITIES),
                                           standards=st.standards, districts=st.districts, network=st.network,
                                           gates=ds.get(schema.GATES), detour_factor=c.detour_factor)
-        st.coverage = access_mod.summarise_coverage(st.gaps)
-        st.files.extend(access_mod.write_gap_outputs(st.access, st.gaps, st.tmp, lang=c.lang))
+        st.coverage = summarise_coverage(st.gaps)
+        st.files.extend(write_gap_outputs(st.access, st.gaps, st.tmp, lang=c.lang))
         if ds.get(schema.FACILITIES) is not None:
             st.service_areas = access_mod.service_areas(st.network, ds.get(schema.FACILITIES),
                                                         standards=st.standards)

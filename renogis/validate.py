@@ -21,7 +21,7 @@ import shapely
 from pyproj import CRS
 
 from renogis import schema
-from renogis._errors import CRSError, InputError
+from renogis._errors import InputError
 from renogis.crs import check_work_crs, choose_work_crs, data_centre_lonlat, in_china, parse_crs
 from renogis.io import RawLayer, as_numeric, parse_other_tags, read_layers
 from renogis.postgis import is_postgis_url

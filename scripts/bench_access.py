@@ -51,8 +51,8 @@ def _repeats(n: int) -> int:
 def prepare(n: int, out: Path) -> dict:
     from scipy.spatial import cKDTree
 
-    from renogis.network import build_walk_network
     from renogis.datasets.synthetic import make_street_grid
+    from renogis.network import build_walk_network
 
     streets = make_street_grid(n, seed=0)
     t = time.perf_counter()
@@ -93,8 +93,8 @@ def run_renogis(n: int, path: Path) -> dict:
     import geopandas as gpd
     import shapely
 
-    from renogis.network import build_walk_network, node_distances
     from renogis.datasets.synthetic import make_street_grid
+    from renogis.network import build_walk_network, node_distances
 
     data, cats = _load(path)
     streets = make_street_grid(n, seed=0)

@@ -33,8 +33,8 @@ COMPARED = ("districts.csv", "service_gaps.csv", "service_access.csv", "siting_p
 
 
 def make_data(folder: Path) -> Path:
-    from renogis.io import write_gpkg
     from renogis.datasets.synthetic import make_city, make_sample
+    from renogis.io import write_gpkg
 
     folder.mkdir(parents=True, exist_ok=True)
     lines = ["city,input"]

@@ -22,10 +22,11 @@ from pathlib import Path
 import pandas as pd
 
 from renogis import access as acc
+from renogis.datasets.synthetic import make_city, make_street_grid
 from renogis.io import RawLayer
 from renogis.network import build_walk_network
+from renogis.outputs import gap_tables
 from renogis.standards import load_standards
-from renogis.datasets.synthetic import make_city, make_street_grid
 from renogis.validate import validate_layers
 
 
@@ -78,7 +79,7 @@ def main() -> None:
     times["gaps (2SFCA + districts)"] = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        acc.write_gap_outputs(access, gaps, Path(tmp))
+        gap_tables.write_gap_outputs(access, gaps, Path(tmp))
         times["tables (CSV + XLSX)"] = time.perf_counter() - t
     total = sum(times.values())
     for name, secs in times.items():

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from renogis.datasets.synthetic import make_city
 from renogis.io import read_layers, write_gpkg
 from renogis.pipeline import RunConfig, run
 from renogis.postgis import parse_url
 from renogis.postgis import read_layers as read_postgis_layers
-from renogis.datasets.synthetic import make_city
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from renogis import access as acc
 from renogis._errors import InputError
 from renogis.network import build_walk_network
+from renogis.outputs import gap_tables
 from renogis.schema import CATEGORIES
 from renogis.standards import load_standards
 
@@ -393,7 +394,7 @@ def test_summarise_coverage(world, line_net):
         network=line_net,
         districts={"A": "D1", "B": "D2", "C": "D2"},
     )
-    s = acc.summarise_coverage(gaps).set_index("category")
+    s = gap_tables.summarise_coverage(gaps).set_index("category")
     assert list(s.reset_index().columns) == list(acc.SUMMARY_COLUMNS)
     assert len(s) == N_CAT
     assert s.loc["kindergarten", "category_name"] == "幼儿园"
@@ -405,14 +406,14 @@ def test_summarise_coverage(world, line_net):
     assert s.loc["kindergarten", "uncovered_compounds"] == 1
     assert s.loc["clinic", "coverage_share"] == 0.0
     assert s.loc["clinic", "data_status"] == "absent"
-    assert "holds no facility of this category" in acc.summarise_coverage(gaps, lang="en") \
+    assert "holds no facility of this category" in gap_tables.summarise_coverage(gaps, lang="en") \
         .set_index("category").loc["clinic", "note"]
     assert s.loc["kindergarten", "data_status"] == "ok" and pd.isna(s.loc["kindergarten", "note"])
     assert np.isnan(s.loc["nursery", "supply"])
     # kindergarten: K1 (60 seats) reaches A and B; demand 30/1000 x 2.62 persons x households
     assert s.loc["kindergarten", "supply"] == pytest.approx(60.0)
     assert s.loc["kindergarten", "demand"] == pytest.approx(600 * 2.62 * 0.03)
-    en = acc.summarise_coverage(gaps, lang="en").set_index("category")
+    en = gap_tables.summarise_coverage(gaps, lang="en").set_index("category")
     assert en.loc["elderly_day_care", "category_name"] == "elderly day care"
 
 
@@ -433,19 +434,19 @@ def test_service_areas(world, line_net):
 
 def test_translate_columns():
     df = pd.DataFrame({"households": [1], "shortfall": [2.0], "other": [3]})
-    zh = acc.translate_columns(df, "zh")
+    zh = gap_tables.translate_columns(df, "zh")
     assert list(zh.columns) == ["户数", "缺口", "other"]
-    assert list(acc.translate_columns(df, "en").columns) == list(df.columns)
-    assert acc.GAP_COLUMNS_ZH["covered_households"] == "覆盖户数"
-    assert acc.GAP_COLUMNS_ZH["uncovered_households"] == "未覆盖户数"
-    assert acc.GAP_COLUMNS_ZH["coverage_share"] == "覆盖率"
-    assert (acc.GAP_COLUMNS_ZH["demand"], acc.GAP_COLUMNS_ZH["supply"]) == ("需求", "供给")
-    assert set(acc.GAP_COLUMNS) <= set(acc.GAP_COLUMNS_ZH)
-    assert set(acc.ACCESS_COLUMNS) <= set(acc.GAP_COLUMNS_ZH)
+    assert list(gap_tables.translate_columns(df, "en").columns) == list(df.columns)
+    assert gap_tables.GAP_COLUMNS_ZH["covered_households"] == "覆盖户数"
+    assert gap_tables.GAP_COLUMNS_ZH["uncovered_households"] == "未覆盖户数"
+    assert gap_tables.GAP_COLUMNS_ZH["coverage_share"] == "覆盖率"
+    assert (gap_tables.GAP_COLUMNS_ZH["demand"], gap_tables.GAP_COLUMNS_ZH["supply"]) == ("需求", "供给")
+    assert set(acc.GAP_COLUMNS) <= set(gap_tables.GAP_COLUMNS_ZH)
+    assert set(acc.ACCESS_COLUMNS) <= set(gap_tables.GAP_COLUMNS_ZH)
     with pytest.raises(
         InputError, match="unknown language 'fr' for table headers; use 'zh' or 'en'"
     ):
-        acc.translate_columns(df, "fr")
+        gap_tables.translate_columns(df, "fr")
 
 
 def test_write_gap_outputs(world, line_net, tmp_path):
@@ -459,7 +460,7 @@ def test_write_gap_outputs(world, line_net, tmp_path):
         network=line_net,
         districts={"A": "D1", "B": "D2", "C": "D2"},
     )
-    files = acc.write_gap_outputs(access, gaps, tmp_path / "out")
+    files = gap_tables.write_gap_outputs(access, gaps, tmp_path / "out")
     assert [f.name for f in files] == [
         "service_access.csv",
         "service_gaps.csv",
@@ -477,10 +478,10 @@ def test_write_gap_outputs(world, line_net, tmp_path):
     assert len(x) == len(gaps)
     assert {"户数", "覆盖户数", "未覆盖户数", "覆盖率", "需求", "供给", "缺口"} <= set(x.columns)
     assert set(x["统计层级"]) == {"小区", "片区"}
-    en = acc.write_gap_outputs(access, gaps, tmp_path / "en", lang="en")
+    en = gap_tables.write_gap_outputs(access, gaps, tmp_path / "en", lang="en")
     assert en[0].read_bytes() == files[0].read_bytes() and en[1].read_bytes() == files[1].read_bytes()
     with pytest.raises(InputError, match="unknown language"):
-        acc.write_gap_outputs(access, gaps, tmp_path / "bad", lang="de")
+        gap_tables.write_gap_outputs(access, gaps, tmp_path / "bad", lang="de")
     assert not (tmp_path / "bad").exists()
 
 
@@ -535,7 +536,7 @@ def test_empty_compounds_give_empty_tables():
     assert list(access.columns) == list(acc.ACCESS_COLUMNS) and access.empty
     gaps = acc.compute_gaps(comp, access, facilities=None, standards=STD)
     assert list(gaps.columns) == list(acc.GAP_COLUMNS) and gaps.empty
-    assert acc.summarise_coverage(gaps).empty
+    assert gap_tables.summarise_coverage(gaps).empty
 
 
 def test_polygon_facility_counts_at_its_representative_point(world, line_net):

@@ -14,12 +14,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
 from shapely import LineString, Point, box
 
 from renogis import access as acc
 from renogis._errors import InputError
 from renogis.network import build_walk_network, frontage_points
+from renogis.outputs import gap_tables
 from renogis.standards import load_standards
 
 CRS = "EPSG:4548"
@@ -356,7 +356,7 @@ def test_missing_facilities_layer_is_no_data_everywhere():
     assert gaps["covered_households"].isna().all() and gaps["uncovered_households"].isna().all()
     assert gaps["shortfall"].isna().all() and gaps["supply"].isna().all()
     assert (gaps["demand"] > 0).any()  # demand is known from households alone
-    summ = acc.summarise_coverage(gaps, lang="en")
+    summ = gap_tables.summarise_coverage(gaps, lang="en")
     assert summ["coverage_share"].isna().all() and summ["shortfall"].isna().all()
     assert summ["note"].str.startswith("no data").all()
 
@@ -373,7 +373,7 @@ def test_declared_no_data_category_and_absent_category():
     assert np.isnan(value(out, "A", "parking", "distance_m"))
     assert value(out, "A", "canteen", "method") == "unreachable"  # absent from the layer
     gaps = acc.compute_gaps(comp, out, facilities=fac, standards=STD, network=net)
-    s = acc.summarise_coverage(gaps, lang="en").set_index("category")
+    s = gap_tables.summarise_coverage(gaps, lang="en").set_index("category")
     assert s.loc["kindergarten", "coverage_share"] == 1.0
     assert np.isnan(s.loc["parking", "coverage_share"]) and np.isnan(s.loc["parking", "shortfall"])
     assert s.loc["canteen", "coverage_share"] == 0.0
@@ -385,8 +385,8 @@ def test_declared_no_data_category_and_absent_category():
 
 def test_no_data_flag_in_a_standards_file(tmp_path):
     custom = tmp_path / "city.toml"
-    custom.write_text(f'base = "gb50180_2018"\nname = "city"\npersons_per_household = 2.62\n'
-                      f'elderly_share = 0.187\n[categories.canteen]\nno_data = true\n',
+    custom.write_text('base = "gb50180_2018"\nname = "city"\npersons_per_household = 2.62\n'
+                      'elderly_share = 0.187\n[categories.canteen]\nno_data = true\n',
                       encoding="utf-8")
     std = load_standards(custom)
     assert std.categories["canteen"].no_data
@@ -403,7 +403,7 @@ def test_written_tables_carry_method_and_access(tmp_path):
     comp = compounds([SLAB])
     out = acc.compute_access(comp, fac, network=net, standards=STD, categories=KG)
     gaps = acc.compute_gaps(comp, out, facilities=fac, standards=STD, network=net)
-    files = acc.write_gap_outputs(out, gaps, tmp_path, lang="en")
+    files = gap_tables.write_gap_outputs(out, gaps, tmp_path, lang="en")
     a = pd.read_csv(files[0], encoding="utf-8-sig")
     assert a.loc[0, "method"] == "network"
     assert a.loc[0, "access_m"] == pytest.approx(25.0, abs=0.01)

@@ -18,9 +18,9 @@ pytest.importorskip("distributed")
 from renogis import batch  # noqa: E402
 from renogis._errors import InputError  # noqa: E402
 from renogis.cli import main  # noqa: E402
+from renogis.datasets.synthetic import make_city  # noqa: E402
 from renogis.io import write_gpkg  # noqa: E402
 from renogis.pipeline import RunConfig  # noqa: E402
-from renogis.datasets.synthetic import make_city  # noqa: E402
 
 # the machine outputs compared byte for byte between a batch city and its single run
 TABLES = ("districts.csv", "service_gaps.csv", "service_access.csv", "siting_plan.csv")

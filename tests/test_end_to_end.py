@@ -105,11 +105,12 @@ def test_run_on_unseen_city(unseen_city, tmp_path):
 
 
 def test_districts_connected_in_adjacency(unseen_city):
+    from pathlib import Path
+
     from renogis.adjacency import build_adjacency
     from renogis.districting import propose_districts
-    from renogis.validate import validate_layers
     from renogis.io import RawLayer
-    from pathlib import Path
+    from renogis.validate import validate_layers
 
     city, _ = unseen_city
     raw = {k: RawLayer(name=k, gdf=v, source=Path(f"{k}.gpkg")) for k, v in city.items()}

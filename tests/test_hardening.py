@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from renogis._outdir import MANIFEST
 from renogis.cli import main
-from renogis.pipeline import barrier_classes
 from renogis.datasets import sample_path
+from renogis.pipeline import barrier_classes
 
 from .conftest import CRS, X0, Y0, grid_compounds, write_gpkg
 

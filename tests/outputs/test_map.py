@@ -544,8 +544,8 @@ def test_district_colors_more_than_palette(caplog: pytest.LogCaptureFixture) -> 
 
 def test_district_colors_sample_all_distinct() -> None:
     from renogis.adjacency import build_adjacency
-    from renogis.districting import propose_districts
     from renogis.datasets.synthetic import make_sample
+    from renogis.districting import propose_districts
 
     s = make_sample()
     graph = build_adjacency(
@@ -819,9 +819,9 @@ def test_compound_covering_all_others(world: dict[str, Any]) -> None:
 
 def test_pipeline_map_with_idle_buildings_inside_compounds(tmp_path: Path) -> None:
     # the crash of issue 9 (13) end to end: idle buildings inside five compound footprints
+    from renogis.datasets.synthetic import make_sample
     from renogis.io import write_gpkg
     from renogis.pipeline import RunConfig, run
-    from renogis.datasets.synthetic import make_sample
 
     s = make_sample()
     comp = s["compounds"]
