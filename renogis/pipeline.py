@@ -357,7 +357,7 @@ def _run(config: RunConfig, folder: OutputFolder, started: datetime, timer: _Tim
                                                     extra_lines=extra_lines))
 
         if district_result is not None and "districts" in config.steps and config.proposals:
-            from renogis.deliverables import write_proposal_outputs
+            from renogis.outputs.deliverables import write_proposal_outputs
 
             with timer.step("proposals"):
                 pfiles, summary["proposals"], pnotes = write_proposal_outputs(

@@ -16,7 +16,7 @@ Files written into the run folder:
 ``viability_compounds.csv``, ``viability_districts.csv`` (and ``viability_groups.csv``)
     break-even property fees alone and merged
 ``proposals/<district_id>.docx|.pdf|_map.png``, ``proposals/summary.docx|.pdf``
-    the deliverables (see :mod:`renogis.documents`)
+    the deliverables (see :mod:`renogis.outputs.documents`)
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def write_proposal_outputs(
     ``notes`` are problems to add to validation.txt (e.g. buildings dropped, no CJK font).
     """
     from renogis.costs import load_costs
-    from renogis.documents import write_documents
+    from renogis.outputs.documents import write_documents
     from renogis.renovation import plan_renovation, read_buildings
     from renogis.viability import assess_viability
 
