@@ -334,7 +334,7 @@ def read_manifest(path: str | Path, *, out: str | Path, defaults: RunConfig | No
     --------
     >>> import pathlib, tempfile
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (d / "cities.csv").write_text("city,input,min_households\\na,a.gpkg,1200\\nb,b.gpkg,\\n")
+    >>> _ = (d / "cities.csv").write_text("city,input,min_households\na,a.gpkg,1200\nb,b.gpkg,\n")
     >>> [(c.name, c.config.min_households) for c in read_manifest(d / "cities.csv", out=d / "out")]
     [('a', 1200), ('b', 1500)]
     """
