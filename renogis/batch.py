@@ -334,7 +334,7 @@ def read_manifest(path: str | Path, *, out: str | Path, defaults: RunConfig | No
     --------
     >>> import pathlib, tempfile
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (d / "cities.csv").write_text("city,input,min_households\\na,a.gpkg,1200\\nb,b.gpkg,\\n")
+    >>> _ = (d / "cities.csv").write_text("city,input,min_households\na,a.gpkg,1200\nb,b.gpkg,\n")
     >>> [(c.name, c.config.min_households) for c in read_manifest(d / "cities.csv", out=d / "out")]
     [('a', 1200), ('b', 1500)]
     """
@@ -833,20 +833,7 @@ def run_batch(
             raise InputError(f"city {c.name}: its output {c.config.out} is not inside the batch folder {out}")
     _check_out(out, cities)
     out.mkdir(parents=True, exist_ok=True)
-    previous = _load_state(out).get("cities", {}) if resume else {}
-    outcomes: dict[str, CityOutcome] = {}
-    todo: list[City] = []
-    for c in cities:
-        prev = previous.get(c.name)
-        if (resume and isinstance(prev, dict) and prev.get("row", {}).get(STATUS) in ("ok", "resumed")
-                and city_complete(c, started_utc=prev.get("started_utc"))):
-            row = {**prev["row"], STATUS: "resumed"}
-            outcomes[c.name] = CityOutcome(c.name, row, tuple(prev.get("warnings", ())),
-                                           prev.get("started_utc"))
-        else:
-            todo.append(c)
-    if resume:
-        logger.info("resume: %d of %d cities already complete", len(cities) - len(todo), len(cities))
+    outcomes, todo = _carried_over(cities, out, resume=resume)
 
     record: dict[str, Any] = {
         "renogis": __version__,
@@ -863,6 +850,61 @@ def run_batch(
         }
         _write_json(out / BATCH_JSON, record)
 
+    n_workers, link = _run_on_cluster(
+        todo, outcomes, record, save_state=save_state, client=client, workers=workers,
+        scheduler=scheduler, dashboard=dashboard, on_start=on_start, on_done=on_done,
+    )
+    record["finished_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
+    record["wall_time_s"] = round(time.perf_counter() - t_start, 3)
+    save_state()
+    ordered = [outcomes[c.name] for c in cities]
+    summary = _summary_frame([o.row for o in ordered])
+    files = _write_summary(out, summary, ordered, lang=lang)
+    files.append(out / BATCH_JSON)
+    wall = round(time.perf_counter() - t_start, 3)
+    return BatchResult(out=out, summary=summary, files=tuple(files), wall_time_s=wall, workers=n_workers,
+                       dashboard=link, warnings={o.city: o.warnings for o in ordered if o.warnings})
+
+
+def _carried_over(
+    cities: Sequence[City], out: Path, *, resume: bool
+) -> tuple[dict[str, CityOutcome], list[City]]:
+    """Outcomes of the cities already complete (``resume``: status ``resumed``), and the cities to run."""
+    previous = _load_state(out).get("cities", {}) if resume else {}
+    outcomes: dict[str, CityOutcome] = {}
+    todo: list[City] = []
+    for c in cities:
+        prev = previous.get(c.name)
+        if (resume and isinstance(prev, dict) and prev.get("row", {}).get(STATUS) in ("ok", "resumed")
+                and city_complete(c, started_utc=prev.get("started_utc"))):
+            row = {**prev["row"], STATUS: "resumed"}
+            outcomes[c.name] = CityOutcome(c.name, row, tuple(prev.get("warnings", ())),
+                                           prev.get("started_utc"))
+        else:
+            todo.append(c)
+    if resume:
+        logger.info("resume: %d of %d cities already complete", len(cities) - len(todo), len(cities))
+    return outcomes, todo
+
+
+def _run_on_cluster(
+    todo: Sequence[City],
+    outcomes: dict[str, CityOutcome],
+    record: dict[str, Any],
+    *,
+    save_state: Callable[[], None],
+    client: Any,
+    workers: int | None,
+    scheduler: str | None,
+    dashboard: bool,
+    on_start: Callable[[int, str | None], None] | None,
+    on_done: Callable[[CityOutcome], None] | None,
+) -> tuple[int, str | None]:
+    """Run ``todo`` on the given client or a cluster of our own (closed after), filling ``outcomes``.
+
+    The cluster goes into ``record`` and the state is saved before the first city and after each.
+    Returns the number of workers (0 when nothing ran) and the dashboard link (or None).
+    """
     own_client = None
     cluster = None
     n_workers = 0
@@ -887,16 +929,7 @@ def run_batch(
             own_client.close()
         if cluster is not None:
             cluster.close()
-    record["finished_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
-    record["wall_time_s"] = round(time.perf_counter() - t_start, 3)
-    save_state()
-    ordered = [outcomes[c.name] for c in cities]
-    summary = _summary_frame([o.row for o in ordered])
-    files = _write_summary(out, summary, ordered, lang=lang)
-    files.append(out / BATCH_JSON)
-    wall = round(time.perf_counter() - t_start, 3)
-    return BatchResult(out=out, summary=summary, files=tuple(files), wall_time_s=wall, workers=n_workers,
-                       dashboard=link, warnings={o.city: o.warnings for o in ordered if o.warnings})
+    return n_workers, link
 
 
 def _dashboard(client: Any) -> str | None:

@@ -228,7 +228,7 @@ def write_comparison(
     (list of Path, DataFrame, list of str)
         Files written, the comparison table and warnings (e.g. different inputs).
     """
-    from renogis.documents import city_map, find_cjk_font
+    from renogis.outputs.documents import city_map, find_cjk_font
     from renogis.outputs.tables import write_table
 
     a, b = read_run(run_a), read_run(run_b)

@@ -91,7 +91,7 @@ class RunConfig:
     # PostGIS (renogis.postgis)
     layer_map: dict[str, str] = field(default_factory=dict)  # {layer: table} of a postgresql:// input
     out_db: str | None = None  # also write the results into postgresql://...?schema=NAME, one transaction
-    # proposals: renovation content, costs, viability, documents (renogis.deliverables)
+    # proposals: renovation content, costs, viability, documents (renogis.outputs.deliverables)
     proposals: bool = True
     costs: str = COSTS
     documents: str = DOCUMENTS[0]  # auto | all | summary | none

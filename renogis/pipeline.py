@@ -313,7 +313,7 @@ def _stage_tables(st: _State) -> None:
 
 
 def _stage_proposals(st: _State) -> None:
-    from renogis.deliverables import write_proposal_outputs
+    from renogis.outputs.deliverables import write_proposal_outputs
 
     with st.timer.step("proposals"):
         pfiles, st.summary["proposals"], pnotes = write_proposal_outputs(

@@ -679,9 +679,7 @@ def write_results(
     a previous renogis result in the schema are replaced (those not written again are
     dropped); a table renogis did not write is never touched: the run stops instead.
     """
-    import geopandas as gpd
     from sqlalchemy import exc as sa_exc
-    from sqlalchemy import text
 
     _deps(writing=True)
     target = _target(url)
@@ -696,14 +694,7 @@ def write_results(
     try:
         with _connection(target, what="--out-db") as conn:
             _require_postgis(conn, target, what="--out-db")
-            conn.execute(text(f"SET LOCAL lock_timeout = '{int(LOCK_TIMEOUT_S * 1000)}ms'"))
-            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {_q(sch)}"))
-            conn.execute(text(
-                f"CREATE TABLE IF NOT EXISTS {_q(sch)}.{_q(MANIFEST)} (table_name text PRIMARY KEY, "
-                "table_oid oid NOT NULL, kind text NOT NULL, rows bigint NOT NULL, srid integer, "
-                "renogis_version text, run_started_utc timestamptz, written_utc timestamptz DEFAULT now())"))
-            # one renogis writer per schema at a time; readers of the old result are not blocked
-            conn.execute(text(f"LOCK TABLE {_q(sch)}.{_q(MANIFEST)} IN SHARE ROW EXCLUSIVE MODE"))
+            _lock_schema(conn, sch)
             previous = _previous(conn, sch) or {}
             names = list(frames) + ["run"]
             bad = _conflicts(_relations(conn, sch), previous, names)
@@ -713,46 +704,84 @@ def write_results(
             for name in RESULT_TABLES:
                 if name not in frames and name != "run":
                     continue
-                relation = f"{_q(sch)}.{_q(name)}"
-                if name in previous:
-                    conn.execute(text(f"DROP TABLE IF EXISTS {relation}"))
-                srid = None
-                if name == "run":
-                    conn.execute(text(f"CREATE TABLE {relation} (started_utc timestamptz, "
-                                      "renogis_version text, input text, work_crs text, record jsonb)"))
-                    epsg = (record.get("work_crs") or {}).get("epsg")
-                    conn.execute(text(f"INSERT INTO {relation} VALUES (:t, :v, :i, :w, CAST(:r AS jsonb))"),
-                                 {"t": record.get("started_utc"), "v": record.get("renogis"),
-                                  "i": str((record.get("parameters") or {}).get("input")),
-                                  "w": f"EPSG:{epsg}" if epsg else None, "r": run_json})
-                    rows = 1
-                else:
-                    frame = _db_safe(frames[name])
-                    dtype = None
-                    if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None:
-                        srid, frame, dtype = _ewkb_frame(frame)
-                    pd.DataFrame(frame).to_sql(name, conn, schema=sch, if_exists="fail", index=False,
-                                               dtype=dtype, method=_copy_rows)
-                    rows = len(frame)
-                oid = _scalar(conn, "SELECT to_regclass(:r)::oid::bigint", r=relation)
+                srid, rows = _write_one(conn, sch, name, frames.get(name), record=record, run_json=run_json,
+                                        replace=name in previous)
+                oid = _scalar(conn, "SELECT to_regclass(:r)::oid::bigint", r=f"{_q(sch)}.{_q(name)}")
                 entries.append({"n": name, "o": oid, "k": "layer" if srid else "table", "r": rows, "s": srid,
                                 "v": record.get("renogis"), "t": record.get("started_utc")})
                 written[name] = rows
-            for name in previous:
-                if name not in written:  # a table of the previous result this run does not produce
-                    conn.execute(text(f"DROP TABLE IF EXISTS {_q(sch)}.{_q(name)}"))
-            conn.execute(text(f"DELETE FROM {_q(sch)}.{_q(MANIFEST)}"))
-            conn.execute(text(f"INSERT INTO {_q(sch)}.{_q(MANIFEST)} (table_name, table_oid, kind, rows, "
-                              "srid, renogis_version, run_started_utc) VALUES (:n, :o, :k, :r, :s, :v, :t)"),
-                         entries)
+            _replace_manifest(conn, sch, entries, stale=[n for n in previous if n not in written])
     except sa_exc.DBAPIError as exc:
-        psycopg, _ = _deps()
-        hint = ""
-        if isinstance(getattr(exc, "orig", None), psycopg.errors.LockNotAvailable):
-            hint = (f"; another session kept a table of schema {sch} locked for over {LOCK_TIMEOUT_S:g} s: "
-                    "close what reads it (e.g. a QGIS layer) and run again")
-        raise InputError(f"--out-db {target.display}: writing the results failed ({_one_line(exc)}); nothing "
-                         f"was written, schema {sch} is as it was{hint}") from None
+        raise _write_failed(exc, target) from None
     logger.info("wrote %d tables into schema %s of %s: %s", len(written), sch, target.display,
                 ", ".join(f"{k} {v}" for k, v in written.items()))
     return written
+
+
+def _lock_schema(conn: Any, sch: str) -> None:
+    """Create the schema and its manifest table if missing, and take the one-writer-per-schema lock."""
+    from sqlalchemy import text
+
+    conn.execute(text(f"SET LOCAL lock_timeout = '{int(LOCK_TIMEOUT_S * 1000)}ms'"))
+    conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {_q(sch)}"))
+    conn.execute(text(
+        f"CREATE TABLE IF NOT EXISTS {_q(sch)}.{_q(MANIFEST)} (table_name text PRIMARY KEY, "
+        "table_oid oid NOT NULL, kind text NOT NULL, rows bigint NOT NULL, srid integer, "
+        "renogis_version text, run_started_utc timestamptz, written_utc timestamptz DEFAULT now())"))
+    # one renogis writer per schema at a time; readers of the old result are not blocked
+    conn.execute(text(f"LOCK TABLE {_q(sch)}.{_q(MANIFEST)} IN SHARE ROW EXCLUSIVE MODE"))
+
+
+def _write_one(
+    conn: Any, sch: str, name: str, frame: pd.DataFrame | None, *, record: Mapping[str, Any], run_json: str,
+    replace: bool,
+) -> tuple[int | None, int]:
+    """Write table ``name`` (``run``: one row of provenance; else ``frame``); return its SRID and rows."""
+    import geopandas as gpd
+    from sqlalchemy import text
+
+    relation = f"{_q(sch)}.{_q(name)}"
+    if replace:
+        conn.execute(text(f"DROP TABLE IF EXISTS {relation}"))
+    srid = None
+    if name == "run":
+        conn.execute(text(f"CREATE TABLE {relation} (started_utc timestamptz, "
+                          "renogis_version text, input text, work_crs text, record jsonb)"))
+        epsg = (record.get("work_crs") or {}).get("epsg")
+        conn.execute(text(f"INSERT INTO {relation} VALUES (:t, :v, :i, :w, CAST(:r AS jsonb))"),
+                     {"t": record.get("started_utc"), "v": record.get("renogis"),
+                      "i": str((record.get("parameters") or {}).get("input")),
+                      "w": f"EPSG:{epsg}" if epsg else None, "r": run_json})
+        return srid, 1
+    assert frame is not None
+    frame = _db_safe(frame)
+    dtype = None
+    if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None:
+        srid, frame, dtype = _ewkb_frame(frame)
+    pd.DataFrame(frame).to_sql(name, conn, schema=sch, if_exists="fail", index=False,
+                               dtype=dtype, method=_copy_rows)
+    return srid, len(frame)
+
+
+def _replace_manifest(conn: Any, sch: str, entries: list[dict[str, Any]], *, stale: list[str]) -> None:
+    """Drop the previous result's tables this run does not produce, and list this run's tables."""
+    from sqlalchemy import text
+
+    for name in stale:  # a table of the previous result this run does not produce
+        conn.execute(text(f"DROP TABLE IF EXISTS {_q(sch)}.{_q(name)}"))
+    conn.execute(text(f"DELETE FROM {_q(sch)}.{_q(MANIFEST)}"))
+    conn.execute(text(f"INSERT INTO {_q(sch)}.{_q(MANIFEST)} (table_name, table_oid, kind, rows, "
+                      "srid, renogis_version, run_started_utc) VALUES (:n, :o, :k, :r, :s, :v, :t)"),
+                 entries)
+
+
+def _write_failed(exc: Exception, target: DbURL) -> InputError:
+    """The error of a failed write: nothing was written; a lock timeout names its likely cause."""
+    psycopg, _ = _deps()
+    sch = target.schema
+    hint = ""
+    if isinstance(getattr(exc, "orig", None), psycopg.errors.LockNotAvailable):
+        hint = (f"; another session kept a table of schema {sch} locked for over {LOCK_TIMEOUT_S:g} s: "
+                "close what reads it (e.g. a QGIS layer) and run again")
+    return InputError(f"--out-db {target.display}: writing the results failed ({_one_line(exc)}); nothing "
+                      f"was written, schema {sch} is as it was{hint}")

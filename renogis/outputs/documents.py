@@ -193,6 +193,34 @@ def district_blocks(
     items = plan.items[plan.items[S.DISTRICT_ID] == did]
     summ = plan.districts.set_index(S.DISTRICT_ID).loc[did]
     vg = viability.groups.set_index(GROUP).loc[did] if did in set(viability.groups[GROUP]) else None
+    return [
+        *_district_overview(
+            did, district, summ, vg, plan=plan, viability=viability, map_path=map_path, lang=lang
+        ),
+        *_members_section(members, plan=plan, viability=viability, lang=lang),
+        *_content_section(items, lang=lang),
+        *_costs_section(summ, lang=lang),
+        *_funding_section(plan.funding[plan.funding[S.DISTRICT_ID] == did], lang=lang),
+        *_viability_section(
+            vg, members, viability=viability, group_viability=group_viability, group_column=group_column,
+            lang=lang,
+        ),
+        *_evidence_section(items, plan=plan, evidence_lines=evidence_lines, lang=lang),
+    ]
+
+
+def _district_overview(
+    did: str,
+    district: Mapping[str, Any],
+    summ: pd.Series,
+    vg: pd.Series | None,
+    *,
+    plan: RenovationPlan,
+    viability: Viability,
+    map_path: Path | None,
+    lang: str,
+) -> list[Block]:
+    """Title, the district in one sentence, its viability sentence, the unverified-costs note and the map."""
     sd = district.get(S.SUBDISTRICT)
     sd = None if sd is None or (isinstance(sd, float) and math.isnan(sd)) else sd
     title = _T(
@@ -232,7 +260,14 @@ def district_blocks(
         blocks.append(note)
     if map_path is not None:
         blocks.append(Block("image", path=map_path))
-    # members
+    return blocks
+
+
+def _members_section(
+    members: pd.DataFrame, *, plan: RenovationPlan, viability: Viability, lang: str
+) -> list[Block]:
+    """1. Member compounds: one row per member, in the district's order."""
+    blocks: list[Block] = []
     blocks.append(Block("h1", _T(lang, "一、成员小区", "1. Member compounds")))
     vc = viability.compounds.set_index(S.COMPOUND_ID)
     rc = plan.compounds.set_index(S.COMPOUND_ID)
@@ -273,7 +308,13 @@ def district_blocks(
             widths=(1.4, 2.2, 1.4, 1.8, 1.3, 1.3, 1.6, 2.2),
         )
     )
-    # content by class
+    return blocks
+
+
+def _content_section(items: pd.DataFrame, *, lang: str) -> list[Block]:
+    """2. Renovation content: one table of items per class (basic, complete, upgrade)."""
+    mu = _money_unit(lang)
+    blocks: list[Block] = []
     blocks.append(
         Block("h1", _T(lang, "二、改造内容（先民生、后提升）", "2. Renovation content (basic needs first)"))
     )
@@ -313,7 +354,13 @@ def district_blocks(
                 widths=(3.2, 1.5, 1.7, 2.0, 8.8),
             )
         )
-    # costs
+    return blocks
+
+
+def _costs_section(summ: pd.Series, *, lang: str) -> list[Block]:
+    """3. Cost estimate: the range of each class and the total."""
+    mu = _money_unit(lang)
+    blocks: list[Block] = []
     blocks.append(Block("h1", _T(lang, "三、投资估算", "3. Cost estimate")))
     rows = tuple(
         (CLASS_NAMES[c][lang], _range(summ[f"{c}_low_yuan"], summ[f"{c}_high_yuan"], lang)) for c in CLASSES
@@ -338,9 +385,13 @@ def district_blocks(
                 ),
             )
         )
-    # funding
-    blocks.append(Block("h1", _T(lang, "四、资金筹措", "4. Funding")))
-    f = plan.funding[plan.funding[S.DISTRICT_ID] == did]
+    return blocks
+
+
+def _funding_section(f: pd.DataFrame, *, lang: str) -> list[Block]:
+    """4. Funding: the district's rows of ``plan.funding``, one per source."""
+    mu = _money_unit(lang)
+    blocks = [Block("h1", _T(lang, "四、资金筹措", "4. Funding"))]
     tot_lo = float(f[S.COST_LOW_YUAN].sum()) or 1.0
     rows = tuple(
         (
@@ -372,7 +423,20 @@ def district_blocks(
             ),
         )
     )
-    # viability
+    return blocks
+
+
+def _viability_section(
+    vg: pd.Series | None,
+    members: pd.DataFrame,
+    *,
+    viability: Viability,
+    group_viability: Viability | None,
+    group_column: str | None,
+    lang: str,
+) -> list[Block]:
+    """5. Property-management viability: the model, the district's figures, the planning areas inside."""
+    blocks: list[Block] = []
     blocks.append(Block("h1", _T(lang, "五、物业管理可持续性", "5. Property-management viability")))
     pm = viability.model
     blocks.append(
@@ -393,58 +457,11 @@ def district_blocks(
         )
     )
     if vg is not None:
-        blocks.append(
-            Block(
-                "table",
-                header=(_T(lang, "指标", "Figure"), _T(lang, "数值", "Value")),
-                rows=(
-                    (
-                        _T(lang, "单独管理总成本（元/月）", "Cost managed alone (yuan/month)"),
-                        _num(vg["cost_alone_yuan_month"]),
-                    ),
-                    (
-                        _T(lang, "合并后成本（元/月）", "Cost merged (yuan/month)"),
-                        _num(vg[S.COST_YUAN_MONTH]),
-                    ),
-                    (
-                        _T(lang, "合并后收入（元/月）", "Income merged (yuan/month)"),
-                        _num(vg[S.INCOME_YUAN_MONTH]),
-                    ),
-                    (
-                        _T(lang, "单独保本物业费（元/m²·月）", "Break-even fee alone (yuan/m²/month)"),
-                        f"{_num(vg[BREAK_EVEN_MIN], 2)}–{_num(vg[BREAK_EVEN_MAX], 2)}",
-                    ),
-                    (
-                        _T(lang, "合并后保本物业费（元/m²·月）", "Break-even fee merged (yuan/m²/month)"),
-                        _num(vg[S.BREAK_EVEN_FEE], 2),
-                    ),
-                    (
-                        _T(lang, "单独可保本小区数", "Compounds viable alone"),
-                        f"{int(vg[MEMBERS_VIABLE_ALONE])}/{int(vg[S.N_COMPOUNDS])}",
-                    ),
-                    (_T(lang, "合并后可保本", "Viable merged"), _yes(vg[S.VIABLE_MERGED], lang)),
-                    (_T(lang, "仅合并后可保本", "Viable only merged"), _yes(vg[S.VIABLE_ONLY_MERGED], lang)),
-                ),
-                widths=(7.0, 4.0),
-            )
-        )
+        blocks.append(_viability_figures(vg, lang=lang))
     if group_viability is not None and group_column:
-        ids = set(members[S.COMPOUND_ID].astype(str))
-        gc = group_viability.compounds
-        inside = gc[gc[S.COMPOUND_ID].isin(ids)][group_column].dropna().unique()
-        for gname in inside:
-            row = group_viability.groups.set_index(GROUP).loc[gname]
-            blocks.append(
-                Block(
-                    "p",
-                    _viability_sentence(
-                        row,
-                        group_viability.model,
-                        lang,
-                        name=_T(lang, f"规划片区“{gname}”", f"Planning area {gname}"),
-                    ),
-                )
-            )
+        blocks += _group_sentences(
+            members, group_viability=group_viability, group_column=group_column, lang=lang
+        )
     blocks.append(
         Block(
             "p",
@@ -455,7 +472,75 @@ def district_blocks(
             ),
         )
     )
-    # evidence
+    return blocks
+
+
+def _viability_figures(vg: pd.Series, *, lang: str) -> Block:
+    """The table of the district's viability figures (alone and merged)."""
+    return Block(
+        "table",
+        header=(_T(lang, "指标", "Figure"), _T(lang, "数值", "Value")),
+        rows=(
+            (
+                _T(lang, "单独管理总成本（元/月）", "Cost managed alone (yuan/month)"),
+                _num(vg["cost_alone_yuan_month"]),
+            ),
+            (
+                _T(lang, "合并后成本（元/月）", "Cost merged (yuan/month)"),
+                _num(vg[S.COST_YUAN_MONTH]),
+            ),
+            (
+                _T(lang, "合并后收入（元/月）", "Income merged (yuan/month)"),
+                _num(vg[S.INCOME_YUAN_MONTH]),
+            ),
+            (
+                _T(lang, "单独保本物业费（元/m²·月）", "Break-even fee alone (yuan/m²/month)"),
+                f"{_num(vg[BREAK_EVEN_MIN], 2)}–{_num(vg[BREAK_EVEN_MAX], 2)}",
+            ),
+            (
+                _T(lang, "合并后保本物业费（元/m²·月）", "Break-even fee merged (yuan/m²/month)"),
+                _num(vg[S.BREAK_EVEN_FEE], 2),
+            ),
+            (
+                _T(lang, "单独可保本小区数", "Compounds viable alone"),
+                f"{int(vg[MEMBERS_VIABLE_ALONE])}/{int(vg[S.N_COMPOUNDS])}",
+            ),
+            (_T(lang, "合并后可保本", "Viable merged"), _yes(vg[S.VIABLE_MERGED], lang)),
+            (_T(lang, "仅合并后可保本", "Viable only merged"), _yes(vg[S.VIABLE_ONLY_MERGED], lang)),
+        ),
+        widths=(7.0, 4.0),
+    )
+
+
+def _group_sentences(
+    members: pd.DataFrame, *, group_viability: Viability, group_column: str, lang: str
+) -> list[Block]:
+    """One viability sentence per planning area (``group_column``) with a member in the district."""
+    blocks: list[Block] = []
+    ids = set(members[S.COMPOUND_ID].astype(str))
+    gc = group_viability.compounds
+    inside = gc[gc[S.COMPOUND_ID].isin(ids)][group_column].dropna().unique()
+    for gname in inside:
+        row = group_viability.groups.set_index(GROUP).loc[gname]
+        blocks.append(
+            Block(
+                "p",
+                _viability_sentence(
+                    row,
+                    group_viability.model,
+                    lang,
+                    name=_T(lang, f"规划片区“{gname}”", f"Planning area {gname}"),
+                ),
+            )
+        )
+    return blocks
+
+
+def _evidence_section(
+    items: pd.DataFrame, *, plan: RenovationPlan, evidence_lines: Sequence[str], lang: str
+) -> list[Block]:
+    """6. Evidence: the service-gap lines, the plan's notes and the unit costs used, with their sources."""
+    blocks: list[Block] = []
     blocks.append(Block("h1", _T(lang, "六、依据", "6. Evidence")))
     for line in evidence_lines:
         blocks.append(Block("p", f"• {line}"))
@@ -500,6 +585,29 @@ def summary_blocks(
     city: str = "",
 ) -> list[Block]:
     """Blocks of the city-wide summary document."""
+    vg = viability.groups.set_index(GROUP)
+    blocks = _summary_overview(plan, vg, map_path=map_path, lang=lang, city=city)
+    blocks += _districts_table(plan.districts, vg, lang=lang)
+    blocks += _summary_funding(plan.funding, lang=lang)
+    if group_viability is not None and group_column:
+        blocks += _planning_areas(group_viability, group_column=group_column, lang=lang)
+    blocks.append(
+        Block(
+            "p",
+            _T(
+                lang,
+                "各片区的改造内容、依据和地图见 proposals/<片区编号>.docx / .pdf。",
+                "Each district's content, evidence and map: proposals/<district_id>.docx / .pdf.",
+            ),
+        )
+    )
+    return blocks
+
+
+def _summary_overview(
+    plan: RenovationPlan, vg: pd.DataFrame, *, map_path: Path | None, lang: str, city: str
+) -> list[Block]:
+    """Title, the city in one sentence, the unverified-costs note and the map."""
     d = plan.districts
     mu = _money_unit(lang)
     blocks = [
@@ -512,7 +620,6 @@ def summary_blocks(
             ),
         )
     ]
-    vg = viability.groups.set_index(GROUP)
     n_only = int(vg[S.VIABLE_ONLY_MERGED].fillna(False).sum())
     blocks.append(
         Block(
@@ -538,6 +645,13 @@ def summary_blocks(
         blocks.append(note)
     if map_path is not None:
         blocks.append(Block("image", path=map_path))
+    return blocks
+
+
+def _districts_table(d: pd.DataFrame, vg: pd.DataFrame, *, lang: str) -> list[Block]:
+    """Districts: one row per district with its costs by class and its viability."""
+    mu = _money_unit(lang)
+    blocks: list[Block] = []
     blocks.append(Block("h1", _T(lang, "片区一览", "Districts")))
     rows: Any = []
     for r in d.to_dict("records"):
@@ -578,8 +692,15 @@ def summary_blocks(
             widths=(1.3, 1.2, 1.4, 2.0, 2.0, 2.0, 2.0, 1.8, 1.6, 1.6),
         )
     )
+    return blocks
+
+
+def _summary_funding(funding: pd.DataFrame, *, lang: str) -> list[Block]:
+    """Funding: the city total of each source."""
+    mu = _money_unit(lang)
+    blocks: list[Block] = []
     blocks.append(Block("h1", _T(lang, "资金筹措", "Funding")))
-    f = plan.funding.groupby(["funding_source_name"], sort=False)[[S.COST_LOW_YUAN, S.COST_HIGH_YUAN]].sum()
+    f = funding.groupby(["funding_source_name"], sort=False)[[S.COST_LOW_YUAN, S.COST_HIGH_YUAN]].sum()
     blocks.append(
         Block(
             "table",
@@ -590,29 +711,24 @@ def summary_blocks(
             widths=(6.0, 5.0),
         )
     )
-    if group_viability is not None and group_column:
-        blocks.append(
-            Block(
-                "h1",
-                _T(
-                    lang,
-                    f"按规划片区（{group_column}）的物业可持续性",
-                    f"Property-management viability by planning area ({group_column})",
-                ),
-            )
-        )
-        for r in group_viability.groups.to_dict("records"):
-            blocks.append(Block("p", _viability_sentence(r, group_viability.model, lang, name=str(r[GROUP]))))
+    return blocks
+
+
+def _planning_areas(group_viability: Viability, *, group_column: str, lang: str) -> list[Block]:
+    """Property-management viability of each planning area (``group_column``), one sentence each."""
+    blocks: list[Block] = []
     blocks.append(
         Block(
-            "p",
+            "h1",
             _T(
                 lang,
-                "各片区的改造内容、依据和地图见 proposals/<片区编号>.docx / .pdf。",
-                "Each district's content, evidence and map: proposals/<district_id>.docx / .pdf.",
+                f"按规划片区（{group_column}）的物业可持续性",
+                f"Property-management viability by planning area ({group_column})",
             ),
         )
     )
+    for r in group_viability.groups.to_dict("records"):
+        blocks.append(Block("p", _viability_sentence(r, group_viability.model, lang, name=str(r[GROUP]))))
     return blocks
 
 
@@ -664,7 +780,17 @@ def _scalebar(ax: Any, lang: str) -> None:
 
 
 def inner_walls(members: gpd.GeoDataFrame, *, gap_m: float = 30.0) -> Any:
-    """Lines of member boundaries that face another member within ``gap_m`` (walls to open)."""
+    """Lines of member boundaries that face another member within ``gap_m`` (walls to open).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from renogis.datasets import sample_path
+    >>> compounds = gpd.read_file(sample_path(), layer="compounds")
+    >>> walls = inner_walls(compounds.iloc[:6], gap_m=30)
+    >>> len(walls), round(sum(w.length for w in walls))  # pieces of boundary, metres
+    (2, 395)
+    """
     geoms = members.geometry.to_numpy()
     out = []
     for i, g in enumerate(geoms):
@@ -696,17 +822,42 @@ def district_map(
 ) -> Path:
     """Draw a static PNG map of one district (offline): members, walls to open, entrances, gaps, sites."""
     plt = _mpl(font)
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
     zh = lang == "zh" and bool(_MPL_FONT)
-    L = (lambda a, b: a) if zh else (lambda a, b: b)  # noqa: E731
     dist = districts[districts[S.DISTRICT_ID].astype(str) == did]
     members = compounds[compounds[S.DISTRICT_ID].astype(str) == did]
+    box = _map_box(dist)
+    fig, ax = plt.subplots(figsize=(7.0, 6.0), dpi=150)
+    _draw_context(ax, box, did, compounds=compounds, streets=streets, barriers=barriers)
+    cmap = plt.get_cmap("YlOrRd")
+    _draw_members(ax, members, dist, cmap=cmap, gaps_by_compound=gaps_by_compound, gap_m=gap_m)
+    _draw_points(ax, box, members, gates=gates, facilities=facilities)
+    has_sites = _draw_sites(ax, did, parcels=parcels, siting=siting, zh=zh)
+    ax.set_xlim(box.bounds[0], box.bounds[2])
+    ax.set_ylim(box.bounds[1], box.bounds[3])
+    _bare_axes(ax, lang)
+    handles = _district_legend(cmap, has_sites=has_sites, zh=zh)
+    ax.legend(handles=handles, loc="upper left", fontsize=6, framealpha=0.85)
+    ax.set_title(f"片区 {did}" if zh else f"District {did}", fontsize=10)
+    return _save_figure(plt, fig, path)
+
+
+def _map_box(dist: gpd.GeoDataFrame) -> Any:
+    """The frame of a district map: the district's bounds padded by 12 % of their larger side + 20 m."""
     minx, miny, maxx, maxy = dist.total_bounds
     pad = max(maxx - minx, maxy - miny) * 0.12 + 20
-    box = shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
-    fig, ax = plt.subplots(figsize=(7.0, 6.0), dpi=150)
+    return shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
+
+
+def _draw_context(
+    ax: Any,
+    box: Any,
+    did: str,
+    *,
+    compounds: gpd.GeoDataFrame,
+    streets: gpd.GeoDataFrame | None,
+    barriers: gpd.GeoDataFrame | None,
+) -> None:
+    """Barriers, streets and the other districts' compounds within the frame, in grey under the members."""
     if barriers is not None and len(barriers):
         _plot(ax, barriers.geometry.clip(box), color="#a6cee3", linewidth=2)
     if streets is not None and len(streets):
@@ -714,12 +865,23 @@ def district_map(
     others = compounds[(compounds[S.DISTRICT_ID].astype(str) != did)]
     others = others[others.intersects(box)]
     _plot(ax, others.geometry, color="#eeeeee", edgecolor="#cccccc", linewidth=0.5)
+
+
+def _draw_members(
+    ax: Any,
+    members: gpd.GeoDataFrame,
+    dist: gpd.GeoDataFrame,
+    *,
+    cmap: Any,
+    gaps_by_compound: pd.Series | None,
+    gap_m: float,
+) -> None:
+    """Members coloured by their number of missing services, the district outline, walls to open, ids."""
     n_gap = (
         gaps_by_compound.reindex(members[S.COMPOUND_ID].astype(str)).fillna(0).to_numpy()
         if gaps_by_compound is not None
         else np.zeros(len(members))
     )
-    cmap = plt.get_cmap("YlOrRd")
     vmax = max(float(n_gap.max()) if len(n_gap) else 0.0, 1.0)
     members.plot(
         ax=ax, color=[cmap(0.15 + 0.75 * v / vmax) for v in n_gap], edgecolor="#666666", linewidth=0.6
@@ -733,6 +895,17 @@ def district_map(
     _plot(ax, walls, color="#d62728", linewidth=1.4, linestyle="--")
     for cid, pt in zip(members[S.COMPOUND_ID], members.geometry.representative_point(), strict=True):
         ax.text(pt.x, pt.y, str(cid), fontsize=5.5, ha="center", va="center", color="#222222")
+
+
+def _draw_points(
+    ax: Any,
+    box: Any,
+    members: gpd.GeoDataFrame,
+    *,
+    gates: gpd.GeoDataFrame | None,
+    facilities: gpd.GeoDataFrame | None,
+) -> None:
+    """The members' gates and the existing facilities within the frame."""
     if gates is not None and len(gates):
         g = gates[gates[S.COMPOUND_ID].astype(str).isin(set(members[S.COMPOUND_ID].astype(str)))]
         if len(g):
@@ -742,35 +915,43 @@ def district_map(
         if len(f):
             p = f.geometry.representative_point()
             ax.scatter(p.x, p.y, marker="o", s=10, color="#1f77b4", zorder=5)
-    picks = None
-    if siting is not None and len(siting) and parcels is not None:
-        picks = siting[siting[S.DISTRICT_ID].astype(str) == did]
-        if len(picks):
-            par = parcels.set_index(parcels[S.PARCEL_ID].astype(str))
-            for pid, sub in picks.groupby(picks[S.PARCEL_ID].astype(str), sort=False):
-                if pid not in par.index:
-                    continue
-                geom = par.geometry.loc[pid]
-                _plot(ax, [geom], color="#2ca02c", alpha=0.6, edgecolor="#1b5e20")
-                cats = [S.CATEGORIES.get(c, c) if zh else str(c).replace("_", " ") for c in sub[S.CATEGORY]]
-                pt = geom.representative_point()
-                ax.annotate(
-                    f"{pid}: " + ("、" if zh else ", ").join(cats[:4]) + (" …" if len(cats) > 4 else ""),
-                    xy=(pt.x, pt.y),
-                    xytext=(6, 6),
-                    textcoords="offset points",
-                    fontsize=5.5,
-                    color="#1b5e20",
-                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.8},
-                )
-    ax.set_xlim(box.bounds[0], box.bounds[2])
-    ax.set_ylim(box.bounds[1], box.bounds[3])
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_xlabel("")
-    ax.set_ylabel("")
-    _scalebar(ax, lang)
+
+
+def _draw_sites(
+    ax: Any, did: str, *, parcels: gpd.GeoDataFrame | None, siting: pd.DataFrame | None, zh: bool
+) -> bool:
+    """The parcels proposed for the district, each labelled with its categories; True if there are any."""
+    if siting is None or not len(siting) or parcels is None:
+        return False
+    picks = siting[siting[S.DISTRICT_ID].astype(str) == did]
+    if not len(picks):
+        return False
+    par = parcels.set_index(parcels[S.PARCEL_ID].astype(str))
+    for pid, sub in picks.groupby(picks[S.PARCEL_ID].astype(str), sort=False):
+        if pid not in par.index:
+            continue
+        geom = par.geometry.loc[pid]
+        _plot(ax, [geom], color="#2ca02c", alpha=0.6, edgecolor="#1b5e20")
+        cats = [S.CATEGORIES.get(c, c) if zh else str(c).replace("_", " ") for c in sub[S.CATEGORY]]
+        pt = geom.representative_point()
+        ax.annotate(
+            f"{pid}: " + ("、" if zh else ", ").join(cats[:4]) + (" …" if len(cats) > 4 else ""),
+            xy=(pt.x, pt.y),
+            xytext=(6, 6),
+            textcoords="offset points",
+            fontsize=5.5,
+            color="#1b5e20",
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.8},
+        )
+    return True
+
+
+def _district_legend(cmap: Any, *, has_sites: bool, zh: bool) -> list[Any]:
+    """Legend entries of a district map (proposed sites only when the map shows some)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    L = (lambda a, b: a) if zh else (lambda a, b: b)  # noqa: E731
     handles = [
         Patch(
             facecolor=cmap(0.15),
@@ -784,10 +965,23 @@ def district_map(
         Line2D([], [], marker="^", color="black", linestyle="", label=L("出入口", "gates")),
         Line2D([], [], marker="o", color="#1f77b4", linestyle="", label=L("现有设施", "existing facilities")),
     ]
-    if picks is not None and len(picks):
+    if has_sites:
         handles.append(Patch(facecolor="#2ca02c", alpha=0.6, label=L("建议设施选址", "proposed sites")))
-    ax.legend(handles=handles, loc="upper left", fontsize=6, framealpha=0.85)
-    ax.set_title(L(f"片区 {did}", f"District {did}"), fontsize=10)
+    return handles
+
+
+def _bare_axes(ax: Any, lang: str) -> None:
+    """Equal aspect, no ticks nor axis labels, a scale bar and a north arrow."""
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    _scalebar(ax, lang)
+
+
+def _save_figure(plt: Any, fig: Any, path: Path) -> Path:
+    """Lay out, save to ``path`` (its folder made) and close the figure."""
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -860,18 +1054,9 @@ def city_map(
             outlines_b[S.DISTRICT_ID], outlines_b.geometry.representative_point(), strict=True
         ):
             ax.text(pt.x, pt.y, str(did), fontsize=6, ha="left", va="top", color="#d62728")
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_xlabel("")
-    ax.set_ylabel("")
-    _scalebar(ax, lang)
+    _bare_axes(ax, lang)
     ax.set_title("片区划定" if zh else "Districts", fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save_figure(plt, fig, path)
 
 
 # --------------------------------------------------------------------------- writers
@@ -1066,19 +1251,9 @@ def write_documents(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    font = find_cjk_font()
-    warnings: list[str] = []
-    if font is None:
-        warnings.append(
-            "no CJK TrueType font found (install fonts-wqy-microhei or set RENOGIS_CJK_FONT): "
-            "PDF proposals not written, map labels in English; the DOCX files are complete"
-        )
-        logger.warning("%s", warnings[-1])
+    font, warnings = _font_or_warning()
     files: list[Path] = []
-    gaps_by_compound = None
-    if access is not None and len(access):
-        a = access[~access[S.CATEGORY].isin(("primary_school", "middle_school"))]
-        gaps_by_compound = (~a[S.WITHIN_RADIUS].astype(bool)).groupby(a[S.COMPOUND_ID].astype(str)).sum()
+    gaps_by_compound = _gaps_by_compound(access)
     comp = compounds.copy()
     comp[S.COMPOUND_ID] = comp[S.COMPOUND_ID].astype(str)
     dist = districts.copy()
@@ -1104,16 +1279,10 @@ def write_documents(
                 font=font,
                 gap_m=gap_m,
             )
-            order = str(rec.get(S.COMPOUND_IDS) or "").split(",")
-            members = comp[comp[S.DISTRICT_ID].astype(str) == did]
-            if order and order[0]:
-                members = (
-                    members.set_index(S.COMPOUND_ID, drop=False).reindex(order).dropna(subset=[S.COMPOUND_ID])
-                )
             blocks = district_blocks(
                 did,
                 district=rec,
-                members=members,
+                members=_members_in_order(comp, did, rec),
                 plan=plan,
                 viability=viability,
                 group_viability=group_viability,
@@ -1122,9 +1291,7 @@ def write_documents(
                 map_path=png,
                 lang=lang,
             )
-            files += [png, write_docx(blocks, out_dir / f"{did}.docx", lang=lang)]
-            if font is not None:
-                files.append(write_pdf(blocks, out_dir / f"{did}.pdf", font=font, title=blocks[0].text))
+            files += [png, *_write_docx_pdf(blocks, out_dir / did, font=font, lang=lang)]
     if which in ("all", "summary"):
         png = city_map(out_dir / "summary_map.png", compounds=comp, districts=dist, lang=lang, font=font)
         blocks = summary_blocks(
@@ -1135,8 +1302,44 @@ def write_documents(
             map_path=png,
             lang=lang,
         )
-        files += [png, write_docx(blocks, out_dir / "summary.docx", lang=lang)]
-        if font is not None:
-            files.append(write_pdf(blocks, out_dir / "summary.pdf", font=font, title=blocks[0].text))
+        files += [png, *_write_docx_pdf(blocks, out_dir / "summary", font=font, lang=lang)]
     logger.info("wrote %d proposal document files to %s", len(files), out_dir)
     return files, warnings
+
+
+def _font_or_warning() -> tuple[Path | None, list[str]]:
+    """The CJK font for PDFs and map labels, or None and the warning that says what is not written."""
+    font = find_cjk_font()
+    warnings: list[str] = []
+    if font is None:
+        warnings.append(
+            "no CJK TrueType font found (install fonts-wqy-microhei or set RENOGIS_CJK_FONT): "
+            "PDF proposals not written, map labels in English; the DOCX files are complete"
+        )
+        logger.warning("%s", warnings[-1])
+    return font, warnings
+
+
+def _gaps_by_compound(access: pd.DataFrame | None) -> pd.Series | None:
+    """Number of categories out of reach per compound id (schools left out), or None without access."""
+    if access is None or not len(access):
+        return None
+    a = access[~access[S.CATEGORY].isin(("primary_school", "middle_school"))]
+    return (~a[S.WITHIN_RADIUS].astype(bool)).groupby(a[S.COMPOUND_ID].astype(str)).sum()
+
+
+def _members_in_order(comp: gpd.GeoDataFrame, did: str, rec: Mapping[str, Any]) -> gpd.GeoDataFrame:
+    """The district's compounds, in the order of its ``compound_ids`` when it has one."""
+    order = str(rec.get(S.COMPOUND_IDS) or "").split(",")
+    members = comp[comp[S.DISTRICT_ID].astype(str) == did]
+    if order and order[0]:
+        members = members.set_index(S.COMPOUND_ID, drop=False).reindex(order).dropna(subset=[S.COMPOUND_ID])
+    return members
+
+
+def _write_docx_pdf(blocks: Sequence[Block], stem: Path, *, font: Path | None, lang: str) -> list[Path]:
+    """Write ``stem``.docx and, with a CJK font, ``stem``.pdf titled by the first block."""
+    files = [write_docx(blocks, stem.with_name(stem.name + ".docx"), lang=lang)]
+    if font is not None:
+        files.append(write_pdf(blocks, stem.with_name(stem.name + ".pdf"), font=font, title=blocks[0].text))
+    return files

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from renogis.costs import load_costs
-from renogis.documents import find_cjk_font, write_documents
+from renogis.outputs.documents import find_cjk_font, write_documents
 from renogis.renovation import plan_renovation
 from renogis.standards import load_standards
 from renogis.viability import assess_viability

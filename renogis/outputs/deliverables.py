@@ -16,7 +16,7 @@ Files written into the run folder:
 ``viability_compounds.csv``, ``viability_districts.csv`` (and ``viability_groups.csv``)
     break-even property fees alone and merged
 ``proposals/<district_id>.docx|.pdf|_map.png``, ``proposals/summary.docx|.pdf``
-    the deliverables (see :mod:`renogis.documents`)
+    the deliverables (see :mod:`renogis.outputs.documents`)
 """
 
 from __future__ import annotations
@@ -71,19 +71,66 @@ def write_proposal_outputs(
 
     ``notes`` are problems to add to validation.txt (e.g. buildings dropped, no CJK font).
     """
-    from renogis.costs import load_costs
-    from renogis.documents import write_documents
-    from renogis.renovation import plan_renovation, read_buildings
-    from renogis.viability import assess_viability
+    costs = _costs(config)
+    compounds = district_result.compounds
+    districts = district_result.districts
+    buildings, notes = _buildings(config, ds, compounds)
+    siting = plan.plan if plan is not None else None
+    reno, reno_en = _renovation_plans(
+        compounds,
+        districts,
+        config=config,
+        ds=ds,
+        costs=costs,
+        buildings=buildings,
+        gaps=gaps,
+        siting=siting,
+        standards=standards,
+    )
+    group_col = config.viability_groups
+    viab, gviab = _viabilities(compounds, costs=costs, group_col=group_col)
+    files = _write_tables(
+        out, reno=reno, reno_en=reno_en, viab=viab, gviab=gviab, group_col=group_col, lang=config.lang
+    )
+    mode, mode_notes = _document_mode(config.documents, len(reno.districts))
+    notes += mode_notes
+    doc_warnings: list[str] = []
+    if mode != "none":
+        doc_files, doc_warnings = _write_documents(
+            out / "proposals",
+            mode,
+            config=config,
+            ds=ds,
+            compounds=compounds,
+            districts=districts,
+            reno=reno,
+            viab=viab,
+            gviab=gviab,
+            access=access,
+            siting=siting,
+            extra_lines=extra_lines,
+        )
+        files += doc_files
+    notes += doc_warnings + list(reno.notes)
+    return files, _summary(costs, reno=reno, viab=viab, gviab=gviab, mode=mode, notes=notes), notes
 
-    costs = load_costs(config.costs).with_options(
+
+def _costs(config: Any) -> Any:
+    """The cost profile of the run with its command-line options (funding shares, fee, parking)."""
+    from renogis.costs import load_costs
+
+    return load_costs(config.costs).with_options(
         funding_shares=config.funding_shares,
         fee_yuan_m2_month=config.property_fee,
         collection_rate=config.collection_rate,
         parking_per_household=config.parking_per_household,
     )
-    compounds = district_result.compounds
-    districts = district_result.districts
+
+
+def _buildings(config: Any, ds: Any, compounds: pd.DataFrame) -> tuple[Any, list[str]]:
+    """The buildings layer (``--buildings`` or a layer of the input) joined to the compounds; its notes."""
+    from renogis.renovation import read_buildings
+
     buildings, notes = read_buildings(
         config.buildings or config.input,
         compounds=compounds,
@@ -97,38 +144,51 @@ def write_proposal_outputs(
             len(buildings),
             int(((buildings[S.FLOORS] >= 4) & ~buildings[S.HAS_LIFT]).sum()),
         )
-    siting = plan.plan if plan is not None else None
-    reno = plan_renovation(
-        compounds,
-        districts,
-        costs=costs,
-        buildings=buildings,
-        gaps=gaps,
-        siting=siting,
-        gates=ds.get(S.GATES),
-        facilities=ds.get(S.FACILITIES),
-        standards=standards,
-        heating_region=config.heating_region,
-        gap_m=config.gap_m,
-        lang=config.lang,
-    )
+    return buildings, notes
+
+
+def _renovation_plans(
+    compounds: Any,
+    districts: Any,
+    *,
+    config: Any,
+    ds: Any,
+    costs: Any,
+    buildings: Any,
+    gaps: pd.DataFrame | None,
+    siting: pd.DataFrame | None,
+    standards: Any,
+) -> tuple[Any, Any]:
+    """The renovation plan in ``--lang`` (sheets, documents) and in English (machine tables)."""
+    from renogis.renovation import plan_renovation
+
+    def _plan(lang: str) -> Any:
+        return plan_renovation(
+            compounds,
+            districts,
+            costs=costs,
+            buildings=buildings,
+            gaps=gaps,
+            siting=siting,
+            gates=ds.get(S.GATES),
+            facilities=ds.get(S.FACILITIES),
+            standards=standards,
+            heating_region=config.heating_region,
+            gap_m=config.gap_m,
+            lang=lang,
+        )
+
+    reno = _plan(config.lang)
     # machine tables (CSV) are the same whatever --lang: their text columns are in English
-    reno_en = plan_renovation(
-        compounds,
-        districts,
-        costs=costs,
-        buildings=buildings,
-        gaps=gaps,
-        siting=siting,
-        gates=ds.get(S.GATES),
-        facilities=ds.get(S.FACILITIES),
-        standards=standards,
-        heating_region=config.heating_region,
-        gap_m=config.gap_m,
-        lang="en",
-    )
+    reno_en = _plan("en")
+    return reno, reno_en
+
+
+def _viabilities(compounds: Any, *, costs: Any, group_col: str | None) -> tuple[Any, Any]:
+    """Property viability per district, and per ``--viability-groups`` column when given (else None)."""
+    from renogis.viability import assess_viability
+
     viab = assess_viability(compounds, model=costs.property)
-    group_col = config.viability_groups
     gviab = None
     if group_col:
         if group_col not in compounds.columns:
@@ -139,11 +199,18 @@ def write_proposal_outputs(
                 f"columns: {', '.join(c for c in compounds.columns if c != 'geometry')}"
             )
         gviab = assess_viability(compounds, model=costs.property, by=group_col)
+    return viab, gviab
+
+
+def _write_tables(
+    out: Path, *, reno: Any, reno_en: Any, viab: Any, gviab: Any, group_col: str | None, lang: str
+) -> list[Path]:
+    """The renovation, funding and viability tables (CSV in English; the items XLSX in ``lang``)."""
     files: list[Path] = []
     files += write_table(
         reno_en.items, out / "renovation_items", sheet_name="renovation_items", formats=("csv",)
     )
-    xl = reno.items.rename(columns=_ZH) if config.lang == "zh" else reno.items
+    xl = reno.items.rename(columns=_ZH) if lang == "zh" else reno.items
     files += write_table(xl, out / "renovation_items", sheet_name="renovation_items", formats=("xlsx",))
     files += write_table(reno.districts, out / "renovation_districts", formats=("csv",))
     files += write_table(reno.compounds, out / "renovation_compounds", formats=("csv",))
@@ -156,8 +223,12 @@ def write_proposal_outputs(
         files += write_table(
             gviab.groups.rename(columns={"group": group_col}), out / "viability_groups", formats=("csv",)
         )
-    mode = config.documents
-    n = len(reno.districts)
+    return files
+
+
+def _document_mode(mode: str, n: int) -> tuple[str, list[str]]:
+    """Resolve ``--documents auto`` by the number of districts ``n``; a summary-only fallback says so."""
+    notes: list[str] = []
     if mode == "auto":
         mode = "all" if n <= AUTO_DOCUMENTS_MAX else "summary"
         if mode == "summary":
@@ -167,31 +238,53 @@ def write_proposal_outputs(
             )
             logger.warning("%s", msg)
             notes.append(msg)
-    doc_warnings: list[str] = []
-    if mode != "none":
-        evidence = {k: list(v) for k, v in extra_lines.items() if k is not None}
-        doc_files, doc_warnings = write_documents(
-            out / "proposals",
-            compounds=compounds,
-            districts=districts,
-            plan=reno,
-            viability=viab,
-            group_viability=gviab,
-            group_column=group_col,
-            evidence=evidence,
-            access=access,
-            gates=ds.get(S.GATES),
-            facilities=ds.get(S.FACILITIES),
-            parcels=ds.get(S.PARCELS),
-            siting=siting,
-            streets=ds.get(S.STREETS),
-            barriers=ds.get(S.BARRIERS),
-            lang=config.lang,
-            which=mode,
-            gap_m=config.gap_m,
-        )
-        files += doc_files
-    notes += doc_warnings + list(reno.notes)
+    return mode, notes
+
+
+def _write_documents(
+    folder: Path,
+    mode: str,
+    *,
+    config: Any,
+    ds: Any,
+    compounds: Any,
+    districts: Any,
+    reno: Any,
+    viab: Any,
+    gviab: Any,
+    access: pd.DataFrame | None,
+    siting: pd.DataFrame | None,
+    extra_lines: dict[str, list[str]],
+) -> tuple[list[Path], list[str]]:
+    """The Word/PDF proposals and their maps (``mode`` "all" or "summary"), with the gap lines as evidence."""
+    from renogis.outputs.documents import write_documents
+
+    evidence = {k: list(v) for k, v in extra_lines.items() if k is not None}
+    return write_documents(
+        folder,
+        compounds=compounds,
+        districts=districts,
+        plan=reno,
+        viability=viab,
+        group_viability=gviab,
+        group_column=config.viability_groups,
+        evidence=evidence,
+        access=access,
+        gates=ds.get(S.GATES),
+        facilities=ds.get(S.FACILITIES),
+        parcels=ds.get(S.PARCELS),
+        siting=siting,
+        streets=ds.get(S.STREETS),
+        barriers=ds.get(S.BARRIERS),
+        lang=config.lang,
+        which=mode,
+        gap_m=config.gap_m,
+    )
+
+
+def _summary(costs: Any, *, reno: Any, viab: Any, gviab: Any, mode: str, notes: list[str]) -> dict[str, Any]:
+    """The ``proposals`` entry of run.json: totals, lift candidates, viability counts, documents, notes."""
+    n = len(reno.districts)
     vg = viab.groups
     summary = {
         "cost_profile": costs.source_path,
@@ -215,4 +308,4 @@ def write_proposal_outputs(
             str(g)
             for g in gviab.groups.loc[gviab.groups[S.VIABLE_ONLY_MERGED].fillna(False).astype(bool), "group"]
         ]
-    return files, summary, notes
+    return summary

@@ -8,7 +8,7 @@ import pytest
 
 from renogis.cli import main
 from renogis.datasets import sample_path
-from renogis.documents import find_cjk_font
+from renogis.outputs.documents import find_cjk_font
 from renogis.renovation import lift_candidates, read_buildings
 
 
