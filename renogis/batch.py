@@ -1008,16 +1008,18 @@ def _summary_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def _headers_zh(df: pd.DataFrame) -> pd.DataFrame:
+    from renogis.outputs.wording import category_name
+
     names = {}
     for c in df.columns:
         if c in _COLUMNS_ZH:
             names[c] = _COLUMNS_ZH[c]
         elif c.startswith(COVERAGE_MERGED_PREFIX):
             key = c[len(COVERAGE_MERGED_PREFIX):]
-            names[c] = f"合并后覆盖率_{schema.CATEGORIES.get(key, key)}"
+            names[c] = f"合并后覆盖率_{category_name(key, 'zh')}"
         elif c.startswith(COVERAGE_PREFIX):
             key = c[len(COVERAGE_PREFIX):]
-            names[c] = f"覆盖率_{schema.CATEGORIES.get(key, key)}"
+            names[c] = f"覆盖率_{category_name(key, 'zh')}"
     return df.rename(columns=names)
 
 

@@ -31,6 +31,7 @@ import pandas as pd
 
 from renogis import schema as S
 from renogis._errors import InputError
+from renogis.outputs.wording import category_name
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ def _label(metric: str, lang: str) -> str:
     if metric.startswith("coverage_merged:"):
         cat = metric.split(":", 1)[1]
         return (
-            f"统筹后覆盖率：{S.CATEGORIES.get(cat, cat)}"
+            f"统筹后覆盖率：{category_name(cat, 'zh')}"
             if lang == "zh"
             else f"coverage after merging: {cat.replace('_', ' ')}"
         )

@@ -940,7 +940,7 @@ def _facility_row(
     if rule is not None:
         size = float(rule.min_land_m2 if outdoor else rule.min_building_m2) or 0.0
     size = size or float(spec.get("area_m2") or 0.0)
-    name_c = (rule.name_zh if zh else rule.name_en) if rule is not None else S.CATEGORIES.get(cat, cat)
+    name_c = (rule.name_zh if zh else rule.name_en) if rule is not None else cat
     if zh:
         ev = (
             f"统筹后仍有 {_fmt(unc[0])}/{_fmt(unc[1])} 户不在服务半径内（统筹前 {_fmt(unc[2])} 户）"

@@ -374,7 +374,7 @@ def test_nursing_home_credited_only_up_to_its_beds(method):
     assert s["households_uncovered_after"] == pytest.approx(17690 - 21 / BEDS_PER_HH)
     assert s["shortfall_after"] == pytest.approx(17690 * BEDS_PER_HH - 21)
     assert siting_lines(plan, lang="en") == {
-        None: ["elderly home on parcel P1: covers 1,071 more households (capacity 21 beds)"]
+        None: ["Nursing home on parcel P1: covers 1,071 more households (capacity 21 beds)"]
     }
     assert siting_lines(plan) == {None: ["养老院 设于地块 P1：新增覆盖 1,071 户（容量 21 张床位）"]}
 

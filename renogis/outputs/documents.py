@@ -30,6 +30,7 @@ import shapely
 
 from renogis import schema as S
 from renogis.costs import CLASS_NAMES, CLASSES, UNITS
+from renogis.outputs.wording import category_name
 from renogis.renovation import RenovationPlan
 from renogis.viability import (
     BREAK_EVEN_MAX,
@@ -932,7 +933,7 @@ def _draw_sites(
             continue
         geom = par.geometry.loc[pid]
         _plot(ax, [geom], color="#2ca02c", alpha=0.6, edgecolor="#1b5e20")
-        cats = [S.CATEGORIES.get(c, c) if zh else str(c).replace("_", " ") for c in sub[S.CATEGORY]]
+        cats = [category_name(c, "zh" if zh else "en") for c in sub[S.CATEGORY]]
         pt = geom.representative_point()
         ax.annotate(
             f"{pid}: " + ("、" if zh else ", ").join(cats[:4]) + (" …" if len(cats) > 4 else ""),

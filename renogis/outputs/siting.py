@@ -15,6 +15,7 @@ import pandas as pd
 
 from renogis import schema
 from renogis._errors import InputError
+from renogis.outputs.wording import category_name
 from renogis.siting import (
     CAPACITY,
     CAPACITY_UNIT,
@@ -105,10 +106,9 @@ def siting_lines(plan: SitingPlan | pd.DataFrame, *, lang: str = "zh") -> dict[A
     ):
         key = None if d is None or (isinstance(d, float) and math.isnan(d)) else d
         if lang == "zh":
-            line = f"{schema.CATEGORIES.get(c, c)} 设于地块 {p}：新增覆盖 {_households_text(n)} 户"
+            line = f"{category_name(c, 'zh')} 设于地块 {p}：新增覆盖 {_households_text(n)} 户"
         else:
-            name = str(c).replace("_", " ")
-            line = f"{name} on parcel {p}: covers {_households_text(n)} more households"
+            line = f"{category_name(c, 'en')} on parcel {p}: covers {_households_text(n)} more households"
         line += _capacity_text(q, u, lang)
         out.setdefault(key, []).append(line)
     return out

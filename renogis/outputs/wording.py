@@ -467,7 +467,7 @@ def gap_lines(gaps: pd.DataFrame, *, standards: Any, lang: str = "zh") -> dict[s
         rec = row._asdict()
         cat = rec[schema.CATEGORY]
         rule = standards.categories.get(cat)
-        name = (rule.name_zh if lang == "zh" else rule.name_en) if rule is not None else cat
+        name = category_name(cat, lang, standards)
         radius = (f"{rule.radius_m:,.0f} 米" if lang == "zh" else f"{rule.radius_m:,.0f} m") if (
             rule is not None) else ""
         if rec.get(schema.DATA_STATUS) == schema.METHOD_NO_DATA:

@@ -253,9 +253,9 @@ EN_LAYERS = [
     "Compounds by district",
     "Excluded compounds",
     "Coverage: Kindergarten",
-    "Coverage: Clinic",
+    "Coverage: Community health station",
     "Service area: Kindergarten",
-    "Service area: Clinic",
+    "Service area: Community health station",
     "Idle parcels",
     "Proposed sites",
     "District outlines",
@@ -322,8 +322,8 @@ def test_layer_names_en(world: dict[str, Any]) -> None:
     assert meta["text"]["households"] == "Households"
     assert [c["label"] for c in meta["categories"]] == [
         "Kindergarten",
-        "Elderly day care",
-        "Clinic",
+        "Elderly day-care centre",
+        "Community health station",
     ]
     assert [c["glyph"] for c in meta["categories"]] == ["K", "E", "C"]
 

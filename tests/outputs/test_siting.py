@@ -15,14 +15,14 @@ def test_siting_lines_and_outputs(tmp_path):
     plan = _site(categories=["nursery"], sites_per_category=None, with_districts=True)
     assert siting_lines(plan, lang="en") == {
         "D1": [
-            "nursery on parcel P4: covers 550 more households",
-            "nursery on parcel P1: covers 100 more households",
+            "Nursery (age 0-3) on parcel P4: covers 550 more households",
+            "Nursery (age 0-3) on parcel P1: covers 100 more households",
         ],
-        "D2": ["nursery on parcel P3: covers 50 more households"],
+        "D2": ["Nursery (age 0-3) on parcel P3: covers 50 more households"],
     }
     assert siting_lines(plan)["D1"][0] == "托儿所 设于地块 P4：新增覆盖 550 户"
     assert siting_lines(_site(categories=["nursery"]), lang="en") == {
-        None: ["nursery on parcel P4: covers 550 more households"]
+        None: ["Nursery (age 0-3) on parcel P4: covers 550 more households"]
     }
     files = write_siting_tables(plan, tmp_path / "out", lang=None)
     assert [f.name for f in files] == ["siting_plan.csv", "siting_plan.xlsx"]

@@ -56,6 +56,7 @@ from scipy import sparse
 from renogis import schema as S
 from renogis._errors import CRSError, InputError
 from renogis.crs import transform_geometries, wgs84_to_gcj02
+from renogis.outputs.wording import category_name
 
 logger = logging.getLogger(__name__)
 
@@ -368,9 +369,7 @@ def _category_order(*tables: pd.DataFrame | None) -> list[str]:
 
 
 def _category_label(key: str, lang: str) -> str:
-    if lang == "zh":
-        return S.CATEGORIES.get(key, key)
-    return key.replace("_", " ").capitalize()
+    return category_name(key, lang)
 
 
 def district_colors(
