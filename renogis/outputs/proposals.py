@@ -201,9 +201,16 @@ def proposal_sheets(
 
     Examples
     --------
-    >>> sheets = proposal_sheets(result, lang="en")  # doctest: +SKIP
-    >>> print(sheets["D001"].splitlines()[2])  # doctest: +SKIP
-    9 compounds, 43 buildings, 1,759 households, 166,500 m² of floor area; 1.2 km of walls to open
+    >>> import geopandas as gpd
+    >>> from renogis.adjacency import build_adjacency
+    >>> from renogis.datasets import sample_path
+    >>> from renogis.districting import propose_districts
+    >>> c, p, s, b = (gpd.read_file(sample_path(), layer=k)
+    ...               for k in ("compounds", "parcels", "streets", "barriers"))
+    >>> result = propose_districts(c, build_adjacency(c, parcels=p, streets=s, barriers=b), parcels=p)
+    >>> sheets = proposal_sheets(result, lang="en")
+    >>> print(sheets["D001"].splitlines()[2])
+    7 compounds, 25 buildings, 500 households, 53,470 m² of floor area; 385 m of walls to open
     """
     if lang not in _LANGS:
         raise InputError(f"lang must be one of {', '.join(_LANGS)}, got {lang!r}")

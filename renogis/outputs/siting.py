@@ -78,7 +78,7 @@ def siting_lines(plan: SitingPlan | pd.DataFrame, *, lang: str = "zh") -> dict[A
     >>> t = pd.DataFrame({"parcel_id": ["P012"], "category": ["nursery"], "district_id": ["D1"],
     ...                   "newly_covered_households": [1230.0]})
     >>> siting_lines(t, lang="en")
-    {'D1': ['nursery on parcel P012: covers 1,230 more households']}
+    {'D1': ['Nursery (age 0-3) on parcel P012: covers 1,230 more households']}
     >>> siting_lines(t)
     {'D1': ['托儿所 设于地块 P012：新增覆盖 1,230 户']}
     """
