@@ -33,10 +33,11 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 
+from renogis import config, schema
 from renogis import network as walknet
-from renogis import schema
 from renogis._errors import InputError
 from renogis._progress import track
+from renogis.config import DETOUR_FACTOR
 from renogis.schema import (
     CAPACITY,
     CATEGORY,
@@ -94,44 +95,44 @@ DISTANCE_M: Final = schema.DISTANCE_M
 RADIUS_M: Final = schema.RADIUS_M
 WITHIN_RADIUS: Final = schema.WITHIN_RADIUS
 METHOD: Final = schema.METHOD
-NEAREST_FACILITY_ID: Final = "nearest_facility_id"
+NEAREST_FACILITY_ID: Final = schema.NEAREST_FACILITY_ID
 #: Connector length (m) of the access point a distance starts from.
-ACCESS_M: Final = "access_m"
-METHOD_NETWORK: Final = "network"
-METHOD_INSIDE: Final = "inside"
-METHOD_STRAIGHT: Final = "straight_line"
-METHOD_UNREACHABLE: Final = "unreachable"
-METHOD_NO_DATA: Final = "no_data"
+ACCESS_M: Final = schema.ACCESS_M
+METHOD_NETWORK: Final = schema.METHOD_NETWORK
+METHOD_INSIDE: Final = schema.METHOD_INSIDE
+METHOD_STRAIGHT: Final = schema.METHOD_STRAIGHT
+METHOD_UNREACHABLE: Final = schema.METHOD_UNREACHABLE
+METHOD_NO_DATA: Final = schema.METHOD_NO_DATA
 #: Values of the ``method`` column.
-METHODS: Final = (METHOD_NETWORK, METHOD_INSIDE, METHOD_STRAIGHT, METHOD_UNREACHABLE, METHOD_NO_DATA)
+METHODS: Final = schema.METHODS
 #: Access models of compounds without gates.
-ACCESS_MODELS: Final = ("frontage", "centroid")
+ACCESS_MODELS: Final = config.ACCESS_MODELS
 LEVEL: Final = schema.LEVEL
 UNIT_ID: Final = schema.UNIT_ID
 COVERED_HOUSEHOLDS: Final = schema.HOUSEHOLDS_COVERED
 UNCOVERED_HOUSEHOLDS: Final = schema.HOUSEHOLDS_UNCOVERED
-COVERAGE_SHARE: Final = "coverage_share"
-COVERED_HOUSEHOLDS_MERGED: Final = "covered_households_merged"
-UNCOVERED_HOUSEHOLDS_MERGED: Final = "uncovered_households_merged"
-COVERAGE_SHARE_MERGED: Final = "coverage_share_merged"
-DEMAND: Final = "demand"
-SUPPLY: Final = "supply"
-SHORTFALL: Final = "shortfall"
-DEMAND_UNIT: Final = "demand_unit"
-CATEGORY_NAME: Final = "category_name"
-UNCOVERED_COMPOUNDS: Final = "uncovered_compounds"
-COMPOUNDS_COUNT: Final = "compounds"
+COVERAGE_SHARE: Final = schema.COVERAGE_SHARE
+COVERED_HOUSEHOLDS_MERGED: Final = schema.COVERED_HOUSEHOLDS_MERGED
+UNCOVERED_HOUSEHOLDS_MERGED: Final = schema.UNCOVERED_HOUSEHOLDS_MERGED
+COVERAGE_SHARE_MERGED: Final = schema.COVERAGE_SHARE_MERGED
+DEMAND: Final = schema.DEMAND
+SUPPLY: Final = schema.SUPPLY
+SHORTFALL: Final = schema.SHORTFALL
+DEMAND_UNIT: Final = schema.DEMAND_UNIT
+CATEGORY_NAME: Final = schema.CATEGORY_NAME
+UNCOVERED_COMPOUNDS: Final = schema.UNCOVERED_COMPOUNDS
+COMPOUNDS_COUNT: Final = schema.COMPOUNDS_COUNT
 #: Walking distance after merging (walls between joined members opened), m.
-DISTANCE_MERGED_M: Final = "distance_merged_m"
+DISTANCE_MERGED_M: Final = schema.DISTANCE_MERGED_M
 #: "ok", "absent" (no facility of the category in the layer) or "no_data".
-DATA_STATUS: Final = "data_status"
+DATA_STATUS: Final = schema.DATA_STATUS
 #: A sentence for the planner (no data, category absent from the layer).
-NOTE: Final = "note"
-STATUS_OK: Final = "ok"
-STATUS_ABSENT: Final = "absent"
+NOTE: Final = schema.NOTE
+STATUS_OK: Final = schema.STATUS_OK
+STATUS_ABSENT: Final = schema.STATUS_ABSENT
 
-LEVEL_COMPOUND: Final = "compound"
-LEVEL_DISTRICT: Final = "district"
+LEVEL_COMPOUND: Final = schema.LEVEL_COMPOUND
+LEVEL_DISTRICT: Final = schema.LEVEL_DISTRICT
 
 #: Columns of the service_access table.
 ACCESS_COLUMNS: Final = (
@@ -399,9 +400,9 @@ def compute_access(
     standards: Standards,
     gates: gpd.GeoDataFrame | None = None,
     categories: Sequence[str] | None = None,
-    detour_factor: float = 1.3,
+    detour_factor: float = DETOUR_FACTOR,
     search_m: float | None = None,
-    access: str = "frontage",
+    access: str = config.ACCESS_MODELS[0],
     frontage_m: float = walknet.FRONTAGE_M,
     no_data: Sequence[str] = (),
     barriers: gpd.GeoDataFrame | None = None,
@@ -1132,7 +1133,7 @@ def compute_gaps(
     districts: Any = None,
     network: walknet.WalkNetwork | None = None,
     gates: gpd.GeoDataFrame | None = None,
-    detour_factor: float = 1.3,
+    detour_factor: float = DETOUR_FACTOR,
 ) -> pd.DataFrame:
     """Coverage, demand, supply and shortfall per compound and per district.
 

@@ -47,7 +47,9 @@ import pandas as pd
 import shapely
 from shapely import STRtree
 
+from renogis._checks import unique_ids
 from renogis._errors import CRSError, InputError
+from renogis.config import GAP_M
 from renogis.schema import (
     AREA_M2,
     COMPOUND_ID,
@@ -114,19 +116,6 @@ def _check_crs(layer: gpd.GeoDataFrame | None, name: str, ref: gpd.GeoDataFrame)
             f"layer {name!r} is in {layer.crs.to_string()} but compounds are in "
             f"{ref.crs.to_string()}; reproject every layer to one metric CRS first"
         )
-
-
-def _ids(layer: gpd.GeoDataFrame, col: str, name: str) -> np.ndarray:
-    if col not in layer.columns:
-        raise InputError(f"layer {name!r} has no {col!r} column; add a unique id per row")
-    ids = layer[col].astype(str).to_numpy(dtype=object)
-    dup = pd.Index(ids)[pd.Index(ids).duplicated()].unique()
-    if len(dup):
-        raise InputError(
-            f"layer {name!r}: duplicate {col} values: {', '.join(map(str, dup[:10]))}; "
-            "ids must be unique"
-        )
-    return ids
 
 
 def _geoms(layer: gpd.GeoDataFrame | None) -> np.ndarray:
@@ -485,7 +474,7 @@ def build_adjacency(
     parcels: gpd.GeoDataFrame | None = None,
     streets: gpd.GeoDataFrame | None = None,
     barriers: gpd.GeoDataFrame | None = None,
-    gap_m: float = 30.0,
+    gap_m: float = GAP_M,
     barrier_classes: Iterable[str] = ("arterial",),
     subdistrict_barrier: bool = True,
     wall_tolerance_m: float = 2.0,
@@ -639,14 +628,14 @@ class _NodeTable:
 
 def _node_table(compounds: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame | None) -> _NodeTable:
     """Check ids and geometries of compounds and parcels; gather the node attributes."""
-    c_ids = _ids(compounds, COMPOUND_ID, COMPOUNDS)
+    c_ids = unique_ids(compounds, COMPOUND_ID, COMPOUNDS)
     if HOUSEHOLDS not in compounds.columns:
         raise InputError(f"layer 'compounds' has no {HOUSEHOLDS!r} column")
     c_geom = np.asarray(compounds.geometry.array, dtype=object)
     has_parcels = parcels is not None and not parcels.empty
     if has_parcels:
         assert parcels is not None
-        p_ids = _ids(parcels, PARCEL_ID, PARCELS)
+        p_ids = unique_ids(parcels, PARCEL_ID, PARCELS)
         p_geom = np.asarray(parcels.geometry.array, dtype=object)
         clash = np.intersect1d(c_ids.astype(str), p_ids.astype(str))
         if len(clash):

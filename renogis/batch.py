@@ -44,7 +44,7 @@ from typing import Any
 
 import pandas as pd
 
-from renogis import __version__, schema
+from renogis import __version__, config, schema
 from renogis._errors import InputError, RenogisError
 from renogis.pipeline import RunConfig, run
 
@@ -277,11 +277,11 @@ OPTION_FIELDS: dict[str, Callable[[Any], Any]] = {
     "standards": _text,
     "detour_factor": _detour,
     "sites_per_category": _non_negative_int,
-    "siting_method": _choice("greedy", "exact"),
-    "lang": _choice("zh", "en"),
-    "tiles": _choice("osm", "cartodb", "amap", "tianditu", "none"),
+    "siting_method": _choice(*config.SITING_METHODS),
+    "lang": _choice(*config.LANGS),
+    "tiles": _choice(*config.TILES),
     "ledger": _text,
-    "nested": _choice("keep-children", "keep-parent"),
+    "nested": _choice(*config.NESTED),
     "max_span_m": _positive,
     "soft_barrier_classes": _classes,
 }

@@ -77,6 +77,7 @@ from renogis.adjacency import (
     NODE_AREA_M2,
     NODE_KIND,
 )
+from renogis.config import MAX_HOUSEHOLDS, MIN_HOUSEHOLDS
 from renogis.schema import (
     AREA_M2,
     BUILDINGS,
@@ -137,8 +138,8 @@ FLAG_KEEP_APART = "keep_apart"
 FLAG_SOFT_BARRIER = "soft_barrier"
 
 #: Dwellings of a 5-minute life circle, GB 50180-2018 table 3.0.4 (RECALL, unverified).
-DEFAULT_MIN_HOUSEHOLDS = 1500
-DEFAULT_MAX_HOUSEHOLDS = 4000
+DEFAULT_MIN_HOUSEHOLDS = MIN_HOUSEHOLDS
+DEFAULT_MAX_HOUSEHOLDS = MAX_HOUSEHOLDS
 
 _SIZE_WEIGHT = 0.5
 

@@ -41,8 +41,10 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-from renogis import schema
-from renogis._errors import CRSError, InputError
+from renogis import config, schema
+from renogis._checks import projected_crs, same_crs
+from renogis._errors import InputError
+from renogis.config import DETOUR_FACTOR
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ __all__ = [
 NODE_TOLERANCE_M = 1e-3
 #: Frontage model: network points within (nearest distance + FRONTAGE_M) of a compound are
 #: its access points.
-FRONTAGE_M = 15.0
+FRONTAGE_M = config.FRONTAGE_M
 #: Frontage model: the network is sampled at this step (m) or finer.
 SAMPLE_STEP_M = 5.0
 #: Column names of the edge table that are not in :mod:`renogis.schema`.
@@ -217,31 +219,6 @@ class WalkNetwork:
 
 
 # ============================================================================ helpers
-def _check_crs(gdf_crs: Any, *, what: str) -> pyproj.CRS:
-    if gdf_crs is None:
-        raise CRSError(
-            f"{what} has no CRS; set one (e.g. gdf.set_crs('EPSG:4548')) and reproject to a "
-            "projected metric CRS"
-        )
-    crs = pyproj.CRS.from_user_input(gdf_crs)
-    if not crs.is_projected:
-        raise CRSError(
-            f"{what} CRS {crs.to_string()} is not projected; reproject to a metric work CRS "
-            "(e.g. EPSG:4548, CGCS2000 3-degree Gauss-Kruger CM 117E) before measuring distances"
-        )
-    return crs
-
-
-def _same_crs(crs: pyproj.CRS, other: Any, *, what: str, ref: str) -> None:
-    if other is None:
-        raise CRSError(f"{what} has no CRS; expected {ref} CRS {crs.to_string()}")
-    if pyproj.CRS.from_user_input(other) != crs:
-        raise CRSError(
-            f"{what} CRS {pyproj.CRS.from_user_input(other).to_string()} differs from {ref} CRS "
-            f"{crs.to_string()}; reproject with .to_crs() first"
-        )
-
-
 def _bool_column(gdf: gpd.GeoDataFrame, column: str, default: bool) -> np.ndarray:
     if column not in gdf.columns:
         return np.full(len(gdf), default, dtype=bool)
@@ -551,7 +528,7 @@ def _street_table(streets: gpd.GeoDataFrame) -> _Streets:
             "streets layer is empty: a walk network needs street centre lines "
             "(layer 'streets'); pass net=None to use straight-line distances instead"
         )
-    crs = _check_crs(streets.crs, what="streets layer")
+    crs = projected_crs(streets.crs, what="streets layer")
     geoms_in = np.asarray(streets.geometry.values)
     type_id = shapely.get_type_id(geoms_in)
     missing = shapely.is_missing(geoms_in) | shapely.is_empty(geoms_in)
@@ -690,7 +667,7 @@ def _barrier_crossings(
     """
     if barriers is None or not len(barriers):
         return None, 0
-    _same_crs(crs, barriers.crs, what="barriers layer", ref="streets")
+    same_crs(crs, barriers.crs, what="barriers layer", ref="streets")
     blines, bclosed = _barrier_lines(barriers)
     if not len(blines):
         return None, 0
@@ -1704,7 +1681,7 @@ def destination_field(
 def _geoms(values: gpd.GeoSeries | np.ndarray, *, crs: pyproj.CRS | None, what: str) -> np.ndarray:
     if isinstance(values, gpd.GeoSeries | gpd.GeoDataFrame):
         if crs is not None:
-            _same_crs(crs, values.crs, what=what, ref="walk network")
+            same_crs(crs, values.crs, what=what, ref="walk network")
         series = values.geometry if isinstance(values, gpd.GeoDataFrame) else values
         return np.asarray(series.values, dtype=object)
     return np.asarray(values, dtype=object)
@@ -1734,11 +1711,11 @@ def _check_options(cutoff_m: float, detour_factor: float) -> None:
 def _straight_crs(origins: Any, destinations: Any) -> None:
     for what, g in (("origins", origins), ("destinations", destinations)):
         if isinstance(g, gpd.GeoSeries | gpd.GeoDataFrame):
-            _check_crs(g.crs, what=what)
+            projected_crs(g.crs, what=what)
     if isinstance(origins, gpd.GeoSeries | gpd.GeoDataFrame) and isinstance(
         destinations, gpd.GeoSeries | gpd.GeoDataFrame
     ):
-        _same_crs(pyproj.CRS.from_user_input(origins.crs), destinations.crs,
+        same_crs(pyproj.CRS.from_user_input(origins.crs), destinations.crs,
                   what="destinations", ref="origins")
 
 
@@ -1749,7 +1726,7 @@ def nearest_distance(
     destinations: gpd.GeoSeries,
     *,
     cutoff_m: float = np.inf,
-    detour_factor: float = 1.3,
+    detour_factor: float = DETOUR_FACTOR,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the walking distance from every origin to its nearest destination.
 
@@ -1901,7 +1878,7 @@ def distance_matrix(
     destinations: gpd.GeoSeries,
     *,
     cutoff_m: float,
-    detour_factor: float = 1.3,
+    detour_factor: float = DETOUR_FACTOR,
     max_batch_bytes: int = 256 * 2**20,
 ) -> sp.csr_matrix:
     """Sparse walking-distance matrix of all origin-destination pairs within a cutoff.
@@ -2081,7 +2058,7 @@ def service_area(
     *,
     radius_m: float,
     buffer_m: float = 25.0,
-    detour_factor: float = 1.3,
+    detour_factor: float = DETOUR_FACTOR,
 ) -> shapely.Geometry:
     """Area within ``radius_m`` walk of any point: reachable network, buffered.
 
@@ -2152,7 +2129,7 @@ def service_area(
 def _circles(points: gpd.GeoSeries | np.ndarray, *, radius_m: float) -> shapely.Geometry:
     """Union of the circles of ``radius_m`` around the points (the service area without a network)."""
     if isinstance(points, gpd.GeoSeries | gpd.GeoDataFrame):
-        _check_crs(points.crs, what="points")
+        projected_crs(points.crs, what="points")
     g = _geoms(points, crs=None, what="points")
     g = g[~(shapely.is_missing(g) | shapely.is_empty(g))]
     if len(g) == 0:

@@ -39,6 +39,7 @@ import shapely
 
 from renogis import schema as S
 from renogis._errors import InputError
+from renogis.config import GAP_M
 from renogis.costs import CLASSES, CostProfile
 
 logger = logging.getLogger(__name__)
@@ -429,7 +430,7 @@ def plan_renovation(
     standards: Any = None,
     heating_region: bool | None = None,
     old_before: int = DEFAULT_OLD_BEFORE,
-    gap_m: float = 30.0,
+    gap_m: float = GAP_M,
     lang: str = "zh",
 ) -> RenovationPlan:
     """Renovation items per district with class, evidence, quantity, cost range and funding.

@@ -29,6 +29,7 @@ import pandas as pd
 import shapely
 
 from renogis import schema as S
+from renogis.config import GAP_M
 from renogis.costs import CLASS_NAMES, CLASSES, UNITS
 from renogis.outputs.wording import category_name
 from renogis.renovation import RenovationPlan
@@ -780,7 +781,7 @@ def _scalebar(ax: Any, lang: str) -> None:
     )
 
 
-def inner_walls(members: gpd.GeoDataFrame, *, gap_m: float = 30.0) -> Any:
+def inner_walls(members: gpd.GeoDataFrame, *, gap_m: float = GAP_M) -> Any:
     """Lines of member boundaries that face another member within ``gap_m`` (walls to open).
 
     Examples
@@ -819,7 +820,7 @@ def district_map(
     barriers: gpd.GeoDataFrame | None = None,
     lang: str = "zh",
     font: Path | None = None,
-    gap_m: float = 30.0,
+    gap_m: float = GAP_M,
 ) -> Path:
     """Draw a static PNG map of one district (offline): members, walls to open, entrances, gaps, sites."""
     plt = _mpl(font)
@@ -1241,7 +1242,7 @@ def write_documents(
     barriers: gpd.GeoDataFrame | None = None,
     lang: str = "zh",
     which: str = "all",
-    gap_m: float = 30.0,
+    gap_m: float = GAP_M,
 ) -> tuple[list[Path], list[str]]:
     """Write the per-district DOCX/PDF (``which="all"``) and the city summary into ``out_dir``.
 

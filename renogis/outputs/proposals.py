@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from renogis import config
 from renogis._errors import InputError
 from renogis._inert import md_escape
 from renogis.districting import (
@@ -60,7 +61,7 @@ INDEX_MD = "index.md"
 LAYER_DISTRICTS = "districts"
 LAYER_COMPOUNDS = "compounds"
 
-_LANGS = ("zh", "en")
+_LANGS = config.LANGS
 
 
 def _missing(v: object) -> bool:

@@ -31,7 +31,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from renogis import schema
+from renogis import config, schema
 from renogis._errors import InputError
 from renogis.standards import Standards, default_standards
 
@@ -53,7 +53,7 @@ __all__ = [
     "district_reasons",
 ]
 
-LANGS: Final = ("zh", "en")
+LANGS: Final = config.LANGS
 
 # --------------------------------------------------------------------------- columns
 #: canonical column -> (Chinese label, English label, meaning in English).

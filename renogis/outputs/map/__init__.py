@@ -53,7 +53,9 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 from scipy import sparse
 
+from renogis import config
 from renogis import schema as S
+from renogis._checks import require_columns
 from renogis._errors import CRSError, InputError
 from renogis.crs import transform_geometries, wgs84_to_gcj02
 from renogis.outputs.wording import category_name
@@ -64,7 +66,7 @@ __all__ = ["build_map", "write_map", "TILES", "district_colors"]
 
 # --------------------------------------------------------------------------- constants
 #: Basemaps ``build_map`` accepts.
-TILES = ("osm", "cartodb", "amap", "tianditu", "none")
+TILES = config.TILES
 #: Display-only simplification tolerance in the metric work CRS (m).
 SIMPLIFY_TOLERANCE_M = 0.5
 #: Decimals kept in lon/lat (1e-6 degree is about 0.1 m).
@@ -274,15 +276,6 @@ def _vendor_assets() -> str:
 
 
 # --------------------------------------------------------------------------- helpers
-def _require_columns(df: pd.DataFrame, columns: Sequence[str], layer: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"{layer}: missing column(s) {', '.join(missing)}; expected at least "
-            f"{', '.join(columns)} (canonical names from renogis.schema)"
-        )
-
-
 def _as_work_crs(gdf: gpd.GeoDataFrame | None, crs: Any, layer: str) -> gpd.GeoDataFrame | None:
     """Return ``gdf`` in the compounds' CRS (None or empty stays None)."""
     if gdf is None or len(gdf) == 0:
@@ -1113,7 +1106,7 @@ def _work_layers(
     """Check the layers, bring them into the compounds' CRS and fill in missing districts."""
     if compounds is None or len(compounds) == 0:
         raise InputError("compounds: layer is empty; there is nothing to map")
-    _require_columns(compounds, (S.COMPOUND_ID, S.HOUSEHOLDS), S.COMPOUNDS)
+    require_columns(compounds, (S.COMPOUND_ID, S.HOUSEHOLDS), S.COMPOUNDS)
     if compounds.crs is None:
         raise CRSError("compounds: layer has no CRS; set the projected work CRS (e.g. EPSG:4548)")
     if not compounds.crs.is_projected:
@@ -1131,17 +1124,17 @@ def _work_layers(
     barriers = _as_work_crs(barriers, crs, S.BARRIERS)
     network_parts = _as_work_crs(network_parts, crs, "network_parts")
     if districts is not None:
-        _require_columns(districts, (S.DISTRICT_ID,), "districts")
+        require_columns(districts, (S.DISTRICT_ID,), "districts")
     if facilities is not None:
-        _require_columns(facilities, (S.CATEGORY,), S.FACILITIES)
+        require_columns(facilities, (S.CATEGORY,), S.FACILITIES)
     if service_areas is not None:
-        _require_columns(service_areas, (S.CATEGORY,), "service_areas")
+        require_columns(service_areas, (S.CATEGORY,), "service_areas")
     if siting is not None:
-        _require_columns(siting, (S.PARCEL_ID, S.CATEGORY), "siting")
+        require_columns(siting, (S.PARCEL_ID, S.CATEGORY), "siting")
     if access is not None and len(access):
-        _require_columns(access, (S.COMPOUND_ID, S.CATEGORY, _ACC_DISTANCE), "access")
+        require_columns(access, (S.COMPOUND_ID, S.CATEGORY, _ACC_DISTANCE), "access")
     if gaps is not None and len(gaps):
-        _require_columns(gaps, (_GAP_LEVEL, _GAP_UNIT, S.CATEGORY), "gaps")
+        require_columns(gaps, (_GAP_LEVEL, _GAP_UNIT, S.CATEGORY), "gaps")
     if districts is None and S.DISTRICT_ID in compounds.columns:
         districts = _dissolved_districts(compounds)
     return _Layers(
