@@ -1815,7 +1815,8 @@ def _source_graph(net: WalkNetwork, sd: Snap) -> tuple[sp.csr_matrix, np.ndarray
     A source joins both ends of the edge it snapped to (connector + the part of the
     edge to that end; +_EPS_M so that a 0 m edge stays stored). Only the rows of the
     new nodes are appended to the CSR arrays, so this costs far less than a general
-    augmentation; it serves runs *from* the sources (distances to nodes).
+    augmentation; it serves runs *from* the sources (distances to nodes). The arrays are
+    views of a buffer cached on the network: the graph is valid until the next call.
     """
     n = net.n_nodes
     eu, ev, elen = net.edge_arrays()
@@ -1825,10 +1826,25 @@ def _source_graph(net: WalkNetwork, sd: Snap) -> tuple[sp.csr_matrix, np.ndarray
     cols = np.column_stack([eu[e], ev[e]]).ravel()
     w = np.column_stack([conn + pos, conn + (elen[e] - pos)]).ravel() + _EPS_M
     g = net.graph
-    itype = np.int32 if n + m < 2**31 - 1 and g.nnz + 2 * m < 2**31 - 1 else np.int64
-    indptr = np.r_[g.indptr, g.indptr[-1] + 2 * np.arange(1, m + 1)].astype(itype)
-    indices = np.r_[g.indices, cols].astype(itype)
-    graph = sp.csr_matrix((np.r_[g.data, w], indices, indptr), shape=(n + m, n + m), copy=False)
+    nnz = g.nnz
+    buf = net._cache.get("source_rows")
+    if buf is None or len(buf[1]) < nnz + 2 * m:
+        # the network's CSR arrays once, with room for the source rows behind them: a call
+        # writes its rows there and hands out views (the graph is used at once, then replaced)
+        cap = max(2 * m, 4096)
+        itype = np.int32 if n + cap < 2**31 - 1 and nnz + 2 * cap < 2**31 - 1 else np.int64
+        indices_buf = np.empty(nnz + 2 * cap, dtype=itype)
+        data_buf = np.empty(nnz + 2 * cap, dtype=np.float64)
+        indices_buf[:nnz] = g.indices
+        data_buf[:nnz] = g.data
+        buf = (indices_buf, data_buf, g.indptr.astype(itype))
+        net._cache["source_rows"] = buf
+    indices_buf, data_buf, base_ptr = buf
+    indices_buf[nnz:nnz + 2 * m] = cols
+    data_buf[nnz:nnz + 2 * m] = w
+    indptr = np.concatenate([base_ptr, (nnz + 2 * np.arange(1, m + 1)).astype(base_ptr.dtype)])
+    graph = sp.csr_matrix((data_buf[:nnz + 2 * m], indices_buf[:nnz + 2 * m], indptr),
+                          shape=(n + m, n + m), copy=False)
     return graph, n + np.arange(m)
 
 

@@ -414,7 +414,7 @@ def test_summarise_coverage(world, line_net):
     assert s.loc["kindergarten", "supply"] == pytest.approx(60.0)
     assert s.loc["kindergarten", "demand"] == pytest.approx(600 * 2.62 * 0.03)
     en = gap_tables.summarise_coverage(gaps, lang="en").set_index("category")
-    assert en.loc["elderly_day_care", "category_name"] == "elderly day care"
+    assert en.loc["elderly_day_care", "category_name"] == "Elderly day-care centre"
 
 
 # --------------------------------------------------------------------------- map + output

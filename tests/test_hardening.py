@@ -149,6 +149,7 @@ def test_4_signals_leave_the_old_output_or_the_new_one_whole(tmp_path, sig):
             # results are deterministic: only run.json (times) may differ from the old output
             assert {k for k in now if now[k] != old.get(k)} <= {"run.json", MANIFEST}
             outcomes.add("old")
+        old = now  # the folder the next run starts from (a run that completed replaced it)
     assert "old" in outcomes  # at least one signal landed during the run
 
 
