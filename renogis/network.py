@@ -962,33 +962,38 @@ def _nearest_edge_of_points(net: WalkNetwork, xy: np.ndarray) -> np.ndarray:
     p, q, edge = seg["p"], seg["q"], seg["edge"]
 
     def dist(pt: np.ndarray, s: np.ndarray) -> np.ndarray:
-        a, b = p[s], q[s]
-        ab = b - a
-        den = np.einsum("ij,ij->i", ab, ab)
-        t = np.clip(np.einsum("ij,ij->i", pt - a, ab) / np.where(den > 0, den, 1.0), 0.0, 1.0)
-        return np.hypot(*(pt - (a + t[:, None] * ab)).T)
+        """Distance from points ``pt`` (..., 2) to segments ``s`` (...)."""
+        a, ab = p[s], q[s] - p[s]
+        den = (ab * ab).sum(axis=-1)
+        t = np.clip(((pt - a) * ab).sum(axis=-1) / np.where(den > 0, den, 1.0), 0.0, 1.0)
+        off = pt - (a + t[..., None] * ab)
+        return np.hypot(off[..., 0], off[..., 1])
+
+    def first(cand: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """Per row, the nearest candidate; distances equal to 1e-9 m tie, won by the lowest edge id."""
+        order = np.lexsort((cand, np.round(d, 9)), axis=-1)[:, 0]
+        return cand[np.arange(len(cand)), order]
 
     # the 8 nearest piece midpoints settle almost every point: nothing unseen can beat the best
     # of them when the 8th midpoint lies farther than that best + the largest half piece
     k = int(min(8, tree.n))
     dk, near = tree.query(xy, k=k)
     dk, near = dk.reshape(len(xy), k), near.reshape(len(xy), k)
-    owner = np.repeat(np.arange(len(xy)), k)
-    pieces = near.ravel()
-    best = dist(xy[owner], piece_seg[pieces]).reshape(len(xy), k).min(axis=1)
+    d = dist(xy[:, None, :], piece_seg[near])
+    out = first(edge[piece_seg[near]], d)
+    best = d.min(axis=1)
     more = np.flatnonzero(dk[:, -1] <= best * (1 + 1e-9) + half + 1e-6)
     if len(more):
         balls = tree.query_ball_point(xy[more], best[more] * (1 + 1e-9) + half + 1e-6)
         counts = np.fromiter((len(b) for b in balls), dtype=np.int64, count=len(balls))
-        extra = np.fromiter((i for b in balls for i in b), dtype=np.int64, count=int(counts.sum()))
-        owner = np.r_[owner, np.repeat(more, counts)]
-        pieces = np.r_[pieces, extra]
-    cand = edge[piece_seg[pieces]]
-    d = dist(xy[owner], piece_seg[pieces])
-    # nearest first; distances equal to 1e-9 m count as a tie, won by the lowest edge id
-    order = np.lexsort((cand, np.round(d, 9), owner))
-    head = np.r_[True, owner[order][1:] != owner[order][:-1]]
-    return cand[order][head]
+        pieces = np.fromiter((i for b in balls for i in b), dtype=np.int64, count=int(counts.sum()))
+        owner = np.repeat(np.arange(len(more)), counts)
+        cand = edge[piece_seg[pieces]]
+        dm = dist(xy[more][owner], piece_seg[pieces])
+        order = np.lexsort((cand, np.round(dm, 9), owner))
+        head = np.r_[True, owner[order][1:] != owner[order][:-1]]
+        out[more] = cand[order][head]
+    return out
 
 
 #: A geometry whose every connector within this distance crosses a barrier is unreachable.
