@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import zipfile
-
 import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
 
 from renogis.outputs.tables import write_table
-from renogis.outputs.xlsx import write_xlsx
 
 
 def test_xlsx_and_csv_round_trip(tmp_path):
@@ -39,13 +36,6 @@ def test_xlsx_and_csv_round_trip(tmp_path):
     # widths: CJK counts double; header width at least
     assert ws.column_dimensions["A"].width == 10  # "小区名称" = 8 columns (CJK double), +2
     assert ws.column_dimensions["C"].width == 12  # "households" = 10, +2
-
-
-def test_xlsx_dimension_element_present(tmp_path):
-    write_table(pd.DataFrame({"a": [1, 2]}), tmp_path / "t", formats=("xlsx",))
-    with zipfile.ZipFile(tmp_path / "t.xlsx") as zf:
-        xml = zf.read("xl/worksheets/sheet1.xml").decode()
-    assert '<dimension ref="A1:A3"/>' in xml
 
 
 def test_csv_canonical_and_xlsx_worded_under_both_languages(tmp_path):
@@ -80,74 +70,9 @@ def test_csv_canonical_and_xlsx_worded_under_both_languages(tmp_path):
                      "Kindergarten", "m²", 0.25, "no", "district"]
 
 
-def test_xlsx_row_limit_splits_into_sheets(tmp_path, caplog):
-    df = pd.DataFrame({"id": [f"C{i}" for i in range(7)], "v": range(7)})
-    write_xlsx(df, tmp_path / "t.xlsx", sheet_name="gaps", max_rows=4)  # 3 data rows per sheet
-    wb = openpyxl.load_workbook(tmp_path / "t.xlsx")
-    assert wb.sheetnames == ["gaps", "gaps (2)", "gaps (3)"]
-    got = [[c.value for c in r] for ws in wb for r in ws.iter_rows()]
-    assert got == [["id", "v"], ["C0", 0], ["C1", 1], ["C2", 2],
-                   ["id", "v"], ["C3", 3], ["C4", 4], ["C5", 5],
-                   ["id", "v"], ["C6", 6]]
-    assert "7 rows exceed Excel's 3 data rows per sheet: split over sheets gaps, gaps (2), gaps (3)" in (
-        caplog.text)
-
-
-def test_xlsx_cell_limit_cuts_with_warning(tmp_path, caplog):
-    long = "长" * 40_000
-    df = pd.DataFrame({"name": [long, "x", long]})
-    write_xlsx(df, tmp_path / "t.xlsx")
-    ws = openpyxl.load_workbook(tmp_path / "t.xlsx").active
-    assert len(ws["A2"].value) == 32_767 and ws["A2"].value.endswith("…") and ws["A3"].value == "x"
-    assert "column name: 2 cells longer than Excel's 32,767 characters cut (the CSV holds the full text)" in (
-        caplog.text)
-
-
-def test_xlsx_long_repeated_text_stays_small(tmp_path):
-    """One 5,000-character text in 50,000 rows: one shared string, no fixed-width copies."""
-    import tracemalloc
-
-    df = pd.DataFrame({"note": ["x" * 5000] * 50_000, "n": np.arange(50_000)})
-    tracemalloc.start()
-    write_xlsx(df, tmp_path / "t.xlsx")
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert peak < 100 * 2**20  # a fixed-width '<U5000' copy alone would be 1 GB
-    with zipfile.ZipFile(tmp_path / "t.xlsx") as zf:
-        sst = zf.read("xl/sharedStrings.xml").decode()
-    assert sst.count("<si>") == 1
-
-
 def test_unknown_lang_refused(tmp_path):
     from renogis._errors import InputError
 
     with pytest.raises(InputError, match="unknown language 'fr'; use 'zh' or 'en'"):
         write_table(pd.DataFrame({"a": [1]}), tmp_path / "t", lang="fr")
     assert not list(tmp_path.iterdir())
-
-
-def test_wide_gaps_one_column_per_category_and_field():
-    import geopandas as gpd
-    import shapely
-
-    from renogis.outputs.gpkg import wide_gaps
-
-    comp = gpd.GeoDataFrame({"compound_id": ["A", "B"], "households": [100, 50]},
-                            geometry=[shapely.box(0, 0, 1, 1), shapely.box(2, 0, 3, 1)], crs=4548)
-    access = pd.DataFrame({"compound_id": ["A", "B", "A", "B"],
-                           "category": ["nursery", "nursery", "clinic", "clinic"],
-                           "distance_m": [120.0, np.nan, 800.0, 250.0],
-                           "within_radius": [True, False, False, True]})
-    gaps = pd.DataFrame({"level": ["compound"] * 4 + ["district"], "unit_id": ["A", "B", "A", "B", "D1"],
-                         "category": ["nursery", "nursery", "clinic", "clinic", "clinic"],
-                         "covered_households": [100, 0, 0, 50, 50]})
-    out = wide_gaps(comp, access, gaps, categories=["clinic", "nursery"])
-    assert list(out.columns) == ["compound_id", "households", "geometry",
-                                 "clinic_distance_m", "clinic_within_radius", "clinic_covered_households",
-                                 "nursery_distance_m", "nursery_within_radius", "nursery_covered_households"]
-    assert out["clinic_distance_m"].tolist() == [800.0, 250.0]
-    assert out["clinic_within_radius"].tolist() == [False, True]
-    assert out["clinic_covered_households"].tolist() == [0.0, 50.0]
-    assert out["nursery_distance_m"].iloc[0] == 120.0 and np.isnan(out["nursery_distance_m"].iloc[1])
-    assert out["nursery_covered_households"].tolist() == [100.0, 0.0]
-    assert list(comp.columns) == ["compound_id", "households", "geometry"]  # input untouched
