@@ -32,6 +32,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from renogis import config
 from renogis._errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ UNITS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
         "household": {"zh": "户", "en": "households"},
     }
 )
-DEFAULT_COSTS: Final = "renovation_2021"
+DEFAULT_COSTS: Final = config.COSTS
 _PACKAGE: Final = "renogis.data.costs"
 
 

@@ -51,6 +51,7 @@ import pandas as pd
 import shapely
 from shapely import STRtree
 
+from renogis import config
 from renogis._errors import InputError
 from renogis.schema import COMPOUND_ID, HOUSEHOLDS
 
@@ -69,7 +70,7 @@ __all__ = [
 ]
 
 #: Choices of the ``nested`` rule (CLI ``--nested``).
-NESTED_CHOICES = ("keep-children", "keep-parent")
+NESTED_CHOICES = config.NESTED
 
 REL_DUPLICATE = "duplicate"
 REL_CONTAINS = "contains"

@@ -24,6 +24,7 @@ from renogis import schema
 from renogis._errors import InputError
 from renogis.crs import check_work_crs, choose_work_crs, data_centre_lonlat, in_china, parse_crs
 from renogis.io import RawLayer, as_numeric, parse_other_tags, read_layers
+from renogis.ledger import MIN_SCORE as LEDGER_MIN_SCORE
 from renogis.postgis import is_postgis_url
 
 logger = logging.getLogger(__name__)
@@ -751,7 +752,7 @@ def load(
     persons_per_household: float = schema.DEFAULT_PERSONS_PER_HOUSEHOLD,
     strict: bool = True,
     ledger: str | Path | None = None,
-    ledger_min_score: float = 85.0,
+    ledger_min_score: float = LEDGER_MIN_SCORE,
     layer_map: Mapping[str, str] | None = None,
 ) -> Dataset:
     """Read, validate and reproject an input; raise one :class:`InputError` listing every error.
