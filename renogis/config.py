@@ -13,11 +13,11 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-__all__ = ["RunConfig", "STEPS", "barrier_classes", "defaults"]
+__all__ = ["RunConfig", "STEPS", "barrier_classes"]
 
 #: Household bounds of a district (GB 50180-2018: a 5-minute life circle holds 1,500-4,000 households).
 MIN_HOUSEHOLDS: Final = 1500
@@ -118,16 +118,3 @@ def barrier_classes(given: Sequence[str] | None) -> tuple[str, ...]:
         if c != "none" and c not in base:
             base.append(c)
     return tuple(base)
-
-
-
-def defaults() -> dict[str, Any]:
-    """``{option: default}`` of every :class:`RunConfig` field that has a plain default.
-
-    Examples
-    --------
-    >>> d = defaults()
-    >>> d["detour_factor"], d["tiles"], "input" in d
-    (1.3, 'osm', False)
-    """
-    return {f.name: f.default for f in fields(RunConfig) if f.default is not MISSING}
