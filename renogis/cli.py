@@ -672,7 +672,9 @@ def _run_command(args: argparse.Namespace) -> int:
         result = run(config, progress=_progress if show else None)
     _print_result(result, lang=config.lang)
     if args.command == "demo" and config.map_copy is not None:
-        sys.stdout.write(f"map also copied to {config.map_copy / 'demo_map.html'}\n")
+        from renogis.outputs.wording import console
+
+        sys.stdout.write(console("map_copied", config.lang, path=config.map_copy / "demo_map.html") + "\n")
     return 0
 
 

@@ -265,6 +265,7 @@ CONSOLE: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
     "after_merging": ("  统筹后 = 打通片区内成员小区之间的围墙后步行可达",
                       "  after merging = walking through the opened walls between a district's members"),
     "warning": ("警告：{text}", "warning: {text}"),
+    "map_copied": ("地图另存为 {path}", "map also copied to {path}"),
 })
 _LAYER_ZH: Final = {schema.COMPOUNDS: "小区", schema.PARCELS: "闲置地块", schema.FACILITIES: "设施",
                     schema.STREETS: "道路", schema.BARRIERS: "障碍", schema.GATES: "出入口"}
